@@ -402,7 +402,7 @@ func (s *Server) CreateUser(t testing.TB, user, password string) {
 	s.Exec(t, "GRANT ALL PRIVILEGES ON *.* TO "+Quote(user)+"@'%' WITH GRANT OPTION")
 }
 
-// SetPassword changes user@'%”s password.
+// SetPassword changes the password of user@'%'.
 func (s *Server) SetPassword(t testing.TB, user, password string) {
 	t.Helper()
 	s.Exec(t, "ALTER USER "+Quote(user)+"@'%' IDENTIFIED BY "+Quote(password))
