@@ -1,0 +1,261 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// TimeoutError is returned by Acquire when its timeout fires before a
+// resource is available. The counts are from the moment it fired.
+type TimeoutError struct {
+	Timeout  time.Duration
+	Size     int // resources existing (idle, borrowed, dialing, closing)
+	Borrowed int
+	MaxSize  int
+	Waiting  int // other acquirers still waiting
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("timed out after %v waiting for a resource: %d of %d borrowed, %d waiting",
+		e.Timeout, e.Borrowed, e.MaxSize, e.Waiting)
+}
+
+// Acquire borrows a resource of part, preferring an idle one whose tag is
+// tag (see Match). If none is idle it waits, first come first served, until
+// one is released or dialed for it, ctx is done, or timeout (if > 0)
+// passes (then it returns a *TimeoutError). A cancelled Acquire returns at
+// once; a dial it caused goes on and serves the next waiter or idles.
+//
+// The Match result is how the resource's tag fit; a resource handed over by
+// a releaser or fresh from a dial may have any tag.
+func (p *Pool[T]) Acquire(ctx context.Context, part *Partition[T], tag string, timeout time.Duration) (*Resource[T], Match, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	now := p.now()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, 0, ErrClosed
+	}
+	p.counters.Acquires++
+	if part.waiters.n == 0 {
+		if r, m := p.popIdleLocked(part, tag, now); r != nil {
+			p.mu.Unlock()
+			return r, m, nil
+		}
+	}
+	w := p.getWaiter()
+	p.enqueueLocked(w, part, tag, now)
+	p.counters.Waits++
+	p.fillLocked()
+	p.mu.Unlock()
+	return p.wait(ctx, w, timeout, now)
+}
+
+// wait blocks until w is served or abandoned.
+func (p *Pool[T]) wait(ctx context.Context, w *waiter[T], timeout time.Duration, start int64) (*Resource[T], Match, error) {
+	var timeoutC <-chan time.Time
+	if timeout > 0 {
+		w.timer.Reset(timeout)
+		timeoutC = w.timer.C
+	}
+	var d delivery[T]
+	select {
+	case d = <-w.ch:
+	case <-ctx.Done():
+		d = p.abandon(w, ctx.Err(), 0, start)
+	case <-timeoutC:
+		d = p.abandon(w, nil, timeout, start)
+	}
+	if timeout > 0 {
+		w.timer.Stop()
+	}
+	p.putWaiter(w)
+	return d.r, d.match, d.err
+}
+
+// abandon takes w out of the queue after its context or timeout fired. If w
+// was served in the meantime, the delivery stands.
+func (p *Pool[T]) abandon(w *waiter[T], ctxErr error, timeout time.Duration, start int64) delivery[T] {
+	now := p.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !w.queued {
+		return <-w.ch // sent under mu before w was dequeued
+	}
+	p.dequeueLocked(w)
+	p.counters.WaitNanos += now - start
+	if ctxErr != nil {
+		p.counters.Canceled++
+		return delivery[T]{err: ctxErr}
+	}
+	p.counters.Timeouts++
+	return delivery[T]{err: &TimeoutError{
+		Timeout:  timeout,
+		Size:     p.size,
+		Borrowed: p.borrowed,
+		MaxSize:  p.limits.MaxSize,
+		Waiting:  p.waiting,
+	}}
+}
+
+// putLocked hands r (borrowed or fresh, counted in size but not in borrowed)
+// to the first waiter of its partition, or gives its slot to another
+// partition's waiter, or idles it.
+func (p *Pool[T]) putLocked(r *Resource[T], now int64) {
+	part := r.part
+	if w := part.waiters.head; w != nil {
+		p.dequeueLocked(w)
+		p.counters.WaitNanos += now - w.start
+		r.state = stateBorrowed
+		r.idleFor = 0
+		p.borrowed++
+		w.ch <- delivery[T]{r: r, match: match(w.tag, r.tag)}
+		return
+	}
+	if p.size-p.closing > p.limits.MaxSize {
+		p.closeLocked(r, ReasonEvicted)
+		return
+	}
+	if p.waiting > 0 && p.size >= p.limits.MaxSize && p.unmetLocked() > p.closing {
+		p.closeLocked(r, ReasonRebalanced)
+		return
+	}
+	r.state = stateIdle
+	r.idleSince = now
+	part.idle = append(part.idle, r)
+	p.idle++
+}
+
+// closeLocked closes r (idle or borrowed-and-returned) on its own goroutine.
+// Its slot stays taken until the close completes, so that the number of
+// live connections never exceeds MaxSize.
+func (p *Pool[T]) closeLocked(r *Resource[T], reason Reason) {
+	if r.state == stateIdle {
+		for i, x := range r.part.idle {
+			if x == r {
+				p.removeIdleLocked(r, i)
+				break
+			}
+		}
+	}
+	r.state = stateClosing
+	p.closing++
+	p.counters.Closed[reason]++
+	p.wg.Add(1)
+	go p.closeAsync(r)
+}
+
+func (p *Pool[T]) closeAsync(r *Resource[T]) {
+	defer p.wg.Done()
+	p.close(r.value)
+	p.mu.Lock()
+	p.closing--
+	p.size--
+	p.fillLocked()
+	p.mu.Unlock()
+}
+
+// retireLocked accounts for r being closed synchronously by the caller after
+// the pool was closed.
+func (p *Pool[T]) retireLocked(r *Resource[T], reason Reason) {
+	r.state = stateClosing
+	p.size--
+	p.counters.Closed[reason]++
+}
+
+// unmetLocked counts waiters that no dial in flight will serve.
+func (p *Pool[T]) unmetLocked() int {
+	n := 0
+	for _, part := range p.partList {
+		if d := part.waiters.n - part.dialing; d > 0 {
+			n += d
+		}
+	}
+	return n
+}
+
+// fillLocked starts dials for waiters that no dial in flight will serve,
+// oldest waiter first, while the cap allows; at the cap it closes idle
+// resources (of partitions nobody waits for) to make room.
+func (p *Pool[T]) fillLocked() {
+	for p.waiting > 0 && !p.closed {
+		var next *Partition[T]
+		var nextSeq uint64
+		unmet := 0
+		for _, part := range p.partList {
+			d := part.waiters.n - part.dialing
+			if d <= 0 {
+				continue
+			}
+			unmet += d
+			if w := part.waiters.at(part.dialing); next == nil || w.seq < nextSeq {
+				next, nextSeq = part, w.seq
+			}
+		}
+		if next == nil {
+			return
+		}
+		if p.size < p.limits.MaxSize {
+			p.startDialLocked(next)
+			continue
+		}
+		if p.closing >= unmet || p.idle == 0 {
+			return // closes in flight will make room, or nothing can
+		}
+		p.closeLocked(p.lruIdleLocked(), ReasonEvicted)
+	}
+}
+
+func (p *Pool[T]) startDialLocked(part *Partition[T]) {
+	p.size++
+	p.dialing++
+	part.dialing++
+	p.wg.Add(1)
+	go p.dialOne(part, p.gen)
+}
+
+// dialOne dials one resource for part and hands it to the first waiter, or
+// idles it; a dial error goes to the first waiter.
+func (p *Pool[T]) dialOne(part *Partition[T], gen uint64) {
+	defer p.wg.Done()
+	ctx, cancel := p.dialCtx, context.CancelFunc(func() {})
+	if p.dialTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, p.dialTimeout)
+	}
+	v, err := p.dial(ctx, part.key)
+	cancel()
+	now := p.now()
+
+	p.mu.Lock()
+	part.dialing--
+	p.dialing--
+	if err != nil {
+		p.size--
+		p.counters.DialsFailed++
+		if w := part.waiters.head; w != nil {
+			p.dequeueLocked(w)
+			p.counters.WaitNanos += now - w.start
+			w.ch <- delivery[T]{err: err}
+		}
+		p.fillLocked()
+		p.mu.Unlock()
+		return
+	}
+	p.counters.DialsSucceeded++
+	r := &Resource[T]{value: v, pool: p, part: part, gen: gen, created: now, expires: p.expiry(now), state: stateBorrowed}
+	switch {
+	case p.closed:
+		p.retireLocked(r, ReasonPoolClosed)
+		p.mu.Unlock()
+		p.close(v)
+		return
+	case gen != p.gen:
+		p.closeLocked(r, ReasonInvalidated)
+	default:
+		p.putLocked(r, now)
+	}
+	p.mu.Unlock()
+}

@@ -1,0 +1,232 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// ErrClosed is returned by Acquire on a closed pool.
+var ErrClosed = errors.New("pool is closed")
+
+// Config configures a Pool. Dial and Close are required.
+type Config[T any] struct {
+	// Dial creates a value for the partition with the given key. It runs on
+	// its own goroutine with a context that is cancelled by Close and
+	// bounded by DialTimeout.
+	Dial func(ctx context.Context, key string) (T, error)
+	// Close disposes of a value. It is called without locks held, on its own
+	// goroutine unless the pool is closed.
+	Close func(T)
+	// Limits are the initial limits; see SetLimits.
+	Limits Limits
+	// DialTimeout bounds each Dial (0: no bound beyond Close).
+	DialTimeout time.Duration
+	// MaxLifetime retires a resource this long after it was dialed, minus a
+	// random jitter in [0, LifetimeJitter); 0 means no limit.
+	MaxLifetime    time.Duration
+	LifetimeJitter time.Duration
+	// Now returns a monotonic clock reading in nanoseconds. nil uses the
+	// process's monotonic clock.
+	Now func() int64
+}
+
+// Limits are the pool's size limits.
+type Limits struct {
+	// MaxSize caps resources of all partitions together (idle, borrowed,
+	// dialing and closing). At least 1.
+	MaxSize int
+	// MaxIdle is how many idle resources may stay idle indefinitely; idle
+	// resources beyond it are closed by Maintain once idle for IdleTimeout.
+	MaxIdle int
+	// IdleTimeout; 0 closes excess idle resources at the first Maintain.
+	IdleTimeout time.Duration
+}
+
+// Pool is a partitioned, capped pool of T. It is safe for concurrent use.
+type Pool[T any] struct {
+	dial        func(ctx context.Context, key string) (T, error)
+	close       func(T)
+	now         func() int64
+	dialTimeout time.Duration
+	lifetime    int64
+	jitter      int64
+
+	dialCtx     context.Context // cancelled by Close
+	cancelDials context.CancelFunc
+	wg          sync.WaitGroup // dial and close goroutines
+	waiters     sync.Pool      // of *waiter[T]
+
+	mu sync.Mutex
+	// Guarded by mu.
+	limits   Limits
+	closed   bool
+	gen      uint64
+	parts    map[string]*Partition[T]
+	partList []*Partition[T]
+	seq      uint64 // waiter arrival counter
+	size     int    // idle + borrowed + dialing + closing
+	idle     int
+	borrowed int
+	dialing  int
+	closing  int
+	waiting  int
+	counters Counters
+}
+
+// Counters are cumulative counts since the pool was created.
+type Counters struct {
+	Acquires       int64 // Acquire calls on an open pool
+	Waits          int64 // Acquires that had to wait
+	WaitNanos      int64 // total time spent waiting by Acquires that waited
+	Timeouts       int64 // waits ended by the Acquire's timeout
+	Canceled       int64 // waits ended by the Acquire's context
+	DialsSucceeded int64
+	DialsFailed    int64
+	Closed         [NumReasons]int64
+}
+
+// New returns a pool. It starts no goroutine until the first dial.
+func New[T any](cfg Config[T]) *Pool[T] {
+	if cfg.Limits.MaxSize < 1 {
+		cfg.Limits.MaxSize = 1
+	}
+	p := &Pool[T]{
+		dial:        cfg.Dial,
+		close:       cfg.Close,
+		now:         cfg.Now,
+		dialTimeout: cfg.DialTimeout,
+		lifetime:    int64(cfg.MaxLifetime),
+		jitter:      int64(cfg.LifetimeJitter),
+		limits:      cfg.Limits,
+		parts:       make(map[string]*Partition[T]),
+	}
+	if p.now == nil {
+		base := time.Now()
+		p.now = func() int64 { return int64(time.Since(base)) }
+	}
+	p.dialCtx, p.cancelDials = context.WithCancel(context.Background())
+	return p
+}
+
+// Partition returns the partition for key, creating it on first use.
+// Partitions live as long as the pool; keep the result instead of looking it
+// up on every Acquire.
+func (p *Pool[T]) Partition(key string) *Partition[T] {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	part := p.parts[key]
+	if part == nil {
+		part = &Partition[T]{key: key}
+		p.parts[key] = part
+		p.partList = append(p.partList, part)
+	}
+	return part
+}
+
+// SetLimits changes the limits. Lowering MaxSize closes idle resources down
+// to it; borrowed ones are closed as they come back until the pool fits.
+func (p *Pool[T]) SetLimits(l Limits) {
+	if l.MaxSize < 1 {
+		l.MaxSize = 1
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.limits = l
+	for p.size-p.closing > p.limits.MaxSize && p.idle > 0 {
+		p.closeLocked(p.lruIdleLocked(), ReasonEvicted)
+	}
+	p.fillLocked()
+}
+
+// Limits returns the current limits.
+func (p *Pool[T]) Limits() Limits {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.limits
+}
+
+// Invalidate retires every resource that exists now: idle ones are closed at
+// once, borrowed ones when they are released, and dials in flight are closed
+// when they complete. Waiters are then served by new dials.
+func (p *Pool[T]) Invalidate() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gen++
+	for _, part := range p.partList {
+		for len(part.idle) > 0 {
+			p.closeLocked(part.idle[len(part.idle)-1], ReasonInvalidated)
+		}
+	}
+}
+
+// Close closes the pool: idle resources are closed, waiters fail with
+// ErrClosed, dials in flight are cancelled, and resources still borrowed are
+// closed when released. Close waits for dials and closes it started.
+func (p *Pool[T]) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	for _, part := range p.partList {
+		for len(part.idle) > 0 {
+			p.closeLocked(part.idle[len(part.idle)-1], ReasonPoolClosed)
+		}
+		for w := part.waiters.head; w != nil; w = part.waiters.head {
+			p.dequeueLocked(w)
+			w.ch <- delivery[T]{err: ErrClosed}
+		}
+	}
+	p.mu.Unlock()
+	p.cancelDials()
+	p.wg.Wait()
+}
+
+// Stats is a snapshot of the pool's gauges and counters.
+type Stats struct {
+	Limits
+	Size     int // idle + borrowed + dialing + closing
+	Idle     int
+	Borrowed int
+	Dialing  int
+	Closing  int
+	Waiting  int
+	Counters
+}
+
+// Stats returns a snapshot.
+func (p *Pool[T]) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.statsLocked()
+}
+
+func (p *Pool[T]) statsLocked() Stats {
+	return Stats{
+		Limits:   p.limits,
+		Size:     p.size,
+		Idle:     p.idle,
+		Borrowed: p.borrowed,
+		Dialing:  p.dialing,
+		Closing:  p.closing,
+		Waiting:  p.waiting,
+		Counters: p.counters,
+	}
+}
+
+// expiryLocked returns the clock reading at which a resource dialed at now
+// is retired, or 0.
+func (p *Pool[T]) expiry(now int64) int64 {
+	if p.lifetime <= 0 {
+		return 0
+	}
+	e := now + p.lifetime
+	if p.jitter > 0 {
+		e -= rand.Int64N(p.jitter)
+	}
+	return e
+}
