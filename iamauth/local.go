@@ -134,3 +134,6 @@ func (f *FileSource) Invalidate(c Credential) {
 	}
 	f.mu.Unlock()
 }
+
+// MarshalJSON encodes the credential with its password redacted.
+func (s Static) MarshalJSON() ([]byte, error) { return Credential(s).MarshalJSON() }
