@@ -1,0 +1,158 @@
+package wire
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+)
+
+// authenticate verifies the client's credentials, switching its auth plugin
+// when the one it chose cannot be verified, and sends an error packet on
+// failure. On success the final OK is still to be sent.
+func (s *ServerConn) authenticate(ctx context.Context, cfg *ServerConfig, nonce []byte) error {
+	user := s.resp.User
+	cred, err := cfg.Lookup(ctx, user)
+	if err != nil {
+		if !errors.Is(err, ErrUnknownUser) {
+			s.sendErr(s.caps, NewError(ErAccessDenied, StateAccessDenied,
+				"Access denied for user '%s'@'%s': credentials are unavailable, try again later", user, s.remoteIP))
+			return fmt.Errorf("wire: looking up the credentials of user %q: %w", user, err)
+		}
+		cred = Credential{} // verifies nothing, but the exchange runs as usual
+	}
+	plugin := AuthNativePassword
+	if s.caps&ClientPluginAuth != 0 && s.resp.AuthPlugin != "" {
+		plugin = s.resp.AuthPlugin
+	}
+	authResp := s.resp.AuthResponse
+	if !s.canUse(cfg, &cred, plugin) {
+		target := s.choosePlugin(cfg, &cred)
+		if target == "" || s.caps&ClientPluginAuth == 0 {
+			return s.deny(len(authResp) > 0, "no auth plugin can verify this user's credential")
+		}
+		if err := s.WritePacketFlush(AppendAuthSwitch(s.Scratch(), target, nonce)); err != nil {
+			return fmt.Errorf("wire: sending the auth switch request: %w", err)
+		}
+		p, err := s.ReadPacket()
+		if err != nil {
+			return fmt.Errorf("wire: reading the auth switch response: %w", err)
+		}
+		authResp = append([]byte(nil), p...)
+		plugin = target
+	}
+	s.plugin = plugin
+	switch plugin {
+	case AuthNativePassword:
+		if len(authResp) == 0 {
+			if cred.emptyPassword() {
+				return nil
+			}
+			return s.deny(false, "empty password")
+		}
+		if VerifyNativePassword(nonce, authResp, cred.nativeHash()) {
+			return nil
+		}
+		return s.deny(true, "wrong password")
+	case AuthCachingSHA2Password:
+		return s.authSHA2(cfg, &cred, nonce, authResp)
+	case AuthClearPassword:
+		pw := string(bytes.TrimSuffix(authResp, []byte{0}))
+		if cred.verifyPassword(pw) {
+			return nil
+		}
+		return s.deny(len(pw) > 0, "wrong password")
+	}
+	return s.deny(len(authResp) > 0, "unsupported auth plugin "+plugin)
+}
+
+// canUse reports whether the server can verify cred with plugin on this
+// connection.
+func (s *ServerConn) canUse(cfg *ServerConfig, cred *Credential, plugin string) bool {
+	switch plugin {
+	case AuthNativePassword:
+		return cred.nativeHash() != nil
+	case AuthCachingSHA2Password:
+		return cred.SHA2Hash != nil || (cred.canVerifyPassword() && (s.tls || cfg.RSAKey != nil))
+	case AuthClearPassword:
+		return cfg.AllowClearPassword && s.tls && cred.canVerifyPassword()
+	}
+	return false
+}
+
+// choosePlugin picks the plugin to switch to: the configured default if it
+// can verify cred, else the first of caching_sha2_password,
+// mysql_native_password and mysql_clear_password that can. An unknown user
+// (an empty credential) gets the default, to fail like a wrong password.
+func (s *ServerConn) choosePlugin(cfg *ServerConfig, cred *Credential) string {
+	def := cfg.DefaultAuthPlugin
+	if def == "" {
+		def = AuthNativePassword
+	}
+	if !cred.canVerifyPassword() {
+		return def
+	}
+	for _, p := range []string{def, AuthCachingSHA2Password, AuthNativePassword, AuthClearPassword} {
+		if s.canUse(cfg, cred, p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// authSHA2 runs caching_sha2_password: fast auth when the server knows
+// SHA256(SHA256(password)) and the scramble matches, else full auth with the
+// password sent over TLS or RSA-encrypted.
+func (s *ServerConn) authSHA2(cfg *ServerConfig, cred *Credential, nonce, authResp []byte) error {
+	if len(authResp) == 0 {
+		if cred.emptyPassword() {
+			return nil
+		}
+		return s.deny(false, "empty password")
+	}
+	if cred.SHA2Hash != nil && VerifySHA2Scramble(nonce, authResp, cred.SHA2Hash) {
+		return s.WritePacket(AppendAuthMoreData(s.Scratch(), []byte{sha2FastAuthSuccess}))
+	}
+	if !s.tls && cfg.RSAKey == nil {
+		return s.deny(true, "caching_sha2_password full authentication needs TLS or a server RSA key")
+	}
+	if err := s.WritePacketFlush(AppendAuthMoreData(s.Scratch(), []byte{sha2PerformFullAuth})); err != nil {
+		return fmt.Errorf("wire: requesting full authentication: %w", err)
+	}
+	p, err := s.ReadPacket()
+	if err != nil {
+		return fmt.Errorf("wire: reading the full-authentication password: %w", err)
+	}
+	var pw string
+	if s.tls {
+		pw = string(bytes.TrimSuffix(p, []byte{0}))
+	} else {
+		if len(p) == 1 && p[0] == sha2RequestPublicKey {
+			pemKey, err := MarshalPublicKeyPEM(&cfg.RSAKey.PublicKey)
+			if err != nil {
+				return fmt.Errorf("wire: encoding the RSA public key: %w", err)
+			}
+			if err := s.WritePacketFlush(AppendAuthMoreData(s.Scratch(), pemKey)); err != nil {
+				return fmt.Errorf("wire: sending the RSA public key: %w", err)
+			}
+			if p, err = s.ReadPacket(); err != nil {
+				return fmt.Errorf("wire: reading the RSA-encrypted password: %w", err)
+			}
+		}
+		if pw, err = DecryptPasswordRSA(p, nonce, cfg.RSAKey); err != nil {
+			return s.deny(true, err.Error())
+		}
+	}
+	if cred.verifyPassword(pw) {
+		return nil
+	}
+	return s.deny(true, "wrong password")
+}
+
+// deny sends "Access denied" and returns an error that says why (the client
+// is not told).
+func (s *ServerConn) deny(usingPassword bool, why string) error {
+	e := s.accessDenied(usingPassword)
+	s.sendErr(s.caps, e)
+	return fmt.Errorf("%w (%s)", e, why)
+}

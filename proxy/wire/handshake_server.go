@@ -1,0 +1,263 @@
+package wire
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+)
+
+// DefaultServerVersion is the version string a ServerConn announces unless
+// configured otherwise. The "5.5.5-" prefix is MariaDB's convention, which
+// clients recognize.
+const DefaultServerVersion = "5.5.5-10.11.0-MariaDB-rdsmux"
+
+// DefaultServerCapabilities are the capabilities a ServerConn offers unless
+// configured otherwise. ClientSSL is added when a TLS configuration is given;
+// compression is never offered.
+const DefaultServerCapabilities = ClientLongPassword | ClientFoundRows | ClientLongFlag |
+	ClientConnectWithDB | ClientNoSchema | ClientODBC | ClientLocalFiles | ClientIgnoreSpace |
+	ClientProtocol41 | ClientInteractive | ClientIgnoreSIGPIPE | ClientTransactions |
+	ClientSecureConnection | ClientMultiStatements | ClientMultiResults | ClientPSMultiResults |
+	ClientPluginAuth | ClientConnectAttrs | ClientPluginAuthLenencClientData |
+	ClientCanHandleExpiredPasswords | ClientSessionTrack | ClientDeprecateEOF
+
+// ServerConfig configures the server side of the handshake. It is read-only
+// once in use and may be shared by many connections.
+type ServerConfig struct {
+	// ServerVersion is announced in the handshake; DefaultServerVersion
+	// when empty.
+	ServerVersion string
+	// Capabilities offered to clients; DefaultServerCapabilities when
+	// zero. ClientSSL is managed by TLSConfig; compression is removed.
+	Capabilities Capability
+	// TLSConfig enables TLS (clients that send an SSLRequest); nil offers
+	// no TLS.
+	TLSConfig *tls.Config
+	// RequireTLS rejects clients that do not switch to TLS.
+	RequireTLS bool
+	// DefaultAuthPlugin is announced in the handshake: AuthNativePassword
+	// (when empty) or AuthCachingSHA2Password. Clients that answer with
+	// another plugin the credential can verify keep theirs; otherwise
+	// they are asked to switch.
+	DefaultAuthPlugin string
+	// Lookup returns the credential of a user; ErrUnknownUser (wrapped or
+	// not) for a user it does not know. Any other error ends the handshake
+	// with an error packet that does not reveal it. Required.
+	Lookup func(ctx context.Context, user string) (Credential, error)
+	// Authorize, if set, is called after the password was verified and
+	// before the final OK, e.g. to check the requested database. An
+	// *Error it returns is sent to the client as is; another error is
+	// sent as access denied.
+	Authorize func(ctx context.Context, r *HandshakeResponse) error
+	// RSAKey enables caching_sha2_password full authentication over
+	// connections without TLS (the client encrypts the password with its
+	// public key). Without it, full auth needs TLS.
+	RSAKey *rsa.PrivateKey
+	// AllowClearPassword lets clients authenticate with
+	// mysql_clear_password, over TLS only.
+	AllowClearPassword bool
+	// MaxPacketSize limits the packets read from clients; see
+	// Conn.SetMaxPacketSize.
+	MaxPacketSize int
+	// Charset is the server's default collation id announced in the
+	// handshake; utf8mb4_general_ci when zero.
+	Charset byte
+}
+
+// ServerConn is the server side of a client connection that has completed
+// the handshake: the listener reads commands from it and writes responses.
+type ServerConn struct {
+	*Conn
+	caps     Capability
+	resp     *HandshakeResponse
+	plugin   string
+	tls      bool
+	connID   uint32
+	remoteIP string
+}
+
+// Capabilities returns the capabilities in effect: those both sides set.
+func (s *ServerConn) Capabilities() Capability { return s.caps }
+
+// Response returns the client's handshake response (user, database,
+// attributes, requested capabilities).
+func (s *ServerConn) Response() *HandshakeResponse { return s.resp }
+
+// User returns the authenticated user name.
+func (s *ServerConn) User() string { return s.resp.User }
+
+// Database returns the database the client asked for at connect time, or "".
+func (s *ServerConn) Database() string { return s.resp.Database }
+
+// AuthPlugin returns the plugin the client authenticated with.
+func (s *ServerConn) AuthPlugin() string { return s.plugin }
+
+// TLS reports whether the connection was upgraded to TLS.
+func (s *ServerConn) TLS() bool { return s.tls }
+
+// ConnectionID returns the connection id announced in the handshake.
+func (s *ServerConn) ConnectionID() uint32 { return s.connID }
+
+// DeprecateEOF reports whether the client uses CLIENT_DEPRECATE_EOF.
+func (s *ServerConn) DeprecateEOF() bool { return s.caps&ClientDeprecateEOF != 0 }
+
+// Accept runs the server side of the handshake on nc: it sends Handshake v10,
+// upgrades to TLS on an SSLRequest, reads the HandshakeResponse41,
+// authenticates the user (switching auth plugins when needed) and sends the
+// final OK. On failure it sends the client an error packet where possible
+// and returns an error; the caller then closes nc. ctx bounds the whole
+// handshake. connID is announced as the connection (thread) id.
+func Accept(ctx context.Context, nc net.Conn, cfg *ServerConfig, connID uint32) (*ServerConn, error) {
+	if cfg.Lookup == nil {
+		return nil, errors.New("wire: ServerConfig.Lookup is required")
+	}
+	c := NewConn(nc)
+	c.SetMaxPacketSize(cfg.MaxPacketSize)
+	s := &ServerConn{Conn: c, connID: connID}
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		s.remoteIP = a.IP.String()
+	} else {
+		s.remoteIP = "localhost"
+	}
+	w := watchContext(ctx, nc)
+	err := s.handshake(ctx, cfg)
+	if err = w.done(err); err != nil {
+		return nil, err
+	}
+	s.ResetSeq()
+	return s, nil
+}
+
+// offeredCaps returns the capabilities the server offers under cfg.
+func (cfg *ServerConfig) offeredCaps() Capability {
+	caps := cfg.Capabilities
+	if caps == 0 {
+		caps = DefaultServerCapabilities
+	}
+	caps &^= unsupportedCaps | ClientSSL
+	caps |= ClientProtocol41 | ClientSecureConnection | ClientPluginAuth
+	if cfg.TLSConfig != nil {
+		caps |= ClientSSL
+	}
+	return caps
+}
+
+func (s *ServerConn) handshake(ctx context.Context, cfg *ServerConfig) error {
+	nonce := newNonce()
+	offered := cfg.offeredCaps()
+	plugin := cfg.DefaultAuthPlugin
+	if plugin == "" {
+		plugin = AuthNativePassword
+	}
+	version := cfg.ServerVersion
+	if version == "" {
+		version = DefaultServerVersion
+	}
+	charset := cfg.Charset
+	if charset == 0 {
+		charset = CharsetUTF8MB4GeneralCI
+	}
+	hs := &Handshake{
+		ProtocolVersion: ProtocolVersion,
+		ServerVersion:   version,
+		ConnectionID:    s.connID,
+		AuthData:        nonce,
+		Capabilities:    offered,
+		Charset:         charset,
+		Status:          StatusAutocommit,
+		AuthPlugin:      plugin,
+	}
+	if err := s.WritePacketFlush(AppendHandshake(s.Scratch(), hs)); err != nil {
+		return fmt.Errorf("wire: sending the handshake: %w", err)
+	}
+	p, err := s.ReadPacket()
+	if err != nil {
+		return fmt.Errorf("wire: reading the handshake response: %w", err)
+	}
+	if IsSSLRequest(p) {
+		if cfg.TLSConfig == nil {
+			return errors.New("wire: client sent an SSL request but TLS was not offered")
+		}
+		tc := tls.Server(s.nc, cfg.TLSConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return fmt.Errorf("wire: TLS handshake with the client: %w", err)
+		}
+		if err := s.replaceConn(tc); err != nil {
+			return err
+		}
+		s.tls = true
+		if p, err = s.ReadPacket(); err != nil {
+			return fmt.Errorf("wire: reading the handshake response over TLS: %w", err)
+		}
+	}
+	resp, err := ParseHandshakeResponse(p)
+	if err != nil {
+		s.sendErr(offered, NewError(ErHandshakeError, StateCommLink, "Bad handshake"))
+		return err
+	}
+	s.resp = resp
+	s.caps = resp.Capabilities & offered
+	if cfg.RequireTLS && !s.tls {
+		e := NewError(ErSecureTransportNeeded, StateGeneral,
+			"Connections using insecure transport are prohibited: connect with TLS (for example --ssl)")
+		s.sendErr(s.caps, e)
+		return e
+	}
+	if err := s.authenticate(ctx, cfg, nonce); err != nil {
+		return err
+	}
+	if cfg.Authorize != nil {
+		if err := cfg.Authorize(ctx, resp); err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				e = s.accessDenied(true)
+			}
+			s.sendErr(s.caps, e)
+			return err
+		}
+	}
+	ok := &OK{Status: StatusAutocommit}
+	if err := s.WritePacketFlush(AppendOK(s.Scratch(), s.caps, ok)); err != nil {
+		return fmt.Errorf("wire: sending the final OK: %w", err)
+	}
+	return nil
+}
+
+// sendErr writes an error packet on a best-effort basis: the handshake fails
+// anyway.
+func (s *ServerConn) sendErr(caps Capability, e *Error) {
+	_ = s.WritePacketFlush(AppendERR(s.Scratch(), caps|ClientProtocol41, e))
+}
+
+func (s *ServerConn) accessDenied(usingPassword bool) *Error {
+	using := "NO"
+	if usingPassword {
+		using = "YES"
+	}
+	user := ""
+	if s.resp != nil {
+		user = s.resp.User
+	}
+	return NewError(ErAccessDenied, StateAccessDenied, "Access denied for user '%s'@'%s' (using password: %s)",
+		user, s.remoteIP, using)
+}
+
+// newNonce returns a 20-byte random nonce of printable-range bytes without
+// NUL or '$', as MySQL servers generate them.
+func newNonce() []byte {
+	b := make([]byte, nonceLen)
+	if _, err := rand.Read(b); err != nil {
+		panic("wire: crypto/rand failed: " + err.Error())
+	}
+	for i := range b {
+		b[i] &= 0x7f
+		if b[i] == 0 || b[i] == '$' {
+			b[i]++
+		}
+	}
+	return b
+}
