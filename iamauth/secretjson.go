@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 )
 
@@ -59,6 +60,9 @@ func ParseSecret(data []byte, keys SecretKeys) (Credential, error) {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return Credential{}, fmt.Errorf("%w: not valid JSON (syntax error at byte %d)", errBadSecret, se.Offset)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return Credential{}, fmt.Errorf("%w: not valid JSON (truncated)", errBadSecret)
 		}
 		return Credential{}, fmt.Errorf("%w: not a JSON object", errBadSecret)
 	}
