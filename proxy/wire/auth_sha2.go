@@ -15,10 +15,10 @@ import (
 // caching_sha2_password exchange bytes, sent after the 0x01 AuthMoreData
 // header by the server, or alone by the client.
 const (
-	sha2RequestPublicKey  = 0x02
-	sha2FastAuthSuccess   = 0x03
-	sha2PerformFullAuth   = 0x04
-	sha2ScrambleLen       = sha256.Size
+	sha2RequestPublicKey = 0x02
+	sha2FastAuthSuccess  = 0x03
+	sha2PerformFullAuth  = 0x04
+	sha2ScrambleLen      = sha256.Size
 )
 
 // SHA2PasswordHash returns SHA256(SHA256(password)): what a server needs to

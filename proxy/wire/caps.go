@@ -146,30 +146,30 @@ func hexByte(b byte) string {
 
 // Error codes (ER_*) that a proxy commonly sends or inspects.
 const (
-	ErConCountError          uint16 = 1040 // too many connections
-	ErOutOfResources         uint16 = 1041
-	ErHandshakeError         uint16 = 1043
-	ErDBAccessDenied         uint16 = 1044
-	ErAccessDenied           uint16 = 1045
-	ErNoDB                   uint16 = 1046
-	ErUnknownComError        uint16 = 1047
-	ErBadDB                  uint16 = 1049
-	ErServerShutdown         uint16 = 1053
-	ErUnknownError           uint16 = 1105
-	ErNetPacketTooLarge      uint16 = 1153
-	ErNetReadError           uint16 = 1158
-	ErNetReadInterrupted     uint16 = 1159
-	ErNetErrorOnWrite        uint16 = 1160
-	ErLockWaitTimeout        uint16 = 1205
-	ErLockDeadlock           uint16 = 1213
-	ErNotSupportedYet        uint16 = 1235
-	ErUnknownStmtHandler     uint16 = 1243
-	ErNotSupportedAuthMode   uint16 = 1251
-	ErOptionPreventsStmt     uint16 = 1290
-	ErQueryInterrupted       uint16 = 1317
-	ErConnectionKilled       uint16 = 1927 // MariaDB
-	ErSecureTransportNeeded  uint16 = 3159 // MySQL's ER_SECURE_TRANSPORT_REQUIRED
-	ErNotAllowedCommand      uint16 = 1148 // e.g. LOAD DATA LOCAL INFILE refused
+	ErConCountError         uint16 = 1040 // too many connections
+	ErOutOfResources        uint16 = 1041
+	ErHandshakeError        uint16 = 1043
+	ErDBAccessDenied        uint16 = 1044
+	ErAccessDenied          uint16 = 1045
+	ErNoDB                  uint16 = 1046
+	ErUnknownComError       uint16 = 1047
+	ErBadDB                 uint16 = 1049
+	ErServerShutdown        uint16 = 1053
+	ErUnknownError          uint16 = 1105
+	ErNetPacketTooLarge     uint16 = 1153
+	ErNetReadError          uint16 = 1158
+	ErNetReadInterrupted    uint16 = 1159
+	ErNetErrorOnWrite       uint16 = 1160
+	ErLockWaitTimeout       uint16 = 1205
+	ErLockDeadlock          uint16 = 1213
+	ErNotSupportedYet       uint16 = 1235
+	ErUnknownStmtHandler    uint16 = 1243
+	ErNotSupportedAuthMode  uint16 = 1251
+	ErOptionPreventsStmt    uint16 = 1290
+	ErQueryInterrupted      uint16 = 1317
+	ErConnectionKilled      uint16 = 1927 // MariaDB
+	ErSecureTransportNeeded uint16 = 3159 // MySQL's ER_SECURE_TRANSPORT_REQUIRED
+	ErNotAllowedCommand     uint16 = 1148 // e.g. LOAD DATA LOCAL INFILE refused
 )
 
 // SQLSTATE values that go with the error codes above.

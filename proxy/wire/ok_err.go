@@ -37,7 +37,9 @@ func IsERR(payload []byte) bool { return len(payload) > 0 && payload[0] == heade
 // IsEOF reports whether payload is a classic EOF packet (header 0xfe, shorter
 // than 9 bytes). With CLIENT_DEPRECATE_EOF a result set ends with an OK packet
 // with header 0xfe instead; see IsResultEnd.
-func IsEOF(payload []byte) bool { return len(payload) < 9 && len(payload) > 0 && payload[0] == headerEOF }
+func IsEOF(payload []byte) bool {
+	return len(payload) < 9 && len(payload) > 0 && payload[0] == headerEOF
+}
 
 // IsResultEnd reports whether payload, read where a row or the end of a
 // result set is expected, ends the rows: a classic EOF, or with

@@ -67,9 +67,9 @@ func SetStatementID(payload []byte, id uint32) error {
 
 // Cursor flags of COM_STMT_EXECUTE.
 const (
-	CursorTypeNoCursor  byte = 0x00
-	CursorTypeReadOnly  byte = 0x01
-	CursorTypeForUpdate byte = 0x02
+	CursorTypeNoCursor   byte = 0x00
+	CursorTypeReadOnly   byte = 0x01
+	CursorTypeForUpdate  byte = 0x02
 	CursorTypeScrollable byte = 0x04
 )
 
