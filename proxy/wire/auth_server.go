@@ -73,7 +73,11 @@ func (s *ServerConn) canUse(cfg *ServerConfig, cred *Credential, plugin string) 
 	case AuthNativePassword:
 		return cred.nativeHash() != nil
 	case AuthCachingSHA2Password:
-		return cred.SHA2Hash != nil || (cred.canVerifyPassword() && (s.tls || cfg.RSAKey != nil))
+		// Fast auth needs SHA2Hash. Full auth (the password sent over TLS
+		// or RSA-encrypted) is used for a known cleartext password; a
+		// credential with only NativeHash is better served by switching
+		// to mysql_native_password, which never sends the password.
+		return cred.SHA2Hash != nil || (cred.HasPassword && (s.tls || cfg.RSAKey != nil))
 	case AuthClearPassword:
 		return cfg.AllowClearPassword && s.tls && cred.canVerifyPassword()
 	}

@@ -131,7 +131,7 @@ func (c *ClientConn) handshake(ctx context.Context, cfg *ClientConfig) error {
 		if err := c.WritePacketFlush(AppendSSLRequest(c.Scratch(), caps, maxPacket, charset)); err != nil {
 			return fmt.Errorf("wire: sending the SSL request: %w", err)
 		}
-		tc := tls.Client(c.nc, cfg.TLSConfig)
+		tc := tls.Client(c.rawConn(), cfg.TLSConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return fmt.Errorf("wire: TLS handshake with the server: %w", err)
 		}

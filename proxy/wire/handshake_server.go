@@ -182,7 +182,7 @@ func (s *ServerConn) handshake(ctx context.Context, cfg *ServerConfig) error {
 		if cfg.TLSConfig == nil {
 			return errors.New("wire: client sent an SSL request but TLS was not offered")
 		}
-		tc := tls.Server(s.nc, cfg.TLSConfig)
+		tc := tls.Server(s.rawConn(), cfg.TLSConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return fmt.Errorf("wire: TLS handshake with the client: %w", err)
 		}

@@ -233,12 +233,23 @@ func (c *Conn) KeepScratch(b []byte) {
 	}
 }
 
-// replaceConn swaps the underlying connection (after a TLS upgrade). It
-// fails if bytes are buffered that were read from the old connection.
-func (c *Conn) replaceConn(nc net.Conn) error {
-	if c.br.Buffered() > 0 {
-		return errors.New("wire: peer sent data before the TLS handshake")
+// rawConn returns the underlying connection for a TLS upgrade: bytes already
+// read into the buffer (the peer's TLS hello may arrive together with the
+// SSLRequest) are read from it first.
+func (c *Conn) rawConn() net.Conn {
+	n := c.br.Buffered()
+	if n == 0 {
+		return c.nc
 	}
+	p, _ := c.br.Peek(n)
+	prefix := append([]byte(nil), p...)
+	_, _ = c.br.Discard(n)
+	return &prefixConn{Conn: c.nc, prefix: prefix}
+}
+
+// replaceConn swaps the underlying connection after a TLS upgrade; the
+// buffers are reused.
+func (c *Conn) replaceConn(nc net.Conn) error {
 	if err := c.bw.Flush(); err != nil {
 		return err
 	}
@@ -246,6 +257,21 @@ func (c *Conn) replaceConn(nc net.Conn) error {
 	c.br.Reset(nc)
 	c.bw.Reset(nc)
 	return nil
+}
+
+// prefixConn reads prefix before reading from Conn.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.prefix) > 0 {
+		n := copy(b, p.prefix)
+		p.prefix = p.prefix[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
 }
 
 // Close closes the underlying connection without flushing.
