@@ -58,6 +58,16 @@ const (
 	VarOptimizerSwitch
 	VarInnodbStrictMode
 	VarCompletionType
+	VarSQLNotes
+	VarSQLWarnings
+	VarSQLBufferResult
+	VarSortBufferSize
+	VarJoinBufferSize
+	VarTmpTableSize
+	VarMaxHeapTableSize
+	VarMaxSPRecursionDepth
+	VarCTEMaxRecursionDepth
+	VarMaxRecursiveIterations
 
 	numVars // must stay last and at most 64
 )
@@ -111,7 +121,20 @@ var varNames = [numVars]string{
 	VarOptimizerSwitch:              "optimizer_switch",
 	VarInnodbStrictMode:             "innodb_strict_mode",
 	VarCompletionType:               "completion_type",
+	VarSQLNotes:                     "sql_notes",
+	VarSQLWarnings:                  "sql_warnings",
+	VarSQLBufferResult:              "sql_buffer_result",
+	VarSortBufferSize:               "sort_buffer_size",
+	VarJoinBufferSize:               "join_buffer_size",
+	VarTmpTableSize:                 "tmp_table_size",
+	VarMaxHeapTableSize:             "max_heap_table_size",
+	VarMaxSPRecursionDepth:          "max_sp_recursion_depth",
+	VarCTEMaxRecursionDepth:         "cte_max_recursion_depth",
+	VarMaxRecursiveIterations:       "max_recursive_iterations",
 }
+
+// numVars must fit a VarSet (bit v for Var v).
+var _ = [64 - numVars]struct{}{}
 
 // String returns the variable's canonical (lower-case) name.
 func (v Var) String() string {
@@ -263,36 +286,218 @@ func (s *Settings) Key() string {
 // Diff returns one SET statement that takes a session whose tracked state is
 // from to the state s: variables that differ are assigned, variables that s
 // leaves at the default but from does not are set to DEFAULT. It returns ""
-// when nothing differs.
+// when nothing differs. Names the session never spelled are written in their
+// canonical (MySQL 8) spelling; use DiffAs for servers that need another.
+//
+// A character set and its collation (character_set_connection and
+// collation_connection, and the _server and _database pairs) move together
+// on the server: assigning the character set also sets the collation to the
+// character set's default. Settings that record a character set but no
+// collation mean exactly that, and Diff assigns the character set again
+// rather than resetting the collation to DEFAULT.
 func (s *Settings) Diff(from *Settings) string {
-	var b strings.Builder
+	return s.DiffAs(from, SpellCanonical)
+}
+
+// Spelling chooses how Diff spells the transaction characteristics when the
+// session set them without naming the variable (SET SESSION TRANSACTION ...).
+// Names the session wrote itself are always replayed as written: the server
+// accepted them.
+type Spelling uint8
+
+const (
+	// SpellCanonical writes transaction_isolation and transaction_read_only
+	// (MySQL 5.7.20+, MySQL 8, MariaDB 11.1+).
+	SpellCanonical Spelling = iota
+	// SpellLegacy writes tx_isolation and tx_read_only (MariaDB before 11.1,
+	// MySQL before 8.0.3).
+	SpellLegacy
+)
+
+// SpellingFor returns the Spelling a server of the given version string
+// (as in the handshake or SELECT VERSION()) accepts.
+func SpellingFor(serverVersion string) Spelling {
+	i := strings.Index(serverVersion, "-MariaDB")
+	if i < 0 {
+		// MySQL: tx_isolation was removed in 8.0.3, transaction_isolation
+		// exists since 5.7.20; prefer the canonical spelling.
+		return SpellCanonical
+	}
+	v := serverVersion[:i]
+	// A "5.5.5-" prefix is added by MariaDB for old clients.
+	v = strings.TrimPrefix(v, "5.5.5-")
+	major, rest, _ := strings.Cut(v, ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	ma, mi := atoiSmall(major), atoiSmall(minor)
+	if ma > 11 || (ma == 11 && mi >= 1) {
+		return SpellCanonical
+	}
+	return SpellLegacy
+}
+
+func atoiSmall(s string) int {
+	n := 0
+	for i := 0; i < len(s) && i < 6; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			break
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
+}
+
+// charsetPairs lists each character set variable with the collation that
+// follows it.
+var charsetPairs = [...][2]Var{
+	{VarCharacterSetConnection, VarCollationConnection},
+	{VarCharacterSetServer, VarCollationServer},
+	{VarCharacterSetDatabase, VarCollationDatabase},
+}
+
+// DiffAs is Diff with the given spelling for variables the session did not
+// name itself.
+func (s *Settings) DiffAs(from *Settings, sp Spelling) string {
+	var emit, def uint64 // variables to assign; those among them to DEFAULT
 	for m := s.set | from.set; m != 0; m &= m - 1 {
 		v := bits.TrailingZeros64(m)
 		bit := uint64(1) << v
-		var value string
 		switch {
 		case s.set&bit == 0:
-			value = "DEFAULT"
-		case from.set&bit != 0 && from.vals[v] == s.vals[v]:
-			continue
-		default:
-			value = s.vals[v]
+			emit |= bit
+			def |= bit
+		case from.set&bit == 0 || from.vals[v] != s.vals[v]:
+			emit |= bit
 		}
-		if b.Len() == 0 {
-			b.WriteString("SET SESSION ")
-		} else {
+	}
+	for _, p := range charsetPairs {
+		cs, co := uint64(1)<<p[0], uint64(1)<<p[1]
+		switch {
+		case s.set&cs != 0 && s.set&co == 0:
+			// The collation is the character set's default: assigning
+			// the character set restores it.
+			if from.set&co != 0 {
+				emit |= cs
+			}
+			emit &^= co
+			def &^= co
+		case s.set&(cs|co) == 0 && from.set&(cs|co) != 0:
+			emit |= co
+			def |= co
+		case s.set&co != 0 && emit&cs != 0:
+			emit |= co // the character set resets the collation
+		}
+	}
+	if emit == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("SET SESSION ")
+	first := true
+	for m := emit; m != 0; m &= m - 1 {
+		v := bits.TrailingZeros64(m)
+		if !first {
 			b.WriteString(", ")
 		}
+		first = false
 		name := s.names[v]
 		if name == "" {
 			name = from.names[v]
 		}
 		if name == "" {
-			name = varNames[v]
+			name = replayName(Var(v), sp)
 		}
 		b.WriteString(name)
 		b.WriteByte('=')
-		b.WriteString(value)
+		if def&(1<<v) != 0 {
+			b.WriteString("DEFAULT")
+		} else {
+			b.WriteString(s.vals[v])
+		}
 	}
+	return b.String()
+}
+
+// replayName is the name Diff writes for v when no spelling was recorded.
+func replayName(v Var, sp Spelling) string {
+	if sp == SpellLegacy {
+		switch v {
+		case VarTransactionIsolation:
+			return "tx_isolation"
+		case VarTransactionReadOnly:
+			return "tx_read_only"
+		}
+	}
+	return varNames[v]
+}
+
+// Name returns the spelling recorded for v (as the session wrote it), or
+// its canonical name.
+func (s *Settings) Name(v Var) string {
+	if v == VarInvalid || v >= numVars {
+		return ""
+	}
+	if s.names[v] != "" {
+		return s.names[v]
+	}
+	return varNames[v]
+}
+
+// Vars returns the set of variables with a recorded value.
+func (s *Settings) Vars() VarSet { return VarSet(s.set) }
+
+// NoBackslashEscapes reports whether the recorded sql_mode contains
+// NO_BACKSLASH_ESCAPES, which changes how string literals are lexed; a
+// session in that mode should be classified by a Classifier built with
+// WithNoBackslashEscapes.
+func (s *Settings) NoBackslashEscapes() bool {
+	v, ok := s.Get(VarSQLMode)
+	return ok && containsFold(v, "NO_BACKSLASH_ESCAPES")
+}
+
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// VarSet is a set of tracked variables, bit v for Var v.
+type VarSet uint64
+
+// Has reports whether v is in the set.
+func (m VarSet) Has(v Var) bool { return v < numVars && m&(1<<v) != 0 }
+
+// Add returns the set with v added.
+func (m VarSet) Add(v Var) VarSet {
+	if v == VarInvalid || v >= numVars {
+		return m
+	}
+	return m | 1<<v
+}
+
+// Remove returns the set without v.
+func (m VarSet) Remove(v Var) VarSet { return m &^ (1 << (v & 63)) }
+
+// Len is the number of variables in the set.
+func (m VarSet) Len() int { return bits.OnesCount64(uint64(m)) }
+
+// Each calls fn for each variable in the set, in Var order.
+func (m VarSet) Each(fn func(Var)) {
+	for b := uint64(m); b != 0; b &= b - 1 {
+		fn(Var(bits.TrailingZeros64(b)))
+	}
+}
+
+// String lists the variables' names, comma-separated.
+func (m VarSet) String() string {
+	var b strings.Builder
+	m.Each(func(v Var) {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(v.String())
+	})
 	return b.String()
 }

@@ -1,0 +1,260 @@
+package pinning
+
+// tokKind is the kind of a lexical token.
+type tokKind uint8
+
+const (
+	tkEOF         tokKind = iota
+	tkWord                // unquoted identifier or keyword
+	tkQuotedIdent         // `identifier`
+	tkString              // 'string' or "string"
+	tkNumber              // 12, 1.5, .5, 1e3
+	tkUserVar             // @name, @'name', @`name`
+	tkSysVar              // @@name, @@session.name
+	tkPunct               // one byte of punctuation; := is tkAssign
+	tkAssign              // :=
+)
+
+// token is a lexical token: a span of the statement text. Tokens never
+// copy text, so lexing allocates nothing.
+type token struct {
+	kind tokKind
+	// exec is set when the token sits inside an executable comment
+	// (/*! ... */ or /*M! ... */).
+	exec bool
+	// escaped is set on strings and quoted identifiers that contain an
+	// escape (a backslash or a doubled quote), so their text is not their
+	// value.
+	escaped bool
+	// closed is false for a string or quoted identifier that runs to the
+	// end of the input without its closing quote.
+	closed bool
+	start  int
+	end    int
+}
+
+// lexer splits MySQL/MariaDB statement text into tokens. It skips
+// whitespace and comments (--, #, /* */), treats the content of executable
+// comments (/*!NNNNN ... */, /*M!NNNNNN ... */) as code, and understands
+// strings with backslash escapes (unless noBackslash) and doubled quotes.
+// It never fails: malformed input lexes to something, and the end of the
+// input ends any open string or comment.
+type lexer struct {
+	src         string
+	pos         int
+	inExec      bool // inside an executable comment
+	noBackslash bool // NO_BACKSLASH_ESCAPES: backslash is an ordinary byte
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+func isIdentByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '_' || c == '$' || c >= 0x80
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// skip moves past whitespace and comments, entering and leaving executable
+// comments.
+func (l *lexer) skip() {
+	src := l.src
+	for l.pos < len(src) {
+		c := src[l.pos]
+		switch {
+		case isSpace(c):
+			l.pos++
+		case c == '#':
+			l.skipLine()
+		case c == '-' && l.pos+1 < len(src) && src[l.pos+1] == '-' &&
+			(l.pos+2 == len(src) || src[l.pos+2] <= ' '):
+			l.skipLine()
+		case c == '/' && l.pos+1 < len(src) && src[l.pos+1] == '*':
+			p := l.pos + 2
+			if p < len(src) && src[p] == '!' {
+				l.enterExec(p + 1)
+			} else if p+1 < len(src) && (src[p] == 'M' || src[p] == 'm') && src[p+1] == '!' {
+				l.enterExec(p + 2)
+			} else {
+				l.skipBlockComment(p)
+			}
+		case c == '*' && l.inExec && l.pos+1 < len(src) && src[l.pos+1] == '/':
+			l.inExec = false
+			l.pos += 2
+		default:
+			return
+		}
+	}
+}
+
+func (l *lexer) skipLine() {
+	for l.pos < len(l.src) && l.src[l.pos] != '\n' {
+		l.pos++
+	}
+}
+
+// skipBlockComment skips a comment whose text starts at p.
+func (l *lexer) skipBlockComment(p int) {
+	for ; p+1 < len(l.src); p++ {
+		if l.src[p] == '*' && l.src[p+1] == '/' {
+			l.pos = p + 2
+			return
+		}
+	}
+	l.pos = len(l.src)
+}
+
+// enterExec starts an executable comment whose version digits (if any)
+// start at p. An executable comment inside another is read as code too.
+func (l *lexer) enterExec(p int) {
+	for n := 0; n < 6 && p < len(l.src) && isDigit(l.src[p]); n++ {
+		p++
+	}
+	l.pos = p
+	l.inExec = true
+}
+
+// next returns the next token; at the end of the input, a tkEOF token.
+func (l *lexer) next() token {
+	l.skip()
+	src := l.src
+	t := token{exec: l.inExec, start: l.pos, closed: true}
+	if l.pos >= len(src) {
+		t.kind = tkEOF
+		t.end = l.pos
+		return t
+	}
+	c := src[l.pos]
+	switch {
+	case isDigit(c) || c == '.' && l.pos+1 < len(src) && isDigit(src[l.pos+1]):
+		l.number()
+		t.kind = tkNumber
+		// MySQL identifiers may start with digits (1abc, 0x1F, 0b01).
+		if l.pos < len(src) && isIdentByte(src[l.pos]) {
+			l.ident()
+			t.kind = tkWord
+		}
+	case isIdentByte(c):
+		l.ident()
+		t.kind = tkWord
+	case c == '\'' || c == '"':
+		t.kind = tkString
+		t.escaped, t.closed = l.quoted(c, !l.noBackslash)
+	case c == '`':
+		t.kind = tkQuotedIdent
+		t.escaped, t.closed = l.quoted('`', false)
+	case c == '@':
+		t.kind = l.variable()
+	case c == ':' && l.pos+1 < len(src) && src[l.pos+1] == '=':
+		t.kind = tkAssign
+		l.pos += 2
+	default:
+		t.kind = tkPunct
+		l.pos++
+	}
+	t.end = l.pos
+	return t
+}
+
+func (l *lexer) ident() {
+	for l.pos < len(l.src) && isIdentByte(l.src[l.pos]) {
+		l.pos++
+	}
+}
+
+func (l *lexer) number() {
+	src := l.src
+	for l.pos < len(src) && isDigit(src[l.pos]) {
+		l.pos++
+	}
+	if l.pos < len(src) && src[l.pos] == '.' {
+		l.pos++
+		for l.pos < len(src) && isDigit(src[l.pos]) {
+			l.pos++
+		}
+	}
+	if l.pos+1 < len(src) && (src[l.pos] == 'e' || src[l.pos] == 'E') {
+		p := l.pos + 1
+		if src[p] == '+' || src[p] == '-' {
+			p++
+		}
+		if p < len(src) && isDigit(src[p]) {
+			l.pos = p
+			for l.pos < len(src) && isDigit(src[l.pos]) {
+				l.pos++
+			}
+		}
+	}
+}
+
+// quoted consumes a quoted span opening with q at l.pos. It reports whether
+// the span holds an escape and whether it was closed.
+func (l *lexer) quoted(q byte, backslash bool) (escaped, closed bool) {
+	src := l.src
+	p := l.pos + 1
+	for p < len(src) {
+		c := src[p]
+		switch {
+		case c == '\\' && backslash:
+			escaped = true
+			p += 2
+		case c == q:
+			if p+1 < len(src) && src[p+1] == q {
+				escaped = true
+				p += 2
+				continue
+			}
+			l.pos = p + 1
+			return escaped, true
+		default:
+			p++
+		}
+	}
+	l.pos = len(src)
+	return escaped, false
+}
+
+// variable consumes a user variable (@x, @'x', @`x`) or a system variable
+// (@@x, @@session.x) starting at l.pos. An @ right after a quoted name
+// ('user'@'host', `u`@`h`) is an account's host separator: punctuation.
+func (l *lexer) variable() tokKind {
+	src := l.src
+	if l.pos > 0 {
+		if p := src[l.pos-1]; p == '\'' || p == '"' || p == '`' {
+			l.pos++
+			return tkPunct
+		}
+	}
+	p := l.pos + 1
+	if p < len(src) && src[p] == '@' {
+		p++
+		for p < len(src) {
+			c := src[p]
+			switch {
+			case isIdentByte(c) || c == '.':
+				p++
+			case c == '`':
+				l.pos = p
+				l.quoted('`', false)
+				p = l.pos
+			default:
+				l.pos = p
+				return tkSysVar
+			}
+		}
+		l.pos = p
+		return tkSysVar
+	}
+	if p < len(src) && (src[p] == '\'' || src[p] == '"' || src[p] == '`') {
+		l.pos = p
+		l.quoted(src[p], src[p] != '`' && !l.noBackslash)
+		return tkUserVar
+	}
+	for p < len(src) && (isIdentByte(src[p]) || src[p] == '.') {
+		p++
+	}
+	l.pos = p
+	return tkUserVar
+}
