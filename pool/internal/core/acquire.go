@@ -108,7 +108,8 @@ func (p *Pool[T]) putLocked(r *Resource[T], now int64) {
 	part := r.part
 	if w := part.waiters.head; w != nil {
 		p.dequeueLocked(w)
-		p.counters.WaitNanos += now - w.start
+		r.waited = durationBetween(w.start, now)
+		p.counters.WaitNanos += int64(r.waited)
 		r.state = stateBorrowed
 		r.idleFor = 0
 		p.borrowed++

@@ -62,6 +62,7 @@ func (p *Pool[T]) popIdleLocked(part *Partition[T], tag string, now int64) (*Res
 		p.removeIdleLocked(r, best)
 		r.state = stateBorrowed
 		r.idleFor = durationBetween(r.idleSince, now)
+		r.waited = 0
 		p.borrowed++
 		return r, bestMatch
 	}

@@ -24,6 +24,9 @@ type Resource[T any] struct {
 	// idleFor is written under mu when the resource is handed out and read
 	// by the holder afterwards.
 	idleFor time.Duration
+	// waited is written under mu when the resource is handed out and read
+	// by the holder afterwards.
+	waited time.Duration
 
 	// Guarded by pool.mu.
 	state     uint8
@@ -50,6 +53,10 @@ func (r *Resource[T]) SetTag(tag string) { r.tag = tag }
 // IdleFor is how long the resource sat idle before this Acquire handed it
 // out (0 for a fresh one or one handed over directly by a releaser).
 func (r *Resource[T]) IdleFor() time.Duration { return r.idleFor }
+
+// Waited is how long the Acquire that handed the resource out waited for
+// it (0 when it was idle).
+func (r *Resource[T]) Waited() time.Duration { return r.waited }
 
 // Release returns the resource to the pool: to the first waiter of its
 // partition, or to the idle list. A resource past its lifetime, from before

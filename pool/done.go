@@ -1,0 +1,329 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/rdsmux/rdsmux/pool/internal/core"
+)
+
+// Status is what is known after a statement ran on a backend.
+type Status struct {
+	// InTransaction: a transaction is open on the backend (the server's
+	// SERVER_STATUS_IN_TRANS flag; a caller that cannot see the flags
+	// derives it from the classifier's transaction effects).
+	InTransaction bool
+	// MoreResults: more result sets of the same statement are still to
+	// be read from the backend (SERVER_MORE_RESULTS_EXISTS).
+	MoreResults bool
+	// Err is the error the statement ended with, nil on success. A
+	// statement that failed changed nothing (its settings, schema and pins
+	// are not recorded; for a multi-statement batch, whose earlier
+	// statements may have run, pins are kept and the session's state is
+	// treated as unknown, which pins it). If Err means the connection is
+	// broken (Config.IsBroken, or the Conn says it is no longer valid),
+	// the backend is closed and the session loses what lived on it.
+	Err error
+}
+
+// Done records the effects of a statement that ran on b (the backend
+// Acquire returned): its tracked settings (values the statement computed
+// are read back from the server with QueryValue), its schema change, its
+// pins and unpins, and the transaction state. Then, in transaction mode,
+// it gives b back to the pool if nothing holds it: no open transaction, no
+// pending results, no pin. r may be nil for a statement that changes no
+// session state. ctx bounds the read-backs.
+func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st Status) {
+	if b == nil || b != s.held {
+		panic("rdsmux/pool: Session.Done with a backend the session does not hold")
+	}
+	p := s.pool
+	s.inflight = false
+	if st.Err != nil && p.broken(b.conn, st.Err) {
+		s.dropHeld(core.ReasonBroken, st.Err)
+		return
+	}
+	if r != nil {
+		switch {
+		case st.Err == nil:
+			if !s.record(ctx, b, r) {
+				return // the backend broke while reading back
+			}
+		case r.Statements > 1:
+			s.addPins(r.Pins)
+			if r.ChangesSettings() || r.Schema != "" || r.DroppedSchema != "" {
+				s.unresolved = true
+			}
+		}
+	}
+	s.inTx, s.more = st.InTransaction, st.MoreResults
+	if s.mode == ModeTransaction && !s.inTx && !s.more && !s.Pinned() {
+		s.release()
+		return
+	}
+	s.updateGauges()
+}
+
+// record applies r's effects to the session and to b, which stay in the
+// same state. It returns false if b broke (and was dropped).
+func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result) bool {
+	p := s.pool
+	if r.Tx.Has(pinning.TxRelease) {
+		// COMMIT/ROLLBACK RELEASE: the server closes the connection.
+		s.dropHeld(core.ReasonBroken, errors.New("COMMIT/ROLLBACK RELEASE closed the connection"))
+		return false
+	}
+	changed := false
+	if r.Schema != "" || r.DroppedSchema != "" {
+		def := s.part.defaultSchemaName()
+		cur := s.schema
+		if cur == "" {
+			cur = def
+		}
+		switch after := r.SchemaAfter(cur); {
+		case after == def:
+			s.schema = ""
+		case after == "":
+			// The current database was dropped: the session has none,
+			// which no other connection can be brought to.
+			s.unresolved = true
+		default:
+			s.schema = after
+		}
+		b.schema = s.schema
+		changed = true
+	}
+	if r.ChangesSettings() {
+		r.Apply(&s.settings)
+		r.Apply(&b.settings)
+		if r.ReadBack != 0 {
+			var readErr error
+			r.ReadBack.Each(func(v pinning.Var) {
+				if readErr != nil {
+					return
+				}
+				name := r.ReadBackName(v)
+				val, err := b.conn.QueryValue(ctx, "SELECT @@SESSION."+name)
+				if err != nil {
+					readErr = err
+					return
+				}
+				lit := serverLiteral(val)
+				s.settings.SetAs(v, name, lit)
+				b.settings.SetAs(v, name, lit)
+			})
+			if readErr != nil {
+				if p.broken(b.conn, readErr) {
+					s.dropHeld(core.ReasonBroken, readErr)
+					return false
+				}
+				p.log.Warn("rdsmux/pool: could not read back a session setting; pinning the session",
+					"user", b.user, "err", readErr)
+				s.unresolved = true
+			}
+		}
+		changed = true
+	}
+	if changed {
+		s.tag = tagOf(s.schema, &s.settings)
+		b.tag = s.tag
+	}
+	s.addPins(r.Pins)
+	s.pins &^= r.Unpins
+	return true
+}
+
+// addPins adds reasons to the session's pins, counting each new one.
+func (s *Session) addPins(reasons pinning.PinReasons) {
+	added := reasons &^ s.pins
+	if added == 0 {
+		return
+	}
+	s.pins |= reasons
+	added.Each(func(pr pinning.PinReason) {
+		if int(pr) < len(s.pool.stats.pins) {
+			s.pool.stats.pins[pr].Add(1)
+		}
+	})
+	s.pool.log.Debug("rdsmux/pool: session pinned", "user", s.part.user, "reasons", added.String())
+}
+
+// serverLiteral turns a variable's value as the server reports it into the
+// normalized SQL literal pinning.Settings records: numbers bare, anything
+// else single-quoted.
+func serverLiteral(v string) string {
+	if isNumber(v) {
+		return v
+	}
+	var b strings.Builder
+	b.Grow(len(v) + 2)
+	b.WriteByte('\'')
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\'':
+			b.WriteString("''")
+		case '\\':
+			b.WriteString(`\\`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+func isNumber(v string) bool {
+	if v == "" {
+		return false
+	}
+	i := 0
+	if v[0] == '-' {
+		i = 1
+	}
+	digits, dot := 0, false
+	for ; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}
+
+// release gives the held backend back to the pool.
+func (s *Session) release() {
+	b := s.held
+	s.held = nil
+	s.inflight = false
+	s.updateGauges()
+	b.res.SetTag(b.tag)
+	b.res.Release()
+}
+
+// dropHeld closes the held backend; what lived on it (transaction, pins)
+// is gone with it.
+func (s *Session) dropHeld(reason core.Reason, err error) {
+	b := s.held
+	s.held = nil
+	s.inTx, s.more, s.inflight = false, false, false
+	if s.pins != 0 || s.unresolved {
+		s.pool.log.Warn("rdsmux/pool: a pinned session lost its backend connection; its session state is gone",
+			"user", s.part.user, "reasons", s.pins.String(), "err", err)
+	}
+	s.pins, s.unresolved = 0, false
+	s.updateGauges()
+	s.pool.log.Debug("rdsmux/pool: closing backend connection", "user", b.user, "reason", reason.String(), "err", err)
+	b.res.Destroy(reason)
+}
+
+// updateGauges keeps the pool's in-transaction and pinned gauges in step
+// with this session.
+func (s *Session) updateGauges() {
+	st := &s.pool.stats
+	if tx := s.held != nil && s.inTx; tx != s.countedTx {
+		s.countedTx = tx
+		if tx {
+			st.inTx.Add(1)
+		} else {
+			st.inTx.Add(-1)
+		}
+	}
+	if pin := s.held != nil && s.Pinned(); pin != s.countedPin {
+		s.countedPin = pin
+		if pin {
+			st.pinned.Add(1)
+		} else {
+			st.pinned.Add(-1)
+		}
+	}
+}
+
+// ResetState is the client's COM_RESET_CONNECTION (or the start of a
+// COM_CHANGE_USER to the same user): tracked settings, pins and the
+// transaction are cleared; the schema stays. A held backend is reset (or
+// closed if it cannot be) and, in transaction mode, given back. The
+// returned error is informational: the session's state is cleared either
+// way.
+func (s *Session) ResetState(ctx context.Context) error {
+	s.settings.Reset()
+	s.pins, s.unresolved, s.inTx, s.more = 0, false, false, false
+	s.tag = tagOf(s.schema, &s.settings)
+	var err error
+	if s.held != nil {
+		err = s.resetHeld(ctx)
+		if s.held != nil && s.mode == ModeTransaction {
+			s.release()
+		}
+	}
+	s.updateGauges()
+	return err
+}
+
+// resetHeld resets the held backend's session state and re-runs the init
+// query. If that fails the backend is closed (s.held becomes nil); the
+// error is returned unless the backend type simply cannot reset.
+func (s *Session) resetHeld(ctx context.Context) error {
+	p, b := s.pool, s.held
+	err := b.conn.Reset(ctx)
+	if err == nil && p.cfg.InitQuery != "" {
+		err = b.conn.Exec(ctx, p.cfg.InitQuery)
+	}
+	if err != nil {
+		reason := core.ReasonDirty
+		if !errors.Is(err, ErrResetUnsupported) && p.broken(b.conn, err) {
+			reason = core.ReasonBroken
+		}
+		s.dropHeld(reason, err)
+		if errors.Is(err, ErrResetUnsupported) {
+			return nil
+		}
+		return err
+	}
+	p.stats.resets.Add(1)
+	b.settings.Reset()
+	b.tag = tagOf(b.schema, &b.settings)
+	s.inTx, s.more, s.inflight = false, false, false
+	return nil
+}
+
+// Close ends the session. A held backend is never given back dirty: one
+// with results pending is closed; one that is pinned, or whose state is
+// unknown (Acquire without Done), is reset (or closed when it cannot be);
+// one in a transaction is rolled back (or closed if that fails); otherwise
+// (session mode) it is given back as it is. Close is idempotent; the
+// error is informational.
+func (s *Session) Close(ctx context.Context) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.held == nil {
+		return nil
+	}
+	var err error
+	switch {
+	case s.more:
+		s.dropHeld(core.ReasonDirty, errors.New("session ended with results pending"))
+	case s.Pinned() || s.inflight:
+		s.pins, s.unresolved = 0, false
+		err = s.resetHeld(ctx)
+	case s.inTx:
+		if e := s.held.conn.Exec(ctx, "ROLLBACK"); e != nil {
+			s.dropHeld(s.pool.reasonFor(s.held, e), e)
+		} else {
+			s.pool.stats.rollbacks.Add(1)
+			s.inTx = false
+		}
+	}
+	if s.held != nil {
+		s.release()
+	}
+	s.updateGauges()
+	return err
+}

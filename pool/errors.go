@@ -1,0 +1,55 @@
+package pool
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rdsmux/rdsmux/pool/internal/core"
+)
+
+// ErrClosed is returned by Acquire after the pool was closed.
+var ErrClosed = errors.New("rdsmux/pool: pool is closed")
+
+// ErrSessionClosed is returned by Acquire after Session.Close.
+var ErrSessionClosed = errors.New("rdsmux/pool: session is closed")
+
+// ErrBorrowTimeout is the sentinel for BorrowTimeoutError:
+// errors.Is(err, ErrBorrowTimeout) reports a borrow timeout.
+var ErrBorrowTimeout = errors.New("rdsmux/pool: timed out waiting for a database connection")
+
+// BorrowTimeoutError is returned when a borrow waited ConnectionBorrowTimeout
+// without getting a backend connection. It matches ErrBorrowTimeout.
+type BorrowTimeoutError struct {
+	Timeout time.Duration // the ConnectionBorrowTimeout that fired
+	Busy    int           // backend connections borrowed when it fired
+	Max     int           // MaxDatabaseConnectionsAllowed
+	Waiting int           // other borrowers still waiting
+}
+
+func (e *BorrowTimeoutError) Error() string {
+	busy := fmt.Sprintf("pool of %d busy", e.Max)
+	if e.Busy < e.Max {
+		busy = fmt.Sprintf("%d of %d connections busy (the rest connecting or closing)", e.Busy, e.Max)
+	}
+	return fmt.Sprintf("rdsmux/pool: timed out after %v waiting for a database connection: %s, %d waiting "+
+		"(raise MaxConnections or MaxConnectionsPercent, shorten transactions, or raise ConnectionBorrowTimeout)",
+		e.Timeout, busy, e.Waiting)
+}
+
+// Is makes errors.Is(err, ErrBorrowTimeout) true.
+func (e *BorrowTimeoutError) Is(target error) bool { return target == ErrBorrowTimeout }
+
+func borrowError(err error, user string) error {
+	var te *core.TimeoutError
+	switch {
+	case errors.As(err, &te):
+		return &BorrowTimeoutError{Timeout: te.Timeout, Busy: te.Borrowed, Max: te.MaxSize, Waiting: te.Waiting}
+	case errors.Is(err, core.ErrClosed):
+		return ErrClosed
+	default:
+		// Context errors pass through wrapped; dial errors already say
+		// what failed.
+		return fmt.Errorf("rdsmux/pool: borrowing a connection for user %q: %w", user, err)
+	}
+}

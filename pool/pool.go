@@ -1,0 +1,245 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rdsmux/rdsmux/pool/internal/core"
+)
+
+// Pool is the shared pool of backend connections to one database target.
+// Many sessions (database/sql connections of many *sql.DB handles, listener
+// clients) borrow from it under one global cap. It is safe for concurrent
+// use.
+type Pool struct {
+	cfg           Config // normalized, immutable
+	borrowTimeout time.Duration
+	healthIdle    time.Duration // < 0: never
+	isBroken      func(error) bool
+	log           *slog.Logger
+	core          *core.Pool[*Backend]
+
+	stopMaintain chan struct{} // closed by Close
+	maintainDone chan struct{} // closed when maintainLoop returns
+	closeOnce    sync.Once
+
+	mu sync.Mutex
+	// Guarded by mu.
+	parts         map[string]*partition
+	limitsFromSrv bool // the cap comes from @@max_connections
+	resolved      bool // @@max_connections read since New/Invalidate
+	serverMax     int
+
+	stats counters
+}
+
+// partition is the policy's view of one user's core partition.
+type partition struct {
+	user string
+	core *core.Partition[*Backend]
+
+	// schemaMu guards defaultSchema and schemaKnown.
+	schemaMu      sync.Mutex
+	defaultSchema string // database a fresh connection starts in ("" none)
+	schemaKnown   bool
+}
+
+// New returns a pool. It dials nothing until the first borrow.
+func New(cfg Config) (*Pool, error) {
+	cfg, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	p := &Pool{
+		cfg:           cfg,
+		borrowTimeout: max(cfg.ConnectionBorrowTimeout, 0),
+		healthIdle:    cfg.HealthCheckIdle,
+		isBroken:      cfg.IsBroken,
+		log:           cfg.Logger,
+		parts:         make(map[string]*partition),
+		stopMaintain:  make(chan struct{}),
+		maintainDone:  make(chan struct{}),
+	}
+	limits := core.Limits{IdleTimeout: cfg.IdleTimeout}
+	if cfg.MaxConnections > 0 {
+		limits.MaxSize = cfg.MaxConnections
+		limits.MaxIdle = percentOf(cfg.MaxConnections, cfg.MaxIdleConnectionsPercent, cfg.MaxConnections)
+	} else {
+		p.limitsFromSrv = true
+		limits.MaxSize, limits.MaxIdle = 1, 1 // until @@max_connections is known
+	}
+	coreCfg := core.Config[*Backend]{
+		Dial:           p.dial,
+		Close:          p.closeBackend,
+		Limits:         limits,
+		DialTimeout:    cfg.DialTimeout,
+		MaxLifetime:    cfg.MaxLifetime,
+		LifetimeJitter: cfg.MaxLifetimeJitter,
+	}
+	if cfg.Now != nil {
+		now, base := cfg.Now, cfg.Now()
+		coreCfg.Now = func() int64 { return int64(now().Sub(base)) }
+	}
+	p.core = core.New(coreCfg)
+	go p.maintainLoop()
+	return p, nil
+}
+
+func percentOf(base, pct, limit int) int {
+	n := base * pct / 100
+	return min(n, limit)
+}
+
+// Close closes the pool: idle connections are closed now, waiting borrows
+// fail with ErrClosed, and connections still borrowed are closed when their
+// sessions give them back. Close waits for connections it is opening or
+// closing.
+func (p *Pool) Close() {
+	p.closeOnce.Do(func() {
+		close(p.stopMaintain)
+		<-p.maintainDone
+		p.core.Close()
+	})
+}
+
+// Invalidate retires every backend connection that exists now, for
+// failover: idle ones close at once, borrowed ones when they are given
+// back, and connections being opened when they complete. Waiting and new
+// borrows are served by fresh dials (which, through a failover-aware Dial,
+// reach the new writer). The server's @@max_connections is read again.
+func (p *Pool) Invalidate(reason string) {
+	p.mu.Lock()
+	p.resolved = false
+	p.mu.Unlock()
+	p.core.Invalidate()
+	p.log.Info("rdsmux/pool: backend connections invalidated", "reason", reason)
+}
+
+// partition returns the partition for user.
+func (p *Pool) partition(user string) *partition {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	part := p.parts[user]
+	if part == nil {
+		part = &partition{user: user, core: p.core.Partition(user)}
+		p.parts[user] = part
+	}
+	return part
+}
+
+// dial opens and sets up one backend connection; it is the core's Dial.
+func (p *Pool) dial(ctx context.Context, user string) (*Backend, error) {
+	p.stats.dialsStarted.Add(1)
+	c, err := p.cfg.Dial(ctx, user)
+	if err != nil {
+		return nil, fmt.Errorf("rdsmux/pool: connecting to the database as %q: %w", user, err)
+	}
+	if err := p.setup(ctx, user, c); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return &Backend{conn: c, pool: p, user: user}, nil
+}
+
+// setup runs the init query and reads what the pool learns once.
+func (p *Pool) setup(ctx context.Context, user string, c Conn) error {
+	if q := p.cfg.InitQuery; q != "" {
+		if err := c.Exec(ctx, q); err != nil {
+			return fmt.Errorf("rdsmux/pool: InitQuery %q failed on a new connection as %q: %w", q, user, err)
+		}
+	}
+	p.mu.Lock()
+	resolve := p.limitsFromSrv && !p.resolved
+	part := p.parts[user]
+	p.mu.Unlock()
+	if resolve {
+		if err := p.resolveLimits(ctx, c); err != nil {
+			return err
+		}
+	}
+	if part != nil {
+		part.schemaMu.Lock()
+		known := part.schemaKnown
+		part.schemaMu.Unlock()
+		if !known {
+			db, err := c.QueryValue(ctx, "SELECT DATABASE()")
+			if err != nil {
+				return fmt.Errorf("rdsmux/pool: reading the default database of %q: %w", user, err)
+			}
+			part.schemaMu.Lock()
+			part.defaultSchema, part.schemaKnown = db, true
+			part.schemaMu.Unlock()
+		}
+	}
+	return nil
+}
+
+// resolveLimits reads @@max_connections and sets the cap from
+// MaxConnectionsPercent.
+func (p *Pool) resolveLimits(ctx context.Context, c Conn) error {
+	v, err := c.QueryValue(ctx, "SELECT @@max_connections")
+	if err != nil {
+		return fmt.Errorf("rdsmux/pool: reading @@max_connections to apply MaxConnectionsPercent: %w", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 {
+		return fmt.Errorf("rdsmux/pool: server reported @@max_connections = %q; set MaxConnections instead", v)
+	}
+	maxSize := max(percentOf(n, p.cfg.MaxConnectionsPercent, n), 1)
+	maxIdle := percentOf(n, p.cfg.MaxIdleConnectionsPercent, maxSize)
+	p.mu.Lock()
+	p.resolved, p.serverMax = true, n
+	p.mu.Unlock()
+	p.core.SetLimits(core.Limits{MaxSize: maxSize, MaxIdle: maxIdle, IdleTimeout: p.cfg.IdleTimeout})
+	p.log.Info("rdsmux/pool: connection limits resolved", "max_connections", n,
+		"max_database_connections_allowed", maxSize, "max_idle", maxIdle)
+	return nil
+}
+
+// closeBackend is the core's Close.
+func (p *Pool) closeBackend(b *Backend) {
+	if err := b.conn.Close(); err != nil {
+		p.log.Debug("rdsmux/pool: closing a backend connection", "user", b.user, "err", err)
+	}
+}
+
+// maintainLoop reaps idle connections (lifetime, idle limit) until Close.
+func (p *Pool) maintainLoop() {
+	defer close(p.maintainDone)
+	every := min(max(p.cfg.IdleTimeout/4, 100*time.Millisecond), 5*time.Second)
+	if lt := p.cfg.MaxLifetime; lt > 0 {
+		every = min(every, max(lt/4, 100*time.Millisecond))
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopMaintain:
+			return
+		case <-t.C:
+			p.core.Maintain()
+		}
+	}
+}
+
+// counters are the policy's cumulative counts; atomics, so hot paths need
+// no lock.
+type counters struct {
+	dialsStarted  atomic.Int64
+	borrows       atomic.Int64
+	reuseExact    atomic.Int64
+	reuseDiff     atomic.Int64
+	resets        atomic.Int64
+	rollbacks     atomic.Int64
+	healthChecks  atomic.Int64
+	inTx          atomic.Int64 // gauge
+	pinned        atomic.Int64 // gauge
+	pins          [numPinReasons]atomic.Int64
+	borrowLatency histogram
+}

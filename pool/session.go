@@ -1,0 +1,235 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/rdsmux/rdsmux/pool/internal/core"
+)
+
+// Mode is when a session gives its backend connection back.
+type Mode uint8
+
+const (
+	// ModeTransaction borrows a backend per transaction (or per statement
+	// outside one) and gives it back as soon as nothing holds it: no open
+	// transaction, no pending results, no pin. The default.
+	ModeTransaction Mode = iota
+	// ModeSession holds one backend from the first Acquire until Close.
+	ModeSession
+)
+
+// SessionOptions configure a session.
+type SessionOptions struct {
+	Mode Mode
+	// Schema is the database the session starts in; "" means the one a
+	// fresh connection for the user starts in.
+	Schema string
+	// Settings are tracked settings the session starts with (for example
+	// from the client's connection parameters).
+	Settings pinning.Settings
+}
+
+// Session is one client session (a database/sql connection, a listener
+// client) multiplexed onto the pool. It tracks what the client changed
+// (settings, schema, pins, transaction state), borrows a backend that
+// matches it, and gives the backend back when nothing holds it.
+//
+// A Session is used by one goroutine at a time, like the client
+// connection it stands for.
+//
+// The protocol for each statement: Acquire, classify the statement with
+// package pinning, run it on Backend.Conn, then Done with the result and
+// the status. ResetState on the client's COM_RESET_CONNECTION; Close at the
+// end.
+type Session struct {
+	pool *Pool
+	part *partition
+	mode Mode
+
+	settings pinning.Settings // what the client set
+	schema   string           // the client's current database; "" default
+	tag      string           // tagOf(schema, settings)
+
+	held       *Backend
+	inTx       bool // the server says a transaction is open
+	more       bool // results pending on the held backend
+	pins       pinning.PinReasons
+	unresolved bool // a read-back of a setting failed: state unknown, pinned
+	countedTx  bool // counted in stats.inTx
+	countedPin bool // counted in stats.pinned
+	inflight   bool // Acquire returned and Done was not called yet
+	closed     bool
+}
+
+// NewSession starts a session for user. It borrows nothing until Acquire.
+func (p *Pool) NewSession(user string, opts SessionOptions) *Session {
+	s := &Session{
+		pool:     p,
+		part:     p.partition(user),
+		mode:     opts.Mode,
+		settings: opts.Settings,
+		schema:   opts.Schema,
+	}
+	s.tag = tagOf(s.schema, &s.settings)
+	return s
+}
+
+// User returns the session's user.
+func (s *Session) User() string { return s.part.user }
+
+// Settings returns the session's tracked settings.
+func (s *Session) Settings() pinning.Settings { return s.settings }
+
+// Schema returns the session's current database ("" for the user's
+// default).
+func (s *Session) Schema() string { return s.schema }
+
+// Pinned reports whether the session keeps its backend until it ends (or
+// until ResetState).
+func (s *Session) Pinned() bool { return s.pins != 0 || s.unresolved }
+
+// PinReasons returns why the session is pinned.
+func (s *Session) PinReasons() pinning.PinReasons { return s.pins }
+
+// InTransaction reports whether the server last said a transaction is open.
+func (s *Session) InTransaction() bool { return s.inTx }
+
+// Held returns the backend the session holds, or nil.
+func (s *Session) Held() *Backend { return s.held }
+
+// Acquire returns the backend the session holds, if it holds one (in a
+// transaction, pinned, session mode), or borrows one: the most recently
+// used idle connection of the session's user whose settings and schema
+// already match the session's, else a clean one, else any (then only the
+// difference is applied). An idle connection unused for longer than
+// HealthCheckIdle is pinged first and replaced if dead. When all
+// connections are busy it waits, first come first served, up to
+// ConnectionBorrowTimeout (then *BorrowTimeoutError) or until ctx ends
+// (then ctx's error, at once).
+func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
+	if s.closed {
+		return nil, ErrSessionClosed
+	}
+	if s.held != nil {
+		s.inflight = true
+		return s.held, nil
+	}
+	p := s.pool
+	p.stats.borrows.Add(1)
+	var start time.Time
+	failures := 0
+	for {
+		r, _, err := p.core.Acquire(ctx, s.part.core, s.tag, p.borrowTimeout)
+		if err != nil {
+			return nil, borrowError(err, s.part.user)
+		}
+		b := r.Value()
+		b.res = r
+		if b.tag == s.tag && (p.healthIdle < 0 || r.IdleFor() <= p.healthIdle) {
+			// Fast path: nothing to check, nothing to apply.
+			p.stats.reuseExact.Add(1)
+			p.stats.borrowLatency.observe(r.Waited())
+			s.held, s.inflight = b, true
+			return b, nil
+		}
+		if start.IsZero() {
+			start = p.now()
+		}
+		if p.healthIdle >= 0 && r.IdleFor() > p.healthIdle {
+			p.stats.healthChecks.Add(1)
+			if err := b.conn.Ping(ctx); err != nil {
+				p.log.Warn("rdsmux/pool: idle backend connection failed its health check; replacing it",
+					"user", b.user, "idle", r.IdleFor(), "err", err)
+				r.Destroy(core.ReasonHealthCheck)
+				if ctx.Err() != nil {
+					return nil, borrowError(ctx.Err(), s.part.user)
+				}
+				continue
+			}
+		}
+		if err := s.apply(ctx, b); err != nil {
+			failures++
+			if ctx.Err() == nil && p.broken(b.conn, err) && failures < 3 {
+				continue // that connection was dead; try another
+			}
+			return nil, err
+		}
+		p.stats.borrowLatency.observe(r.Waited() + p.now().Sub(start))
+		s.held, s.inflight = b, true
+		return b, nil
+	}
+}
+
+// apply brings b to the session's schema and settings. On failure b has
+// been destroyed.
+func (s *Session) apply(ctx context.Context, b *Backend) error {
+	p := s.pool
+	diffed := false
+	if b.schema != s.schema {
+		target := s.schema
+		if target == "" {
+			target = s.part.defaultSchemaName()
+		}
+		if target == "" {
+			// The user's connections start without a database and
+			// MySQL has no way back to none: this connection cannot
+			// serve the session.
+			b.res.Destroy(core.ReasonDirty)
+			return fmt.Errorf("rdsmux/pool: %w: cannot return a connection to no database", ErrBroken)
+		}
+		if err := b.conn.Exec(ctx, "USE "+quoteIdent(target)); err != nil {
+			b.res.Destroy(p.reasonFor(b, err))
+			return fmt.Errorf("rdsmux/pool: switching a backend connection to database %q: %w", target, err)
+		}
+		b.schema = s.schema
+		diffed = true
+	}
+	if !b.settings.Equal(&s.settings) {
+		stmt := s.settings.Diff(&b.settings)
+		if err := b.conn.Exec(ctx, stmt); err != nil {
+			b.res.Destroy(p.reasonFor(b, err))
+			return fmt.Errorf("rdsmux/pool: applying the session's settings (%s): %w", stmt, err)
+		}
+		b.settings = s.settings
+		diffed = true
+	}
+	b.tag = s.tag
+	if diffed {
+		p.stats.reuseDiff.Add(1)
+	} else {
+		p.stats.reuseExact.Add(1)
+	}
+	return nil
+}
+
+// reasonFor classifies the close of b after err.
+func (p *Pool) reasonFor(b *Backend, err error) core.Reason {
+	if p.broken(b.conn, err) {
+		return core.ReasonBroken
+	}
+	return core.ReasonDirty
+}
+
+// defaultSchemaName returns the database a fresh connection of the user
+// starts in ("" if none or not known yet).
+func (part *partition) defaultSchemaName() string {
+	part.schemaMu.Lock()
+	defer part.schemaMu.Unlock()
+	return part.defaultSchema
+}
+
+// quoteIdent quotes a MySQL identifier with backticks.
+func quoteIdent(s string) string {
+	return "`" + strings.ReplaceAll(s, "`", "``") + "`"
+}
+
+func (p *Pool) now() time.Time {
+	if p.cfg.Now != nil {
+		return p.cfg.Now()
+	}
+	return time.Now()
+}

@@ -1,0 +1,204 @@
+package pool
+
+import (
+	"math/bits"
+	"sync/atomic"
+	"time"
+
+	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/rdsmux/rdsmux/pool/internal/core"
+)
+
+// CloseReason says why a backend connection was closed.
+type CloseReason = core.Reason
+
+// The close reasons, as counted in Stats.Closed.
+const (
+	CloseBroken      = core.ReasonBroken      // an error showed the connection unusable
+	CloseHealthCheck = core.ReasonHealthCheck // the ping before reuse failed
+	CloseLifetime    = core.ReasonLifetime    // MaxLifetime reached
+	CloseIdleTimeout = core.ReasonIdleTimeout // idle beyond the idle limit for IdleTimeout
+	CloseEvicted     = core.ReasonEvicted     // idle, closed to make room for another user or a lower cap
+	CloseRebalanced  = core.ReasonRebalanced  // given back while another user waited for a slot
+	CloseInvalidated = core.ReasonInvalidated // opened before Invalidate
+	CloseDirty       = core.ReasonDirty       // state unknown and not resettable
+	ClosePoolClosed  = core.ReasonPoolClosed  // the pool was closed
+)
+
+// NumCloseReasons sizes Stats.Closed.
+const NumCloseReasons = core.NumReasons
+
+const numPinReasons = pinning.NumPinReasons
+
+// Stats is a snapshot of the pool. Fields named Database... are RDS Proxy's
+// metric names; the others have no RDS Proxy counterpart. Counters are
+// cumulative since New; gauges are current.
+type Stats struct {
+	// DatabaseConnections: open backend connections (idle, borrowed,
+	// and closing), not counting connections being opened.
+	DatabaseConnections int
+	// DatabaseConnectionsCurrentlyBorrowed: connections held by sessions.
+	DatabaseConnectionsCurrentlyBorrowed int
+	// DatabaseConnectionsCurrentlyInTransaction: held by a session in a
+	// transaction.
+	DatabaseConnectionsCurrentlyInTransaction int
+	// DatabaseConnectionsCurrentlySessionPinned: held by a pinned session.
+	DatabaseConnectionsCurrentlySessionPinned int
+	// DatabaseConnectionRequests: connection attempts (dials) started.
+	DatabaseConnectionRequests int64
+	// DatabaseConnectionsSetupSucceeded/Failed: dials (with InitQuery)
+	// that succeeded or failed.
+	DatabaseConnectionsSetupSucceeded int64
+	DatabaseConnectionsSetupFailed    int64
+	// DatabaseConnectionsBorrowLatency: time from a borrow's start to
+	// getting a ready connection (waiting, health check, settings diff).
+	DatabaseConnectionsBorrowLatency Histogram
+	// MaxDatabaseConnectionsAllowed: the cap in force.
+	MaxDatabaseConnectionsAllowed int
+
+	IdleConnections      int   // idle connections
+	MaxIdleConnections   int   // idle connections kept indefinitely
+	ConnectionsOpening   int   // dials in flight
+	ServerMaxConnections int   // @@max_connections as last read (0: not read)
+	BorrowRequests       int64 // Session.Acquire calls that had to borrow
+	WaitCount            int64 // borrows that had to wait
+	WaitingNow           int   // borrows waiting now
+	WaitDuration         time.Duration
+	BorrowTimeouts       int64 // borrows failed by ConnectionBorrowTimeout
+	BorrowsCanceled      int64 // borrows ended by their context
+	HealthChecks         int64 // pings before reuse
+	ReuseExactMatch      int64 // borrows whose connection matched settings and schema
+	ReuseDiffApplied     int64 // borrows that applied a settings/schema difference
+	Resets               int64 // connections reset (COM_RESET_CONNECTION) before reuse
+	Rollbacks            int64 // transactions rolled back for vanished clients
+	Closed               [NumCloseReasons]int64
+	Pins                 [numPinReasons]int64 // sessions newly pinned, per reason
+	ClosedTotal          int64
+}
+
+// Stats returns a snapshot.
+func (p *Pool) Stats() Stats {
+	cs := p.core.Stats()
+	p.mu.Lock()
+	serverMax := p.serverMax
+	p.mu.Unlock()
+	s := Stats{
+		DatabaseConnections:                       cs.Size - cs.Dialing,
+		DatabaseConnectionsCurrentlyBorrowed:      cs.Borrowed,
+		DatabaseConnectionsCurrentlyInTransaction: int(p.stats.inTx.Load()),
+		DatabaseConnectionsCurrentlySessionPinned: int(p.stats.pinned.Load()),
+		DatabaseConnectionRequests:                p.stats.dialsStarted.Load(),
+		DatabaseConnectionsSetupSucceeded:         cs.DialsSucceeded,
+		DatabaseConnectionsSetupFailed:            cs.DialsFailed,
+		DatabaseConnectionsBorrowLatency:          p.stats.borrowLatency.snapshot(),
+		MaxDatabaseConnectionsAllowed:             cs.MaxSize,
+		IdleConnections:                           cs.Idle,
+		MaxIdleConnections:                        cs.MaxIdle,
+		ConnectionsOpening:                        cs.Dialing,
+		ServerMaxConnections:                      serverMax,
+		BorrowRequests:                            p.stats.borrows.Load(),
+		WaitCount:                                 cs.Waits,
+		WaitingNow:                                cs.Waiting,
+		WaitDuration:                              time.Duration(cs.WaitNanos),
+		BorrowTimeouts:                            cs.Timeouts,
+		BorrowsCanceled:                           cs.Canceled,
+		HealthChecks:                              p.stats.healthChecks.Load(),
+		ReuseExactMatch:                           p.stats.reuseExact.Load(),
+		ReuseDiffApplied:                          p.stats.reuseDiff.Load(),
+		Resets:                                    p.stats.resets.Load(),
+		Rollbacks:                                 p.stats.rollbacks.Load(),
+		Closed:                                    cs.Closed,
+	}
+	for i := range s.Pins {
+		s.Pins[i] = p.stats.pins[i].Load()
+	}
+	for _, n := range s.Closed {
+		s.ClosedTotal += n
+	}
+	return s
+}
+
+// PinCount returns how many sessions were pinned for reason.
+func (s *Stats) PinCount(reason pinning.PinReason) int64 {
+	if int(reason) >= len(s.Pins) {
+		return 0
+	}
+	return s.Pins[reason]
+}
+
+// ClosedCount returns how many connections were closed for reason.
+func (s *Stats) ClosedCount(reason CloseReason) int64 {
+	if int(reason) >= len(s.Closed) {
+		return 0
+	}
+	return s.Closed[reason]
+}
+
+// HistogramBuckets is the number of buckets of a Histogram.
+const HistogramBuckets = 28
+
+// Histogram counts durations in power-of-two buckets: bucket 0 holds
+// durations under 1µs (borrows served at once from the idle list), bucket
+// i (1 <= i < HistogramBuckets-1) those in [2^(i-1)µs, 2^i µs), and the
+// last bucket everything from about 67s up.
+type Histogram struct {
+	Counts [HistogramBuckets]int64
+}
+
+// BucketUpperBound returns the exclusive upper bound of bucket i (the last
+// bucket has none and returns the largest Duration).
+func BucketUpperBound(i int) time.Duration {
+	if i >= HistogramBuckets-1 {
+		return time.Duration(1<<63 - 1)
+	}
+	return time.Microsecond << i
+}
+
+// Count returns the number of observations.
+func (h *Histogram) Count() int64 {
+	var n int64
+	for _, c := range h.Counts {
+		n += c
+	}
+	return n
+}
+
+// Quantile returns an upper bound for the q-quantile (0 < q <= 1): the
+// upper bound of the bucket it falls in; 0 with no observations.
+func (h *Histogram) Quantile(q float64) time.Duration {
+	total := h.Count()
+	if total == 0 {
+		return 0
+	}
+	rank := int64(q*float64(total) + 0.5)
+	rank = min(max(rank, 1), total)
+	var seen int64
+	for i, c := range h.Counts {
+		seen += c
+		if seen >= rank {
+			return BucketUpperBound(i)
+		}
+	}
+	return BucketUpperBound(HistogramBuckets - 1)
+}
+
+// histogram is the live, lock-free form of Histogram.
+type histogram struct {
+	counts [HistogramBuckets]atomic.Int64
+}
+
+func (h *histogram) observe(d time.Duration) {
+	i := 0
+	if us := uint64(d / time.Microsecond); us > 0 {
+		i = min(bits.Len64(us), HistogramBuckets-1)
+	}
+	h.counts[i].Add(1)
+}
+
+func (h *histogram) snapshot() Histogram {
+	var s Histogram
+	for i := range h.counts {
+		s.Counts[i] = h.counts[i].Load()
+	}
+	return s
+}
