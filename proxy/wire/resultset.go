@@ -310,7 +310,11 @@ func (f *Framer) endResult() {
 // see NewEOFTranslator.
 type EOFTranslator struct {
 	srcDeprecate, dstDeprecate bool
-	buf                        []byte // reused for rewritten packets
+	// pendingEOF: the column definitions of a binary result ended and the
+	// classic destination's EOF is held back until the next packet shows
+	// whether a cursor was opened (then that EOF ends the result).
+	pendingEOF bool
+	buf, buf2  []byte // reused for synthesized packets
 }
 
 // NewEOFTranslator returns a translator from a source to a destination with
@@ -322,11 +326,11 @@ func NewEOFTranslator(srcDeprecateEOF, dstDeprecateEOF bool) *EOFTranslator {
 // Needed reports whether the two sides differ, so packets are rewritten.
 func (t *EOFTranslator) Needed() bool { return t.srcDeprecate != t.dstDeprecate }
 
-// Translate returns what to send to the destination for packet p, of kind
-// kind, just passed to f.Next (f follows the source): first is p, a
-// rewritten p, or nil to drop it; second, when not nil, is a synthesized
-// packet to send after first. Rewritten packets alias a buffer reused by the
-// next call.
+// Translate returns what to send to the destination, in order, for packet
+// p of kind kind just passed to f.Next (f follows the source): first and
+// second are each p, a rewritten or synthesized packet, or nil for nothing.
+// Synthesized packets alias buffers reused by the next call, so write them
+// before calling again.
 func (t *EOFTranslator) Translate(f *Framer, kind PacketKind, p []byte) (first, second []byte) {
 	if t.srcDeprecate == t.dstDeprecate {
 		return p, nil
@@ -337,37 +341,56 @@ func (t *EOFTranslator) Translate(f *Framer, kind PacketKind, p []byte) (first, 
 			if f.mode == ModeBinary && f.status&StatusCursorExists != 0 {
 				// The EOF that announces a cursor ends the result: a
 				// DEPRECATE_EOF client expects an OK there.
-				return t.okFrom(f), nil
+				return t.ok(f), nil
 			}
 			return nil, nil
 		case KindResultEnd:
-			return t.okFrom(f), nil
+			return t.ok(f), nil
 		}
 		return p, nil
 	}
 	// DEPRECATE_EOF source, classic destination.
+	if t.pendingEOF {
+		t.pendingEOF = false
+		switch kind {
+		case KindRow:
+			return t.eof(f), p
+		case KindResultEnd:
+			if f.status&StatusCursorExists != 0 {
+				// Cursor opened: the classic client gets the metadata
+				// EOF (with CURSOR_EXISTS) and nothing else.
+				return t.eof(f), nil
+			}
+			return t.eof(f), t.eof2(f) // empty result set
+		}
+		return p, nil
+	}
 	switch kind {
 	case KindColumnDef, KindParamDef:
 		if f.metaEnded {
-			return p, t.eofFrom(f)
+			if f.mode == ModeBinary {
+				t.pendingEOF = true
+				return p, nil
+			}
+			return p, t.eof(f)
 		}
 	case KindResultEnd:
-		if f.mode == ModeBinary && f.status&StatusCursorExists != 0 && f.columns > 0 {
-			// Source ended the result with a cursor right after the
-			// definitions: a classic client gets the metadata EOF.
-			return t.eofFrom(f), nil
-		}
-		return t.eofFrom(f), nil
+		return t.eof(f), nil
 	}
 	return p, nil
 }
 
-func (t *EOFTranslator) okFrom(f *Framer) []byte {
+func (t *EOFTranslator) ok(f *Framer) []byte {
 	t.buf = AppendOKAsEOF(t.buf[:0], ClientProtocol41, &OK{Status: f.status, Warnings: f.warnings})
 	return t.buf
 }
 
-func (t *EOFTranslator) eofFrom(f *Framer) []byte {
+func (t *EOFTranslator) eof(f *Framer) []byte {
 	t.buf = AppendEOF(t.buf[:0], EOF{Warnings: f.warnings, Status: f.status})
 	return t.buf
+}
+
+func (t *EOFTranslator) eof2(f *Framer) []byte {
+	t.buf2 = AppendEOF(t.buf2[:0], EOF{Warnings: f.warnings, Status: f.status})
+	return t.buf2
 }

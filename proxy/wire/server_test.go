@@ -396,7 +396,7 @@ func TestServerWithMariaDBCLI(t *testing.T) {
 func TestServerRejectsGarbage(t *testing.T) {
 	srv := startCanned(t, &wire.ServerConfig{})
 	for _, payload := range [][]byte{
-		{0x01, 0x00},                   // no PROTOCOL_41
+		{0x01, 0x00}, // no PROTOCOL_41
 		append([]byte{0x00, 0x02, 0, 0}, make([]byte, 20)...), // truncated
 	} {
 		nc, err := net.Dial("tcp", srv.Addr())
