@@ -42,8 +42,7 @@ func (p *rotatingProvider) set(pw string, err error) {
 	p.mu.Unlock()
 }
 
-// serverWithPassword returns a dial function that accepts only the current
-// password, as the database does.
+// fakeAuth's dial accepts only its password, as the database would.
 type fakeAuth struct {
 	mu sync.Mutex
 	pw string // guarded by mu
@@ -56,12 +55,6 @@ func (a *fakeAuth) dial(_ context.Context, c Credential) (string, error) {
 		return "", fmt.Errorf("handshake: %w", errDenied)
 	}
 	return "conn as " + c.Password, nil
-}
-
-func (a *fakeAuth) setPassword(pw string) {
-	a.mu.Lock()
-	a.pw = pw
-	a.mu.Unlock()
 }
 
 var fastRetry = []ConnectOption{WithBackoff(time.Millisecond, 2*time.Millisecond)}
@@ -238,6 +231,18 @@ func TestBackoffBounds(t *testing.T) {
 		ceil := min(10*time.Millisecond<<min(try, 20), time.Second)
 		if d < ceil/2 || d > ceil {
 			t.Fatalf("backoff(%d) = %v, want in [%v, %v]", try, d, ceil/2, ceil)
+		}
+	}
+}
+
+func BenchmarkConnectOverhead(b *testing.B) {
+	ctx := context.Background()
+	p := Static{User: "app", Password: "pw"}
+	dial := func(context.Context, Credential) (int, error) { return 1, nil }
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Connect(ctx, p, dial); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -69,12 +69,6 @@ func (f *fakeSM) set(stage, secret string) {
 	f.mu.Unlock()
 }
 
-func (f *fakeSM) remove(stage string) {
-	f.mu.Lock()
-	delete(f.stages, stage)
-	f.mu.Unlock()
-}
-
 // finishRotation moves AWSCURRENT to the AWSPENDING version, as the
 // rotation function's finishSecret step does.
 func (f *fakeSM) finishRotation() {

@@ -49,7 +49,9 @@ type tokenOptions struct {
 
 // WithCredentialsProvider signs tokens with p instead of the credentials from
 // the SDK's default configuration chain. Wrap slow providers in
-// aws.NewCredentialsCache.
+// aws.NewCredentialsCache. With it (and without WithAWSConfig) no default
+// configuration is loaded, so the region must come from WithRegion or an RDS
+// host name.
 func WithCredentialsProvider(p aws.CredentialsProvider) TokenOption {
 	return func(o *tokenOptions) { o.creds = p }
 }
@@ -134,8 +136,9 @@ type tokenEntry struct {
 
 // NewTokenCache returns a TokenCache. Without WithCredentialsProvider or
 // WithAWSConfig it loads the SDK's default configuration (environment,
-// shared files, SSO, container or instance role), which does no network
-// I/O until the first signing.
+// shared files, SSO, container or instance role) for credentials and the
+// fallback region; loading does no network I/O, credentials are resolved at
+// the first signing.
 func NewTokenCache(ctx context.Context, opts ...TokenOption) (*TokenCache, error) {
 	o := tokenOptions{
 		refreshAhead:   DefaultRefreshAhead,
@@ -146,7 +149,7 @@ func NewTokenCache(ctx context.Context, opts ...TokenOption) (*TokenCache, error
 	for _, fn := range opts {
 		fn(&o)
 	}
-	if o.creds == nil || (o.region == "" && !o.haveCfg) {
+	if o.creds == nil {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("iamauth: loading the default AWS configuration (pass WithCredentialsProvider or WithAWSConfig to avoid it): %w", err)

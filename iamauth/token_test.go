@@ -391,3 +391,30 @@ func BenchmarkTokenSign(b *testing.B) {
 		}
 	}
 }
+
+func TestTokenDefaultConfigChain(t *testing.T) {
+	// The SDK's default chain, fed from the environment only (TestMain
+	// disables IMDS and shared files).
+	t.Setenv("AWS_REGION", "sa-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", testAccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", testSecretKey)
+	c, err := NewTokenCache(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	src, err := c.Source("127.0.0.1", 3306, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.Region() != "sa-east-1" {
+		t.Fatalf("region %q", src.Region())
+	}
+	cred, err := src.Credentials(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !verifySigV4(t, cred.Password, "sa-east-1") {
+		t.Fatal("token from the default chain does not verify")
+	}
+}
