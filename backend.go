@@ -1,0 +1,172 @@
+package rdsmux
+
+import (
+	"container/list"
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/rdsmux/rdsmux/pool"
+)
+
+// backend is one go-sql-driver connection to the database as the pool sees
+// it: the driver path's pool.Conn. It is used by one session at a time (the
+// pool hands it to exactly one borrower), so it needs no lock of its own.
+type backend struct {
+	conn     driver.Conn // a go-sql-driver connection
+	execer   driver.ExecerContext
+	querier  driver.QueryerContext
+	preparer driver.ConnPrepareContext
+	beginner driver.ConnBeginTx
+	pinger   driver.Pinger
+
+	// id is the server's connection id (CONNECTION_ID()), used to KILL a
+	// query whose context was cancelled.
+	id int64
+
+	// stmts caches prepared statements by query text, most recently used
+	// at the front; at most cacheSize entries (a negative size disables the
+	// cache).
+	stmts     map[string]*list.Element
+	lru       list.List
+	cacheSize int
+
+	// lastInsertID is the value LAST_INSERT_ID() returns on this
+	// connection, as far as rdsmux knows; -1 when unknown.
+	lastInsertID int64
+}
+
+var _ pool.Conn = (*backend)(nil)
+
+type cachedStmt struct {
+	query string
+	stmt  driver.Stmt
+}
+
+// newBackend wraps a go-sql-driver connection and reads its connection id.
+func newBackend(ctx context.Context, c driver.Conn, cacheSize int) (*backend, error) {
+	b := &backend{conn: c, cacheSize: cacheSize, lastInsertID: -1}
+	var ok bool
+	if b.execer, ok = c.(driver.ExecerContext); !ok {
+		return nil, errors.New("rdsmux: backend connection does not implement driver.ExecerContext")
+	}
+	if b.querier, ok = c.(driver.QueryerContext); !ok {
+		return nil, errors.New("rdsmux: backend connection does not implement driver.QueryerContext")
+	}
+	if b.preparer, ok = c.(driver.ConnPrepareContext); !ok {
+		return nil, errors.New("rdsmux: backend connection does not implement driver.ConnPrepareContext")
+	}
+	if b.beginner, ok = c.(driver.ConnBeginTx); !ok {
+		return nil, errors.New("rdsmux: backend connection does not implement driver.ConnBeginTx")
+	}
+	b.pinger, _ = c.(driver.Pinger)
+	if cacheSize >= 0 {
+		b.stmts = make(map[string]*list.Element)
+	}
+	id, err := b.QueryValue(ctx, "SELECT CONNECTION_ID()")
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("rdsmux: reading the backend's connection id: %w", err)
+	}
+	if b.id, err = strconv.ParseInt(id, 10, 64); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("rdsmux: backend connection id %q: %w", id, err)
+	}
+	return b, nil
+}
+
+// Exec runs a statement that returns no rows.
+func (b *backend) Exec(ctx context.Context, query string) error {
+	_, err := b.execer.ExecContext(ctx, query, nil)
+	return err
+}
+
+// QueryValue runs a query and returns the first column of its first row as
+// text ("" for NULL).
+func (b *backend) QueryValue(ctx context.Context, query string) (string, error) {
+	rows, err := b.querier.QueryContext(ctx, query, nil)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	vals := make([]driver.Value, len(rows.Columns()))
+	if err := rows.Next(vals); err != nil {
+		if err == io.EOF {
+			return "", fmt.Errorf("rdsmux: %q returned no rows", query)
+		}
+		return "", err
+	}
+	if len(vals) == 0 {
+		return "", fmt.Errorf("rdsmux: %q returned no columns", query)
+	}
+	switch v := vals[0].(type) {
+	case nil:
+		return "", nil
+	case []byte:
+		return string(v), nil
+	case string:
+		return v, nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	default:
+		return fmt.Sprint(v), nil
+	}
+}
+
+// Reset is not available through go-sql-driver, which cannot send
+// COM_RESET_CONNECTION; the pool closes a backend it cannot reset.
+func (b *backend) Reset(context.Context) error {
+	return fmt.Errorf("rdsmux: go-sql-driver connections cannot send COM_RESET_CONNECTION: %w", pool.ErrResetUnsupported)
+}
+
+// Ping checks the connection with COM_PING.
+func (b *backend) Ping(ctx context.Context) error {
+	if b.pinger == nil {
+		return b.Exec(ctx, "DO 1")
+	}
+	return b.pinger.Ping(ctx)
+}
+
+// Close closes the cached statements and the connection.
+func (b *backend) Close() error {
+	for e := b.lru.Front(); e != nil; e = e.Next() {
+		e.Value.(*cachedStmt).stmt.Close()
+	}
+	b.lru.Init()
+	b.stmts = nil
+	return b.conn.Close()
+}
+
+// prepared returns a server-side prepared statement for query on this
+// backend, from the cache or newly prepared. When the cache is disabled the
+// caller must close the statement (owned reports true).
+func (b *backend) prepared(ctx context.Context, query string) (stmt driver.Stmt, owned bool, err error) {
+	if b.stmts != nil {
+		if e, ok := b.stmts[query]; ok {
+			b.lru.MoveToFront(e)
+			return e.Value.(*cachedStmt).stmt, false, nil
+		}
+	}
+	stmt, err = b.preparer.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, false, err
+	}
+	if b.stmts == nil {
+		return stmt, true, nil
+	}
+	if b.cacheSize > 0 && b.lru.Len() >= b.cacheSize {
+		oldest := b.lru.Back()
+		cs := oldest.Value.(*cachedStmt)
+		b.lru.Remove(oldest)
+		delete(b.stmts, cs.query)
+		cs.stmt.Close()
+	}
+	b.stmts[query] = b.lru.PushFront(&cachedStmt{query: query, stmt: stmt})
+	return stmt, false, nil
+}
+
+// cachedStatements is the number of prepared statements cached on b.
+func (b *backend) cachedStatements() int { return b.lru.Len() }

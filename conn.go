@@ -1,0 +1,407 @@
+package rdsmux
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/rdsmux/rdsmux/pool"
+)
+
+// conn is a logical connection: what database/sql holds. It borrows a
+// backend from the shared pool for one statement (autocommit) or one
+// transaction, and keeps it longer only while something pins it.
+//
+// database/sql uses a driver.Conn from one goroutine at a time, so conn has
+// no lock; the pool's Session does its own locking.
+type conn struct {
+	c *Connector
+	s *pool.Session
+
+	res pinning.Result // scratch classification, reused per statement
+
+	cur  *pool.Backend // borrowed for the statement, rows or transaction in progress
+	rows *rows         // the open result set holding cur, if any
+	tx   *tx           // the open database/sql transaction, if any
+
+	// txOpen: a transaction is open on the held backend (explicit, or
+	// implicit because autocommit is off).
+	txOpen bool
+	// noAutocommit: the session turned autocommit off, so every statement
+	// opens a transaction.
+	noAutocommit bool
+
+	// lastInsertID is what LAST_INSERT_ID() must return on this logical
+	// connection; lastInsertKnown is false after a statement whose effect
+	// on it rdsmux could not see (a write through Query).
+	lastInsertID    int64
+	lastInsertKnown bool
+
+	closed bool
+}
+
+var (
+	_ driver.Conn               = (*conn)(nil)
+	_ driver.ConnBeginTx        = (*conn)(nil)
+	_ driver.ConnPrepareContext = (*conn)(nil)
+	_ driver.ExecerContext      = (*conn)(nil)
+	_ driver.QueryerContext     = (*conn)(nil)
+	_ driver.Pinger             = (*conn)(nil)
+	_ driver.SessionResetter    = (*conn)(nil)
+	_ driver.Validator          = (*conn)(nil)
+	_ driver.NamedValueChecker  = (*conn)(nil)
+)
+
+func newConn(c *Connector) *conn {
+	mode := pool.ModeTransaction
+	if c.cfg.PoolingMode == SessionPooling {
+		mode = pool.ModeSession
+	}
+	s := c.target.pool.NewSession(c.user, pool.SessionOptions{Mode: mode, Schema: c.cfg.MySQL.DBName})
+	return &conn{c: c, s: s, lastInsertKnown: true}
+}
+
+// ready checks that a statement may start.
+func (c *conn) ready() error {
+	if c.closed {
+		return driver.ErrBadConn
+	}
+	if c.rows != nil {
+		return errors.New("rdsmux: a result set is still open on this connection; close it (rows.Close) before the next statement")
+	}
+	return nil
+}
+
+// acquire borrows the session's backend for a statement.
+func (c *conn) acquire(ctx context.Context) (*pool.Backend, *backend, error) {
+	if err := c.ready(); err != nil {
+		return nil, nil, err
+	}
+	b, err := c.s.Acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.cur = b
+	return b, b.Conn().(*backend), nil
+}
+
+// done records the statement's effects and gives the backend back unless
+// something holds it.
+func (c *conn) done(ctx context.Context, b *pool.Backend, r *pinning.Result, err error) {
+	if err == nil && r != nil {
+		c.trackTx(r)
+	}
+	c.s.Done(ctx, b, r, pool.Status{InTransaction: c.txOpen, Err: err})
+	c.cur = nil
+	if c.s.Held() == nil {
+		// The backend went back (or was destroyed): no transaction can be
+		// open any more.
+		c.txOpen = false
+	}
+}
+
+// trackTx follows transaction boundaries from the classification. rdsmux
+// is conservative: when unsure it holds the backend longer, never shorter.
+func (c *conn) trackTx(r *pinning.Result) {
+	c.trackAutocommit(r)
+	tx := r.Tx
+	switch {
+	case tx&(pinning.TxCommit|pinning.TxRollback) != 0 && tx&pinning.TxChain == 0:
+		c.txOpen = false
+	case tx&(pinning.TxBegin|pinning.TxXAStart|pinning.TxChain) != 0:
+		c.txOpen = true
+	case tx&pinning.TxImplicitCommit != 0:
+		c.txOpen = false
+	}
+	if tx&pinning.TxBegin != 0 && tx&(pinning.TxCommit|pinning.TxRollback) != 0 {
+		// A batch both began and ended a transaction; the order is unknown.
+		c.txOpen = true
+	}
+	if !c.txOpen && c.autocommitOff() && r.Statements > 0 &&
+		tx&(pinning.TxCommit|pinning.TxRollback|pinning.TxSetAutocommit) == 0 {
+		c.txOpen = true
+	}
+}
+
+func (c *conn) autocommitOff() bool { return c.noAutocommit }
+
+// trackAutocommit follows SET autocommit; a value rdsmux cannot read from
+// the text counts as off, which only holds the backend longer.
+func (c *conn) trackAutocommit(r *pinning.Result) {
+	if r.Tx&pinning.TxSetAutocommit == 0 {
+		return
+	}
+	switch v, ok := r.Settings.Get(pinning.VarAutocommit); {
+	case ok:
+		c.noAutocommit = v == "0"
+	case r.Defaults.Has(pinning.VarAutocommit):
+		c.noAutocommit = false
+	default:
+		c.noAutocommit = true
+	}
+}
+
+// useArgs says how a statement with arguments must run: through a
+// server-side prepared statement (false) or go-sql-driver's text protocol
+// with client-side interpolation (true).
+func (c *conn) interpolates(args []driver.NamedValue) bool {
+	return len(args) == 0 || c.c.cfg.MySQL.InterpolateParams
+}
+
+// syncLastInsertID makes LAST_INSERT_ID() on be return this logical
+// connection's value before a statement that reads it.
+func (c *conn) syncLastInsertID(ctx context.Context, be *backend) error {
+	if !c.lastInsertKnown || be.lastInsertID == c.lastInsertID {
+		return nil
+	}
+	if err := be.Exec(ctx, "DO LAST_INSERT_ID("+strconv.FormatInt(c.lastInsertID, 10)+")"); err != nil {
+		return err
+	}
+	be.lastInsertID = c.lastInsertID
+	return nil
+}
+
+func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue, prepared bool) (driver.Result, error) {
+	if err := c.ready(); err != nil {
+		return nil, err
+	}
+	r := &c.res
+	c.c.classifier.Classify(query, r)
+	b, be, err := c.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.ReadsLastInsertID {
+		if err := c.syncLastInsertID(ctx, be); err != nil {
+			c.fail(b, be, ctx, err)
+			return nil, err
+		}
+	}
+	var res driver.Result
+	if !prepared && c.interpolates(args) {
+		res, err = be.execer.ExecContext(ctx, query, args)
+	} else {
+		var st driver.Stmt
+		var owned bool
+		st, owned, err = be.prepared(ctx, query)
+		if err == nil {
+			res, err = st.(driver.StmtExecContext).ExecContext(ctx, args)
+			if owned {
+				st.Close()
+			}
+		}
+	}
+	if err != nil {
+		c.fail(b, be, ctx, err)
+		return nil, err
+	}
+	if id, ierr := res.LastInsertId(); ierr == nil && id != 0 {
+		c.lastInsertID, c.lastInsertKnown = id, true
+		be.lastInsertID = id
+	}
+	c.done(ctx, b, r, nil)
+	return res, nil
+}
+
+func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue, prepared bool) (driver.Rows, error) {
+	if err := c.ready(); err != nil {
+		return nil, err
+	}
+	r := &c.res
+	c.c.classifier.Classify(query, r)
+	b, be, err := c.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.ReadsLastInsertID {
+		if err := c.syncLastInsertID(ctx, be); err != nil {
+			c.fail(b, be, ctx, err)
+			return nil, err
+		}
+	}
+	var dr driver.Rows
+	if !prepared && c.interpolates(args) {
+		dr, err = be.querier.QueryContext(ctx, query, args)
+	} else {
+		var st driver.Stmt
+		var owned bool
+		st, owned, err = be.prepared(ctx, query)
+		if err == nil {
+			dr, err = st.(driver.StmtQueryContext).QueryContext(ctx, args)
+			if owned {
+				// go-sql-driver lets a statement close while its rows are
+				// read; the server keeps the result.
+				defer st.Close()
+			}
+		}
+	}
+	if err != nil {
+		c.fail(b, be, ctx, err)
+		return nil, err
+	}
+	if !r.ReadOnly {
+		// A write through Query: its insert id is not visible to rdsmux.
+		c.lastInsertKnown = false
+		be.lastInsertID = -1
+	}
+	// c.res stays untouched while the rows are open: no other statement
+	// can start on this connection until they are closed.
+	c.rows = &rows{c: c, r: dr}
+	return c.rows, nil
+}
+
+// finishRows is called when a result set is closed.
+func (c *conn) finishRows(r *rows, err error) {
+	if c.rows != r || c.cur == nil {
+		return
+	}
+	c.rows = nil
+	b := c.cur
+	ctx := context.Background()
+	if err != nil {
+		c.done(ctx, b, nil, err)
+		return
+	}
+	c.done(ctx, b, &c.res, nil)
+}
+
+// fail finishes a statement that returned err. A cancelled context makes
+// go-sql-driver drop the connection while the server may still run the
+// statement, so rdsmux also asks the server to KILL it.
+func (c *conn) fail(b *pool.Backend, be *backend, ctx context.Context, err error) {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		c.c.killQueryAsync(be.id)
+		err = fmt.Errorf("%w: %w", pool.ErrBroken, err)
+	}
+	c.done(ctx, b, nil, err)
+}
+
+// ExecContext runs a statement on a borrowed backend.
+func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.exec(ctx, query, args, false)
+}
+
+// QueryContext runs a query on a borrowed backend; the backend goes back
+// when the rows are closed.
+func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.query(ctx, query, args, false)
+}
+
+// Prepare returns a virtual prepared statement.
+func (c *conn) Prepare(query string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
+}
+
+// PrepareContext returns a virtual prepared statement: nothing reaches the
+// server until it runs, on whichever backend is borrowed then.
+func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	if c.closed {
+		return nil, driver.ErrBadConn
+	}
+	return &stmt{c: c, query: query}, nil
+}
+
+// Begin starts a transaction.
+func (c *conn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+// BeginTx borrows a backend and holds it until Commit or Rollback.
+func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	b, be, err := c.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dtx, err := be.beginner.BeginTx(ctx, opts)
+	if err != nil {
+		c.fail(b, be, ctx, err)
+		return nil, err
+	}
+	c.txOpen = true
+	c.done(ctx, b, nil, nil)
+	c.tx = &tx{c: c, tx: dtx}
+	return c.tx, nil
+}
+
+// endTx commits or rolls back on the held backend and gives it back.
+func (c *conn) endTx(t *tx, commit bool) error {
+	if t.done || c.tx != t {
+		return errors.New("rdsmux: transaction has already been committed or rolled back")
+	}
+	t.done = true
+	c.tx = nil
+	held := c.s.Held()
+	if held == nil {
+		c.txOpen = false
+		return fmt.Errorf("rdsmux: the transaction's backend connection was lost; the transaction did not complete: %w", driver.ErrBadConn)
+	}
+	c.cur = held
+	ctx := context.Background()
+	var err error
+	if commit {
+		err = t.tx.Commit()
+	} else {
+		err = t.tx.Rollback()
+	}
+	c.txOpen = false
+	c.done(ctx, held, nil, err)
+	return err
+}
+
+// Ping checks a backend of the pool (and so the database).
+func (c *conn) Ping(ctx context.Context) error {
+	b, be, err := c.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	err = be.Ping(ctx)
+	c.done(ctx, b, nil, err)
+	return err
+}
+
+// ResetSession is called by database/sql before it reuses the logical
+// connection. Session state stays, as on a plain connection.
+func (c *conn) ResetSession(ctx context.Context) error {
+	if c.closed {
+		return driver.ErrBadConn
+	}
+	return nil
+}
+
+// IsValid reports whether database/sql may keep the logical connection.
+func (c *conn) IsValid() bool { return !c.closed }
+
+// CheckNamedValue accepts what go-sql-driver accepts, so that arguments
+// are converted the same way whether or not they pass through rdsmux.
+func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
+	switch v := nv.Value.(type) {
+	case uint64, uint, uint32, uint16, uint8:
+		return nil
+	case json.RawMessage:
+		nv.Value = []byte(v)
+		return nil
+	}
+	v, err := driver.DefaultParameterConverter.ConvertValue(nv.Value)
+	if err != nil {
+		return err
+	}
+	nv.Value = v
+	return nil
+}
+
+// Close ends the session: a held backend is rolled back and reset, or
+// closed, never returned dirty.
+func (c *conn) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.rows != nil {
+		c.rows.Close()
+	}
+	return c.s.Close(context.Background())
+}

@@ -1,0 +1,305 @@
+package rdsmux
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/rdsmux/rdsmux/pool"
+)
+
+// DriverName is the name the driver registers with database/sql.
+const DriverName = "rdsmux"
+
+func init() {
+	sql.Register(DriverName, &Driver{})
+}
+
+// Driver is the rdsmux database/sql driver. Use it through
+// sql.Open("rdsmux", dsn) or build a Connector with NewConnector.
+type Driver struct{}
+
+var (
+	_ driver.Driver        = (*Driver)(nil)
+	_ driver.DriverContext = (*Driver)(nil)
+	_ driver.Connector     = (*Connector)(nil)
+	_ io.Closer            = (*Connector)(nil)
+)
+
+// Open opens a logical connection for dsn. database/sql prefers
+// OpenConnector; Open is here for callers that use the driver directly.
+func (d *Driver) Open(dsn string) (driver.Conn, error) {
+	c, err := d.OpenConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return c.Connect(context.Background())
+}
+
+// OpenConnector parses dsn once and returns a Connector for it.
+func (d *Driver) OpenConnector(dsn string) (driver.Connector, error) {
+	cfg, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return NewConnector(cfg)
+}
+
+// Option configures a Connector beyond what a DSN can say.
+type Option func(*Connector) error
+
+// WithLogger sets the logger for pool events and, at debug level, pin
+// reasons.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Connector) error { c.cfg.Logger = l; return nil }
+}
+
+// WithBackendOptions applies go-sql-driver options (for example
+// mysql.BeforeConnect for IAM tokens, or a custom dial function) to the
+// backend connections.
+func WithBackendOptions(opts ...mysql.Option) Option {
+	return func(c *Connector) error { return c.cfg.MySQL.Apply(opts...) }
+}
+
+// Connector opens logical connections that share one pool of backend
+// connections per target. It is safe for concurrent use.
+type Connector struct {
+	cfg        *Config // immutable after NewConnector
+	backendCfg *mysql.Config
+	classifier *pinning.Classifier
+	target     *target
+	user       string // the pool partition of this connector's sessions
+
+	closeOnce sync.Once
+	kills     sync.WaitGroup // KILL QUERY goroutines; Close waits for them
+}
+
+// NewConnector returns a Connector for cfg (which it clones). Connectors for
+// the same target (network address) share one pool and one connection cap;
+// the first connector's pool settings win, later ones with other settings
+// are refused with an error.
+func NewConnector(cfg *Config, opts ...Option) (*Connector, error) {
+	c := &Connector{cfg: cfg.Clone()}
+	for _, opt := range opts {
+		if err := opt(c); err != nil {
+			return nil, fmt.Errorf("rdsmux: applying option: %w", err)
+		}
+	}
+	if err := c.cfg.validate(); err != nil {
+		return nil, err
+	}
+	if c.cfg.Logger == nil {
+		c.cfg.Logger = slog.Default()
+	}
+	if c.cfg.StatementCacheSize == 0 {
+		c.cfg.StatementCacheSize = DefaultStatementCacheSize
+	}
+	filters, err := pinning.ParseFilters(strings.Join(c.cfg.SessionPinningFilters, ","))
+	if err != nil {
+		return nil, fmt.Errorf("rdsmux: %w", err)
+	}
+	c.classifier = pinning.NewClassifier(pinning.WithFilters(filters))
+
+	// Backends are dialed without a default schema: the schema is session
+	// state that the pool applies, so one backend can serve every database
+	// of the same user.
+	c.backendCfg = c.cfg.MySQL.Clone()
+	c.backendCfg.DBName = ""
+	c.user = partitionKey(c.backendCfg)
+
+	t, err := acquireTarget(c.cfg, c.backendCfg)
+	if err != nil {
+		return nil, err
+	}
+	c.target = t
+	t.register(c.user, c.backendCfg)
+	return c, nil
+}
+
+// partitionKey identifies the backends a connector may use: the same user
+// and the same go-sql-driver settings (which decide how rows are decoded).
+// It contains no secret in clear.
+func partitionKey(cfg *mysql.Config) string {
+	c := cfg.Clone()
+	c.Passwd = "" // a rotated password keeps the partition; new dials use it
+	h := sha256.Sum256([]byte(c.FormatDSN()))
+	return cfg.User + "#" + hex.EncodeToString(h[:6])
+}
+
+// Connect returns a new logical connection. It is cheap: it borrows no
+// backend until the first statement.
+func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return newConn(c), nil
+}
+
+// Driver returns the rdsmux Driver.
+func (c *Connector) Driver() driver.Driver { return &Driver{} }
+
+// Close releases this connector's share of the target's pool; the pool
+// closes when its last connector closes. database/sql calls it from
+// DB.Close.
+func (c *Connector) Close() error {
+	c.closeOnce.Do(func() {
+		c.kills.Wait()
+		releaseTarget(c.target)
+	})
+	return nil
+}
+
+// Stats returns a snapshot of the shared pool's statistics.
+func (c *Connector) Stats() pool.Stats { return c.target.pool.Stats() }
+
+// Config returns a copy of the connector's configuration.
+func (c *Connector) Config() *Config { return c.cfg.Clone() }
+
+// target is one database endpoint and its shared pool.
+type target struct {
+	key  string
+	pool *pool.Pool
+	opts string // the pool settings, to refuse a second connector that disagrees
+
+	mu    sync.Mutex               // guards users and refs
+	users map[string]*mysql.Config // partition key -> backend config to dial with
+	refs  int                      // guarded by targetsMu, not mu
+}
+
+var (
+	targetsMu sync.Mutex // guards targets and every target's refs
+	targets   = map[string]*target{}
+)
+
+func targetKey(cfg *mysql.Config) string { return cfg.Net + "(" + cfg.Addr + ")" }
+
+func poolSettings(cfg *Config) string {
+	return fmt.Sprintf("maxConnections=%d maxConnectionsPercent=%d maxIdleConnectionsPercent=%d "+
+		"connectionBorrowTimeout=%s initQuery=%q maxLifetime=%s idleTimeout=%s healthCheckIdle=%s",
+		cfg.MaxConnections, cfg.MaxConnectionsPercent, cfg.MaxIdleConnectionsPercent,
+		cfg.ConnectionBorrowTimeout, cfg.InitQuery, cfg.MaxLifetime, cfg.IdleTimeout, cfg.HealthCheckIdle)
+}
+
+func acquireTarget(cfg *Config, backendCfg *mysql.Config) (*target, error) {
+	key := targetKey(backendCfg)
+	opts := poolSettings(cfg)
+	targetsMu.Lock()
+	defer targetsMu.Unlock()
+	if t, ok := targets[key]; ok {
+		if t.opts != opts {
+			return nil, fmt.Errorf("rdsmux: a pool for %s already exists with other settings (%s); "+
+				"open every handle to one target with the same pool settings (got %s)", key, t.opts, opts)
+		}
+		t.refs++
+		return t, nil
+	}
+	t := &target{key: key, opts: opts, users: map[string]*mysql.Config{}, refs: 1}
+	borrowTimeout := cfg.ConnectionBorrowTimeout
+	p, err := pool.New(pool.Config{
+		Dial:                      t.dial(cfg.StatementCacheSize),
+		MaxConnections:            cfg.MaxConnections,
+		MaxConnectionsPercent:     cfg.MaxConnectionsPercent,
+		MaxIdleConnectionsPercent: cfg.MaxIdleConnectionsPercent,
+		ConnectionBorrowTimeout:   borrowTimeout,
+		InitQuery:                 cfg.InitQuery,
+		MaxLifetime:               cfg.MaxLifetime,
+		IdleTimeout:               cfg.IdleTimeout,
+		HealthCheckIdle:           cfg.HealthCheckIdle,
+		Logger:                    cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rdsmux: creating the pool for %s: %w", key, err)
+	}
+	t.pool = p
+	targets[key] = t
+	return t, nil
+}
+
+func releaseTarget(t *target) {
+	targetsMu.Lock()
+	t.refs--
+	last := t.refs == 0
+	if last {
+		delete(targets, t.key)
+	}
+	targetsMu.Unlock()
+	if last {
+		t.pool.Close()
+	}
+}
+
+// register records how to dial backends for a partition; the newest
+// registration wins, so a rotated password takes effect for new backends.
+func (t *target) register(user string, cfg *mysql.Config) {
+	t.mu.Lock()
+	t.users[user] = cfg
+	t.mu.Unlock()
+}
+
+// dial returns the pool's dial function: a go-sql-driver connection for the
+// partition's config, wrapped as a backend.
+func (t *target) dial(cacheSize int) func(ctx context.Context, user string) (pool.Conn, error) {
+	return func(ctx context.Context, user string) (pool.Conn, error) {
+		t.mu.Lock()
+		cfg := t.users[user]
+		t.mu.Unlock()
+		if cfg == nil {
+			return nil, fmt.Errorf("rdsmux: no connector registered for partition %s", user)
+		}
+		mc, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return nil, err
+		}
+		dc, err := mc.Connect(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return newBackend(ctx, dc, cacheSize)
+	}
+}
+
+// killQueryAsync runs killQuery in a goroutine that Close waits for.
+func (c *Connector) killQueryAsync(id int64) {
+	c.kills.Add(1)
+	go func() {
+		defer c.kills.Done()
+		c.killQuery(id)
+	}()
+}
+
+// killQuery stops a query on the server after its context was cancelled:
+// go-sql-driver closes the socket, but the server keeps running the
+// statement (and holding its locks) until it notices, so rdsmux asks it to
+// stop with KILL QUERY on a separate short-lived connection.
+func (c *Connector) killQuery(id int64) {
+	cfg := c.backendCfg.Clone()
+	if cfg.Timeout == 0 || cfg.Timeout > 5*time.Second {
+		cfg.Timeout = 5 * time.Second
+	}
+	mc, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	dc, err := mc.Connect(ctx)
+	if err != nil {
+		c.cfg.Logger.Warn("rdsmux: could not connect to KILL a cancelled query", "connection_id", id, "err", err)
+		return
+	}
+	defer dc.Close()
+	if _, err := dc.(driver.ExecerContext).ExecContext(ctx, fmt.Sprintf("KILL QUERY %d", id), nil); err != nil {
+		c.cfg.Logger.Debug("rdsmux: KILL QUERY of a cancelled query failed", "connection_id", id, "err", err)
+	}
+}
