@@ -162,6 +162,7 @@ func (p *parser) call(name, paren token) {
 	case 8:
 		if foldEq(s, "GET_LOCK") {
 			p.pin(PinGetLock, name)
+			p.writes = true // named locks are taken on the writer
 		}
 	case 9:
 		if foldEq(s, "ROW_COUNT") {
@@ -174,6 +175,7 @@ func (p *parser) call(name, paren token) {
 	case 12:
 		if foldEq(s, "RELEASE_LOCK") || foldEq(s, "IS_USED_LOCK") {
 			p.pin(PinGetLock, name)
+			p.writes = true
 		}
 	case 14:
 		if foldEq(s, "LAST_INSERT_ID") {
@@ -182,6 +184,7 @@ func (p *parser) call(name, paren token) {
 	case 17:
 		if foldEq(s, "RELEASE_ALL_LOCKS") {
 			p.r.unpin(PinGetLock)
+			p.writes = true
 		}
 	}
 }
