@@ -123,18 +123,20 @@ func (m *Monitor) run() {
 	defer timer.Stop()
 	var lastFull time.Time
 	for {
+		kicked := false
 		select {
 		case <-m.stop:
 			return
 		case <-timer.C:
 		case <-m.kick:
+			kicked = true
 			timer.Stop()
 		}
 		m.mu.Lock()
 		verified := m.verified
 		m.mu.Unlock()
 		now := m.cfg.Now()
-		if verified && m.checker != nil && now.Sub(lastFull) < m.cfg.RefreshInterval {
+		if !kicked && verified && m.checker != nil && now.Sub(lastFull) < m.cfg.RefreshInterval {
 			m.checkWriter()
 		} else {
 			m.refresh()

@@ -85,7 +85,9 @@ func (p *prober) hostLocked(addr string) (*probeHost, error) {
 	}
 	c := p.cfg.MySQL.Clone()
 	c.Net, c.Addr = "tcp", addr
-	c.Timeout, c.ReadTimeout, c.WriteTimeout = p.cfg.Timeout, p.cfg.Timeout, p.cfg.Timeout
+	// The probe context bounds handshake and queries (go-sql-driver closes
+	// the connection when it ends); no per-read deadlines are needed.
+	c.Timeout = p.cfg.Timeout
 	tcp := p.cfg.TCP
 	c.DialFunc = func(ctx context.Context, _, a string) (net.Conn, error) { return tcp.dialTCP(ctx, a) }
 	conn, err := mysql.NewConnector(c)
@@ -150,6 +152,7 @@ func probeAll[T any](ctx context.Context, p *prober, addrs []string, fn func(con
 			continue
 		}
 		h.inflight = true
+		timeout := p.cfg.Timeout
 		wasDown[i] = h.failures >= p.cfg.FailureThreshold
 		p.wg.Add(1)
 		p.mu.Unlock()
@@ -159,7 +162,7 @@ func probeAll[T any](ctx context.Context, p *prober, addrs []string, fn func(con
 		}
 		go func(i int, h *probeHost) { // owned by p; bounded by the probe timeout, cancelled by close
 			defer p.wg.Done()
-			pctx, cancel := context.WithTimeout(p.ctx, p.cfg.Timeout)
+			pctx, cancel := context.WithTimeout(p.ctx, timeout)
 			v, err := fn(pctx, h.db)
 			cancel()
 			p.mu.Lock()
