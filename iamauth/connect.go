@@ -59,8 +59,15 @@ func WithObserver(fn func(Attempt)) ConnectOption {
 	return func(o *connectOptions) { o.observe = fn }
 }
 
+var defaultConnectOptions = connectOptions{window: DefaultRetryWindow, minBackoff: DefaultMinBackoff, maxBackoff: DefaultMaxBackoff}
+
+// newConnectOptions applies opts to the defaults. (With options, o escapes
+// to the heap: Connector computes them once.)
 func newConnectOptions(opts []ConnectOption) connectOptions {
-	o := connectOptions{window: DefaultRetryWindow, minBackoff: DefaultMinBackoff, maxBackoff: DefaultMaxBackoff}
+	if len(opts) == 0 {
+		return defaultConnectOptions
+	}
+	o := defaultConnectOptions
 	for _, fn := range opts {
 		fn(&o)
 	}
@@ -84,9 +91,12 @@ func newConnectOptions(opts []ConnectOption) connectOptions {
 // dial receives the credential and must not keep it beyond the handshake.
 // The pool's dial function and the listener's backend side call Connect.
 func Connect[T any](ctx context.Context, p Provider, dial func(context.Context, Credential) (T, error), opts ...ConnectOption) (T, error) {
-	o := newConnectOptions(opts)
+	return connect(ctx, p, dial, newConnectOptions(opts))
+}
+
+func connect[T any](ctx context.Context, p Provider, dial func(context.Context, Credential) (T, error), o connectOptions) (T, error) {
 	var zero T
-	start := time.Now()
+	var start time.Time // set at the first retry: the happy path reads no clock
 	var lastErr error
 	dials, rejections := 0, 0
 	for try := 0; ; try++ {
@@ -121,6 +131,9 @@ func Connect[T any](ctx context.Context, p Provider, dial func(context.Context, 
 		}
 		if ctx.Err() != nil {
 			return zero, fmt.Errorf("iamauth: connect: %w (last error: %w)", context.Cause(ctx), lastErr)
+		}
+		if start.IsZero() {
+			start = time.Now()
 		}
 		elapsed := time.Since(start)
 		if elapsed >= o.window {

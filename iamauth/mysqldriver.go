@@ -83,7 +83,7 @@ type slotKey struct{}
 type Connector struct {
 	base driver.Connector
 	p    Provider
-	opts []ConnectOption
+	opts connectOptions
 }
 
 var _ driver.Connector = (*Connector)(nil)
@@ -100,12 +100,12 @@ func NewConnector(cfg *mysql.Config, p Provider, opts ...ConnectOption) (*Connec
 	if err != nil {
 		return nil, fmt.Errorf("iamauth: invalid MySQL config: %w", err)
 	}
-	return &Connector{base: base, p: p, opts: opts}, nil
+	return &Connector{base: base, p: p, opts: newConnectOptions(opts)}, nil
 }
 
 // Connect implements driver.Connector.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
-	return Connect(ctx, c.p, c.dial, c.opts...)
+	return connect(ctx, c.p, c.dial, c.opts)
 }
 
 func (c *Connector) dial(ctx context.Context, cred Credential) (driver.Conn, error) {

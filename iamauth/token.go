@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -126,12 +127,15 @@ type tokenKey struct {
 	user   string
 }
 
-// tokenEntry is the cached state of one key. All fields guarded by
-// TokenCache.mu.
+// tokenEntry is the cached state of one key, shared by every TokenSource for
+// that key.
 type tokenEntry struct {
-	cred        Credential // zero Password: nothing cached
-	refreshing  bool       // a background refresh is in flight
-	lastFailure time.Time  // when the last signing failed
+	// cred is the cached token, nil when none; read without locking on the
+	// fast path, written under TokenCache.mu.
+	cred atomic.Pointer[Credential]
+
+	refreshing  bool      // guarded by TokenCache.mu; a background refresh is in flight
+	lastFailure time.Time // guarded by TokenCache.mu; when the last signing failed
 }
 
 // NewTokenCache returns a TokenCache. Without WithCredentialsProvider or
@@ -191,7 +195,9 @@ func NewTokenCache(ctx context.Context, opts ...TokenOption) (*TokenCache, error
 func (c *TokenCache) Close() error {
 	c.cancel()
 	c.mu.Lock()
-	clear(c.entries)
+	for _, e := range c.entries {
+		e.cred.Store(nil)
+	}
 	c.mu.Unlock()
 	return nil
 }
@@ -213,8 +219,16 @@ func (c *TokenCache) Source(host string, port int, user string) (*TokenSource, e
 		return nil, fmt.Errorf("iamauth: no AWS region for %s: it is not an RDS host name; pass WithRegion or set AWS_REGION", host)
 	}
 	k := tokenKey{host: host, port: port, region: region, user: user}
+	c.mu.Lock()
+	e := c.entries[k]
+	if e == nil {
+		e = &tokenEntry{}
+		c.entries[k] = e
+	}
+	c.mu.Unlock()
 	return &TokenSource{
 		cache:    c,
+		entry:    e,
 		key:      k,
 		endpoint: net.JoinHostPort(host, strconv.Itoa(port)),
 		flight:   k.host + "\x00" + strconv.Itoa(k.port) + "\x00" + k.region + "\x00" + k.user,
@@ -227,6 +241,7 @@ func (c *TokenCache) Source(host string, port int, user string) (*TokenSource, e
 // go-sql-driver wiring only sends them over verified TLS.
 type TokenSource struct {
 	cache    *TokenCache
+	entry    *tokenEntry // this key's entry in cache.entries
 	key      tokenKey
 	endpoint string // host:port as signed
 	flight   string // singleflight key
@@ -261,27 +276,21 @@ func (s *TokenSource) Credentials(ctx context.Context) (Credential, error) {
 // a new one.
 func (s *TokenSource) Invalidate(c Credential) {
 	s.cache.mu.Lock()
-	if e := s.cache.entries[s.key]; e != nil && e.cred.Password == c.Password {
-		e.cred = Credential{}
+	if cur := s.entry.cred.Load(); cur != nil && cur.Password == c.Password {
+		s.entry.cred.Store(nil)
 	}
 	s.cache.mu.Unlock()
 }
 
 func (c *TokenCache) token(ctx context.Context, s *TokenSource) (Credential, error) {
 	now := c.now()
-	c.mu.Lock()
-	e := c.entries[s.key]
-	if e == nil {
-		e = &tokenEntry{}
-		c.entries[s.key] = e
-	}
-	cur := e.cred
-	if cur.Password != "" {
+	e := s.entry
+	if cur := e.cred.Load(); cur != nil {
 		if now.Before(cur.Expires.Add(-c.refreshAhead)) {
-			c.mu.Unlock()
-			return cur, nil
+			return *cur, nil // fresh: the fast path, no lock
 		}
 		if now.Before(cur.Expires.Add(-c.minValidity)) {
+			c.mu.Lock()
 			start := !e.refreshing && now.Sub(e.lastFailure) >= refreshRetryInterval
 			if start {
 				e.refreshing = true
@@ -292,9 +301,10 @@ func (c *TokenCache) token(ctx context.Context, s *TokenSource) (Credential, err
 				// result lands in the cache.
 				c.group.DoChan(s.flight, func() (any, error) { return c.refresh(s) })
 			}
-			return cur, nil
+			return *cur, nil
 		}
 	}
+	c.mu.Lock()
 	e.refreshing = true
 	c.mu.Unlock()
 
@@ -319,19 +329,15 @@ func (c *TokenCache) refresh(s *TokenSource) (Credential, error) {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.entries[s.key]
-	if e == nil { // Close cleared the cache
-		e = &tokenEntry{}
-		if c.baseCtx.Err() == nil {
-			c.entries[s.key] = e
-		}
-	}
+	e := s.entry
 	e.refreshing = false
 	if err != nil {
 		e.lastFailure = c.now()
 		return Credential{}, err
 	}
-	e.cred = cred
+	if c.baseCtx.Err() == nil { // not closed
+		e.cred.Store(&cred)
+	}
 	return cred, nil
 }
 

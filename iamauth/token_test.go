@@ -380,6 +380,18 @@ func BenchmarkTokenCached(b *testing.B) {
 	})
 }
 
+func BenchmarkTokenCachedSerial(b *testing.B) {
+	c := newTestCache(b, credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""))
+	src, _ := c.Source(testRDSHost, 3306, "app")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := src.Credentials(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkTokenSign(b *testing.B) {
 	c := newTestCache(b, credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""))
 	src, _ := c.Source(testRDSHost, 3306, "app")
