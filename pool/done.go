@@ -3,7 +3,6 @@ package pool
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool/internal/core"
@@ -105,12 +104,11 @@ func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result) boo
 					return
 				}
 				name := r.ReadBackName(v)
-				val, err := b.conn.QueryValue(ctx, "SELECT @@SESSION."+name)
+				lit, err := readBack(ctx, b.conn, v, name)
 				if err != nil {
 					readErr = err
 					return
 				}
-				lit := serverLiteral(val)
 				s.settings.SetAs(v, name, lit)
 				b.settings.SetAs(v, name, lit)
 			})
@@ -135,6 +133,21 @@ func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result) boo
 	return true
 }
 
+// readBack reads the session value of variable v (spelled name) from c
+// as a normalized literal.
+func readBack(ctx context.Context, c Conn, v pinning.Var, name string) (string, error) {
+	val, err := c.QueryValue(ctx, "SELECT @@SESSION."+name)
+	if err != nil || val != "" {
+		return pinning.ServerValue(v, val, false), err
+	}
+	// QueryValue returns NULL as "": tell the two apart.
+	isNull, err := c.QueryValue(ctx, "SELECT @@SESSION."+name+" IS NULL")
+	if err != nil {
+		return "", err
+	}
+	return pinning.ServerValue(v, "", isNull == "1"), nil
+}
+
 // addPins adds reasons to the session's pins, counting each new one.
 func (s *Session) addPins(reasons pinning.PinReasons) {
 	added := reasons &^ s.pins
@@ -148,52 +161,6 @@ func (s *Session) addPins(reasons pinning.PinReasons) {
 		}
 	})
 	s.pool.log.Debug("rdsmux/pool: session pinned", "user", s.part.user, "reasons", added.String())
-}
-
-// serverLiteral turns a variable's value as the server reports it into the
-// normalized SQL literal pinning.Settings records: numbers bare, anything
-// else single-quoted.
-func serverLiteral(v string) string {
-	if isNumber(v) {
-		return v
-	}
-	var b strings.Builder
-	b.Grow(len(v) + 2)
-	b.WriteByte('\'')
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; c {
-		case '\'':
-			b.WriteString("''")
-		case '\\':
-			b.WriteString(`\\`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('\'')
-	return b.String()
-}
-
-func isNumber(v string) bool {
-	if v == "" {
-		return false
-	}
-	i := 0
-	if v[0] == '-' {
-		i = 1
-	}
-	digits, dot := 0, false
-	for ; i < len(v); i++ {
-		switch c := v[i]; {
-		case c >= '0' && c <= '9':
-			digits++
-		case c == '.' && !dot:
-			dot = true
-		default:
-			return false
-		}
-	}
-	return digits > 0
 }
 
 // release gives the held backend back to the pool.

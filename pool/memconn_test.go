@@ -64,7 +64,15 @@ func (c *memConn) QueryValue(ctx context.Context, q string) (string, error) {
 		return c.srv.maxConnections, nil
 	case q == "SELECT DATABASE()":
 		return c.srv.database, nil
+	case strings.HasSuffix(q, " IS NULL"):
+		if v, ok := c.srv.values[strings.TrimSuffix(strings.TrimPrefix(q, "SELECT @@SESSION."), " IS NULL")]; ok && v == "<null>" {
+			return "1", nil
+		}
+		return "0", nil
 	case strings.HasPrefix(q, "SELECT @@SESSION."):
+		if v, ok := c.srv.values[strings.TrimPrefix(q, "SELECT @@SESSION.")]; ok && v == "<null>" {
+			return "", nil
+		}
 		if v, ok := c.srv.values[strings.TrimPrefix(q, "SELECT @@SESSION.")]; ok {
 			return v, nil
 		}

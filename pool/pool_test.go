@@ -188,16 +188,20 @@ func TestSchemaTracking(t *testing.T) {
 func TestReadBackSettings(t *testing.T) {
 	m := newMemServer()
 	m.values["time_zone"] = "+04:00"
+	m.values["character_set_results"] = "<null>"
 	p := newMemPool(t, m, Config{MaxConnections: 1})
 	ctx := context.Background()
 	s := p.NewSession("u", SessionOptions{})
 	b, _ := s.Acquire(ctx)
 	var r pinning.Result
 	r.Statements = 1
-	r.ReadBack = r.ReadBack.Add(pinning.VarTimeZone)
+	r.ReadBack = r.ReadBack.Add(pinning.VarTimeZone).Add(pinning.VarCharacterSetResults)
 	s.Done(ctx, b, &r, Status{})
 	if got, _ := s.settings.Get(pinning.VarTimeZone); got != "'+04:00'" {
 		t.Fatalf("read-back time_zone = %q", got)
+	}
+	if got, _ := s.settings.Get(pinning.VarCharacterSetResults); got != "NULL" {
+		t.Fatalf("read-back character_set_results = %q", got)
 	}
 	if s.Pinned() || s.Held() != nil {
 		t.Fatal("a read-back setting must not pin")
@@ -523,15 +527,7 @@ func TestHistogram(t *testing.T) {
 	}
 }
 
-func TestServerLiteral(t *testing.T) {
-	for in, want := range map[string]string{
-		"1": "1", "-5": "-5", "0.5": "0.5", "+00:00": "'+00:00'", "SYSTEM": "'SYSTEM'",
-		"it's": "'it''s'", `a\b`: `'a\\b'`, "": "''", "1.2.3": "'1.2.3'",
-	} {
-		if got := serverLiteral(in); got != want {
-			t.Errorf("serverLiteral(%q) = %s, want %s", in, got, want)
-		}
-	}
+func TestQuoteIdent(t *testing.T) {
 	if got := quoteIdent("we`ird"); got != "`we``ird`" {
 		t.Fatalf("quoteIdent = %s", got)
 	}

@@ -119,7 +119,7 @@ func (p *Pool) Stats() Stats {
 }
 
 // PinCount returns how many sessions were pinned for reason.
-func (s *Stats) PinCount(reason pinning.PinReason) int64 {
+func (s Stats) PinCount(reason pinning.PinReason) int64 {
 	if int(reason) >= len(s.Pins) {
 		return 0
 	}
@@ -127,7 +127,7 @@ func (s *Stats) PinCount(reason pinning.PinReason) int64 {
 }
 
 // ClosedCount returns how many connections were closed for reason.
-func (s *Stats) ClosedCount(reason CloseReason) int64 {
+func (s Stats) ClosedCount(reason CloseReason) int64 {
 	if int(reason) >= len(s.Closed) {
 		return 0
 	}
