@@ -109,7 +109,10 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 }
 
 func (c *Connector) dial(ctx context.Context, cred Credential) (driver.Conn, error) {
-	slot := &credSlot{cred: cred}
+	return c.dialSlot(ctx, &credSlot{cred: cred})
+}
+
+func (c *Connector) dialSlot(ctx context.Context, slot *credSlot) (driver.Conn, error) {
 	conn, err := c.base.Connect(context.WithValue(ctx, slotKey{}, slot))
 	if slot.cfg != nil {
 		// The handshake is over: go-sql-driver reads Passwd only while

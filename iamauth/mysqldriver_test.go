@@ -173,6 +173,18 @@ func TestIAMTokenOverTLS(t *testing.T) {
 		t.Fatalf("credentials used: %v", used)
 	}
 
+	// The connection's private config does not keep the token after the
+	// handshake.
+	slot := &credSlot{cred: tok}
+	dc, err := conn.dialSlot(context.Background(), slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc.Close()
+	if slot.cfg == nil || slot.cfg.Passwd != "" || slot.cfg.User != "iam_user" || !slot.cfg.AllowCleartextPasswords {
+		t.Fatalf("per-connection config after the handshake: set=%v, password dropped=%v", slot.cfg != nil, slot.cfg != nil && slot.cfg.Passwd == "")
+	}
+
 	// The same server without TLS on the client side: refused before
 	// dialing, and nothing reached the server.
 	before := srv.QueryInt(t, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'CONNECTIONS'")
