@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -286,15 +287,15 @@ func (ap *AuroraProvider) build(rows []auroraRow, res []probeResult[auroraView])
 		known = append(known, a)
 		keep[a] = true
 		h := Host{Addr: a, ID: r.id, ReplicaLag: r.lag, Updated: now.Add(-r.age)}
-		d, asked := byAddr[a]
+		d, answered := byAddr[a]
 		isWriter := rowWriter != nil && r.id == rowWriter.id
 		switch {
-		case !asked && ap.p.isDown(a):
+		case !answered && ap.p.isDown(a):
 			top.Down = append(top.Down, h)
-		case isWriter && (!asked || !d.readOnly):
+		case isWriter && (!answered || !d.readOnly):
 			h.Role = RoleWriter
 			top.Writer = h
-		case asked && !d.readOnly:
+		case answered && !d.readOnly:
 			// Says it is writable but the view names another writer: the
 			// direct answer is counted below.
 		default:
@@ -305,7 +306,9 @@ func (ap *AuroraProvider) build(rows []auroraRow, res []probeResult[auroraView])
 	// Instances that failed their probe are down.
 	for _, r := range res {
 		if r.Err != nil && keep[r.Addr] {
-			top.Down = append(top.Down, Host{Addr: r.Addr, ID: r.Addr})
+			if !slices.ContainsFunc(top.Down, func(h Host) bool { return h.Addr == r.Addr }) {
+				top.Down = append(top.Down, Host{Addr: r.Addr, ID: r.Addr})
+			}
 			top.Readers = removeHost(top.Readers, r.Addr)
 			if top.Writer.Addr == r.Addr {
 				top.Writer = Host{}

@@ -118,13 +118,13 @@ func Classify(err error) Class {
 	if errors.As(err, &se) {
 		return se.Class
 	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, ErrNoWriter) || errors.Is(err, ErrAmbiguousWriter) {
+		return ClassNotSent
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		// The caller's deadline ended the statement; whether it ran is
 		// unknown, but there is nothing left to retry within.
 		return ClassOther
-	}
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, ErrNoWriter) || errors.Is(err, ErrAmbiguousWriter) {
-		return ClassNotSent
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "dial" {

@@ -17,6 +17,7 @@ import (
 func rootConfig() *mysql.Config {
 	c := mysql.NewConfig()
 	c.User, c.DBName = "root", "test"
+	c.Logger = &mysql.NopLogger{}
 	return c
 }
 
@@ -26,6 +27,7 @@ func rootConfig() *mysql.Config {
 func appConfig() *mysql.Config {
 	c := mysql.NewConfig()
 	c.User, c.Passwd, c.DBName = "app", "app-pw", "test"
+	c.Logger = &mysql.NopLogger{}
 	return c
 }
 
