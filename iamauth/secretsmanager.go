@@ -178,6 +178,16 @@ func (s *SecretsManagerSource) Invalidate(c Credential) {
 
 // fetch runs in the singleflight goroutine on its own context.
 func (s *SecretsManagerSource) fetch() (any, error) {
+	// A caller that saw an expired cache may start a flight just after
+	// another flight refreshed it: use that instead of fetching again.
+	s.mu.Lock()
+	if s.cached.Password != "" && s.now().Sub(s.fetchedAt) < s.maxAge {
+		c := s.cached
+		s.mu.Unlock()
+		return c, nil
+	}
+	s.mu.Unlock()
+
 	ctx, cancel := context.WithTimeout(context.Background(), s.fetchTimeout)
 	defer cancel()
 

@@ -323,6 +323,14 @@ func (c *TokenCache) token(ctx context.Context, s *TokenSource) (Credential, err
 // refresh signs a new token for s on the cache's own context and stores it.
 // It runs in the singleflight goroutine.
 func (c *TokenCache) refresh(s *TokenSource) (Credential, error) {
+	// A caller that saw a stale token may start a flight just after another
+	// flight stored a fresh one: use that instead of signing again.
+	if cur := s.entry.cred.Load(); cur != nil && c.now().Before(cur.Expires.Add(-c.refreshAhead)) {
+		c.mu.Lock()
+		s.entry.refreshing = false
+		c.mu.Unlock()
+		return *cur, nil
+	}
 	ctx, cancel := context.WithTimeout(c.baseCtx, c.refreshTimeout)
 	defer cancel()
 	cred, err := c.sign(ctx, s)

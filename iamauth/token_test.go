@@ -245,10 +245,12 @@ func TestTokenSingleFlightAndRefreshAhead(t *testing.T) {
 		t.Fatalf("%d signings in the refresh window, want 2", n)
 	}
 	close(p.gate)
+	for cur := src.entry.cred.Load(); cur.Expires.Equal(tok1.Expires); cur = src.entry.cred.Load() {
+		time.Sleep(time.Millisecond) // wait for the background refresh to land
+	}
 
-	// Move close to the old token's expiry: callers now need the new one,
-	// and get it from the refresh above (joined or finished), no third
-	// signing.
+	// Move close to the old token's expiry: callers now need the new one
+	// and get the one the background refresh cached, no third signing.
 	clk.Advance(DefaultRefreshAhead - DefaultMinValidity)
 	second := callConcurrently(t, src, 100)
 	if second[0].Expires.Equal(tok1.Expires) {
