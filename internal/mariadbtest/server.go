@@ -67,7 +67,7 @@ func withReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
 // Server is a running throwaway server.
 type Server struct {
-	t       testing.TB
+	t       testing.TB // nil for servers from Launch
 	dir     string
 	host    string
 	port    int
@@ -140,6 +140,13 @@ func template(bin string) (string, error) {
 			return
 		}
 		data := filepath.Join(dir, "data")
+		// Each bootstrap and each server gets its own tmpdir: concurrent
+		// bootstraps sharing /tmp collide on temporary table names.
+		tmp := filepath.Join(dir, "tmp")
+		if err := os.Mkdir(tmp, 0o700); err != nil {
+			tmplErr = err
+			return
+		}
 		install, err := exec.LookPath("mariadb-install-db")
 		if err != nil {
 			install, err = exec.LookPath("mysql_install_db")
@@ -148,7 +155,7 @@ func template(bin string) (string, error) {
 			tmplErr = fmt.Errorf("mariadb-install-db not found: %w; %s", err, InstallHint)
 			return
 		}
-		args := []string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal",
+		args := []string{"--no-defaults", "--datadir=" + data, "--tmpdir=" + tmp, "--auth-root-authentication-method=normal",
 			"--skip-test-db", "--innodb-log-file-size=8M"}
 		if os.Geteuid() == 0 {
 			args = append(args, "--user=root")
@@ -170,29 +177,51 @@ func template(bin string) (string, error) {
 // Start starts a server and registers its shutdown with t.Cleanup.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	bin := require(t)
+	require(t)
+	s, err := Launch(opts...)
+	if s != nil {
+		s.t = t
+		t.Cleanup(s.Close)
+	}
+	if err != nil {
+		t.Fatalf("mariadbtest: %v", err)
+	}
+	return s
+}
+
+// Launch starts a server without a test (for Example functions and
+// programs); the caller must Close it.
+func Launch(opts ...Option) (*Server, error) {
+	bin, err := findBinary()
+	if err != nil {
+		return nil, fmt.Errorf("%w; %s", err, InstallHint)
+	}
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
 	tmpl, err := template(bin)
 	if err != nil {
-		t.Fatalf("mariadbtest: %v", err)
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "rdsmux-mariadb-")
 	if err != nil {
-		t.Fatalf("mariadbtest: %v", err)
+		return nil, err
 	}
-	s := &Server{t: t, dir: dir, host: "127.0.0.1", binary: bin}
-	t.Cleanup(s.cleanup)
+	s := &Server{dir: dir, host: "127.0.0.1", binary: bin}
 	data := filepath.Join(dir, "data")
 	if out, err := exec.Command("cp", "-a", tmpl, data).CombinedOutput(); err != nil {
-		t.Fatalf("mariadbtest: copying the template data directory: %v\n%s", err, out)
+		return s, fmt.Errorf("copying the template data directory: %w\n%s", err, out)
 	}
 	s.logPath = filepath.Join(dir, "error.log")
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return s, err
+	}
 	args := []string{
 		"--no-defaults",
 		"--datadir=" + data,
+		"--tmpdir=" + tmp,
 		"--bind-address=127.0.0.1",
 		"--socket=" + filepath.Join(dir, "mysqld.sock"),
 		"--pid-file=" + filepath.Join(dir, "mysqld.pid"),
@@ -229,7 +258,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if o.tls {
 		files, conf, err := writeTLSFiles(dir)
 		if err != nil {
-			t.Fatalf("mariadbtest: generating TLS certificates: %v", err)
+			return s, fmt.Errorf("generating TLS certificates: %w", err)
 		}
 		s.tlsConf = conf
 		args = append(args, "--ssl-ca="+files.ca, "--ssl-cert="+files.cert, "--ssl-key="+files.key)
@@ -237,9 +266,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 	args = append(args, o.flags...)
 	s.args = args
 	if err := s.startProcess(); err != nil {
-		t.Fatalf("mariadbtest: %v", err)
+		return s, err
 	}
-	return s
+	return s, nil
 }
 
 // startProcess picks a free port and starts the server, retrying when the
@@ -312,19 +341,26 @@ func freePort() (int, error) {
 
 func (s *Server) logTail() string {
 	b, _ := os.ReadFile(s.logPath)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if !strings.Contains(l, "[Note]") {
+			lines = append(lines, l)
+		}
+	}
 	if len(lines) > 15 {
 		lines = lines[len(lines)-15:]
 	}
 	return strings.Join(lines, "\n")
 }
 
-func (s *Server) cleanup() {
+// Close kills the server and removes its directory. Start registers it
+// with t.Cleanup; callers of Launch call it themselves.
+func (s *Server) Close() {
 	if s.rootDB != nil {
 		s.rootDB.Close()
 	}
 	s.Kill()
-	if s.t.Failed() {
+	if s.t != nil && s.t.Failed() {
 		s.t.Logf("mariadbtest: server log of %s:\n%s", s.Addr(), s.logTail())
 	}
 	os.RemoveAll(s.dir)
