@@ -3,7 +3,6 @@ package pool
 import (
 	"context"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -177,19 +176,6 @@ func newServerPool(t *testing.T, d *testDialer, cfg Config) *Pool {
 	return p
 }
 
-// conn returns the go-sql-driver Conn of b.
-func sqlOf(b *Backend) *sqlConn { return b.Conn().(*sqlConn) }
-
-// query runs a single-value query on b and fails the test on error.
-func query(t *testing.T, b *Backend, q string) string {
-	t.Helper()
-	v, err := b.Conn().QueryValue(context.Background(), q)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return v
-}
-
 // waitUntil polls cond (state, not timing, decides the test).
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -201,5 +187,3 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
-
-var errTestBroken = errors.New("test: connection broken")

@@ -32,9 +32,17 @@ func (e *BorrowTimeoutError) Error() string {
 	if e.Busy < e.Max {
 		busy = fmt.Sprintf("%d of %d connections busy (the rest connecting or closing)", e.Busy, e.Max)
 	}
-	return fmt.Sprintf("rdsmux/pool: timed out after %v waiting for a database connection: %s, %d waiting "+
+	return fmt.Sprintf("rdsmux/pool: timed out after %s waiting for a database connection: %s, %d waiting "+
 		"(raise MaxConnections or MaxConnectionsPercent, shorten transactions, or raise ConnectionBorrowTimeout)",
-		e.Timeout, busy, e.Waiting)
+		seconds(e.Timeout), busy, e.Waiting)
+}
+
+// seconds formats whole seconds as "120s" rather than "2m0s".
+func seconds(d time.Duration) string {
+	if d >= time.Second && d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
 }
 
 // Is makes errors.Is(err, ErrBorrowTimeout) true.

@@ -1,0 +1,74 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/rdsmux/rdsmux/pool"
+)
+
+// exampleConn stands in for a real backend connection (the driver and the
+// listener provide theirs).
+type exampleConn struct{ user string }
+
+func (c *exampleConn) Exec(ctx context.Context, query string) error { return nil }
+func (c *exampleConn) QueryValue(ctx context.Context, query string) (string, error) {
+	switch query {
+	case "SELECT @@max_connections":
+		return "100", nil
+	case "SELECT DATABASE()":
+		return "app", nil
+	}
+	return "", errors.New("example: unexpected query")
+}
+func (c *exampleConn) Reset(ctx context.Context) error { return nil }
+func (c *exampleConn) Ping(ctx context.Context) error  { return nil }
+func (c *exampleConn) Close() error                    { return nil }
+
+func Example() {
+	p, err := pool.New(pool.Config{
+		Dial: func(ctx context.Context, user string) (pool.Conn, error) {
+			return &exampleConn{user: user}, nil // dial and authenticate as user
+		},
+		MaxConnectionsPercent: 50, // of @@max_connections
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+
+	ctx := context.Background()
+	classifier := pinning.NewClassifier()
+	s := p.NewSession("app_user", pool.SessionOptions{})
+	defer s.Close(ctx)
+
+	for _, sql := range []string{"SET time_zone = '+00:00'", "SELECT 1", "SET @x = 1"} {
+		b, err := s.Acquire(ctx)
+		if err != nil {
+			panic(err)
+		}
+		var r pinning.Result
+		classifier.Classify(sql, &r)
+		err = b.Conn().Exec(ctx, sql) // the caller runs the statement its own way
+		s.Done(ctx, b, &r, pool.Status{Err: err})
+		fmt.Printf("%-26s held=%v pinned=%v\n", sql, s.Held() != nil, s.PinReasons())
+	}
+	st := p.Stats()
+	fmt.Println("cap:", st.MaxDatabaseConnectionsAllowed, "open:", st.DatabaseConnections)
+	// Output:
+	// SET time_zone = '+00:00'   held=false pinned=
+	// SELECT 1                   held=false pinned=
+	// SET @x = 1                 held=true pinned=user-variable
+	// cap: 50 open: 1
+}
+
+func ExampleBorrowTimeoutError() {
+	err := error(&pool.BorrowTimeoutError{Timeout: 120e9, Busy: 20, Max: 20, Waiting: 37})
+	fmt.Println(errors.Is(err, pool.ErrBorrowTimeout))
+	fmt.Println(err)
+	// Output:
+	// true
+	// rdsmux/pool: timed out after 120s waiting for a database connection: pool of 20 busy, 37 waiting (raise MaxConnections or MaxConnectionsPercent, shorten transactions, or raise ConnectionBorrowTimeout)
+}
