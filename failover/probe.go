@@ -24,9 +24,11 @@ type ProbeConfig struct {
 	// resets (blackholed) counts as failed after this long. Default 1s.
 	Timeout time.Duration
 	// FailureThreshold is how many consecutive failed probes mark a host
-	// down. A down host is not waited for in later refreshes (its probe
-	// still runs, in the background), so a blackholed host stops slowing
-	// the monitor. Default 2.
+	// down (listed in Topology.Down even when a topology source still
+	// lists it). Independently of it, a host whose latest probe failed is
+	// not waited for by the next refresh (its probe still runs, in the
+	// background, and counts when it ends), so a blackholed host slows the
+	// monitor by one probe timeout at most. Default 2.
 	FailureThreshold int
 	// TCP tunes probe sockets.
 	TCP TCPConfig
@@ -119,8 +121,8 @@ var errProbePending = errors.New("failover: the previous probe of this host has 
 
 // probeAll probes every address concurrently with fn, each bounded by the
 // probe timeout. It returns when every probe finished, or when ctx ends, or
-// when the only probes still running are of hosts already known down
-// (those finish in the background and update the host's failure count).
+// when the only probes still running are of hosts whose previous probe
+// failed (those finish in the background and update the host's state).
 func probeAll[T any](ctx context.Context, p *prober, addrs []string, fn func(context.Context, *sql.DB) (T, error)) []probeResult[T] {
 	out := make([]probeResult[T], len(addrs))
 	type done struct {
@@ -130,7 +132,7 @@ func probeAll[T any](ctx context.Context, p *prober, addrs []string, fn func(con
 	}
 	ch := make(chan done, len(addrs))
 	waiting := 0     // probes launched and not yet reported
-	waitingDown := 0 // of those, hosts known down at launch
+	waitingDown := 0 // of those, hosts whose previous probe failed
 	wasDown := make([]bool, len(addrs))
 	for i, addr := range addrs {
 		out[i].Addr = addr
@@ -153,7 +155,7 @@ func probeAll[T any](ctx context.Context, p *prober, addrs []string, fn func(con
 		}
 		h.inflight = true
 		timeout := p.cfg.Timeout
-		wasDown[i] = h.failures >= p.cfg.FailureThreshold
+		wasDown[i] = h.failures > 0 // suspect: not waited for
 		p.wg.Add(1)
 		p.mu.Unlock()
 		waiting++

@@ -62,8 +62,8 @@ func NewReadOnly(cfg ReadOnlyConfig) (*ReadOnlyProvider, error) {
 }
 
 // Refresh probes every host's read_only flag concurrently. Hosts that do
-// not answer within the probe timeout are listed as down; a host already
-// known down is not waited for.
+// not answer within the probe timeout are listed as down; a host whose
+// previous probe failed is not waited for.
 func (rp *ReadOnlyProvider) Refresh(ctx context.Context) (Topology, error) {
 	res := probeAll(ctx, rp.p, rp.hosts, func(ctx context.Context, db *sql.DB) (bool, error) {
 		return queryReadOnly(ctx, db, rp.query)
