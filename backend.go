@@ -22,6 +22,7 @@ type backend struct {
 	preparer driver.ConnPrepareContext
 	beginner driver.ConnBeginTx
 	pinger   driver.Pinger
+	resetter driver.SessionResetter
 
 	// id is the server's connection id (CONNECTION_ID()), used to KILL a
 	// query whose context was cancelled.
@@ -63,6 +64,7 @@ func newBackend(ctx context.Context, c driver.Conn, cacheSize int) (*backend, er
 		return nil, errors.New("rdsmux: backend connection does not implement driver.ConnBeginTx")
 	}
 	b.pinger, _ = c.(driver.Pinger)
+	b.resetter, _ = c.(driver.SessionResetter)
 	if cacheSize >= 0 {
 		b.stmts = make(map[string]*list.Element)
 	}

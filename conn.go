@@ -165,93 +165,135 @@ func (c *conn) syncLastInsertID(ctx context.Context, be *backend) error {
 	return nil
 }
 
-func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue, prepared bool) (driver.Result, error) {
+// maxBadConnRetries bounds how often a statement moves to another backend
+// after go-sql-driver reported driver.ErrBadConn (the backend was dead and
+// nothing reached the server): after a database restart every idle backend
+// may be dead.
+const maxBadConnRetries = 8
+
+// start classifies query and borrows a backend ready to run it. It returns
+// whether a failed attempt may move to another backend: only if the
+// session held no backend before (no transaction, no pin), since state on a
+// held backend would be lost.
+func (c *conn) start(ctx context.Context, query string) (b *pool.Backend, be *backend, retryable bool, err error) {
 	if err := c.ready(); err != nil {
-		return nil, err
+		return nil, nil, false, err
 	}
 	r := &c.res
 	c.c.classifier.Classify(query, r)
-	b, be, err := c.acquire(ctx)
+	retryable = c.s.Held() == nil
+	b, be, err = c.acquire(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, false, err
+	}
+	if retryable && be.resetter != nil {
+		// A backend fresh from the idle list: have go-sql-driver check the
+		// socket before it writes (as database/sql does before reusing a
+		// connection), so a dead one fails with driver.ErrBadConn and
+		// nothing sent.
+		if err := be.resetter.ResetSession(ctx); err != nil {
+			c.fail(b, be, ctx, err)
+			return nil, nil, true, err
+		}
 	}
 	if r.ReadsLastInsertID {
 		if err := c.syncLastInsertID(ctx, be); err != nil {
 			c.fail(b, be, ctx, err)
+			return nil, nil, retryable, err
+		}
+	}
+	return b, be, retryable, nil
+}
+
+// retry reports whether a statement that failed with err before reaching
+// the server should run again on another backend.
+func retry(ctx context.Context, err error, retryable bool, attempt int) bool {
+	return retryable && attempt < maxBadConnRetries && ctx.Err() == nil && errors.Is(err, driver.ErrBadConn)
+}
+
+func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue, prepared bool) (driver.Result, error) {
+	for attempt := 0; ; attempt++ {
+		b, be, retryable, err := c.start(ctx, query)
+		if err != nil {
+			if retry(ctx, err, retryable, attempt) {
+				continue
+			}
 			return nil, err
 		}
-	}
-	var res driver.Result
-	if !prepared && c.interpolates(args) {
-		res, err = be.execer.ExecContext(ctx, query, args)
-	} else {
-		var st driver.Stmt
-		var owned bool
-		st, owned, err = be.prepared(ctx, query)
-		if err == nil {
-			res, err = st.(driver.StmtExecContext).ExecContext(ctx, args)
-			if owned {
-				st.Close()
+		var res driver.Result
+		if !prepared && c.interpolates(args) {
+			res, err = be.execer.ExecContext(ctx, query, args)
+		} else {
+			var st driver.Stmt
+			var owned bool
+			st, owned, err = be.prepared(ctx, query)
+			if err == nil {
+				res, err = st.(driver.StmtExecContext).ExecContext(ctx, args)
+				if owned {
+					st.Close()
+				}
 			}
 		}
+		if err != nil {
+			c.fail(b, be, ctx, err)
+			if retry(ctx, err, retryable, attempt) {
+				continue
+			}
+			return nil, err
+		}
+		if id, ierr := res.LastInsertId(); ierr == nil && id != 0 {
+			c.lastInsertID, c.lastInsertKnown = id, true
+			be.lastInsertID = id
+		}
+		c.done(ctx, b, &c.res, nil)
+		return res, nil
 	}
-	if err != nil {
-		c.fail(b, be, ctx, err)
-		return nil, err
-	}
-	if id, ierr := res.LastInsertId(); ierr == nil && id != 0 {
-		c.lastInsertID, c.lastInsertKnown = id, true
-		be.lastInsertID = id
-	}
-	c.done(ctx, b, r, nil)
-	return res, nil
 }
 
 func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue, prepared bool) (driver.Rows, error) {
-	if err := c.ready(); err != nil {
-		return nil, err
-	}
-	r := &c.res
-	c.c.classifier.Classify(query, r)
-	b, be, err := c.acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if r.ReadsLastInsertID {
-		if err := c.syncLastInsertID(ctx, be); err != nil {
-			c.fail(b, be, ctx, err)
+	for attempt := 0; ; attempt++ {
+		b, be, retryable, err := c.start(ctx, query)
+		if err != nil {
+			if retry(ctx, err, retryable, attempt) {
+				continue
+			}
 			return nil, err
 		}
-	}
-	var dr driver.Rows
-	if !prepared && c.interpolates(args) {
-		dr, err = be.querier.QueryContext(ctx, query, args)
-	} else {
-		var st driver.Stmt
-		var owned bool
-		st, owned, err = be.prepared(ctx, query)
-		if err == nil {
-			dr, err = st.(driver.StmtQueryContext).QueryContext(ctx, args)
-			if owned {
-				// go-sql-driver lets a statement close while its rows are
-				// read; the server keeps the result.
-				defer st.Close()
+		var dr driver.Rows
+		var owned driver.Stmt // closed with the rows when the cache is off
+		if !prepared && c.interpolates(args) {
+			dr, err = be.querier.QueryContext(ctx, query, args)
+		} else {
+			var st driver.Stmt
+			var own bool
+			st, own, err = be.prepared(ctx, query)
+			if err == nil {
+				dr, err = st.(driver.StmtQueryContext).QueryContext(ctx, args)
+				if own {
+					owned = st
+				}
 			}
 		}
+		if err != nil {
+			if owned != nil {
+				owned.Close()
+			}
+			c.fail(b, be, ctx, err)
+			if retry(ctx, err, retryable, attempt) {
+				continue
+			}
+			return nil, err
+		}
+		if !c.res.ReadOnly {
+			// A write through Query: its insert id is not visible to rdsmux.
+			c.lastInsertKnown = false
+			be.lastInsertID = -1
+		}
+		// c.res stays untouched while the rows are open: no other statement
+		// can start on this connection until they are closed.
+		c.rows = &rows{c: c, r: dr, stmt: owned}
+		return c.rows, nil
 	}
-	if err != nil {
-		c.fail(b, be, ctx, err)
-		return nil, err
-	}
-	if !r.ReadOnly {
-		// A write through Query: its insert id is not visible to rdsmux.
-		c.lastInsertKnown = false
-		be.lastInsertID = -1
-	}
-	// c.res stays untouched while the rows are open: no other statement
-	// can start on this connection until they are closed.
-	c.rows = &rows{c: c, r: dr}
-	return c.rows, nil
 }
 
 // finishRows is called when a result set is closed.

@@ -388,3 +388,52 @@ func TestConnectorSharesOnePoolPerTarget(t *testing.T) {
 	_, err = rdsmux.NewConnector(other)
 	require.ErrorContains(t, err, "already exists with other settings")
 }
+
+func TestDatabaseRestartHealsWithoutErrors(t *testing.T) {
+	t.Parallel()
+	s, db := open(t, "maxConnections=4&healthCheckIdle=1h")
+	ctx := context.Background()
+	// Open four backends.
+	conns := make([]*sql.Conn, 4)
+	for i := range conns {
+		c, err := db.Conn(ctx)
+		require.NoError(t, err)
+		_, err = c.ExecContext(ctx, "BEGIN")
+		require.NoError(t, err)
+		conns[i] = c
+	}
+	for _, c := range conns {
+		_, err := c.ExecContext(ctx, "COMMIT")
+		require.NoError(t, err)
+		require.NoError(t, c.Close())
+	}
+	s.Restart(t) // every idle backend is now dead
+	for i := 0; i < 10; i++ {
+		var one int
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT 1").Scan(&one), "statement %d after the restart", i)
+		_, err := db.ExecContext(ctx, "DO 1")
+		require.NoError(t, err)
+	}
+}
+
+func TestStatementPathsWithoutCacheAndWithInterpolation(t *testing.T) {
+	t.Parallel()
+	for _, params := range []string{"statementCacheSize=-1", "interpolateParams=true"} {
+		_, db := open(t, "maxConnections=2&"+params)
+		_, err := db.Exec("CREATE TABLE p (k INT PRIMARY KEY, v VARCHAR(10))")
+		require.NoError(t, err, params)
+		for i := 0; i < 20; i++ {
+			_, err := db.Exec("INSERT INTO p VALUES (?, ?)", i, fmt.Sprint("v", i))
+			require.NoError(t, err, params)
+			rows, err := db.Query("SELECT v FROM p WHERE k <= ? ORDER BY k", i)
+			require.NoError(t, err, params)
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			require.NoError(t, rows.Err())
+			require.NoError(t, rows.Close())
+			require.Equal(t, i+1, n, params)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 type rows struct {
 	c      *conn
 	r      driver.Rows
+	stmt   driver.Stmt // an uncached statement to close with the rows
 	closed bool
 }
 
@@ -34,6 +35,11 @@ func (r *rows) Close() error {
 	}
 	r.closed = true
 	err := r.r.Close()
+	if r.stmt != nil {
+		if cerr := r.stmt.Close(); err == nil {
+			err = cerr
+		}
+	}
 	r.c.finishRows(r, err)
 	return err
 }
