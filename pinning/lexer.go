@@ -46,16 +46,36 @@ type lexer struct {
 	noBackslash bool // NO_BACKSLASH_ESCAPES: backslash is an ordinary byte
 }
 
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
-}
+// Byte classes for the lexer's loops.
+const (
+	clSpace uint8 = 1 << iota
+	clIdent       // may appear in an unquoted identifier (digits included)
+	clDigit
+	clSpecial // may start a comment or end an executable comment: # - / *
+)
 
-func isIdentByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		c == '_' || c == '$' || c >= 0x80
-}
+var byteClass = func() (t [256]uint8) {
+	for _, c := range []byte(" \t\n\r\f\v") {
+		t[c] |= clSpace
+	}
+	for c := 0; c < 256; c++ {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '_' || c == '$' || c >= 0x80 {
+			t[c] |= clIdent
+		}
+		if c >= '0' && c <= '9' {
+			t[c] |= clDigit
+		}
+	}
+	for _, c := range []byte("#-/*") {
+		t[c] |= clSpecial
+	}
+	return t
+}()
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isSpace(c byte) bool     { return byteClass[c]&clSpace != 0 }
+func isIdentByte(c byte) bool { return byteClass[c]&clIdent != 0 }
+func isDigit(c byte) bool     { return byteClass[c]&clDigit != 0 }
 
 // skip moves past whitespace and comments, entering and leaving executable
 // comments.
@@ -63,9 +83,17 @@ func (l *lexer) skip() {
 	src := l.src
 	for l.pos < len(src) {
 		c := src[l.pos]
+		cl := byteClass[c]
+		if cl&(clSpace|clSpecial) == 0 {
+			return
+		}
 		switch {
-		case isSpace(c):
-			l.pos++
+		case cl&clSpace != 0:
+			p := l.pos + 1
+			for p < len(src) && byteClass[src[p]]&clSpace != 0 {
+				p++
+			}
+			l.pos = p
 		case c == '#':
 			l.skipLine()
 		case c == '-' && l.pos+1 < len(src) && src[l.pos+1] == '-' &&
@@ -159,9 +187,11 @@ func (l *lexer) next() token {
 }
 
 func (l *lexer) ident() {
-	for l.pos < len(l.src) && isIdentByte(l.src[l.pos]) {
-		l.pos++
+	src, p := l.src, l.pos
+	for p < len(src) && byteClass[src[p]]&clIdent != 0 {
+		p++
 	}
+	l.pos = p
 }
 
 func (l *lexer) number() {
@@ -196,6 +226,10 @@ func (l *lexer) quoted(q byte, backslash bool) (escaped, closed bool) {
 	p := l.pos + 1
 	for p < len(src) {
 		c := src[p]
+		if c != q && c != '\\' {
+			p++
+			continue
+		}
 		switch {
 		case c == '\\' && backslash:
 			escaped = true

@@ -350,7 +350,7 @@ func (p *parser) readValue(name bool) (value, bool) {
 		n++
 		p.advance()
 	}
-	if n != 1 {
+	if n != 1 || !first.closed {
 		return val, false
 	}
 	val.kind = first.kind

@@ -184,9 +184,7 @@ var completionNames = [...]string{"NO_CHAIN", "CHAIN", "RELEASE"}
 // identifier or a string, without escapes.
 func nameLike(val *value) bool {
 	switch val.kind {
-	case tkWord, tkQuotedIdent:
-		return val.text != ""
-	case tkString:
+	case tkWord, tkQuotedIdent, tkString:
 		return val.text != "" && !strings.ContainsAny(val.text, "'\"\\`")
 	}
 	return false
