@@ -252,7 +252,7 @@ func TestServerValues(t *testing.T) {
 		})
 		r.Defaults.Each(func(v pinning.Var) {
 			sess, _, _ := s.value("@@SESSION." + readName(v))
-			if cs, ok := pairs[v]; ok && (r.Settings.Vars()|r.Defaults|r.ReadBack).Has(cs) {
+			if cs, ok := pairs[v]; ok && (r.Settings.Vars() | r.Defaults | r.ReadBack).Has(cs) {
 				csName, _, _ := s.value("@@SESSION." + cs.String())
 				var def string
 				if err := s.conn.QueryRowContext(context.Background(),
