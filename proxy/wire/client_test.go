@@ -258,6 +258,17 @@ func TestClientAgainstMariaDB(t *testing.T) {
 		}
 	})
 
+	t.Run("change user", func(t *testing.T) {
+		cu := dialT(t, srv.Addr(), &wire.ClientConfig{User: "root"})
+		mustExec(t, cu, "SET @v = 1")
+		if err := cu.ChangeUser(ctx, &wire.ClientConfig{User: "app", Password: "s3cret", Database: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		if v, _, _ := cu.QueryValue(ctx, "SELECT CONCAT(CURRENT_USER(), ' ', DATABASE(), ' ', IFNULL(@v, 'reset'))"); v != "app@% test reset" {
+			t.Fatalf("after COM_CHANGE_USER: %q", v)
+		}
+	})
+
 	t.Run("local infile refused", func(t *testing.T) {
 		lc := dialT(t, srv.Addr(), &wire.ClientConfig{User: "app", Password: "s3cret", Database: "test",
 			Capabilities: wire.DefaultClientCapabilities | wire.ClientLocalFiles})

@@ -78,6 +78,7 @@ type ServerConn struct {
 	tls      bool
 	connID   uint32
 	remoteIP string
+	nonce    []byte // the handshake's auth nonce, reused by COM_CHANGE_USER
 }
 
 // Capabilities returns the capabilities in effect: those both sides set.
@@ -148,6 +149,7 @@ func (cfg *ServerConfig) offeredCaps() Capability {
 
 func (s *ServerConn) handshake(ctx context.Context, cfg *ServerConfig) error {
 	nonce := newNonce()
+	s.nonce = nonce
 	offered := cfg.offeredCaps()
 	plugin := cfg.DefaultAuthPlugin
 	if plugin == "" {

@@ -151,7 +151,7 @@ func WithParamTypes(dst, payload []byte, numParams int, types []byte) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	if numParams == 0 || e.NewParamsBound {
+	if numParams <= 0 || e.NewParamsBound {
 		return append(dst, payload...), nil
 	}
 	if len(types) != 2*numParams {
