@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/rdsmux/rdsmux/iamauth"
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool"
 )
@@ -72,6 +74,21 @@ func WithBackendOptions(opts ...mysql.Option) Option {
 	return func(c *Connector) error { return c.cfg.MySQL.Apply(opts...) }
 }
 
+// WithCredentials makes every new backend connection ask p for its user
+// and password: an IAM auth token source (which requires TLS; the token is
+// never sent without it) or a Secrets Manager secret, from package
+// iamauth. A password the server rejects (error 1045) is fetched again and
+// retried through a rotation window, so rotation fails no client request.
+func WithCredentials(p iamauth.Provider) Option {
+	return func(c *Connector) error {
+		if p == nil {
+			return errors.New("rdsmux: WithCredentials(nil)")
+		}
+		c.creds = p
+		return nil
+	}
+}
+
 // Connector opens logical connections that share one pool of backend
 // connections per target. It is safe for concurrent use.
 type Connector struct {
@@ -80,6 +97,7 @@ type Connector struct {
 	classifier *pinning.Classifier
 	target     *target
 	user       string // the pool partition of this connector's sessions
+	creds      iamauth.Provider
 
 	closeOnce sync.Once
 	kills     sync.WaitGroup // KILL QUERY goroutines; Close waits for them
@@ -117,13 +135,24 @@ func NewConnector(cfg *Config, opts ...Option) (*Connector, error) {
 	c.backendCfg = c.cfg.MySQL.Clone()
 	c.backendCfg.DBName = ""
 	c.user = partitionKey(c.backendCfg)
+	var dial driver.Connector
+	if c.creds != nil {
+		// Backends of different credential sources never share a partition.
+		c.user += fmt.Sprintf("+creds%p", c.creds)
+		dial, err = iamauth.NewConnector(c.backendCfg, c.creds)
+	} else {
+		dial, err = mysql.NewConnector(c.backendCfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rdsmux: %w", err)
+	}
 
 	t, err := acquireTarget(c.cfg, c.backendCfg)
 	if err != nil {
 		return nil, err
 	}
 	c.target = t
-	t.register(c.user, c.backendCfg)
+	t.register(c.user, dial)
 	return c, nil
 }
 
@@ -172,9 +201,9 @@ type target struct {
 	pool *pool.Pool
 	opts string // the pool settings, to refuse a second connector that disagrees
 
-	mu    sync.Mutex               // guards users and refs
-	users map[string]*mysql.Config // partition key -> backend config to dial with
-	refs  int                      // guarded by targetsMu, not mu
+	mu    sync.Mutex                  // guards users
+	users map[string]driver.Connector // partition key -> how to dial its backends
+	refs  int                         // guarded by targetsMu, not mu
 }
 
 var (
@@ -204,7 +233,7 @@ func acquireTarget(cfg *Config, backendCfg *mysql.Config) (*target, error) {
 		t.refs++
 		return t, nil
 	}
-	t := &target{key: key, opts: opts, users: map[string]*mysql.Config{}, refs: 1}
+	t := &target{key: key, opts: opts, users: map[string]driver.Connector{}, refs: 1}
 	borrowTimeout := cfg.ConnectionBorrowTimeout
 	p, err := pool.New(pool.Config{
 		Dial:                      t.dial(cfg.StatementCacheSize),
@@ -241,9 +270,9 @@ func releaseTarget(t *target) {
 
 // register records how to dial backends for a partition; the newest
 // registration wins, so a rotated password takes effect for new backends.
-func (t *target) register(user string, cfg *mysql.Config) {
+func (t *target) register(user string, dial driver.Connector) {
 	t.mu.Lock()
-	t.users[user] = cfg
+	t.users[user] = dial
 	t.mu.Unlock()
 }
 
@@ -252,14 +281,10 @@ func (t *target) register(user string, cfg *mysql.Config) {
 func (t *target) dial(cacheSize int) func(ctx context.Context, user string) (pool.Conn, error) {
 	return func(ctx context.Context, user string) (pool.Conn, error) {
 		t.mu.Lock()
-		cfg := t.users[user]
+		mc := t.users[user]
 		t.mu.Unlock()
-		if cfg == nil {
+		if mc == nil {
 			return nil, fmt.Errorf("rdsmux: no connector registered for partition %s", user)
-		}
-		mc, err := mysql.NewConnector(cfg)
-		if err != nil {
-			return nil, err
 		}
 		dc, err := mc.Connect(ctx)
 		if err != nil {
