@@ -263,3 +263,5 @@ func ParseTrackedSchema(value []byte) ([]byte, error) {
 	}
 	return s, nil
 }
+
+var _ error = (*Error)(nil)

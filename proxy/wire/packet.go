@@ -276,3 +276,5 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 
 // Close closes the underlying connection without flushing.
 func (c *Conn) Close() error { return c.nc.Close() }
+
+var _ net.Conn = (*prefixConn)(nil)
