@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux"
+	"github.com/rdsmux/rdsmux/iamauth"
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 )
 
@@ -441,4 +442,48 @@ func TestStatementPathsWithoutCacheAndWithInterpolation(t *testing.T) {
 			require.Equal(t, i+1, n, params)
 		}
 	}
+}
+
+// rotatingProvider serves the password the test sets, like a Secrets
+// Manager secret being rotated.
+type rotatingProvider struct {
+	mu       sync.Mutex
+	password string
+}
+
+func (p *rotatingProvider) set(pw string) { p.mu.Lock(); p.password = pw; p.mu.Unlock() }
+
+func (p *rotatingProvider) Credentials(context.Context) (iamauth.Credential, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return iamauth.Credential{User: "rot", Password: p.password, Source: "test"}, nil
+}
+
+func (p *rotatingProvider) Invalidate(iamauth.Credential) {}
+
+func TestWithCredentialsFollowsRotation(t *testing.T) {
+	t.Parallel()
+	s := mariadbtest.Start(t)
+	s.CreateUser(t, "rot", "first")
+	prov := &rotatingProvider{password: "first"}
+	cfg, err := rdsmux.ParseDSN(s.UserDSN("rot", "", "test", "maxConnections=2&maxLifetime=50ms"))
+	require.NoError(t, err)
+	db, err := rdsmux.OpenConfig(cfg, rdsmux.WithCredentials(prov))
+	require.NoError(t, err)
+	defer db.Close()
+
+	var user string
+	require.NoError(t, db.QueryRow("SELECT CURRENT_USER()").Scan(&user))
+	require.Equal(t, "rot@%", user)
+
+	s.SetPassword(t, "rot", "second")
+	prov.set("second")
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		require.NoError(t, db.QueryRow("SELECT CURRENT_USER()").Scan(&user))
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Backends older than maxLifetime were replaced, with the new password.
+	require.Greater(t, db.PoolStats().DatabaseConnectionsSetupSucceeded, int64(2))
+	require.Zero(t, db.PoolStats().DatabaseConnectionsSetupFailed)
 }
