@@ -73,7 +73,6 @@ var byteClass = func() (t [256]uint8) {
 	return t
 }()
 
-func isSpace(c byte) bool     { return byteClass[c]&clSpace != 0 }
 func isIdentByte(c byte) bool { return byteClass[c]&clIdent != 0 }
 func isDigit(c byte) bool     { return byteClass[c]&clDigit != 0 }
 

@@ -282,7 +282,39 @@ func quoteLower(val *value) string {
 	if val.plain && !hasUpper(val.text) {
 		return val.lit
 	}
-	return "'" + strings.ToLower(val.text) + "'"
+	return "'" + asciiLower(val.text) + "'"
+}
+
+func asciiLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLower lower-cases ASCII letters only, leaving other bytes as they
+// are (strings.ToLower would rewrite invalid UTF-8).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// asciiUpper upper-cases ASCII letters only.
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return string(b)
 }
 
 func hasUpper(s string) bool {
@@ -401,13 +433,13 @@ func normLocale(val *value) (string, valOp) {
 	}
 	s := val.text
 	lang, terr, ok := strings.Cut(s, "_")
-	if !ok || len(lang) < 2 || len(lang) > 3 || len(terr) != 2 {
+	if !ok || len(lang) < 2 || len(lang) > 3 || len(terr) != 2 || !asciiLetters(lang) || !asciiLetters(terr) {
 		return "", opReadBack
 	}
 	if val.plain && !hasUpper(lang) && !hasLower(terr) {
 		return val.lit, opSet
 	}
-	return "'" + strings.ToLower(lang) + "_" + strings.ToUpper(terr) + "'", opSet
+	return "'" + asciiLower(lang) + "_" + asciiUpper(terr) + "'", opSet
 }
 
 // ServerValue returns the normalized literal for v given the value the
@@ -440,9 +472,9 @@ func ServerValue(v Var, raw string, null bool) string {
 		}
 		return raw
 	case kindCharset, kindCollation:
-		return quote(strings.ToLower(raw))
+		return quote(asciiLower(raw))
 	case kindIsolation, kindQueryCache, kindCompletion:
-		return quote(strings.ToUpper(raw))
+		return quote(asciiUpper(raw))
 	}
 	return quote(raw)
 }

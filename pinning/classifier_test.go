@@ -1,0 +1,262 @@
+package pinning
+
+import (
+	"strings"
+	"testing"
+)
+
+func classify(c *Classifier, sql string) *Result {
+	var r Result
+	c.Classify(sql, &r)
+	return &r
+}
+
+func TestFilterExcludeVariableSets(t *testing.T) {
+	f, err := ParseFilters("exclude_variable_sets")
+	if err != nil || f != ExcludeVariableSets {
+		t.Fatalf("ParseFilters = %v, %v", f, err)
+	}
+	c := NewClassifier(WithFilters(f))
+	for _, tc := range []struct{ sql, want string }{
+		{"SET @x = 1", "n=1"},
+		{"SET profiling = 1, sql_log_bin = 0, session_track_gtids = OWN_GTID", "n=1"},
+		{"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", "n=1"},
+		{"SET sql_mode = @m", "n=1 readback[sql_mode]"},
+		{"SET @x = GET_LOCK('a', 1)", "n=1 pins=get-lock"},
+		{"SELECT @x", "n=1 pins=user-variable ro"},
+		{"SET STATEMENT max_statement_time = 1 FOR SELECT @x", "n=1 pins=user-variable ro"},
+		{"/*!40101 SET @OLD = @@sql_mode */", "n=1"},
+		{"SET autocommit = 0", "n=1 tx=set-autocommit set[autocommit=0]"},
+	} {
+		if got := classify(c, tc.sql).String(); got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.sql, got, tc.want)
+		}
+	}
+}
+
+func TestParseFilters(t *testing.T) {
+	for _, s := range []string{"", " ", "EXCLUDE_VARIABLE_SETS", "EXCLUDE_VARIABLE_SETS, exclude_variable_sets"} {
+		f, err := ParseFilters(s)
+		if err != nil {
+			t.Errorf("ParseFilters(%q): %v", s, err)
+		}
+		if (s != "" && s != " ") != (f == ExcludeVariableSets) {
+			t.Errorf("ParseFilters(%q) = %v", s, f)
+		}
+	}
+	if _, err := ParseFilters("EXCLUDE_VARIABLE_SETS,NOPE"); err == nil || !strings.Contains(err.Error(), "NOPE") {
+		t.Errorf("unknown filter: err = %v", err)
+	}
+	if s := ExcludeVariableSets.String(); s != "EXCLUDE_VARIABLE_SETS" {
+		t.Errorf("String = %q", s)
+	}
+	if c := NewClassifier(WithFilters(ExcludeVariableSets)); c.Filters() != ExcludeVariableSets {
+		t.Errorf("Filters = %v", c.Filters())
+	}
+}
+
+func TestMaxStatementLen(t *testing.T) {
+	long := "SELECT '" + strings.Repeat("x", DefaultMaxStatementLen) + "'"
+	if got := classify(NewClassifier(), long).String(); got != "n=1 pins=statement-too-long" {
+		t.Errorf("default limit: %s", got)
+	}
+	if got := classify(NewClassifier(WithMaxStatementLen(-1)), long).String(); got != "n=1 ro" {
+		t.Errorf("no limit: %s", got)
+	}
+	if got := classify(NewClassifier(WithMaxStatementLen(11)), "SELECT 12345").String(); got != "n=1 pins=statement-too-long" {
+		t.Errorf("limit 11: %s", got)
+	}
+	if got := classify(NewClassifier(WithMaxStatementLen(12)), "SELECT 12345").String(); got != "n=1 ro" {
+		t.Errorf("limit 11: %s", got)
+	}
+}
+
+func TestNoBackslashEscapes(t *testing.T) {
+	sql := `SELECT 'a\', @x, '' FROM t`
+	if got := classify(NewClassifier(), sql).String(); got != "n=1 ro" {
+		t.Errorf("backslash escapes: %s", got)
+	}
+	if got := classify(NewClassifier(WithNoBackslashEscapes()), sql).String(); got != "n=1 pins=user-variable ro" {
+		t.Errorf("NO_BACKSLASH_ESCAPES: %s", got)
+	}
+	var s Settings
+	r := classify(NewClassifier(), "SET sql_mode = 'STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES'")
+	r.Apply(&s)
+	if !s.NoBackslashEscapes() {
+		t.Error("Settings.NoBackslashEscapes = false")
+	}
+}
+
+func TestMultiLine(t *testing.T) {
+	c := NewClassifier()
+	for _, tc := range []struct{ sql, want string }{
+		{"SELECT a -- @x\n, @y FROM t", "n=1 pins=user-variable ro"},
+		{"SELECT a # @x\r\nFROM t", "n=1 ro"},
+		{"SELECT 1;\n-- comment\nSET @a = 1;\n", "n=2 pins=user-variable"},
+		{"/* multi\nline @x */\nBEGIN", "n=1 tx=begin"},
+		{"SET NAMES utf8mb4\n  COLLATE\n  utf8mb4_bin", "n=1 set[character_set_client='utf8mb4' character_set_connection='utf8mb4' character_set_results='utf8mb4' collation_connection='utf8mb4_bin']"},
+		{"CREATE PROCEDURE p()\nBEGIN\n  SET @x = 1;\n  SELECT 1;\nEND;\nSELECT 2", "n=2 tx=implicit-commit"},
+	} {
+		if got := classify(c, tc.sql).String(); got != tc.want {
+			t.Errorf("%q: got %s, want %s", tc.sql, got, tc.want)
+		}
+	}
+}
+
+func TestResultReuse(t *testing.T) {
+	c := NewClassifier()
+	var r Result
+	c.Classify("SET @@session.tx_isolation = @x, NAMES latin1; USE db; DROP DATABASE db; BEGIN", &r)
+	if r.String() == "n=0" {
+		t.Fatal("nothing classified")
+	}
+	c.Classify("SELECT 1", &r)
+	if got := r.String(); got != "n=1 ro" {
+		t.Errorf("reused Result: %s", got)
+	}
+	if r.ReadBackName(VarTransactionIsolation) != "transaction_isolation" {
+		t.Errorf("stale read-back name %q", r.ReadBackName(VarTransactionIsolation))
+	}
+}
+
+func TestReadBack(t *testing.T) {
+	c := NewClassifier()
+	r := classify(c, "SET @@session.tx_isolation = @x, sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES'), character set utf8mb4")
+	want := "SELECT @@SESSION.character_set_connection, @@SESSION.collation_connection, @@SESSION.sql_mode, @@SESSION.tx_isolation"
+	if got := r.ReadBackQuery(SpellCanonical); got != want {
+		t.Errorf("ReadBackQuery = %q, want %q", got, want)
+	}
+	r = classify(c, "SET autocommit = 1")
+	if got := r.ReadBackQuery(SpellLegacy); got != "" {
+		t.Errorf("nothing to read back: %q", got)
+	}
+	// A later literal assignment in the same statement wins over a read-back.
+	r = classify(c, "SET sql_mode = @m, sql_mode = ''")
+	if got := r.String(); got != "n=1 pins=user-variable set[sql_mode='']" {
+		t.Errorf("later literal: %s", got)
+	}
+	r = classify(c, "SET sql_mode = '', sql_mode = DEFAULT; SET wait_timeout = DEFAULT; SET wait_timeout = 5")
+	if got := r.String(); got != "n=3 set[wait_timeout=5] default[sql_mode]" {
+		t.Errorf("later assignments: %s", got)
+	}
+}
+
+func TestSchemaAfter(t *testing.T) {
+	c := NewClassifier()
+	for _, tc := range []struct{ sql, cur, want string }{
+		{"SELECT 1", "a", "a"},
+		{"USE b", "a", "b"},
+		{"DROP DATABASE a", "a", ""},
+		{"DROP DATABASE x", "a", "a"},
+		{"USE b; DROP DATABASE b", "a", ""},
+		{"DROP DATABASE b; USE b", "a", "b"},
+		{"USE b; DROP DATABASE a", "a", "b"},
+		{"DROP DATABASE a; USE b", "a", "b"},
+		{"USE `x``y`", "", "x`y"},
+	} {
+		if got := classify(c, tc.sql).SchemaAfter(tc.cur); got != tc.want {
+			t.Errorf("%s from %q: %q, want %q", tc.sql, tc.cur, got, tc.want)
+		}
+	}
+}
+
+func TestLastInsertID(t *testing.T) {
+	c := NewClassifier()
+	for _, tc := range []struct {
+		sql       string
+		reads     bool
+		pinnedSet bool
+	}{
+		{"SELECT LAST_INSERT_ID()", true, false},
+		{"SELECT LAST_INSERT_ID ( ) + 1", true, false},
+		{"SELECT LAST_INSERT_ID(7)", false, true},
+		{"SELECT last_insert_id", false, false},
+		{"SELECT 'LAST_INSERT_ID()'", false, false},
+		{"SELECT `LAST_INSERT_ID`()", false, false},
+		{"SELECT LAST_INSERT_ID(", false, true},
+		{"SELECT @@IDENTITY, @@session.last_insert_id", true, false},
+	} {
+		r := classify(c, tc.sql)
+		if r.ReadsLastInsertID != tc.reads || r.Pins.Has(PinLastInsertIDSet) != tc.pinnedSet {
+			t.Errorf("%s: %s", tc.sql, r.String())
+		}
+	}
+}
+
+func TestExecutableComment(t *testing.T) {
+	c := NewClassifier()
+	for _, tc := range []struct{ sql, want string }{
+		{"/*!50000 LOCK TABLES t WRITE */", "n=1 tx=implicit-commit pins=lock-tables,executable-comment"},
+		{"SELECT 1 /*!50000 , GET_LOCK('a', 1) */", "n=1 pins=get-lock,executable-comment"},
+		{"SELECT 1 /*M!100000 , FOUND_ROWS() */", "n=1 pins=found-rows,executable-comment ro"},
+		{"SELECT 1 /* , FOUND_ROWS() */", "n=1 ro"},
+		{"SELECT 1 /*!, 2 */ + @x", "n=1 pins=user-variable ro"},
+		{"/*!40101 SET NAMES latin1 */", "n=1 set[character_set_client='latin1' character_set_connection='latin1' character_set_results='latin1'] default[collation_connection]"},
+	} {
+		if got := classify(c, tc.sql).String(); got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.sql, got, tc.want)
+		}
+	}
+}
+
+// TestNoAllocs checks that the common statements (reads, writes,
+// transaction control, tracked SETs with literal values) classify without
+// allocating.
+func TestNoAllocs(t *testing.T) {
+	c := NewClassifier()
+	var r Result
+	for _, sql := range []string{
+		"SELECT `users`.* FROM `users` WHERE `users`.`id` = 1 LIMIT 1",
+		"INSERT INTO t (a, b) VALUES (1, 'x')",
+		"UPDATE t SET a = a + 1 WHERE id = 2",
+		"BEGIN", "COMMIT", "ROLLBACK", "START TRANSACTION READ ONLY",
+		"SET NAMES utf8mb4", "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci", "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_general_ci'",
+		"SET autocommit=0", "SET autocommit = ON",
+		"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+		"set session sql_mode='ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+		"SET time_zone = '+00:00'", "SET time_zone = 'SYSTEM'", "SET tx_isolation = 'READ-COMMITTED'",
+		"SET wait_timeout = 28800, net_write_timeout = 600", "SET FOREIGN_KEY_CHECKS = 0",
+		"SET max_statement_time = 1.5", "SET default_storage_engine = InnoDB",
+		"SET @@SESSION.sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES'), @@SESSION.sql_auto_is_null = 0",
+		"USE app", "SELECT LAST_INSERT_ID()",
+	} {
+		if n := testing.AllocsPerRun(20, func() { c.Classify(sql, &r) }); n != 0 {
+			t.Errorf("%s: %v allocations", sql, n)
+		}
+	}
+}
+
+// TestCorpusRoundTrip replays every corpus statement's settings: the SET
+// statement Diff writes must classify to the same settings.
+func TestCorpusRoundTrip(t *testing.T) {
+	_, entries := readCorpus(t)
+	c := NewClassifier()
+	n := 0
+	for _, e := range entries {
+		r := classify(c, e.sql)
+		if r.Settings.IsZero() {
+			continue
+		}
+		n++
+		var s Settings
+		r.Apply(&s)
+		for _, sp := range []Spelling{SpellCanonical, SpellLegacy} {
+			diff := s.DiffAs(&Settings{}, sp)
+			r2 := classify(c, diff)
+			if r2.Pinned() || r2.ReadBack != 0 {
+				t.Errorf("%s: replay %q: %s", e.sql, diff, r2.String())
+			}
+			var s2 Settings
+			r2.Apply(&s2)
+			if !s2.Equal(&s) {
+				t.Errorf("%s: replay %q recorded %q, want %q", e.sql, diff, s2.Key(), s.Key())
+			}
+			if again := s2.DiffAs(&s, sp); again != "" {
+				t.Errorf("%s: diff after replay: %q", e.sql, again)
+			}
+		}
+	}
+	if n < 100 {
+		t.Errorf("only %d corpus statements change settings", n)
+	}
+}
