@@ -169,6 +169,3 @@ func (b *backend) prepared(ctx context.Context, query string) (stmt driver.Stmt,
 	b.stmts[query] = b.lru.PushFront(&cachedStmt{query: query, stmt: stmt})
 	return stmt, false, nil
 }
-
-// cachedStatements is the number of prepared statements cached on b.
-func (b *backend) cachedStatements() int { return b.lru.Len() }
