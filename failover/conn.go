@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"net"
 	"sync/atomic"
 )
 
@@ -25,8 +26,9 @@ type conn struct {
 	host  Host
 	epoch uint64 // writer epoch at dial time
 
-	inTx atomic.Bool // set by BeginTx, cleared by Commit/Rollback
-	lost atomic.Bool // a connection-level error was seen
+	inTx    atomic.Bool // set by BeginTx, cleared by Commit/Rollback
+	lost    atomic.Bool // a connection-level error was seen
+	untrack func()      // unregisters the socket from the monitor; nil for readers
 }
 
 var (
@@ -41,7 +43,9 @@ var (
 	_ driver.NamedValueChecker  = (*conn)(nil)
 )
 
-func newConn(raw driver.Conn, d *Dialer, h Host, epoch uint64) (*conn, error) {
+// newConn wraps raw. A writer connection's socket is registered with the
+// monitor, which closes it when the writer changes.
+func newConn(raw driver.Conn, d *Dialer, h Host, epoch uint64, sock net.Conn) (*conn, error) {
 	c := &conn{raw: raw, d: d, host: h, epoch: epoch}
 	var ok [8]bool
 	c.ctxQ, ok[0] = raw.(driver.QueryerContext)
@@ -57,6 +61,9 @@ func newConn(raw driver.Conn, d *Dialer, h Host, epoch uint64) (*conn, error) {
 			raw.Close()
 			return nil, fmt.Errorf("failover: driver connection %T lacks a context method; use go-sql-driver/mysql", raw)
 		}
+	}
+	if sock != nil && d.cfg.Role == RoleWriter {
+		c.untrack = d.m.track(h.Addr, sock)
 	}
 	return c, nil
 }
@@ -94,7 +101,12 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
 }
 
-func (c *conn) Close() error { return c.raw.Close() }
+func (c *conn) Close() error {
+	if c.untrack != nil {
+		c.untrack()
+	}
+	return c.raw.Close()
+}
 
 func (c *conn) Begin() (driver.Tx, error) {
 	return c.BeginTx(context.Background(), driver.TxOptions{})

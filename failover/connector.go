@@ -72,7 +72,13 @@ func (c *Connector) base(addr string) (driver.Connector, error) {
 	mc := c.cfg.MySQL.Clone()
 	mc.Net, mc.Addr = "tcp", addr
 	tcp := c.d.cfg.TCP
-	mc.DialFunc = func(ctx context.Context, _, a string) (net.Conn, error) { return tcp.dialTCP(ctx, a) }
+	mc.DialFunc = func(ctx context.Context, _, a string) (net.Conn, error) {
+		nc, err := tcp.dialTCP(ctx, a)
+		if rec, ok := ctx.Value(dialRecordKey{}).(*dialRecord); ok && err == nil {
+			rec.conn = nc
+		}
+		return nc, err
+	}
 	b, err := mysql.NewConnector(mc)
 	if err != nil {
 		return nil, fmt.Errorf("failover: go-sql-driver settings for %s: %w", addr, err)
@@ -120,6 +126,8 @@ func (c *Connector) attempt(ctx context.Context, h Host) (driver.Conn, error) {
 	epoch := c.d.m.writerEpoch()
 	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
 	defer cancel()
+	rec := &dialRecord{}
+	actx = context.WithValue(actx, dialRecordKey{}, rec)
 	raw, err := b.Connect(actx)
 	if err != nil {
 		if actx.Err() != nil && ctx.Err() == nil {
@@ -137,8 +145,15 @@ func (c *Connector) attempt(ctx context.Context, h Host) (driver.Conn, error) {
 			return nil, err
 		}
 	}
-	return newConn(raw, c.d, h, epoch)
+	return newConn(raw, c.d, h, epoch, rec.conn)
 }
+
+// dialRecordKey is the context key under which attempt passes a
+// *dialRecord to the dial function.
+type dialRecordKey struct{}
+
+// dialRecord captures the socket go-sql-driver dialed.
+type dialRecord struct{ conn net.Conn }
 
 // retryableConnect reports whether a failed attempt should move on to
 // another (or the same, re-verified) host rather than fail the caller.

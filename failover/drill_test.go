@@ -117,6 +117,8 @@ type drillOptions struct {
 	promoteDelay time.Duration // failure -> promotion
 	stmtTimeout  time.Duration
 	fixedWait    time.Duration // how long after promotion the fixed-address client gets
+	// Monitor tuning; zero means the library defaults (1s, 1s).
+	probeTimeout, checkInterval time.Duration
 }
 
 type drillResult struct {
@@ -134,6 +136,7 @@ type drillResult struct {
 	fixedAcked    int
 	fixedErrors   int
 	fixedRecovery time.Duration // promotion -> first success of the fixed-address client; -1: never
+	aborted       int64         // writer connections closed by the monitor on the writer change
 }
 
 func runDrill(t *testing.T, o drillOptions) drillResult {
@@ -151,9 +154,10 @@ func runDrill(t *testing.T, o drillOptions) drillResult {
 	}
 	// Library defaults for probing and monitoring: the numbers are what a
 	// user gets.
-	p, err := NewReadOnly(ReadOnlyConfig{Hosts: []string{writerAddr, replica.Addr()}, Probe: ProbeConfig{MySQL: rootConfig()}})
+	p, err := NewReadOnly(ReadOnlyConfig{Hosts: []string{writerAddr, replica.Addr()},
+		Probe: ProbeConfig{MySQL: rootConfig(), Timeout: o.probeTimeout}})
 	require.NoError(t, err)
-	m := startMonitor(t, p, MonitorConfig{})
+	m := startMonitor(t, p, MonitorConfig{WriterCheckInterval: o.checkInterval})
 	rec := &recorder{}
 	defer m.Subscribe(rec.event)()
 	waitWriter(t, m, writerAddr)
@@ -225,6 +229,7 @@ func runDrill(t *testing.T, o drillOptions) drillResult {
 		res.detection = ev.At.Sub(failAt)
 	}
 	res.acked, res.errors, res.classes = len(l.acked), len(l.failed), l.classes
+	res.aborted = m.Stats().AbortedConns
 	res.fixedAcked, res.fixedErrors = len(fl.acked), len(fl.failed)
 
 	// Ledger check on the new writer.
@@ -283,9 +288,9 @@ func (r drillResult) String() string {
 		fixed = r.fixedRecovery.Round(time.Millisecond).String()
 	}
 	return fmt.Sprintf("%-9s recovered=%v promotion->first write=%v failure->first write=%v detection=%v "+
-		"acked=%d errors=%d %v missing(async lag)=%d lost=%d duplicated=%d | fixed-address go-sql-driver: acked=%d errors=%d promotion->first write=%s",
+		"acked=%d errors=%d %v missing(async lag)=%d lost=%d duplicated=%d aborted=%d | fixed-address go-sql-driver: acked=%d errors=%d promotion->first write=%s",
 		r.mode, r.recovered, r.recovery.Round(time.Millisecond), r.fromFailure.Round(time.Millisecond),
-		r.detection.Round(time.Millisecond), r.acked, r.errors, r.classes, r.missingLag, r.lost, r.duplicated,
+		r.detection.Round(time.Millisecond), r.acked, r.errors, r.classes, r.missingLag, r.lost, r.duplicated, r.aborted,
 		r.fixedAcked, r.fixedErrors, fixed)
 }
 
@@ -319,6 +324,10 @@ func TestFailoverDrillBlackhole(t *testing.T) {
 	r := runDrill(t, defaultDrill(drillBlackhole))
 	checkDrill(t, r)
 	require.EqualValues(t, -1, r.fixedRecovery)
+	// Statements stuck on the blackholed writer were cut when the writer
+	// changed, as lost connections, instead of running into their timeout.
+	require.Positive(t, r.aborted)
+	require.Positive(t, r.classes[ClassConnectionLost], "%v", r.classes)
 }
 
 // TestFailoverDrillRepeated runs the drill RDSMUX_DRILL times per mode and
@@ -330,23 +339,39 @@ func TestFailoverDrillRepeated(t *testing.T) {
 	if n <= 0 {
 		t.Skip("set RDSMUX_DRILL=N to repeat the failover drill N times per mode (the single drills run by default)")
 	}
-	for _, mode := range []drillMode{drillKill, drillBlackhole} {
+	tuned := func(o drillOptions) drillOptions {
+		o.probeTimeout, o.checkInterval = 300*time.Millisecond, 200*time.Millisecond
+		return o
+	}
+	late := func(o drillOptions) drillOptions {
+		o.promoteDelay = 3 * time.Second
+		return o
+	}
+	for _, v := range []struct {
+		name string
+		opts drillOptions
+	}{
+		{"kill", defaultDrill(drillKill)},
+		{"blackhole", defaultDrill(drillBlackhole)},
+		{"blackhole, check 200ms, probe timeout 300ms", tuned(defaultDrill(drillBlackhole))},
+		{"blackhole, promotion 3s after the failure", late(defaultDrill(drillBlackhole))},
+	} {
 		var results []drillResult
 		for i := 0; i < n; i++ {
-			o := defaultDrill(mode)
+			o := v.opts
 			o.fixedWait = 3 * time.Second
 			var r drillResult
-			t.Run(fmt.Sprintf("%s-%d", mode, i), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s-%d", o.mode, i), func(t *testing.T) {
 				r = runDrill(t, o)
 				checkDrill(t, r)
 			})
 			results = append(results, r)
 		}
-		summarize(t, mode, results, 3*time.Second)
+		summarize(v.name, results, 3*time.Second)
 	}
 }
 
-func summarize(t *testing.T, mode drillMode, rs []drillResult, fixedWait time.Duration) {
+func summarize(name string, rs []drillResult, fixedWait time.Duration) {
 	pick := func(f func(drillResult) time.Duration) (p50, max time.Duration) {
 		var ds []time.Duration
 		for _, r := range rs {
@@ -366,8 +391,8 @@ func summarize(t *testing.T, mode drillMode, rs []drillResult, fixedWait time.Du
 			fixedOK++
 		}
 	}
-	fmt.Printf("drill %-9s n=%d  promotion->first write p50=%v max=%v  failure->first write p50=%v max=%v  detection p50=%v max=%v  "+
+	fmt.Printf("drill %s: n=%d  promotion->first write p50=%v max=%v  failure->first write p50=%v max=%v  detection p50=%v max=%v  "+
 		"client errors=%d (%.1f/run)  acked-but-unreplicated=%d  fixed-address go-sql-driver recovered in %d/%d runs within %v\n",
-		mode, len(rs), rp50.Round(time.Millisecond), rmax.Round(time.Millisecond), fp50.Round(time.Millisecond), fmax.Round(time.Millisecond),
+		name, len(rs), rp50.Round(time.Millisecond), rmax.Round(time.Millisecond), fp50.Round(time.Millisecond), fmax.Round(time.Millisecond),
 		dp50.Round(time.Millisecond), dmax.Round(time.Millisecond), errs, float64(errs)/float64(len(rs)), lag, fixedOK, len(rs), fixedWait)
 }

@@ -83,6 +83,10 @@ type Stats struct {
 	// WriterChecks counts the cheap writer liveness checks between
 	// refreshes.
 	WriterChecks int64
+	// AbortedConns counts connections to a former writer that the monitor
+	// closed when the writer changed (statements in flight on them fail
+	// with a connection error).
+	AbortedConns int64
 	// LastError is the latest refresh or check error, or nil.
 	LastError error
 	// Fast reports whether the monitor is refreshing at the fast rate

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -92,7 +93,13 @@ type Monitor struct {
 	// that started before the latest report cannot verify reportedAddr.
 	reports      uint64
 	reportedAddr string
+	// conns are the open writer connections by host address, closed when
+	// that host stops being the writer (see track).
+	conns map[string]map[*trackedConn]struct{}
 }
+
+// trackedConn is a registered writer connection.
+type trackedConn struct{ c io.Closer }
 
 // NewMonitor starts a Monitor. It refreshes at once and then at the fast
 // rate until a writer is verified; use WaitWriter to wait for that.
@@ -108,6 +115,7 @@ func NewMonitor(cfg MonitorConfig) (*Monitor, error) {
 		done:    make(chan struct{}),
 		changed: make(chan struct{}),
 		subs:    map[int]func(Event){},
+		conns:   map[string]map[*trackedConn]struct{}{},
 	}
 	if wc, ok := cfg.Provider.(WriterChecker); ok && cfg.WriterCheckInterval > 0 {
 		m.checker = wc
@@ -244,8 +252,17 @@ func (m *Monitor) apply(top Topology, err error, seq uint64) {
 		}
 		evs = append(evs, m.startOutageLocked(now, cause))
 	}
+	var abort []*trackedConn
 	if newVerified {
+		from := m.lastWriter
 		evs = append(evs, m.writerVerifiedLocked(now, top)...)
+		if !from.IsZero() && from.Addr != top.Writer.Addr {
+			for tc := range m.conns[from.Addr] {
+				abort = append(abort, tc)
+			}
+			delete(m.conns, from.Addr)
+			m.stats.AbortedConns += int64(len(abort))
+		}
 	}
 	if !slices.Equal(addrs(prev.Readers), addrs(top.Readers)) || !slices.Equal(addrs(prev.Down), addrs(top.Down)) {
 		evs = append(evs, Event{Kind: EventTopologyChanged, At: now, From: prev.Writer, To: top.Writer})
@@ -259,7 +276,37 @@ func (m *Monitor) apply(top Topology, err error, seq uint64) {
 	}
 	subs := m.subscribersLocked()
 	m.mu.Unlock()
+	for _, tc := range abort {
+		tc.c.Close() // in-flight statements on the old writer fail now
+	}
 	m.deliver(subs, evs)
+}
+
+// track registers an open connection to the writer at addr. When another
+// host becomes the verified writer, the monitor closes it, so that
+// statements blocked on the old writer (a blackholed host answers nothing)
+// fail at once with a connection error instead of waiting for their
+// timeouts. The returned function unregisters it (call it on close).
+func (m *Monitor) track(addr string, c io.Closer) (untrack func()) {
+	tc := &trackedConn{c: c}
+	m.mu.Lock()
+	set := m.conns[addr]
+	if set == nil {
+		set = map[*trackedConn]struct{}{}
+		m.conns[addr] = set
+	}
+	set[tc] = struct{}{}
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		if set := m.conns[addr]; set != nil {
+			delete(set, tc)
+			if len(set) == 0 {
+				delete(m.conns, addr)
+			}
+		}
+		m.mu.Unlock()
+	}
 }
 
 // startOutageLocked records the start of an outage and returns its event.
