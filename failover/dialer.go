@@ -135,13 +135,20 @@ func (d *Dialer) pick(ctx context.Context) (Host, error) {
 		return d.m.WaitWriter(ctx)
 	}
 	for {
-		ch := d.m.waitChange()
-		top := d.m.Topology()
-		if h, ok := d.pickReader(top); ok {
+		var (
+			h, w   Host
+			ok, wv bool
+			ch     <-chan struct{}
+		)
+		d.m.viewTopology(func(top *Topology, changed <-chan struct{}) {
+			h, ok = d.pickReader(top)
+			w, wv, ch = top.Writer, top.WriterVerified, changed
+		})
+		if ok {
 			return h, nil
 		}
-		if !d.cfg.NoWriterFallback && top.WriterVerified {
-			return top.Writer, nil
+		if !d.cfg.NoWriterFallback && wv {
+			return w, nil
 		}
 		select {
 		case <-ch:
@@ -154,32 +161,48 @@ func (d *Dialer) pick(ctx context.Context) (Host, error) {
 	}
 }
 
+// usableReaderLocked reports whether h is neither down nor recently failed by
+// this dialer; the caller holds d.mu.
+func (d *Dialer) usableReaderLocked(top *Topology, h *Host, now time.Time) bool {
+	for i := range top.Down {
+		if top.Down[i].Addr == h.Addr {
+			return false
+		}
+	}
+	if until, ok := d.failed[h.Addr]; ok {
+		if now.Before(until) {
+			return false
+		}
+		delete(d.failed, h.Addr)
+	}
+	return true
+}
+
 // pickReader returns the next reader round-robin, skipping hosts that are
-// down or that this dialer recently failed to reach.
-func (d *Dialer) pickReader(top Topology) (Host, bool) {
+// down or that this dialer recently failed to reach. It does not allocate.
+func (d *Dialer) pickReader(top *Topology) (Host, bool) {
 	now := time.Now()
-	down := map[string]bool{}
-	for _, h := range top.Down {
-		down[h.Addr] = true
-	}
 	d.mu.Lock()
-	var cands []Host
-	for _, h := range top.Readers {
-		if until, ok := d.failed[h.Addr]; ok {
-			if now.Before(until) {
-				continue
-			}
-			delete(d.failed, h.Addr)
-		}
-		if !down[h.Addr] {
-			cands = append(cands, h)
+	defer d.mu.Unlock()
+	n := 0
+	for i := range top.Readers {
+		if d.usableReaderLocked(top, &top.Readers[i], now) {
+			n++
 		}
 	}
-	d.mu.Unlock()
-	if len(cands) == 0 {
+	if n == 0 {
 		return Host{}, false
 	}
-	return cands[int(d.rr.Add(1)-1)%len(cands)], true
+	k := int(d.rr.Add(1)-1) % n
+	for i := range top.Readers {
+		if d.usableReaderLocked(top, &top.Readers[i], now) {
+			if k == 0 {
+				return top.Readers[i], true
+			}
+			k--
+		}
+	}
+	return Host{}, false
 }
 
 // fail records a failed connection to h.

@@ -68,9 +68,11 @@ type Monitor struct {
 	cfg     MonitorConfig // immutable
 	checker WriterChecker // cfg.Provider as a WriterChecker, or nil
 
-	kick chan struct{} // buffered(1): refresh now
-	stop chan struct{} // closed by Close
-	done chan struct{} // closed when run returns
+	kick   chan struct{}   // buffered(1): refresh now
+	stop   chan struct{}   // closed by Close
+	done   chan struct{}   // closed when run returns
+	ctx    context.Context // parent of refreshes; cancelled by Close
+	cancel context.CancelFunc
 
 	epoch atomic.Uint64 // incremented on every writer change
 
@@ -108,7 +110,10 @@ func NewMonitor(cfg MonitorConfig) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	m := &Monitor{
+		ctx:     ctx,
+		cancel:  cancel,
 		cfg:     cfg,
 		kick:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
@@ -166,15 +171,7 @@ func (m *Monitor) run() {
 // stopCtx returns a context bounded by RefreshTimeout and cancelled by
 // Close.
 func (m *Monitor) stopCtx() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.RefreshTimeout)
-	go func() { // ends when the refresh ends or the monitor closes
-		select {
-		case <-m.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
+	return context.WithTimeout(m.ctx, m.cfg.RefreshTimeout)
 }
 
 // refresh runs one full provider refresh and applies the result.
@@ -456,6 +453,17 @@ func (m *Monitor) WaitWriter(ctx context.Context) (Host, error) {
 	}
 }
 
+// viewTopology calls fn with the current topology (read-only, valid only
+// during the call) and the channel closed at the next change, under the
+// monitor's lock: fn must be quick and must not call the monitor.
+func (m *Monitor) viewTopology(fn func(top *Topology, changed <-chan struct{})) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	top := m.top
+	top.WriterVerified = m.verified
+	fn(&top, m.changed)
+}
+
 // waitChange returns a channel closed at the next state change.
 func (m *Monitor) waitChange() <-chan struct{} {
 	m.mu.Lock()
@@ -493,6 +501,7 @@ func (m *Monitor) Close() error {
 	}
 	m.closed = true
 	close(m.stop)
+	m.cancel()
 	m.mu.Unlock()
 	<-m.done
 	return m.cfg.Provider.Close()
