@@ -41,6 +41,12 @@ type conn struct {
 	lastInsertID    int64
 	lastInsertKnown bool
 
+	// holding: the session held its backend before the current statement
+	// (transaction, pin or session mode), so state lived on it.
+	holding bool
+	// lost: a held backend broke; the logical connection is unusable.
+	lost bool
+
 	closed bool
 }
 
@@ -70,6 +76,10 @@ func (c *conn) ready() error {
 	if c.closed {
 		return driver.ErrBadConn
 	}
+	if c.lost {
+		return fmt.Errorf("rdsmux: this connection's session state (transaction, pinned state) was lost with its backend connection; "+
+			"open a new connection: %w", driver.ErrBadConn)
+	}
 	if c.rows != nil {
 		return errors.New("rdsmux: a result set is still open on this connection; close it (rows.Close) before the next statement")
 	}
@@ -81,6 +91,7 @@ func (c *conn) acquire(ctx context.Context) (*pool.Backend, *backend, error) {
 	if err := c.ready(); err != nil {
 		return nil, nil, err
 	}
+	c.holding = c.s.Held() != nil
 	b, err := c.s.Acquire(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -97,6 +108,11 @@ func (c *conn) done(ctx context.Context, b *pool.Backend, r *pinning.Result, err
 	}
 	c.s.Done(ctx, b, r, pool.Status{InTransaction: c.txOpen, Err: err})
 	c.cur = nil
+	if err != nil && c.holding && c.s.Held() == nil && brokenBackend(b, err) {
+		// What lived on the held backend (a transaction, pinned state) is
+		// gone; the logical connection must not carry on as if it were not.
+		c.lost = true
+	}
 	if c.s.Held() == nil {
 		// The backend went back (or was destroyed): no transaction can be
 		// open any more.
@@ -415,7 +431,18 @@ func (c *conn) ResetSession(ctx context.Context) error {
 }
 
 // IsValid reports whether database/sql may keep the logical connection.
-func (c *conn) IsValid() bool { return !c.closed }
+func (c *conn) IsValid() bool { return !c.closed && !c.lost }
+
+// brokenBackend reports whether err left b's connection unusable.
+func brokenBackend(b *pool.Backend, err error) bool {
+	if pool.DefaultIsBroken(err) {
+		return true
+	}
+	if v, ok := b.Conn().(*backend).conn.(driver.Validator); ok {
+		return !v.IsValid()
+	}
+	return false
+}
 
 // CheckNamedValue accepts what go-sql-driver accepts, so that arguments
 // are converted the same way whether or not they pass through rdsmux.

@@ -487,3 +487,24 @@ func TestWithCredentialsFollowsRotation(t *testing.T) {
 	require.Greater(t, db.PoolStats().DatabaseConnectionsSetupSucceeded, int64(2))
 	require.Zero(t, db.PoolStats().DatabaseConnectionsSetupFailed)
 }
+
+func TestPinnedSessionLosingItsBackendFailsLoudly(t *testing.T) {
+	t.Parallel()
+	s, db := open(t, "maxConnections=2")
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.ExecContext(ctx, "SET @state = 'precious'")
+	require.NoError(t, err)
+	var id int64
+	require.NoError(t, c.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id))
+	s.Exec(t, fmt.Sprintf("KILL %d", id))
+	// The next statement fails; none may run without the user variable.
+	var got sql.NullString
+	require.Error(t, c.QueryRowContext(ctx, "SELECT @state").Scan(&got))
+	require.Error(t, c.QueryRowContext(ctx, "SELECT @state").Scan(&got), "a session that lost its pinned state must stay failed")
+	// The handle itself heals with a fresh session.
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT @state").Scan(&got))
+	require.False(t, got.Valid)
+}
