@@ -1,0 +1,89 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rdsmux/rdsmux/pool"
+	"github.com/rdsmux/rdsmux/proxy/wire"
+)
+
+// BackendConn is one backend connection of the listener: a raw protocol
+// connection to the database (a wire.ClientConn) as the pool sees it
+// (pool.Conn), with the prepared statements cached on it. Backend.Dial
+// returns them; the pool hands each to one client session at a time, so a
+// BackendConn needs no lock: the goroutine of the session that holds it owns
+// it.
+type BackendConn struct {
+	cc *wire.ClientConn
+
+	// framer follows the responses the listener relays from cc.
+	framer wire.Framer
+
+	// stmts caches the statements prepared on cc, by schema and text.
+	stmts stmtCache
+
+	// lastInsertID is what LAST_INSERT_ID() returns on cc as far as the
+	// listener knows; lastInsertKnown is false after something changed it
+	// unseen (a reset, a write that returned rows).
+	lastInsertID    uint64
+	lastInsertKnown bool
+}
+
+var (
+	_ pool.Conn = (*BackendConn)(nil)
+	// pool.Config.Dial asks a Validator whether a connection survived an
+	// error: *BackendConn answers from the wire connection's state.
+	_ interface{ IsValid() bool } = (*BackendConn)(nil)
+)
+
+func newBackendConn(cc *wire.ClientConn, cacheSize int) *BackendConn {
+	b := &BackendConn{cc: cc, lastInsertKnown: true}
+	b.stmts.init(cacheSize)
+	return b
+}
+
+// Wire returns the underlying protocol connection.
+func (b *BackendConn) Wire() *wire.ClientConn { return b.cc }
+
+// Exec runs a statement and discards its result.
+func (b *BackendConn) Exec(ctx context.Context, query string) error {
+	_, err := b.cc.Exec(ctx, query)
+	return err
+}
+
+// QueryValue runs a query and returns the first column of its first row as
+// text; SQL NULL is "".
+func (b *BackendConn) QueryValue(ctx context.Context, query string) (string, error) {
+	v, _, err := b.cc.QueryValue(ctx, query)
+	if errors.Is(err, wire.ErrNoRows) {
+		return "", fmt.Errorf("rdsmux/proxy: %q returned no rows: %w", query, err)
+	}
+	return v, err
+}
+
+// Reset sends COM_RESET_CONNECTION: the server rolls back, drops temporary
+// tables, user variables, named locks and prepared statements. The
+// statement cache is emptied with them.
+func (b *BackendConn) Reset(ctx context.Context) error {
+	b.stmts.clear() // the server dropped them; nothing to close
+	b.lastInsertKnown = false
+	return b.cc.Reset(ctx)
+}
+
+// Ping sends COM_PING.
+func (b *BackendConn) Ping(ctx context.Context) error { return b.cc.Ping(ctx) }
+
+// Close sends COM_QUIT and closes the connection.
+func (b *BackendConn) Close() error {
+	b.stmts.clear()
+	return b.cc.Close()
+}
+
+// IsValid reports whether the connection is still usable: false after an
+// I/O or protocol error.
+func (b *BackendConn) IsValid() bool { return b.cc.Broken() == nil }
+
+// markBroken records that a relay saw an I/O or protocol error on b.
+func (b *BackendConn) markBroken(err error) { b.cc.MarkBroken(err) }

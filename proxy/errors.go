@@ -1,0 +1,64 @@
+package proxy
+
+import (
+	"errors"
+
+	"github.com/rdsmux/rdsmux/pool"
+	"github.com/rdsmux/rdsmux/proxy/wire"
+)
+
+// Error codes the listener sends that MySQL servers do not.
+const (
+	// ErBorrowTimeout is sent when no backend connection became free
+	// within the pool's ConnectionBorrowTimeout; RDS Proxy uses the same
+	// code. The client keeps its connection.
+	ErBorrowTimeout uint16 = 9501
+	// ErLostBackend (CR_SERVER_LOST's number) is sent when the backend
+	// connection died during the command.
+	ErLostBackend uint16 = 2013
+	// ErBackendUnavailable (CR_CONN_HOST_ERROR's number) is sent when no
+	// backend connection could be opened.
+	ErBackendUnavailable uint16 = 2003
+)
+
+// backendError turns an error from borrowing a backend into the error
+// packet a client gets.
+func backendError(err error) *wire.Error {
+	var e *wire.Error
+	switch {
+	case errors.Is(err, pool.ErrBorrowTimeout):
+		return &wire.Error{Code: ErBorrowTimeout, State: wire.StateGeneral, Message: err.Error()}
+	case errors.As(err, &e):
+		// A server error while preparing the backend (an unknown
+		// database for USE, an access error): the client sees it as is.
+		return e
+	case errors.Is(err, pool.ErrClosed):
+		return &wire.Error{Code: wire.ErServerShutdown, State: "08S01",
+			Message: "rdsmux: the listener is shutting down; reconnect"}
+	}
+	return &wire.Error{Code: ErBackendUnavailable, State: wire.StateGeneral,
+		Message: "rdsmux: cannot reach the database: " + err.Error()}
+}
+
+// lostBackend is the error a client gets when its backend died mid-command.
+func lostBackend(err error) *wire.Error {
+	return &wire.Error{Code: ErLostBackend, State: wire.StateGeneral,
+		Message: "Lost connection to the database during query (rdsmux: " + err.Error() + "); the statement may or may not have run"}
+}
+
+var (
+	errUnknownCommand = func(cmd wire.Command) *wire.Error {
+		return wire.NewError(wire.ErUnknownComError, wire.StateSyntaxOrAccess, "Unknown command: %s is not supported by the rdsmux listener", cmd)
+	}
+	errLocalInfile = wire.NewError(wire.ErNotAllowedCommand, wire.StateSyntaxOrAccess,
+		"The used command is not allowed: LOAD DATA LOCAL INFILE is not supported by the rdsmux listener")
+	errMultiStatements = wire.NewError(1064, wire.StateSyntaxOrAccess,
+		"You have an error in your SQL syntax: multiple statements in one query need the client's multi-statements option")
+	errNoCursor = wire.NewError(wire.ErUnknownStmtHandler, wire.StateGeneral,
+		"The statement has no open cursor (it was not executed with a cursor, or the cursor was read to its end or closed)")
+)
+
+func unknownStmt(id uint32, op string) *wire.Error {
+	return wire.NewError(wire.ErUnknownStmtHandler, wire.StateUnknownStmt,
+		"Unknown prepared statement handler (%d) given to %s", id, op)
+}

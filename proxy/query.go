@@ -1,0 +1,79 @@
+package proxy
+
+import (
+	"strings"
+	"unsafe"
+
+	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/rdsmux/rdsmux/proxy/wire"
+)
+
+// classify classifies sql into r. sql may alias the client's read buffer;
+// when the result keeps parts of it (a schema name, setting values), it is
+// classified again from a copy, so nothing the session records aliases the
+// buffer.
+func (c *clientConn) classify(sql string, r *pinning.Result) {
+	cl := c.srv.classifier
+	if c.noBackslash {
+		cl = c.srv.classifierNBE
+	}
+	cl.Classify(sql, r)
+	if r.Schema != "" || r.DroppedSchema != "" || r.ChangesSettings() {
+		cl.Classify(strings.Clone(sql), r)
+	}
+}
+
+// query runs COM_QUERY: the text is classified, the session borrows a
+// backend (or uses the one it holds), and the response is relayed.
+func (c *clientConn) query(p []byte) error {
+	c.srv.counts.queries.Add(1)
+	var sql string
+	if len(p) > 1 {
+		// The packet stays untouched until the next command is read.
+		sql = unsafe.String(&p[1], len(p)-1)
+	}
+	r := &c.res
+	c.classify(sql, r)
+	if r.Statements > 1 && !c.multiStmts {
+		return c.writeErr(errMultiStatements)
+	}
+	c.logPins(r, sql)
+	return c.run(p, r, wire.ModeText)
+}
+
+// initDB runs COM_INIT_DB, which the session records as a USE.
+func (c *clientConn) initDB(p []byte) error {
+	r := &c.res
+	r.Reset()
+	r.Statements = 1
+	r.Schema = string(p[1:])
+	return c.run(p, r, wire.ModeText)
+}
+
+// passThrough runs a command that changes no session state
+// (COM_FIELD_LIST, COM_STATISTICS).
+func (c *clientConn) passThrough(p []byte, mode wire.Mode) error {
+	return c.run(p, nil, mode)
+}
+
+// run relays command packet p, classified as r (nil: no state change), on
+// a backend.
+func (c *clientConn) run(p []byte, r *pinning.Result, mode wire.Mode) error {
+	hadState := c.hasState()
+	b, be, ok, err := c.acquire()
+	if !ok {
+		return err
+	}
+	if r != nil && r.ReadsLastInsertID {
+		if err := c.syncLastInsertID(be); err != nil {
+			return c.failBefore(b, be, err, hadState)
+		}
+	}
+	var o outcome
+	if err := send(be, p); err != nil {
+		o.beErr = err
+	} else {
+		c.relay(be, mode, &o)
+	}
+	return c.finish(b, be, r, &o, hadState)
+}

@@ -1,0 +1,235 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/rdsmux/rdsmux/pool"
+	"github.com/rdsmux/rdsmux/proxy/wire"
+)
+
+// outcome is what relaying one response found.
+type outcome struct {
+	status    wire.Status // server status after the response
+	serverErr *wire.Error // the response ended with this ERR
+	beErr     error       // the backend failed (I/O or protocol): it is broken
+	clientErr error       // writing to the client failed: it is gone
+	insertID  uint64      // last non-zero insert id of an OK packet
+	rows      bool        // a result set came back
+	infile    bool        // the server asked for a LOCAL INFILE (refused)
+	cursor    bool        // a COM_STMT_EXECUTE opened a cursor
+	lastRow   bool        // a COM_STMT_FETCH reached the end of the cursor
+}
+
+// translator returns the EOF translator from a backend with the given
+// CLIENT_DEPRECATE_EOF setting to this client.
+func (c *clientConn) translator(srcDeprecate bool) *wire.EOFTranslator {
+	i := 0
+	if srcDeprecate {
+		i = 1
+	}
+	if c.trans[i] == nil {
+		c.trans[i] = wire.NewEOFTranslator(srcDeprecate, c.sc.DeprecateEOF())
+	}
+	return c.trans[i]
+}
+
+// send writes a command packet (command byte included) to the backend.
+func send(be *BackendConn, p []byte) error {
+	be.cc.ResetSeq()
+	return be.cc.WritePacketFlush(p)
+}
+
+// relay reads one response of the given mode from be and writes it to the
+// client, translating EOF styles: each packet is copied once, from the
+// backend's read buffer into the client's write buffer. When the client
+// cannot be written to, the rest of the response is still read, so the
+// backend stays usable. The client's buffer is not flushed.
+func (c *clientConn) relay(be *BackendConn, mode wire.Mode, o *outcome) {
+	f := &be.framer
+	deprecate := be.cc.DeprecateEOF()
+	f.Reset(mode, deprecate)
+	tr := c.translator(deprecate)
+	caps := be.cc.Capabilities()
+	seen := false // an OK or EOF set the status
+	forward := true
+	for !f.Done() {
+		p, err := be.cc.ReadPacket()
+		if err != nil {
+			o.beErr = err
+			return
+		}
+		kind, err := f.Next(p)
+		if err != nil {
+			o.beErr = err
+			return
+		}
+		switch kind {
+		case wire.KindOK:
+			seen = true
+			var ok wire.OK
+			if wire.ParseOK(p, caps, &ok) == nil && ok.LastInsertID != 0 {
+				o.insertID = ok.LastInsertID
+			}
+		case wire.KindERR:
+			if e, err := wire.ParseERR(p); err == nil {
+				o.serverErr = e
+			}
+		case wire.KindColumnCount:
+			o.rows = true
+		case wire.KindResultEnd, wire.KindMetadataEOF:
+			seen = true
+		case wire.KindLocalInfile:
+			// Refuse: the server gets an empty file, the client an error
+			// instead of whatever follows.
+			o.infile, forward = true, false
+			if err := be.cc.WritePacketFlush(nil); err != nil {
+				o.beErr = err
+				return
+			}
+			continue
+		}
+		if !forward || o.clientErr != nil {
+			continue
+		}
+		a, b := tr.Translate(f, kind, p)
+		if a != nil {
+			o.clientErr = c.sc.WritePacket(a)
+		}
+		if b != nil && o.clientErr == nil {
+			o.clientErr = c.sc.WritePacket(b)
+		}
+	}
+	if seen {
+		o.status = f.Status() &^ wire.StatusMoreResultsExist
+	} else {
+		o.status = be.cc.Status()
+	}
+	be.cc.SetStatus(o.status)
+	if mode == wire.ModeBinary && o.status&wire.StatusCursorExists != 0 {
+		o.cursor = true
+	}
+	if mode == wire.ModeFetch && o.status&wire.StatusLastRowSent != 0 {
+		o.lastRow = true
+	}
+}
+
+// acquire borrows the session's backend for a command. On failure the
+// client has been sent the error and ok is false.
+func (c *clientConn) acquire() (b *pool.Backend, be *BackendConn, ok bool, err error) {
+	b, aerr := c.sess.Acquire(c.srv.ctx)
+	if aerr != nil {
+		e := backendError(aerr)
+		if e.Code == ErBorrowTimeout {
+			c.srv.counts.borrowTimeouts.Add(1)
+		} else {
+			c.srv.counts.backendErrors.Add(1)
+		}
+		c.srv.log.Debug("rdsmux/proxy: no backend for a client command", "client", c.id, "user", c.user, "err", aerr)
+		return nil, nil, false, c.writeErr(e)
+	}
+	be, isOurs := b.Conn().(*BackendConn)
+	if !isOurs {
+		c.sess.Done(c.srv.ctx, b, nil, pool.Status{})
+		return nil, nil, false, c.writeErr(wire.NewError(wire.ErUnknownError, wire.StateGeneral,
+			"rdsmux: misconfigured listener: the pool's Dial must be proxy.Backend.Dial (got %T)", b.Conn()))
+	}
+	c.setRelay(be.cc)
+	return b, be, true, nil
+}
+
+// hasState reports whether the session keeps state on its held backend
+// that a failure of that backend loses (a transaction, a pin, a cursor).
+func (c *clientConn) hasState() bool {
+	return c.sess.Held() != nil && (c.sess.InTransaction() || c.sess.Pinned() || c.cursors > 0)
+}
+
+// syncLastInsertID makes LAST_INSERT_ID() on be return the client's value
+// before a statement that reads it.
+func (c *clientConn) syncLastInsertID(be *BackendConn) error {
+	if !c.lastInsertKnown || (be.lastInsertKnown && be.lastInsertID == c.lastInsertID) {
+		return nil
+	}
+	if err := be.Exec(c.srv.ctx, "DO LAST_INSERT_ID("+strconv.FormatUint(c.lastInsertID, 10)+")"); err != nil {
+		return err
+	}
+	be.lastInsertID, be.lastInsertKnown = c.lastInsertID, true
+	return nil
+}
+
+// finish ends a command that ran on b: it records the outcome with the
+// session (which gives b back unless something holds it), tells the client
+// about failures and flushes. hadState is hasState before the command: a
+// client whose transaction or pinned state died with its backend is
+// disconnected after the error, as a server crash would, rather than
+// carry on believing the state exists. r may be nil.
+func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result, o *outcome, hadState bool) error {
+	c.setRelay(nil)
+	st := pool.Status{InTransaction: o.status&wire.StatusInTrans != 0}
+	switch {
+	case o.beErr != nil:
+		be.markBroken(o.beErr)
+		st.Err = fmt.Errorf("%w: %w", pool.ErrBroken, o.beErr)
+	case o.serverErr != nil:
+		st.Err = o.serverErr
+	}
+	if o.beErr == nil {
+		switch {
+		case o.insertID != 0:
+			c.lastInsertID, c.lastInsertKnown = o.insertID, true
+			be.lastInsertID, be.lastInsertKnown = o.insertID, true
+		case o.rows && r != nil && !r.ReadOnly:
+			// A write that returned rows (INSERT ... RETURNING, CALL):
+			// its insert id is not visible.
+			c.lastInsertKnown, be.lastInsertKnown = false, false
+		}
+	}
+	st.MoreResults = c.cursors > 0
+	c.sess.Done(c.srv.ctx, b, r, st)
+	if c.sess.Held() == nil && c.cursors > 0 {
+		c.dropCursors()
+	}
+	if r != nil && o.beErr == nil && o.serverErr == nil && r.ChangesSettings() {
+		set := c.sess.Settings()
+		c.noBackslash = set.NoBackslashEscapes()
+	}
+	if o.clientErr != nil {
+		return o.clientErr
+	}
+	if o.beErr != nil {
+		c.status = wire.StatusAutocommit
+		c.srv.counts.backendErrors.Add(1)
+		c.srv.log.Warn("rdsmux/proxy: backend connection failed during a client command", "client", c.id, "user", c.user, "err", o.beErr)
+		if err := c.writeErr(lostBackend(o.beErr)); err != nil {
+			return err
+		}
+		if hadState {
+			return errCloseClient
+		}
+		return nil
+	}
+	c.status = o.status &^ (wire.StatusCursorExists | wire.StatusLastRowSent)
+	if o.infile {
+		return c.writeErr(errLocalInfile)
+	}
+	return c.sc.Flush()
+}
+
+// failBefore ends a command that failed on b before its packet was relayed
+// (the LAST_INSERT_ID sync, a backend prepare): err is a server error (the
+// client gets it) or a backend failure.
+func (c *clientConn) failBefore(b *pool.Backend, be *BackendConn, err error, hadState bool) error {
+	var e *wire.Error
+	o := outcome{status: be.cc.Status()}
+	if errors.As(err, &e) {
+		o.serverErr = e
+		if ferr := c.finish(b, be, nil, &o, hadState); ferr != nil {
+			return ferr
+		}
+		return c.writeErr(e)
+	}
+	o.beErr = err
+	return c.finish(b, be, nil, &o, hadState)
+}
