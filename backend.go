@@ -35,6 +35,12 @@ type backend struct {
 	lru       list.List
 	cacheSize int
 
+	// killer, when killOnClose is set, stops the statement the server may
+	// still be running for this connection before Close closes it (its
+	// context was cancelled mid-statement).
+	killer      *killer
+	killOnClose bool
+
 	// lastInsertID is the value LAST_INSERT_ID() returns on this
 	// connection, as far as rdsmux knows; -1 when unknown.
 	lastInsertID int64
@@ -48,8 +54,8 @@ type cachedStmt struct {
 }
 
 // newBackend wraps a go-sql-driver connection and reads its connection id.
-func newBackend(ctx context.Context, c driver.Conn, cacheSize int) (*backend, error) {
-	b := &backend{conn: c, cacheSize: cacheSize, lastInsertID: -1}
+func newBackend(ctx context.Context, c driver.Conn, cacheSize int, k *killer) (*backend, error) {
+	b := &backend{conn: c, cacheSize: cacheSize, lastInsertID: -1, killer: k}
 	var ok bool
 	if b.execer, ok = c.(driver.ExecerContext); !ok {
 		return nil, errors.New("rdsmux: backend connection does not implement driver.ExecerContext")
@@ -80,8 +86,17 @@ func newBackend(ctx context.Context, c driver.Conn, cacheSize int) (*backend, er
 	return b, nil
 }
 
-// Exec runs a statement that returns no rows.
+// Exec runs a statement that returns no rows. The pool uses it to apply
+// settings to a backend it is handing out, so go-sql-driver is first told to
+// check the socket: a dead idle connection then fails with
+// driver.ErrBadConn before anything is sent, and the statement moves to
+// another backend.
 func (b *backend) Exec(ctx context.Context, query string) error {
+	if b.resetter != nil {
+		if err := b.resetter.ResetSession(ctx); err != nil {
+			return err
+		}
+	}
 	_, err := b.execer.ExecContext(ctx, query, nil)
 	return err
 }
@@ -132,8 +147,14 @@ func (b *backend) Ping(ctx context.Context) error {
 	return b.pinger.Ping(ctx)
 }
 
-// Close closes the cached statements and the connection.
+// Close closes the cached statements and the connection. A connection
+// abandoned mid-statement is KILLed on the server first, so that the server
+// is not left running a statement for a connection the pool no longer
+// counts.
 func (b *backend) Close() error {
+	if b.killOnClose && b.killer != nil {
+		b.killer.kill(b.id)
+	}
 	for e := b.lru.Front(); e != nil; e = e.Next() {
 		e.Value.(*cachedStmt).stmt.Close()
 	}

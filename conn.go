@@ -200,7 +200,9 @@ func (c *conn) start(ctx context.Context, query string) (b *pool.Backend, be *ba
 	retryable = c.s.Held() == nil
 	b, be, err = c.acquire(ctx)
 	if err != nil {
-		return nil, nil, false, err
+		// A backend that failed while the pool prepared it (settings
+		// diff) was destroyed; another may do.
+		return nil, nil, retryable, err
 	}
 	if retryable && be.resetter != nil {
 		// A backend fresh from the idle list: have go-sql-driver check the
@@ -332,7 +334,7 @@ func (c *conn) finishRows(r *rows, err error) {
 // statement, so rdsmux also asks the server to KILL it.
 func (c *conn) fail(b *pool.Backend, be *backend, ctx context.Context, err error) {
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-		c.c.killQueryAsync(be.id)
+		be.killOnClose = true // the pool closes it: KILL QUERY first
 		err = fmt.Errorf("%w: %w", pool.ErrBroken, err)
 	}
 	c.done(ctx, b, nil, err)

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -100,7 +99,6 @@ type Connector struct {
 	creds      iamauth.Provider
 
 	closeOnce sync.Once
-	kills     sync.WaitGroup // KILL QUERY goroutines; Close waits for them
 }
 
 // NewConnector returns a Connector for cfg (which it clones). Connectors for
@@ -152,7 +150,7 @@ func NewConnector(cfg *Config, opts ...Option) (*Connector, error) {
 		return nil, err
 	}
 	c.target = t
-	t.register(c.user, dial)
+	t.register(c.user, dial, c.cfg.Logger)
 	return c, nil
 }
 
@@ -183,7 +181,6 @@ func (c *Connector) Driver() driver.Driver { return &Driver{} }
 // DB.Close.
 func (c *Connector) Close() error {
 	c.closeOnce.Do(func() {
-		c.kills.Wait()
 		releaseTarget(c.target)
 	})
 	return nil
@@ -201,9 +198,10 @@ type target struct {
 	pool *pool.Pool
 	opts string // the pool settings, to refuse a second connector that disagrees
 
-	mu    sync.Mutex                  // guards users
-	users map[string]driver.Connector // partition key -> how to dial its backends
-	refs  int                         // guarded by targetsMu, not mu
+	mu      sync.Mutex                  // guards users and killers
+	users   map[string]driver.Connector // partition key -> how to dial its backends
+	killers map[string]*killer          // partition key -> its KILL QUERY sender
+	refs    int                         // guarded by targetsMu, not mu
 }
 
 var (
@@ -233,7 +231,7 @@ func acquireTarget(cfg *Config, backendCfg *mysql.Config) (*target, error) {
 		t.refs++
 		return t, nil
 	}
-	t := &target{key: key, opts: opts, users: map[string]driver.Connector{}, refs: 1}
+	t := &target{key: key, opts: opts, users: map[string]driver.Connector{}, killers: map[string]*killer{}, refs: 1}
 	borrowTimeout := cfg.ConnectionBorrowTimeout
 	p, err := pool.New(pool.Config{
 		Dial:                      t.dial(cfg.StatementCacheSize),
@@ -265,15 +263,25 @@ func releaseTarget(t *target) {
 	targetsMu.Unlock()
 	if last {
 		t.pool.Close()
+		t.mu.Lock()
+		for _, k := range t.killers {
+			k.close()
+		}
+		t.mu.Unlock()
 	}
 }
 
 // register records how to dial backends for a partition; the newest
 // registration wins, so a rotated password takes effect for new backends.
-func (t *target) register(user string, dial driver.Connector) {
+func (t *target) register(user string, dial driver.Connector, logger *slog.Logger) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.users[user] = dial
-	t.mu.Unlock()
+	if k := t.killers[user]; k != nil {
+		k.setDial(dial)
+		return
+	}
+	t.killers[user] = newKiller(dial, logger)
 }
 
 // dial returns the pool's dial function: a go-sql-driver connection for the
@@ -281,7 +289,7 @@ func (t *target) register(user string, dial driver.Connector) {
 func (t *target) dial(cacheSize int) func(ctx context.Context, user string) (pool.Conn, error) {
 	return func(ctx context.Context, user string) (pool.Conn, error) {
 		t.mu.Lock()
-		mc := t.users[user]
+		mc, k := t.users[user], t.killers[user]
 		t.mu.Unlock()
 		if mc == nil {
 			return nil, fmt.Errorf("rdsmux: no connector registered for partition %s", user)
@@ -290,41 +298,6 @@ func (t *target) dial(cacheSize int) func(ctx context.Context, user string) (poo
 		if err != nil {
 			return nil, err
 		}
-		return newBackend(ctx, dc, cacheSize)
-	}
-}
-
-// killQueryAsync runs killQuery in a goroutine that Close waits for.
-func (c *Connector) killQueryAsync(id int64) {
-	c.kills.Add(1)
-	go func() {
-		defer c.kills.Done()
-		c.killQuery(id)
-	}()
-}
-
-// killQuery stops a query on the server after its context was cancelled:
-// go-sql-driver closes the socket, but the server keeps running the
-// statement (and holding its locks) until it notices, so rdsmux asks it to
-// stop with KILL QUERY on a separate short-lived connection.
-func (c *Connector) killQuery(id int64) {
-	cfg := c.backendCfg.Clone()
-	if cfg.Timeout == 0 || cfg.Timeout > 5*time.Second {
-		cfg.Timeout = 5 * time.Second
-	}
-	mc, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	dc, err := mc.Connect(ctx)
-	if err != nil {
-		c.cfg.Logger.Warn("rdsmux: could not connect to KILL a cancelled query", "connection_id", id, "err", err)
-		return
-	}
-	defer dc.Close()
-	if _, err := dc.(driver.ExecerContext).ExecContext(ctx, fmt.Sprintf("KILL QUERY %d", id), nil); err != nil {
-		c.cfg.Logger.Debug("rdsmux: KILL QUERY of a cancelled query failed", "connection_id", id, "err", err)
+		return newBackend(ctx, dc, cacheSize, k)
 	}
 }

@@ -1,0 +1,20 @@
+// Package reliability holds rdsmux's randomized state-isolation, fault and
+// soak tests. It has no library code: everything is in its tests.
+//
+// Many concurrent clients drive random mixes of autocommit reads and writes,
+// transactions that commit or roll back, tracked SETs, pinning statements,
+// prepared statements, LAST_INSERT_ID(), disconnects at random points,
+// context cancellations and server-side KILLs of backend connections, while
+// a fault proxy injects latency and resets. The tests check invariants, not
+// logs: no client observes another's session state, every acknowledged write
+// is present exactly once and every failed one is absent, balances add up,
+// nothing hangs past the borrow timeout, and counters, goroutines and backend
+// connections return to their baseline.
+//
+// The short mode runs in CI (about a minute). The long mode runs for
+// RDSMUX_SOAK (a duration such as 10m):
+//
+//	RDSMUX_SOAK=10m go test -run Soak -v -timeout 30m ./reliability/
+//
+// RDSMUX_SEED fixes the random seed; a failing run prints its seed.
+package reliability
