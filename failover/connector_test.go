@@ -82,8 +82,8 @@ func TestConnectorConfirmsRoleAndDropsStaleConnections(t *testing.T) {
 
 	fresh := openDB(t, d, appConfig(), ConnectorConfig{})
 	require.Equal(t, replica.Port(), portOf(t, fresh))
-	require.Equal(t, []EventKind{EventFailoverStarted, EventFailoverCompleted, EventWriterChanged},
-		rec.kinds(EventFailoverStarted, EventFailoverCompleted, EventWriterChanged))
+	rec.waitKinds(t, []EventKind{EventFailoverStarted, EventFailoverCompleted, EventWriterChanged},
+		EventFailoverStarted, EventFailoverCompleted, EventWriterChanged)
 	require.ErrorIs(t, rec.find(EventFailoverStarted).Err, ErrWrongRole)
 
 	// The pooled connection to the old writer is discarded on reuse.

@@ -47,6 +47,22 @@ func (r *recorder) kinds(filter ...EventKind) []EventKind {
 	return out
 }
 
+// waitKinds waits until the events of the filtered kinds are want:
+// subscribers hear of a change just after it becomes visible through
+// Writer and WaitWriter.
+func (r *recorder) waitKinds(t testing.TB, want []EventKind, filter ...EventKind) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if got := r.kinds(filter...); len(got) >= len(want) {
+			require.Equal(t, want, got)
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	require.Equal(t, want, r.kinds(filter...))
+}
+
 func (r *recorder) find(k EventKind) Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -65,12 +81,13 @@ func TestMonitorFailover(t *testing.T) {
 	require.NoError(t, err)
 	m := startMonitor(t, p, MonitorConfig{WriterCheckInterval: 50 * time.Millisecond})
 	rec := &recorder{}
-	unsub := m.Subscribe(rec.event)
-	defer unsub()
 	stopInv := m.InvalidateOnWriterChange(rec)
 	defer stopInv()
 	ch, cancelCh := m.Events(16)
 	defer cancelCh()
+	// Subscribed last: once rec has an event, the others have it too.
+	unsub := m.Subscribe(rec.event)
+	defer unsub()
 
 	waitWriter(t, m, primary.Addr())
 	st := m.Stats()
@@ -97,8 +114,8 @@ func TestMonitorFailover(t *testing.T) {
 	replica.Promote(t)
 	waitWriter(t, m, replica.Addr())
 
-	require.Equal(t, []EventKind{EventFailoverStarted, EventFailoverCompleted, EventWriterChanged},
-		rec.kinds(EventFailoverStarted, EventFailoverCompleted, EventWriterChanged))
+	rec.waitKinds(t, []EventKind{EventFailoverStarted, EventFailoverCompleted, EventWriterChanged},
+		EventFailoverStarted, EventFailoverCompleted, EventWriterChanged)
 	started := rec.find(EventFailoverStarted)
 	require.Equal(t, primary.Addr(), started.From.Addr)
 	require.Error(t, started.Err)
@@ -154,8 +171,8 @@ func TestMonitorReportFailureAndWait(t *testing.T) {
 	m.ReportFailure(s.Addr(), errors.New("read: connection reset by peer"))
 	require.Equal(t, []EventKind{EventFailoverStarted}, rec.kinds(EventFailoverStarted))
 	waitWriter(t, m, s.Addr())
-	require.Equal(t, []EventKind{EventFailoverStarted, EventFailoverCompleted},
-		rec.kinds(EventFailoverStarted, EventFailoverCompleted, EventWriterChanged))
+	rec.waitKinds(t, []EventKind{EventFailoverStarted, EventFailoverCompleted},
+		EventFailoverStarted, EventFailoverCompleted, EventWriterChanged)
 	st := m.Stats()
 	require.EqualValues(t, 0, st.Failovers)
 	require.EqualValues(t, 1, st.Outages)

@@ -3,9 +3,11 @@ package failover
 import "fmt"
 
 // Subscribe calls fn for every event, in order, on the goroutine that
-// observed it (the monitor's, or one calling ReportFailure). fn must
-// return quickly and must not call ReportFailure; hand slow work to
-// another goroutine, or use Events. The returned function unsubscribes.
+// observed it (the monitor's, or one calling ReportFailure), just after the
+// change became visible through Writer, WaitWriter and Stats. Subscribers
+// are called in subscription order. fn must return quickly and must not
+// call ReportFailure; hand slow work to another goroutine, or use Events.
+// The returned function unsubscribes.
 func (m *Monitor) Subscribe(fn func(Event)) (unsubscribe func()) {
 	m.mu.Lock()
 	id := m.nextSub
