@@ -114,6 +114,8 @@ func TestDialContextAsGoSQLDriverDialFunc(t *testing.T) {
 
 	conn, h, err := d.DialHost(context.Background())
 	require.NoError(t, err)
+	untrack := d.Track(h, conn)
+	untrack()
 	conn.Close()
 	require.Equal(t, primary.Addr(), h.Addr)
 	require.Equal(t, "SELECT @@global.read_only", d.RoleQuery())

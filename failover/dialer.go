@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -229,4 +230,13 @@ func (d *Dialer) backoff(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Track registers a connection to the writer h that the caller owns (for
+// example a listener's backend connection from DialHost): when another
+// host becomes the verified writer, the monitor closes c so that anything
+// blocked on it fails at once. Call the returned function when closing c
+// yourself. Connections from a Connector are tracked already.
+func (d *Dialer) Track(h Host, c io.Closer) (untrack func()) {
+	return d.m.track(h.Addr, c)
 }

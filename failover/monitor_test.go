@@ -3,6 +3,8 @@ package failover
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -201,4 +203,29 @@ func TestMonitorStatic(t *testing.T) {
 	require.Equal(t, RoleWriter, w.Role)
 	_, err = NewMonitor(MonitorConfig{})
 	require.ErrorContains(t, err, "Provider is required")
+}
+
+func TestMonitorClosesTrackedConnectionsOnWriterChange(t *testing.T) {
+	m := startMonitor(t, NewStatic("127.0.0.1:3306"), MonitorConfig{RefreshInterval: time.Hour})
+	a, err := m.WaitWriter(context.Background())
+	require.NoError(t, err)
+	d := NewDialer(m, DialerConfig{})
+	oldSide, peer := net.Pipe()
+	defer peer.Close()
+	kept, keptPeer := net.Pipe()
+	defer kept.Close()
+	defer keptPeer.Close()
+	d.Track(a, oldSide)
+	untrack := d.Track(a, kept)
+	untrack() // closed by its owner's choice, not the monitor's
+	epoch := m.writerEpoch()
+
+	m.apply(Topology{Writer: Host{Addr: "127.0.0.1:3307", Role: RoleWriter}, WriterVerified: true}, nil, 0)
+	_, err = oldSide.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.ErrClosedPipe)
+	require.EqualValues(t, 1, m.Stats().AbortedConns)
+	require.Equal(t, epoch+1, m.writerEpoch())
+	go keptPeer.Write([]byte{1}) //nolint:errcheck // the read below checks it
+	_, err = kept.Read(make([]byte, 1))
+	require.NoError(t, err, "an untracked connection stays open")
 }
