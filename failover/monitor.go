@@ -363,7 +363,8 @@ func addrs(hs []Host) []string {
 // verified writer, the writer becomes unverified at once (an outage
 // starts, dialers wait) and the monitor refreshes at the fast rate until a
 // writer is verified again. Reports about other hosts just trigger a
-// refresh. It never blocks.
+// refresh. It does no I/O; it may wait for the delivery of events already
+// being delivered.
 func (m *Monitor) ReportFailure(addr string, err error) {
 	m.emitMu.Lock()
 	m.mu.Lock()
