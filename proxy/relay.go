@@ -21,6 +21,13 @@ type outcome struct {
 	infile    bool        // the server asked for a LOCAL INFILE (refused)
 	cursor    bool        // a COM_STMT_EXECUTE opened a cursor
 	lastRow   bool        // a COM_STMT_FETCH reached the end of the cursor
+	fatal     bool        // serverErr says the server closes the connection
+}
+
+// fatalServerError reports whether a server error ends the connection it
+// came on: the connection was killed, or the server is shutting down.
+func fatalServerError(code uint16) bool {
+	return code == wire.ErConnectionKilled || code == wire.ErServerShutdown
 }
 
 // translator returns the EOF translator from a backend with the given
@@ -76,6 +83,7 @@ func (c *clientConn) relay(be *BackendConn, mode wire.Mode, o *outcome) {
 		case wire.KindERR:
 			if e, err := wire.ParseERR(p); err == nil {
 				o.serverErr = e
+				o.fatal = fatalServerError(e.Code)
 			}
 		case wire.KindColumnCount:
 			o.rows = true
@@ -172,6 +180,9 @@ func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result,
 	case o.beErr != nil:
 		be.markBroken(o.beErr)
 		st.Err = fmt.Errorf("%w: %w", pool.ErrBroken, o.beErr)
+	case o.fatal:
+		be.markBroken(o.serverErr)
+		st.Err = fmt.Errorf("%w: %w", pool.ErrBroken, o.serverErr)
 	case o.serverErr != nil:
 		st.Err = o.serverErr
 	}
@@ -211,6 +222,14 @@ func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result,
 		return nil
 	}
 	c.status = o.status &^ (wire.StatusCursorExists | wire.StatusLastRowSent)
+	if o.fatal {
+		c.srv.counts.backendErrors.Add(1)
+		c.status = wire.StatusAutocommit
+		if err := c.sc.Flush(); err != nil || hadState {
+			return errCloseClient
+		}
+		return nil
+	}
 	if o.infile {
 		return c.writeErr(errLocalInfile)
 	}

@@ -99,8 +99,11 @@ type Server struct {
 	// Guarded by mu.
 	listeners map[net.Listener]struct{}
 	clients   map[*clientConn]struct{}
-	draining  bool // Shutdown or Close called: accept nothing new
-	closed    bool // Close called
+
+	// draining is set by Shutdown or Close: accept nothing new. It is
+	// atomic so that clients read it under their own lock without taking
+	// mu (Shutdown takes mu, then each client's lock).
+	draining atomic.Bool
 
 	wg      sync.WaitGroup // client goroutines
 	nextID  atomic.Uint32  // connection ids announced to clients
@@ -161,7 +164,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		return err
 	}
 	s.mu.Lock()
-	if s.draining {
+	if s.draining.Load() {
 		s.mu.Unlock()
 		ln.Close()
 		return ErrServerClosed
@@ -245,7 +248,7 @@ func (s *Server) refuse(nc net.Conn) {
 func (s *Server) newClient(nc net.Conn) *clientConn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.draining {
+	if s.draining.Load() {
 		return nil
 	}
 	c := &clientConn{srv: s, nc: nc, id: s.nextID.Add(1)}
@@ -264,11 +267,7 @@ func (s *Server) removeClient(c *clientConn) {
 	s.wg.Done()
 }
 
-func (s *Server) isDraining() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.draining
-}
+func (s *Server) isDraining() bool { return s.draining.Load() }
 
 // shutdownPoll is how often Shutdown checks whether the clients are gone.
 const shutdownPoll = 10 * time.Millisecond
@@ -284,7 +283,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return err
 	}
 	s.mu.Lock()
-	s.draining = true
+	s.draining.Store(true)
 	s.closeListenersLocked()
 	s.mu.Unlock()
 	t := time.NewTicker(shutdownPoll)
@@ -317,7 +316,7 @@ func (s *Server) Close() error {
 		return err
 	}
 	s.mu.Lock()
-	s.draining, s.closed = true, true
+	s.draining.Store(true)
 	s.closeListenersLocked()
 	for c := range s.clients {
 		c.interrupt()

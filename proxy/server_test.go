@@ -1,0 +1,197 @@
+package proxy_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestGoSQLDriver(t *testing.T) {
+	e := startEnv(t, withBackends(3))
+	for _, params := range []string{"", "interpolateParams=true"} {
+		t.Run("params="+params, func(t *testing.T) {
+			db := e.open(t, params)
+			var name string
+			must(t, db.QueryRow("SELECT name FROM users WHERE id = ?", 2).Scan(&name))
+			if name != "bob" {
+				t.Fatalf("name %q", name)
+			}
+			rows, err := db.Query("SELECT id, name FROM users ORDER BY id")
+			must(t, err)
+			var got []string
+			for rows.Next() {
+				var id int
+				must(t, rows.Scan(&id, &name))
+				got = append(got, fmt.Sprintf("%d %s", id, name))
+			}
+			must(t, rows.Err())
+			if strings.Join(got, ",") != "1 alice,2 bob,3 carol" {
+				t.Fatalf("rows %v", got)
+			}
+			// Errors pass through; the connection keeps working.
+			if _, err := db.Exec("SELECT * FROM no_such_table"); mysqlErr(err) != 1146 {
+				t.Fatalf("err = %v, want 1146", err)
+			}
+			must(t, db.Ping())
+			// A transaction on one client connection.
+			tx, err := db.Begin()
+			must(t, err)
+			_, err = tx.Exec("INSERT INTO auto (who) VALUES (?)", "tx-"+params)
+			must(t, err)
+			must(t, tx.Rollback())
+			if n := queryInt(t, db, "SELECT COUNT(*) FROM auto WHERE who = ?", "tx-"+params); n != 0 {
+				t.Fatalf("rolled-back row is visible (%d)", n)
+			}
+		})
+	}
+}
+
+// TestPreparedAcrossBackends runs one prepared statement of one client
+// while other clients keep backends busy, so its executions land on
+// different backends, each preparing it once.
+func TestPreparedAcrossBackends(t *testing.T) {
+	e := startEnv(t, withBackends(3))
+	db := e.open(t, "")
+	c := e.conn(t, db)
+	stmt, err := c.PrepareContext(ctxT(t), "SELECT CONNECTION_ID(), name FROM users WHERE id = ?")
+	must(t, err)
+	defer stmt.Close()
+	ids := map[int64]bool{}
+	other := e.open(t, "")
+	for i := 0; i < 30 && len(ids) < 2; i++ {
+		// Hold a backend in another client's transaction now and then,
+		// so the pool hands this client a different one.
+		var tx *sql.Tx
+		if i%2 == 1 {
+			tx, err = other.Begin()
+			must(t, err)
+			_, err = tx.Exec("SELECT 1")
+			must(t, err)
+		}
+		var id int64
+		var name string
+		must(t, stmt.QueryRow(1+i%3).Scan(&id, &name))
+		ids[id] = true
+		if tx != nil {
+			must(t, tx.Rollback())
+		}
+	}
+	if len(ids) < 2 {
+		t.Fatalf("the statement ran on %d backend(s); want it multiplexed over at least 2", len(ids))
+	}
+	st := e.srv.Stats()
+	t.Logf("backends used: %d, backend prepares: %d, client prepares: %d, executes: %d",
+		len(ids), st.BackendPrepares, st.PrepareRequests, st.ExecuteRequests)
+	if st.BackendPrepares < 2 {
+		t.Fatalf("BackendPrepares = %d, want one per backend", st.BackendPrepares)
+	}
+}
+
+// TestLastInsertIDUnderConcurrency: INSERT then SELECT LAST_INSERT_ID() as
+// two round trips returns each client's own id while all clients share two
+// backends.
+func TestLastInsertIDUnderConcurrency(t *testing.T) {
+	e := startEnv(t, withBackends(2))
+	for _, params := range []string{"", "interpolateParams=true"} {
+		db := e.open(t, params)
+		var wg sync.WaitGroup
+		errs := make(chan error, 100)
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() { // one client connection, ends after its inserts
+				defer wg.Done()
+				c, err := db.Conn(context.Background())
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer c.Close()
+				for i := 0; i < 15; i++ {
+					res, err := c.ExecContext(context.Background(), "INSERT INTO auto (who) VALUES (?)", fmt.Sprint("g", g))
+					if err != nil {
+						errs <- err
+						return
+					}
+					want, _ := res.LastInsertId()
+					var got int64
+					if err := c.QueryRowContext(context.Background(), "SELECT LAST_INSERT_ID()").Scan(&got); err != nil {
+						errs <- err
+						return
+					}
+					if got != want {
+						errs <- fmt.Errorf("client %d: LAST_INSERT_ID() = %d after inserting id %d", g, got, want)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	}
+	if st := e.srv.Stats().Pool; st.DatabaseConnectionsCurrentlySessionPinned != 0 {
+		t.Errorf("%d sessions pinned by LAST_INSERT_ID()", st.DatabaseConnectionsCurrentlySessionPinned)
+	}
+}
+
+// TestStateIsolation: what one client leaves on a backend (a user
+// variable, a temporary table, an open transaction, a named lock) is never
+// visible to another client, while it is connected or after it leaves.
+func TestStateIsolation(t *testing.T) {
+	e := startEnv(t, withBackends(2))
+	db := e.open(t, "")
+	adb := e.open(t, "") // the first client's own pool, closed to make it leave
+	a := e.conn(t, adb)
+	ctx := ctxT(t)
+	for _, q := range []string{
+		"SET @secret = 42",
+		"CREATE TEMPORARY TABLE tmp_a (x INT)",
+		"SELECT GET_LOCK('iso_lock', 0)",
+		"BEGIN",
+		"INSERT INTO auto (who) VALUES ('uncommitted')",
+	} {
+		_, err := a.ExecContext(ctx, q)
+		must(t, err)
+	}
+	b := e.conn(t, db)
+	check := func(c *sql.Conn, when string) {
+		t.Helper()
+		var v sql.NullInt64
+		must(t, c.QueryRowContext(ctx, "SELECT @secret").Scan(&v))
+		if v.Valid {
+			t.Errorf("%s: another client sees @secret = %d", when, v.Int64)
+		}
+		if _, err := c.ExecContext(ctx, "SELECT * FROM tmp_a"); mysqlErr(err) != 1146 {
+			t.Errorf("%s: another client sees the temporary table (err %v)", when, err)
+		}
+		if n := queryInt(t, c, "SELECT COUNT(*) FROM auto WHERE who = 'uncommitted'"); n != 0 {
+			t.Errorf("%s: another client sees an uncommitted row", when)
+		}
+		if n := queryInt(t, c, "SELECT @@in_transaction"); n != 0 {
+			t.Errorf("%s: another client starts inside a transaction", when)
+		}
+	}
+	check(b, "while the first client is connected")
+	if n := queryInt(t, b, "SELECT GET_LOCK('iso_lock', 0)"); n != 0 {
+		t.Errorf("another client got the first client's named lock")
+	}
+	must(t, a.Close())
+	must(t, adb.Close()) // COM_QUIT
+	// The first client's backend was reset when it left: the next clients
+	// on either backend see nothing of it, and the lock is free.
+	for i := 0; i < 4; i++ {
+		c := e.conn(t, db)
+		check(c, "after the first client left")
+		c.Close()
+	}
+	if n := queryInt(t, b, "SELECT GET_LOCK('iso_lock', 5)"); n != 1 {
+		t.Errorf("the named lock was not released when its client left")
+	}
+	st := e.srv.Stats().Pool
+	t.Logf("pins: %v resets: %d rollbacks: %d", st.Pins, st.Resets, st.Rollbacks)
+}
