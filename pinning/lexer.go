@@ -145,17 +145,37 @@ func (l *lexer) enterExec(p int) {
 
 // next returns the next token; at the end of the input, a tkEOF token.
 func (l *lexer) next() token {
-	l.skip()
 	src := l.src
-	t := token{exec: l.inExec, start: l.pos, closed: true}
-	if l.pos >= len(src) {
-		t.kind = tkEOF
-		t.end = l.pos
-		return t
+	pos := l.pos
+	// Fast path over plain whitespace; comments take the slow path.
+	for pos < len(src) && byteClass[src[pos]]&clSpace != 0 {
+		pos++
 	}
-	c := src[l.pos]
+	if pos < len(src) && byteClass[src[pos]]&clSpecial != 0 {
+		l.pos = pos
+		l.skip()
+		pos = l.pos
+	}
+	if pos >= len(src) {
+		l.pos = pos
+		return token{kind: tkEOF, exec: l.inExec, closed: true, start: pos, end: pos}
+	}
+	start := pos
+	c := src[pos]
+	cl := byteClass[c]
+	if cl&clIdent != 0 && cl&clDigit == 0 {
+		// The common case: an identifier or keyword.
+		pos++
+		for pos < len(src) && byteClass[src[pos]]&clIdent != 0 {
+			pos++
+		}
+		l.pos = pos
+		return token{kind: tkWord, exec: l.inExec, closed: true, start: start, end: pos}
+	}
+	l.pos = pos
+	t := token{exec: l.inExec, start: start, closed: true}
 	switch {
-	case isDigit(c) || c == '.' && l.pos+1 < len(src) && isDigit(src[l.pos+1]):
+	case cl&clDigit != 0 || c == '.' && pos+1 < len(src) && isDigit(src[pos+1]):
 		l.number()
 		t.kind = tkNumber
 		// MySQL identifiers may start with digits (1abc, 0x1F, 0b01).
@@ -163,9 +183,6 @@ func (l *lexer) next() token {
 			l.ident()
 			t.kind = tkWord
 		}
-	case isIdentByte(c):
-		l.ident()
-		t.kind = tkWord
 	case c == '\'' || c == '"':
 		t.kind = tkString
 		t.escaped, t.closed = l.quoted(c, !l.noBackslash)
@@ -174,12 +191,12 @@ func (l *lexer) next() token {
 		t.escaped, t.closed = l.quoted('`', false)
 	case c == '@':
 		t.kind = l.variable()
-	case c == ':' && l.pos+1 < len(src) && src[l.pos+1] == '=':
+	case c == ':' && pos+1 < len(src) && src[pos+1] == '=':
 		t.kind = tkAssign
-		l.pos += 2
+		l.pos = pos + 2
 	default:
 		t.kind = tkPunct
-		l.pos++
+		l.pos = pos + 1
 	}
 	t.end = l.pos
 	return t

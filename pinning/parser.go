@@ -38,9 +38,22 @@ func (p *parser) advanceAny() {
 	t := p.lx.next()
 	p.prev = p.tok
 	p.tok = t
-	if !p.noScan {
-		p.scan(t)
+	if p.noScan {
+		return
 	}
+	// Only some tokens can matter to scan; strings, numbers, identifiers
+	// in quotes and most words cannot.
+	switch t.kind {
+	case tkString, tkNumber, tkQuotedIdent:
+		if !p.lidOpen {
+			return
+		}
+	case tkWord:
+		if n := t.end - t.start; !p.lidOpen && n != 4 && n != 5 && n != 6 && n != 19 {
+			return
+		}
+	}
+	p.scan(t)
 }
 
 // peek returns the token after the current one without moving.
@@ -49,9 +62,29 @@ func (p *parser) peek() token {
 	return l.next()
 }
 
-// rest reads the statement's remaining tokens.
+// rest reads the statement's remaining tokens. Plain words, the bulk of
+// most statements, are lexed inline here; everything else goes through
+// advanceAny.
 func (p *parser) rest() {
+	src := p.lx.src
 	for !p.atEnd() {
+		pos := p.lx.pos
+		for pos < len(src) && byteClass[src[pos]]&clSpace != 0 {
+			pos++
+		}
+		p.lx.pos = pos
+		if pos < len(src) && byteClass[src[pos]]&(clIdent|clDigit) == clIdent && !p.noScan && !p.lidOpen {
+			end := pos + 1
+			for end < len(src) && byteClass[src[end]]&clIdent != 0 {
+				end++
+			}
+			if n := end - pos; n != 4 && n != 5 && n != 6 && n != 19 {
+				p.lx.pos = end
+				p.prev = p.tok
+				p.tok = token{kind: tkWord, exec: p.lx.inExec, closed: true, start: pos, end: end}
+				continue
+			}
+		}
 		p.advanceAny()
 	}
 }
