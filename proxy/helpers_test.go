@@ -19,6 +19,7 @@ import (
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 	"github.com/rdsmux/rdsmux/pool"
 	"github.com/rdsmux/rdsmux/proxy"
+	"github.com/rdsmux/rdsmux/proxy/wire"
 )
 
 // Test users: clients authenticate to the listener with these, and the
@@ -246,3 +247,30 @@ func must(t testing.TB, err error) {
 }
 
 func sprint(v ...any) string { return fmt.Sprint(v...) }
+
+// dialWire connects to the listener with the wire package's client.
+func dialWire(t testing.TB, addr, user, pass string) *wire.ClientConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cc, err := wire.Dial(ctx, addr, &wire.ClientConfig{User: user, Password: pass, Database: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// registerTLS registers a go-sql-driver TLS config name once.
+func registerTLS(t testing.TB, name string, cfg *tls.Config) {
+	t.Helper()
+	must(t, mysql.RegisterTLSConfig(name, cfg))
+}
+
+// startPrivateDB starts a MariaDB for a test that kills or restarts it.
+func startPrivateDB(t testing.TB, opts ...mariadbtest.Option) *mariadbtest.Server {
+	t.Helper()
+	db := mariadbtest.Start(t, opts...)
+	prepareDB(t, db)
+	return db
+}

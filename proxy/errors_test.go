@@ -1,0 +1,341 @@
+package proxy_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rdsmux/rdsmux/proxy"
+	"github.com/rdsmux/rdsmux/proxy/wire"
+)
+
+func TestWrongPasswordRejected(t *testing.T) {
+	e := startEnv(t)
+	for _, tc := range []struct{ user, pass, params string }{
+		{appUser, "wrong", ""},
+		{"nobody", "x", ""},
+	} {
+		db, err := sql.Open("mysql", e.dsn(tc.user, tc.pass, tc.params))
+		must(t, err)
+		err = db.Ping()
+		db.Close()
+		if mysqlErr(err) != 1045 {
+			t.Errorf("user %q password %q: err = %v, want 1045 access denied", tc.user, tc.pass, err)
+		}
+	}
+	if st := e.srv.Stats(); st.ClientConnectionsSetupFailedAuth < 2 {
+		t.Errorf("ClientConnectionsSetupFailedAuth = %d", st.ClientConnectionsSetupFailedAuth)
+	}
+}
+
+func TestCachingSHA2Client(t *testing.T) {
+	e := startEnv(t, withServer(func(s *proxy.Server) { s.DefaultAuthPlugin = wire.AuthCachingSHA2Password }))
+	db := e.open(t, "")
+	if n := queryInt(t, db, "SELECT COUNT(*) FROM users"); n != 3 {
+		t.Fatalf("count %d", n)
+	}
+	bad, err := sql.Open("mysql", e.dsn(appUser, "wrong", ""))
+	must(t, err)
+	defer bad.Close()
+	if err := bad.Ping(); mysqlErr(err) != 1045 {
+		t.Fatalf("wrong password with caching_sha2_password: err = %v, want 1045", err)
+	}
+}
+
+// TestBorrowTimeout: with the only backend held by a transaction, another
+// client gets the borrow-timeout error packet and keeps its connection.
+func TestBorrowTimeout(t *testing.T) {
+	e := startEnv(t, withBackends(1), withBorrowTimeout(300*time.Millisecond))
+	db := e.open(t, "")
+	a := e.conn(t, db)
+	ctx := ctxT(t)
+	_, err := a.ExecContext(ctx, "BEGIN")
+	must(t, err)
+	_, err = a.ExecContext(ctx, "SELECT 1")
+	must(t, err)
+	b := e.conn(t, db)
+	_, err = b.ExecContext(ctx, "SELECT 1")
+	if mysqlErr(err) != proxy.ErBorrowTimeout || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("err = %v, want error %d with the pool's message", err, proxy.ErBorrowTimeout)
+	}
+	t.Logf("client got: %v", err)
+	_, err = a.ExecContext(ctx, "COMMIT")
+	must(t, err)
+	// Same client connection, now served.
+	if n := queryInt(t, b, "SELECT 7"); n != 7 {
+		t.Fatal(n)
+	}
+	if st := e.srv.Stats(); st.BorrowTimeouts != 1 {
+		t.Errorf("BorrowTimeouts = %d", st.BorrowTimeouts)
+	}
+}
+
+// TestClientDisconnectMidTransaction: the transaction of a client that
+// vanishes is rolled back and its backend reused clean.
+func TestClientDisconnectMidTransaction(t *testing.T) {
+	e := startEnv(t, withBackends(1))
+	cc := dialWire(t, e.addr, appUser, appPass)
+	ctx := ctxT(t)
+	for _, q := range []string{"BEGIN", "INSERT INTO auto (who) VALUES ('vanished')"} {
+		if _, err := cc.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cc.NetConn().Close() // no COM_QUIT: the client just goes away
+	db := e.open(t, "")
+	if n := queryInt(t, db, "SELECT @@in_transaction"); n != 0 {
+		t.Fatal("the next client runs inside the vanished client's transaction")
+	}
+	if n := queryInt(t, db, "SELECT COUNT(*) FROM auto WHERE who = 'vanished'"); n != 0 {
+		t.Fatal("the vanished client's insert was committed")
+	}
+	if st := e.srv.Stats().Pool; st.Rollbacks < 1 {
+		t.Errorf("Rollbacks = %d", st.Rollbacks)
+	}
+}
+
+// TestBackendKilledMidQuery: the backend connection of a running query is
+// killed; the client gets an error packet, keeps its connection, and the
+// listener keeps serving everyone.
+func TestBackendKilledMidQuery(t *testing.T) {
+	e := startEnv(t, withBackends(2))
+	db := e.open(t, "")
+	c := e.conn(t, db)
+	errc := make(chan error, 1)
+	go func() { // the victim query; ends when its backend is killed
+		_, err := c.ExecContext(context.Background(), "SELECT SLEEP(20) FROM users WHERE id = 1 /* victim */")
+		errc <- err
+	}()
+	root := e.db.DB(t)
+	var id int64
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		err := root.QueryRow("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%/* victim */%' AND INFO NOT LIKE '%PROCESSLIST%'").Scan(&id)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the victim query never showed up: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, err := root.Exec("KILL ?", id)
+	must(t, err)
+	err = <-errc
+	if err == nil {
+		t.Fatal("the killed query succeeded")
+	}
+	t.Logf("client got: %v", err)
+	if n := queryInt(t, c, "SELECT 5"); n != 5 {
+		t.Fatal(n)
+	}
+	if n := queryInt(t, db, "SELECT COUNT(*) FROM users"); n != 3 {
+		t.Fatal(n)
+	}
+}
+
+// TestBackendDiesMidResult: the backend's TCP connection is cut while a
+// result streams; the client gets an error and the listener keeps serving.
+func TestBackendCrashMidQuery(t *testing.T) {
+	db := startPrivateDB(t)
+	e := startEnv(t, withDB(db), withBackends(2))
+	sqlDB := e.open(t, "")
+	c := e.conn(t, sqlDB)
+	errc := make(chan error, 1)
+	go func() { // ends when the server dies
+		_, err := c.ExecContext(context.Background(), "SELECT SLEEP(20)")
+		errc <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	db.Kill()
+	err := <-errc
+	if err == nil {
+		t.Fatal("query succeeded on a killed server")
+	}
+	t.Logf("client got: %v", err)
+	db.Restart(t)
+	// The same client connection is served again by a fresh backend.
+	var n int64
+	var qerr error
+	for i := 0; i < 50; i++ {
+		if qerr = c.QueryRowContext(context.Background(), "SELECT 9").Scan(&n); qerr == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if qerr != nil || n != 9 {
+		t.Fatalf("after restart: %d %v", n, qerr)
+	}
+	if st := e.srv.Stats(); st.BackendErrors < 1 {
+		t.Errorf("BackendErrors = %d", st.BackendErrors)
+	}
+}
+
+func TestRequireTLS(t *testing.T) {
+	e := startEnv(t, withTLS(), withServer(func(s *proxy.Server) { s.RequireTLS = true }))
+	db, err := sql.Open("mysql", e.dsn(appUser, appPass, "tls=false"))
+	must(t, err)
+	err = db.Ping()
+	db.Close()
+	if mysqlErr(err) != wire.ErSecureTransportNeeded {
+		t.Fatalf("plaintext client: err = %v, want %d", err, wire.ErSecureTransportNeeded)
+	}
+	registerTLS(t, "rdsmux-test", e.tls)
+	sdb := e.open(t, "tls=rdsmux-test")
+	var cipher string
+	var name string
+	must(t, sdb.QueryRow("SELECT name FROM users WHERE id = 3").Scan(&name))
+	if name != "carol" {
+		t.Fatal(name)
+	}
+	_ = cipher
+	if st := e.srv.Stats(); st.ClientConnectionsRefusedNoTLS != 1 {
+		t.Errorf("ClientConnectionsRefusedNoTLS = %d", st.ClientConnectionsRefusedNoTLS)
+	}
+}
+
+func TestMaxClientConnections(t *testing.T) {
+	e := startEnv(t, withServer(func(s *proxy.Server) { s.MaxClientConnections = 2 }))
+	db := e.open(t, "")
+	a, b := e.conn(t, db), e.conn(t, db)
+	_, _ = a, b
+	extra, err := sql.Open("mysql", e.dsn(appUser, appPass, ""))
+	must(t, err)
+	defer extra.Close()
+	err = extra.Ping()
+	if mysqlErr(err) != wire.ErConCountError {
+		t.Fatalf("third client: err = %v, want 1040", err)
+	}
+	a.Close()
+	db.SetMaxIdleConns(0) // let a's connection go
+	// Once a client leaves, a new one gets in.
+	var perr error
+	for i := 0; i < 50; i++ {
+		if perr = extra.Ping(); perr == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if perr != nil {
+		t.Fatalf("after a client left: %v", perr)
+	}
+}
+
+func TestIdleClientTimeout(t *testing.T) {
+	e := startEnv(t, withServer(func(s *proxy.Server) { s.IdleClientTimeout = 200 * time.Millisecond }))
+	cc := dialWire(t, e.addr, appUser, appPass)
+	ctx := ctxT(t)
+	if err := cc.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the listener to close the idle client: the read sees EOF.
+	_ = cc.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := cc.ReadPacket(); err == nil {
+		t.Fatal("the idle client was not closed")
+	}
+	if st := e.srv.Stats(); st.ClientConnectionsIdleTimeout != 1 {
+		t.Errorf("ClientConnectionsIdleTimeout = %d", st.ClientConnectionsIdleTimeout)
+	}
+}
+
+// TestMalformedAndOversizedPackets: a client that breaks the protocol is
+// closed; other clients are not affected.
+func TestMalformedAndOversizedPackets(t *testing.T) {
+	e := startEnv(t, withServer(func(s *proxy.Server) { s.MaxPacketSize = 1 << 20 }))
+	db := e.open(t, "")
+	other := e.conn(t, db)
+	ctx := ctxT(t)
+
+	// A packet with a wrong sequence id.
+	cc := dialWire(t, e.addr, appUser, appPass)
+	cc.SetSeq(5)
+	must(t, cc.WritePacketFlush([]byte{byte(wire.ComQuery), 'S', 'E', 'L'}))
+	expectClosed(t, cc)
+
+	// An oversized packet.
+	big, err := sql.Open("mysql", e.dsn(appUser, appPass, "maxAllowedPacket=0"))
+	must(t, err)
+	defer big.Close()
+	_, err = big.Exec("SELECT '" + strings.Repeat("x", 2<<20) + "'")
+	if err == nil {
+		t.Fatal("oversized query succeeded")
+	}
+	t.Logf("oversized packet: %v", err)
+
+	if n := queryInt(t, other, "SELECT 11"); n != 11 {
+		t.Fatal(n)
+	}
+	_ = ctx
+	if st := e.srv.Stats(); st.ProtocolErrors != 2 {
+		t.Errorf("ProtocolErrors = %d, want 2", st.ProtocolErrors)
+	}
+}
+
+func TestLocalInfileRefused(t *testing.T) {
+	e := startEnv(t)
+	db := e.open(t, "allowAllFiles=true")
+	_, err := db.Exec("LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE users")
+	if err == nil {
+		t.Fatal("LOAD DATA LOCAL INFILE succeeded")
+	}
+	t.Logf("LOCAL INFILE: %v", err)
+	must(t, db.Ping())
+	if n := queryInt(t, db, "SELECT COUNT(*) FROM users"); n != 3 {
+		t.Fatal(n)
+	}
+}
+
+// TestShutdownDrains: Shutdown closes idle clients at once and lets a
+// client in a transaction finish it.
+func TestShutdownDrains(t *testing.T) {
+	e := startEnv(t)
+	ctx := ctxT(t)
+	idle := dialWire(t, e.addr, appUser, appPass)
+	busy := dialWire(t, e.addr, appUser, appPass)
+	for _, q := range []string{"BEGIN", "INSERT INTO auto (who) VALUES ('drained')"} {
+		if _, err := busy.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Shutdown(ctx) }() // returns once both clients are gone
+	expectClosed(t, idle)
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned (%v) while a transaction was open", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, err := busy.Exec(ctx, "COMMIT"); err != nil {
+		t.Fatalf("commit during shutdown: %v", err)
+	}
+	must(t, <-done)
+	if _, err := net.Dial("tcp", e.addr); err == nil {
+		t.Error("the listener still accepts after Shutdown")
+	}
+	if n := e.db.QueryInt(t, "SELECT COUNT(*) FROM test.auto WHERE who = 'drained'"); n != 1 {
+		t.Errorf("the drained transaction's row: %d", n)
+	}
+}
+
+// expectClosed waits for the listener to close cc.
+func expectClosed(t *testing.T, cc *wire.ClientConn) {
+	t.Helper()
+	_ = cc.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		p, err := cc.ReadPacket()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("the connection was not closed")
+			}
+			return
+		}
+		if wire.IsERR(p) {
+			e, _ := wire.ParseERR(p)
+			t.Logf("closed with: %v", e)
+		}
+	}
+}
