@@ -30,11 +30,25 @@ func (e *TimeoutError) Error() string {
 // The Match result is how the resource's tag fit; a resource handed over by
 // a releaser or fresh from a dial may have any tag.
 func (p *Pool[T]) Acquire(ctx context.Context, part *Partition[T], tag string, timeout time.Duration) (*Resource[T], Match, error) {
+	return p.AcquireAfter(ctx, part, tag, timeout, Claim[T]{})
+}
+
+// AcquireAfter is Acquire for a claimant that gives up prev (its claim on
+// the resource it released last, see ReleaseClaim) in the same step: if
+// that resource is still idle and untouched it loses its claimed mark
+// first, and so is an ordinary candidate for this Acquire (the most
+// recently released unclaimed one, it is usually the one taken). prev may
+// be the zero Claim; it is given up whatever the outcome.
+func (p *Pool[T]) AcquireAfter(ctx context.Context, part *Partition[T], tag string, timeout time.Duration, prev Claim[T]) (*Resource[T], Match, error) {
 	if err := ctx.Err(); err != nil {
+		if prev.r != nil {
+			p.Unclaim(prev)
+		}
 		return nil, 0, err
 	}
 	now := p.now()
 	p.mu.Lock()
+	p.unclaimLocked(prev)
 	if p.closed {
 		p.mu.Unlock()
 		return nil, 0, ErrClosed
@@ -108,11 +122,9 @@ func (p *Pool[T]) putLocked(r *Resource[T], now int64) {
 	part := r.part
 	if w := part.waiters.head; w != nil {
 		p.dequeueLocked(w)
+		p.handOutLocked(r, 0)
 		r.waited = durationBetween(w.start, now)
 		p.counters.WaitNanos += int64(r.waited)
-		r.state = stateBorrowed
-		r.idleFor = 0
-		p.borrowed++
 		w.ch <- delivery[T]{r: r, match: match(w.tag, r.tag)}
 		return
 	}
@@ -128,6 +140,17 @@ func (p *Pool[T]) putLocked(r *Resource[T], now int64) {
 	r.idleSince = now
 	part.idle = append(part.idle, r)
 	p.idle++
+}
+
+// handOutLocked marks r (not idle, not counted in borrowed) as handed out
+// to a new holder after sitting idle for idleFor.
+func (p *Pool[T]) handOutLocked(r *Resource[T], idleFor time.Duration) {
+	r.state = stateBorrowed
+	r.claimed = false
+	r.borrows++
+	r.idleFor = idleFor
+	r.waited = 0
+	p.borrowed++
 }
 
 // closeLocked closes r (idle or borrowed-and-returned) on its own goroutine.

@@ -119,3 +119,21 @@ func BenchmarkAcquireReleaseContended(b *testing.B) {
 		})
 	})
 }
+
+// A holder that releases under a claim and takes the resource straight back,
+// as a session does for a look-behind statement.
+func BenchmarkReleaseClaimReclaim(b *testing.B) {
+	p, part := newBenchCore(b, 8)
+	r, _, err := p.Acquire(context.Background(), part, "", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c := r.ReleaseClaim()
+		if r, err = p.Reclaim(part, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r.Release()
+}

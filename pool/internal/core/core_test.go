@@ -14,6 +14,7 @@ import (
 type fakeConn struct {
 	id     int
 	closed atomic.Bool
+	owner  int // written by holders only (unsynchronized: -race checks they never overlap)
 }
 
 // harness builds a pool of *fakeConn whose dials can be held and failed,

@@ -39,19 +39,36 @@ func match(want, have string) Match {
 	}
 }
 
-// popIdleLocked takes the best idle resource for tag: the most recent exact
-// match, else the most recent clean one, else the most recent one. Resources
-// past their lifetime are closed on the way. It returns nil if none is idle.
+// popIdleLocked takes the best idle resource for tag and returns how its
+// tag fit. Candidates rank by match (exact, then clean, then other) and,
+// within a match, unclaimed before claimed (a resource released with
+// ReleaseClaim less than claimWindow ago, whose claimant may come back for
+// it); among equals the most recently released wins. A claimed resource is
+// still taken when nothing else is idle: claims steer, they never make an
+// acquirer wait or dial. Resources past their lifetime are closed on the
+// way. It returns nil if none is idle.
+//
+// The scan stops at the first exact, unclaimed match from the top, which
+// is the top itself unless the resources above it were released under a
+// claim within the window or carry other tags.
 func (p *Pool[T]) popIdleLocked(part *Partition[T], tag string, now int64) (*Resource[T], Match) {
 	for {
 		idle := part.idle
 		if len(idle) == 0 {
 			return nil, MatchExact
 		}
-		best, bestMatch := len(idle)-1, match(tag, idle[len(idle)-1].tag)
-		for i := best - 1; i >= 0 && bestMatch != MatchExact; i-- {
-			if m := match(tag, idle[i].tag); m < bestMatch {
-				best, bestMatch = i, m
+		best, bestRank := -1, rankWorst
+		for i := len(idle) - 1; i >= 0; i-- {
+			r := idle[i]
+			rank := 2 * int(match(tag, r.tag))
+			if r.claimed && now-r.idleSince < p.claimWindow {
+				rank++
+			}
+			if rank < bestRank {
+				best, bestRank = i, rank
+				if rank == 0 {
+					break
+				}
 			}
 		}
 		r := idle[best]
@@ -60,13 +77,13 @@ func (p *Pool[T]) popIdleLocked(part *Partition[T], tag string, now int64) (*Res
 			continue
 		}
 		p.removeIdleLocked(r, best)
-		r.state = stateBorrowed
-		r.idleFor = durationBetween(r.idleSince, now)
-		r.waited = 0
-		p.borrowed++
-		return r, bestMatch
+		p.handOutLocked(r, durationBetween(r.idleSince, now))
+		return r, Match(bestRank / 2)
 	}
 }
+
+// rankWorst is worse than any rank popIdleLocked gives.
+const rankWorst = 2*int(MatchOther) + 2
 
 // removeIdleLocked unlinks r, found at index i, from its partition's idle
 // list, keeping the order of the rest.

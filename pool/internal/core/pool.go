@@ -28,6 +28,11 @@ type Config[T any] struct {
 	// random jitter in [0, LifetimeJitter); 0 means no limit.
 	MaxLifetime    time.Duration
 	LifetimeJitter time.Duration
+	// ClaimWindow is how long after a ReleaseClaim other acquirers pass the
+	// resource over while another idle resource fits as well, so that its
+	// claimant finds it with Reclaim. 0: claims never steer the choice
+	// (Reclaim works all the same while nobody took the resource).
+	ClaimWindow time.Duration
 	// Now returns a monotonic clock reading in nanoseconds. nil uses the
 	// process's monotonic clock.
 	Now func() int64
@@ -53,6 +58,7 @@ type Pool[T any] struct {
 	dialTimeout time.Duration
 	lifetime    int64
 	jitter      int64
+	claimWindow int64
 
 	dialCtx     context.Context // cancelled by Close
 	cancelDials context.CancelFunc
@@ -100,6 +106,7 @@ func New[T any](cfg Config[T]) *Pool[T] {
 		dialTimeout: cfg.DialTimeout,
 		lifetime:    int64(cfg.MaxLifetime),
 		jitter:      int64(cfg.LifetimeJitter),
+		claimWindow: int64(cfg.ClaimWindow),
 		limits:      cfg.Limits,
 		parts:       make(map[string]*Partition[T]),
 	}

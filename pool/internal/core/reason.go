@@ -28,6 +28,7 @@ var reasonNames = [NumReasons]string{
 	ReasonRebalanced:  "rebalanced",
 	ReasonInvalidated: "invalidated",
 	ReasonDirty:       "dirty",
+	ReasonSetupFailed: "setup_failed",
 	ReasonPoolClosed:  "pool_closed",
 }
 

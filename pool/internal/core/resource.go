@@ -28,8 +28,11 @@ type Resource[T any] struct {
 	// by the holder afterwards.
 	waited time.Duration
 
-	// Guarded by pool.mu.
+	// Guarded by pool.mu (borrows is also read by the holder, ordered by
+	// the lock that handed the resource out).
 	state     uint8
+	claimed   bool   // idle, released with ReleaseClaim, mark not yet dropped
+	borrows   uint64 // times handed out; a Claim compares it
 	gen       uint64 // pool generation at dial time; see Pool.Invalidate
 	created   int64  // clock reading at dial completion
 	expires   int64  // clock reading after which the resource is retired; 0: never
@@ -61,7 +64,10 @@ func (r *Resource[T]) Waited() time.Duration { return r.waited }
 // Release returns the resource to the pool: to the first waiter of its
 // partition, or to the idle list. A resource past its lifetime, from before
 // an Invalidate, or released after Close is closed instead.
-func (r *Resource[T]) Release() {
+func (r *Resource[T]) Release() { r.release(false) }
+
+// release is Release; claim marks r as claimed if it goes idle.
+func (r *Resource[T]) release(claim bool) {
 	p := r.pool
 	now := p.now()
 	p.mu.Lock()
@@ -78,6 +84,7 @@ func (r *Resource[T]) Release() {
 		p.closeLocked(r, ReasonLifetime)
 	default:
 		p.putLocked(r, now)
+		r.claimed = claim && r.state == stateIdle
 	}
 	p.mu.Unlock()
 }
