@@ -88,6 +88,17 @@ type Config struct {
 	// caching (statements are prepared and closed per use).
 	StatementCacheSize int
 
+	// Failover is "" (connect to the DSN's address), "readonly" (follow the
+	// writer of FailoverHosts by probing read_only) or "aurora" (follow an
+	// Aurora cluster whose endpoint is the DSN's address).
+	Failover string
+	// FailoverHosts lists the cluster's instances for "readonly" failover
+	// (default: the DSN's address).
+	FailoverHosts []string
+	// FailoverRole is "writer" (default) or "reader": which instance the
+	// backends connect to.
+	FailoverRole string
+
 	// Logger receives pool events and, at debug level, pin reasons. Set it
 	// with WithLogger; nil means slog.Default().
 	Logger *slog.Logger
@@ -115,6 +126,7 @@ func (c *Config) Clone() *Config {
 		cc.MySQL = c.MySQL.Clone()
 	}
 	cc.SessionPinningFilters = append([]string(nil), c.SessionPinningFilters...)
+	cc.FailoverHosts = append([]string(nil), c.FailoverHosts...)
 	return &cc
 }
 
@@ -131,6 +143,9 @@ const (
 	paramIdleTimeout               = "idleTimeout"
 	paramHealthCheckIdle           = "healthCheckIdle"
 	paramStatementCacheSize        = "statementCacheSize"
+	paramFailover                  = "failover"
+	paramFailoverHosts             = "failoverHosts"
+	paramFailoverRole              = "failoverRole"
 )
 
 // ParseDSN parses a go-sql-driver DSN with rdsmux parameters, for example
@@ -229,6 +244,17 @@ func (c *Config) setParam(key, value string) (bool, error) {
 		c.HealthCheckIdle, err = time.ParseDuration(value)
 	case paramStatementCacheSize:
 		c.StatementCacheSize, err = strconv.Atoi(value)
+	case paramFailover:
+		c.Failover = strings.ToLower(value)
+	case paramFailoverHosts:
+		c.FailoverHosts = nil
+		for _, h := range strings.Split(value, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				c.FailoverHosts = append(c.FailoverHosts, h)
+			}
+		}
+	case paramFailoverRole:
+		c.FailoverRole = strings.ToLower(value)
 	default:
 		return false, nil
 	}
@@ -245,6 +271,16 @@ func (c *Config) validate() error {
 		return fmt.Errorf("rdsmux: maxConnectionsPercent=%d: must be between 1 and 100", c.MaxConnectionsPercent)
 	case c.MaxIdleConnectionsPercent < 0 || c.MaxIdleConnectionsPercent > 100:
 		return fmt.Errorf("rdsmux: maxIdleConnectionsPercent=%d: must be between 0 and 100", c.MaxIdleConnectionsPercent)
+	}
+	switch c.Failover {
+	case "", "readonly", "aurora":
+	default:
+		return fmt.Errorf("rdsmux: failover=%q: want readonly or aurora", c.Failover)
+	}
+	switch c.FailoverRole {
+	case "", "writer", "reader":
+	default:
+		return fmt.Errorf("rdsmux: failoverRole=%q: want writer or reader", c.FailoverRole)
 	}
 	for _, f := range c.SessionPinningFilters {
 		if f != "EXCLUDE_VARIABLE_SETS" {
@@ -293,6 +329,15 @@ func (c *Config) FormatDSN() string {
 	}
 	if c.StatementCacheSize != def.StatementCacheSize {
 		add(paramStatementCacheSize, strconv.Itoa(c.StatementCacheSize))
+	}
+	if c.Failover != "" {
+		add(paramFailover, c.Failover)
+	}
+	if len(c.FailoverHosts) > 0 {
+		add(paramFailoverHosts, strings.Join(c.FailoverHosts, ","))
+	}
+	if c.FailoverRole != "" {
+		add(paramFailoverRole, c.FailoverRole)
 	}
 	if len(params) == 0 {
 		return dsn

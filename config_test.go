@@ -32,6 +32,7 @@ func TestFormatDSNRoundTrips(t *testing.T) {
 		"app@unix(/tmp/m.sock)/?maxConnectionsPercent=40&maxIdleConnectionsPercent=10&connectionBorrowTimeout=1m30s" +
 			"&initQuery=SET+NAMES+utf8mb4&sessionPinningFilters=EXCLUDE_VARIABLE_SETS&poolingMode=session" +
 			"&maxLifetime=10m&idleTimeout=1m&healthCheckIdle=5s&statementCacheSize=-1",
+		"app@tcp(127.0.0.1:3306)/d?failover=readonly&failoverHosts=127.0.0.1:3306,127.0.0.1:3307&failoverRole=reader",
 	} {
 		cfg, err := ParseDSN(dsn)
 		require.NoError(t, err, dsn)
@@ -49,6 +50,8 @@ func TestParseDSNRejectsBadValues(t *testing.T) {
 		"u@tcp(127.0.0.1:1)/d?poolingMode=statement":             `"transaction" or "session"`,
 		"u@tcp(127.0.0.1:1)/d?sessionPinningFilters=EXCLUDE_ALL": "unknown session pinning filter",
 		"u@tcp(127.0.0.1:1)/d?connectionBorrowTimeout=soon":      "connectionBorrowTimeout",
+		"u@tcp(127.0.0.1:1)/d?failover=dns":                      "want readonly or aurora",
+		"u@tcp(127.0.0.1:1)/d?failoverRole=primary":              "want writer or reader",
 	} {
 		_, err := ParseDSN(dsn)
 		require.ErrorContains(t, err, want, dsn)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/rdsmux/rdsmux/failover"
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool"
 )
@@ -210,14 +211,12 @@ func (c *conn) start(ctx context.Context, query string) (b *pool.Backend, be *ba
 		// connection), so a dead one fails with driver.ErrBadConn and
 		// nothing sent.
 		if err := be.resetter.ResetSession(ctx); err != nil {
-			c.fail(b, be, ctx, err)
-			return nil, nil, true, err
+			return nil, nil, true, c.fail(b, be, ctx, err)
 		}
 	}
 	if r.ReadsLastInsertID {
 		if err := c.syncLastInsertID(ctx, be); err != nil {
-			c.fail(b, be, ctx, err)
-			return nil, nil, retryable, err
+			return nil, nil, retryable, c.fail(b, be, ctx, err)
 		}
 	}
 	return b, be, retryable, nil
@@ -227,6 +226,15 @@ func (c *conn) start(ctx context.Context, query string) (b *pool.Backend, be *ba
 // the server should run again on another backend.
 func retry(ctx context.Context, err error, retryable bool, attempt int) bool {
 	return retryable && attempt < maxBadConnRetries && ctx.Err() == nil && errors.Is(err, driver.ErrBadConn)
+}
+
+// retryFailover reports whether a statement that failed during a failover
+// may run once more on another backend: never inside a transaction or a
+// pinned session, and after a lost connection only when it only reads
+// (a write may have been applied). See failover.ShouldRetry.
+func (c *conn) retryFailover(ctx context.Context, err error, retryable bool, attempt int) bool {
+	return c.c.target.dialer != nil && attempt == 0 && ctx.Err() == nil &&
+		failover.ShouldRetry(err, c.res.ReadOnly, !retryable)
 }
 
 func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue, prepared bool) (driver.Result, error) {
@@ -253,8 +261,8 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue,
 			}
 		}
 		if err != nil {
-			c.fail(b, be, ctx, err)
-			if retry(ctx, err, retryable, attempt) {
+			err = c.fail(b, be, ctx, err)
+			if retry(ctx, err, retryable, attempt) || c.retryFailover(ctx, err, retryable, attempt) {
 				continue
 			}
 			return nil, err
@@ -296,8 +304,8 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 			if owned != nil {
 				owned.Close()
 			}
-			c.fail(b, be, ctx, err)
-			if retry(ctx, err, retryable, attempt) {
+			err = c.fail(b, be, ctx, err)
+			if retry(ctx, err, retryable, attempt) || c.retryFailover(ctx, err, retryable, attempt) {
 				continue
 			}
 			return nil, err
@@ -329,15 +337,23 @@ func (c *conn) finishRows(r *rows, err error) {
 	c.done(ctx, b, &c.res, nil)
 }
 
-// fail finishes a statement that returned err. A cancelled context makes
+// fail finishes a statement that returned err and returns the error for
+// the caller. A cancelled context makes
 // go-sql-driver drop the connection while the server may still run the
 // statement, so rdsmux also asks the server to KILL it.
-func (c *conn) fail(b *pool.Backend, be *backend, ctx context.Context, err error) {
+func (c *conn) fail(b *pool.Backend, be *backend, ctx context.Context, err error) error {
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		be.killOnClose = true // the pool closes it: KILL QUERY first
 		err = fmt.Errorf("%w: %w", pool.ErrBroken, err)
 	}
+	inTx := c.txOpen && c.holding
 	c.done(ctx, b, nil, err)
+	if inTx && c.lost && !errors.Is(err, failover.ErrTransactionResolutionUnknown) {
+		// The connection of an open transaction is gone: whether it
+		// committed (if this was COMMIT) is unknown to the client.
+		err = fmt.Errorf("%w: %w", failover.ErrTransactionResolutionUnknown, err)
+	}
+	return err
 }
 
 // ExecContext runs a statement on a borrowed backend.
@@ -378,8 +394,7 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	}
 	dtx, err := be.beginner.BeginTx(ctx, opts)
 	if err != nil {
-		c.fail(b, be, ctx, err)
-		return nil, err
+		return nil, c.fail(b, be, ctx, err)
 	}
 	c.txOpen = true
 	c.done(ctx, b, nil, nil)
@@ -409,6 +424,9 @@ func (c *conn) endTx(t *tx, commit bool) error {
 	}
 	c.txOpen = false
 	c.done(ctx, held, nil, err)
+	if err != nil && commit && brokenBackend(held, err) && !errors.Is(err, failover.ErrTransactionResolutionUnknown) {
+		err = fmt.Errorf("%w: the connection was lost during COMMIT: %w", failover.ErrTransactionResolutionUnknown, err)
+	}
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/rdsmux/rdsmux/failover"
 	"github.com/rdsmux/rdsmux/iamauth"
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool"
@@ -97,6 +98,7 @@ type Connector struct {
 	target     *target
 	user       string // the pool partition of this connector's sessions
 	creds      iamauth.Provider
+	dialer     *failover.Dialer // from WithFailover; nil otherwise
 
 	closeOnce sync.Once
 }
@@ -133,23 +135,36 @@ func NewConnector(cfg *Config, opts ...Option) (*Connector, error) {
 	c.backendCfg = c.cfg.MySQL.Clone()
 	c.backendCfg.DBName = ""
 	c.user = partitionKey(c.backendCfg)
-	var dial driver.Connector
 	if c.creds != nil {
 		// Backends of different credential sources never share a partition.
 		c.user += fmt.Sprintf("+creds%p", c.creds)
-		dial, err = iamauth.NewConnector(c.backendCfg, c.creds)
-	} else {
-		dial, err = mysql.NewConnector(c.backendCfg)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("rdsmux: %w", err)
 	}
 
-	t, err := acquireTarget(c.cfg, c.backendCfg)
+	t, err := acquireTarget(c.cfg, c.backendCfg, c.dialer)
 	if err != nil {
 		return nil, err
 	}
 	c.target = t
+	var dial driver.Connector
+	switch {
+	case t.dialer != nil:
+		mc := c.backendCfg
+		if c.creds != nil {
+			mc = mc.Clone()
+			if err = mc.Apply(iamauth.BeforeConnect(c.creds)); err != nil {
+				break
+			}
+		}
+		dial, err = failover.NewConnector(t.dialer, failover.ConnectorConfig{MySQL: mc, WaitTimeout: failoverConnectTimeout})
+	case c.creds != nil:
+		dial, err = iamauth.NewConnector(c.backendCfg, c.creds)
+	default:
+		dial, err = mysql.NewConnector(c.backendCfg)
+	}
+	if err != nil {
+		releaseTarget(t)
+		return nil, fmt.Errorf("rdsmux: %w", err)
+	}
 	t.register(c.user, dial, c.cfg.Logger)
 	return c, nil
 }
@@ -198,6 +213,10 @@ type target struct {
 	pool *pool.Pool
 	opts string // the pool settings, to refuse a second connector that disagrees
 
+	dialer  *failover.Dialer  // reaches the cluster's writer or a reader; nil without failover
+	monitor *failover.Monitor // owned: closed with the target (nil when the caller owns it)
+	stopInv func()            // ends pool invalidation on writer changes
+
 	mu      sync.Mutex                  // guards users and killers
 	users   map[string]driver.Connector // partition key -> how to dial its backends
 	killers map[string]*killer          // partition key -> its KILL QUERY sender
@@ -218,8 +237,14 @@ func poolSettings(cfg *Config) string {
 		cfg.ConnectionBorrowTimeout, cfg.InitQuery, cfg.MaxLifetime, cfg.IdleTimeout, cfg.HealthCheckIdle)
 }
 
-func acquireTarget(cfg *Config, backendCfg *mysql.Config) (*target, error) {
+func acquireTarget(cfg *Config, backendCfg *mysql.Config, dialer *failover.Dialer) (*target, error) {
 	key := targetKey(backendCfg)
+	switch {
+	case dialer != nil:
+		key = fmt.Sprintf("dialer(%p)", dialer)
+	case cfg.Failover != FailoverOff:
+		key = failoverKey(cfg, backendCfg)
+	}
 	opts := poolSettings(cfg)
 	targetsMu.Lock()
 	defer targetsMu.Unlock()
@@ -249,6 +274,16 @@ func acquireTarget(cfg *Config, backendCfg *mysql.Config) (*target, error) {
 		return nil, fmt.Errorf("rdsmux: creating the pool for %s: %w", key, err)
 	}
 	t.pool = p
+	t.dialer = dialer
+	if dialer == nil && cfg.Failover != FailoverOff {
+		if t.monitor, t.dialer, err = clusterFor(cfg, backendCfg); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
+	if t.dialer != nil {
+		t.stopInv = t.dialer.Monitor().InvalidateOnWriterChange(p)
+	}
 	targets[key] = t
 	return t, nil
 }
@@ -262,7 +297,13 @@ func releaseTarget(t *target) {
 	}
 	targetsMu.Unlock()
 	if last {
+		if t.stopInv != nil {
+			t.stopInv()
+		}
 		t.pool.Close()
+		if t.monitor != nil {
+			t.monitor.Close()
+		}
 		t.mu.Lock()
 		for _, k := range t.killers {
 			k.close()
