@@ -27,7 +27,7 @@ examples:
 	@if [ -f examples/go.mod ]; then cd examples && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...; fi
 
 demo:
-	$(GO) run ./examples/demo
+	cd examples && $(GO) run ./demo
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
