@@ -25,6 +25,13 @@ type Status struct {
 	// broken (Config.IsBroken, or the Conn says it is no longer valid),
 	// the backend is closed and the session loses what lived on it.
 	Err error
+	// Warnings is the warning count the server reported for the statement
+	// (OK or EOF packet); for a statement the server answered with an
+	// error packet, at least 1. 0 when there were none or it is not known.
+	// It tells the session that the statement replaced the connection's
+	// list of warnings and errors, which SHOW WARNINGS and the like read
+	// (see AcquireFor).
+	Warnings int
 }
 
 // Done records the effects of a statement that ran on b (the backend
@@ -39,7 +46,10 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 		panic("rdsmux/pool: Session.Done with a backend the session does not hold")
 	}
 	p := s.pool
-	s.inflight = false
+	affine := s.affine
+	s.inflight, s.affine = false, false
+	b.used = true
+	s.recordLookBehind(r, st)
 	if st.Err != nil && p.broken(b.conn, st.Err) {
 		s.dropHeld(core.ReasonBroken, st.Err)
 		return
@@ -47,11 +57,11 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 	if r != nil {
 		switch {
 		case st.Err == nil:
-			if !s.record(ctx, b, r) {
+			if !s.record(ctx, b, r, pinsAfter(r, affine)) {
 				return // the backend broke while reading back
 			}
 		case r.Statements > 1:
-			s.addPins(r.Pins)
+			s.addPins(pinsAfter(r, affine))
 			if r.ChangesSettings() || r.Schema != "" || r.DroppedSchema != "" {
 				s.unresolved = true
 			}
@@ -59,15 +69,16 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 	}
 	s.inTx, s.more = st.InTransaction, st.MoreResults
 	if s.mode == ModeTransaction && !s.inTx && !s.more && !s.Pinned() {
-		s.release()
+		s.release(true)
 		return
 	}
 	s.updateGauges()
 }
 
 // record applies r's effects to the session and to b, which stay in the
-// same state. It returns false if b broke (and was dropped).
-func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result) bool {
+// same state, pinning the session for pins. It returns false if b broke
+// (and was dropped).
+func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result, pins pinning.PinReasons) bool {
 	p := s.pool
 	if r.Tx.Has(pinning.TxRelease) {
 		// COMMIT/ROLLBACK RELEASE: the server closes the connection.
@@ -128,7 +139,7 @@ func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result) boo
 		s.tag = tagOf(s.schema, &s.settings)
 		b.tag = s.tag
 	}
-	s.addPins(r.Pins)
+	s.addPins(pins)
 	s.pins &^= r.Unpins
 	return true
 }
@@ -163,13 +174,19 @@ func (s *Session) addPins(reasons pinning.PinReasons) {
 	s.pool.log.Debug("rdsmux/pool: session pinned", "user", s.part.user, "reasons", added.String())
 }
 
-// release gives the held backend back to the pool.
-func (s *Session) release() {
+// release gives the held backend back to the pool; with claim the session
+// keeps a claim on it for a look-behind statement next (AcquireFor).
+func (s *Session) release(claim bool) {
 	b := s.held
 	s.held = nil
 	s.inflight = false
 	s.updateGauges()
 	b.res.SetTag(b.tag)
+	if claim {
+		s.claim = b.res.ReleaseClaim()
+		return
+	}
+	s.claim = core.Claim[*Backend]{}
 	b.res.Release()
 }
 
@@ -186,6 +203,8 @@ func (s *Session) dropHeld(reason core.Reason, err error) {
 	s.pins, s.unresolved = 0, false
 	s.updateGauges()
 	s.pool.log.Debug("rdsmux/pool: closing backend connection", "user", b.user, "reason", reason.String(), "err", err)
+	// A look-behind statement next learns that the connection closed.
+	s.claim = b.res.Claim()
 	b.res.Destroy(reason)
 }
 
@@ -219,15 +238,24 @@ func (s *Session) updateGauges() {
 // way.
 func (s *Session) ResetState(ctx context.Context) error {
 	s.settings.Reset()
-	s.pins, s.unresolved, s.inTx, s.more = 0, false, false, false
+	s.pins, s.unresolved, s.inTx, s.more, s.affine = 0, false, false, false, false
 	s.tag = tagOf(s.schema, &s.settings)
+	// Nothing before the reset can be looked behind at any more.
+	s.dropClaim()
+	s.ran, s.own = false, 0
 	var err error
 	if s.held != nil {
 		err = s.resetHeld(ctx)
 		if s.held != nil && s.mode == ModeTransaction {
-			s.release()
+			s.release(false)
+		}
+		if s.held != nil {
+			// Session mode keeps the freshly reset connection: all its
+			// state is as a new session's.
+			s.own = pinning.LookBehind
 		}
 	}
+	s.claim = core.Claim[*Backend]{} // also from a backend closed by the reset
 	s.updateGauges()
 	return err
 }
@@ -253,6 +281,7 @@ func (s *Session) resetHeld(ctx context.Context) error {
 		return err
 	}
 	p.stats.resets.Add(1)
+	b.used = false
 	b.settings.Reset()
 	b.tag = tagOf(b.schema, &b.settings)
 	s.inTx, s.more, s.inflight = false, false, false
@@ -270,6 +299,7 @@ func (s *Session) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closed = true
+	s.dropClaim()
 	if s.held == nil {
 		return nil
 	}
@@ -289,8 +319,9 @@ func (s *Session) Close(ctx context.Context) error {
 		}
 	}
 	if s.held != nil {
-		s.release()
+		s.release(false)
 	}
+	s.claim = core.Claim[*Backend]{}
 	s.updateGauges()
 	return err
 }

@@ -81,6 +81,7 @@ func New(cfg Config) (*Pool, error) {
 		DialTimeout:    cfg.DialTimeout,
 		MaxLifetime:    cfg.MaxLifetime,
 		LifetimeJitter: cfg.MaxLifetimeJitter,
+		ClaimWindow:    lookBehindWindow,
 	}
 	if cfg.Now != nil {
 		now, base := cfg.Now, cfg.Now()
@@ -231,15 +232,17 @@ func (p *Pool) maintainLoop() {
 // counters are the policy's cumulative counts; atomics, so hot paths need
 // no lock.
 type counters struct {
-	dialsStarted  atomic.Int64
-	borrows       atomic.Int64
-	reuseExact    atomic.Int64
-	reuseDiff     atomic.Int64
-	resets        atomic.Int64
-	rollbacks     atomic.Int64
-	healthChecks  atomic.Int64
-	inTx          atomic.Int64 // gauge
-	pinned        atomic.Int64 // gauge
-	pins          [numPinReasons]atomic.Int64
-	borrowLatency histogram
+	dialsStarted        atomic.Int64
+	borrows             atomic.Int64
+	reuseExact          atomic.Int64
+	reuseDiff           atomic.Int64
+	resets              atomic.Int64
+	rollbacks           atomic.Int64
+	lookBehindReclaimed atomic.Int64
+	lookBehindLost      atomic.Int64
+	healthChecks        atomic.Int64
+	inTx                atomic.Int64 // gauge
+	pinned              atomic.Int64 // gauge
+	pins                [numPinReasons]atomic.Int64
+	borrowLatency       histogram
 }

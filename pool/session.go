@@ -63,6 +63,22 @@ type Session struct {
 	countedPin bool // counted in stats.pinned
 	inflight   bool // Acquire returned and Done was not called yet
 	closed     bool
+
+	// claim is on the backend the session gave back after its last
+	// statement, for a look-behind statement to take back (AcquireFor);
+	// zero while the session holds a backend, before its first statement
+	// and after a reset.
+	claim core.Claim[*Backend]
+	// affine: the statement in flight was acquired by AcquireFor for its
+	// look-behind reads and runs where they are right; Done drops those
+	// pin reasons.
+	affine bool
+	// own: the kinds of look-behind state (reasons of pinning.LookBehind)
+	// that the connection of the session's previous statement holds as
+	// the session's own statements left them; base: the same for the
+	// statement in flight, before it ran (see AcquireFor).
+	own, base pinning.PinReasons
+	ran       bool // a statement ran since the session started or was reset
 }
 
 // NewSession starts a session for user. It borrows nothing until Acquire.
@@ -114,8 +130,10 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 	if s.closed {
 		return nil, ErrSessionClosed
 	}
+	s.affine = false
 	if s.held != nil {
 		s.inflight = true
+		s.base = s.own
 		return s.held, nil
 	}
 	p := s.pool
@@ -123,12 +141,19 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 	var start time.Time
 	failures := 0
 	for {
-		r, _, err := p.core.Acquire(ctx, s.part.core, s.tag, p.borrowTimeout)
+		// The claim on the previous backend is given up in the same step,
+		// which makes that backend (if still idle) the likely pick.
+		prev := s.claim
+		r, _, err := p.core.AcquireAfter(ctx, s.part.core, s.tag, p.borrowTimeout, prev)
 		if err != nil {
+			// No statement ran: the previous one's connection stays the
+			// one a look-behind statement may take back.
 			return nil, borrowError(err, s.part.user)
 		}
+		s.claim = core.Claim[*Backend]{}
 		b := r.Value()
 		b.res = r
+		s.borrowedBase(r, prev)
 		if b.tag == s.tag && (p.healthIdle < 0 || r.IdleFor() <= p.healthIdle) {
 			// Fast path: nothing to check, nothing to apply.
 			p.stats.reuseExact.Add(1)
@@ -150,6 +175,10 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 				}
 				continue
 			}
+		}
+		if b.tag != s.tag {
+			// The settings difference may raise warnings of its own.
+			s.base = s.base.Remove(pinning.PinDiagnostics)
 		}
 		if err := s.apply(ctx, b); err != nil {
 			failures++

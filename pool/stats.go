@@ -71,9 +71,16 @@ type Stats struct {
 	ReuseDiffApplied     int64 // borrows that applied a settings/schema difference
 	Resets               int64 // connections reset (COM_RESET_CONNECTION) before reuse
 	Rollbacks            int64 // transactions rolled back for vanished clients
-	Closed               [NumCloseReasons]int64
-	Pins                 [numPinReasons]int64 // sessions newly pinned, per reason
-	ClosedTotal          int64
+	// LookBehindReclaimed: look-behind statements (Session.AcquireFor)
+	// served by taking back the connection of the session's previous
+	// statement.
+	LookBehindReclaimed int64
+	// LookBehindLost: look-behind statements refused with
+	// ErrLookBehindLost because that connection was reused or closed.
+	LookBehindLost int64
+	Closed         [NumCloseReasons]int64
+	Pins           [numPinReasons]int64 // sessions newly pinned, per reason
+	ClosedTotal    int64
 }
 
 // Stats returns a snapshot.
@@ -107,6 +114,8 @@ func (p *Pool) Stats() Stats {
 		ReuseDiffApplied:                          p.stats.reuseDiff.Load(),
 		Resets:                                    p.stats.resets.Load(),
 		Rollbacks:                                 p.stats.rollbacks.Load(),
+		LookBehindReclaimed:                       p.stats.lookBehindReclaimed.Load(),
+		LookBehindLost:                            p.stats.lookBehindLost.Load(),
 		Closed:                                    cs.Closed,
 	}
 	for i := range s.Pins {

@@ -28,6 +28,11 @@ type Claim[T any] struct {
 // IsZero reports whether c claims nothing.
 func (c Claim[T]) IsZero() bool { return c.r == nil }
 
+// Took reports whether r, just handed to the caller by Acquire or
+// AcquireAfter, is the resource c claims and nobody else held it in
+// between. Only the holder of r may call it.
+func (c Claim[T]) Took(r *Resource[T]) bool { return c.r == r && r.borrows == c.borrows+1 }
+
 // Claim returns a claim on r as it is now. Only the holder may call it,
 // before Release or Destroy; after Destroy the claim can only fail with
 // ErrClaimClosed, which tells why the resource is gone.

@@ -66,6 +66,11 @@ func TestReclaimFailsAfterAnotherBorrow(t *testing.T) {
 	if _, err := h.p.Reclaim(part, c); !errors.Is(err, ErrClaimBorrowed) {
 		t.Fatalf("Reclaim after another borrow: %v, want ErrClaimBorrowed", err)
 	}
+	again := h.acquire(part, "")
+	if again != a || c.Took(again) {
+		t.Fatal("Took: true for the claimed resource after another holder had it")
+	}
+	again.Release()
 }
 
 func TestReclaimFailsWhenReleasedToWaiter(t *testing.T) {
@@ -273,6 +278,14 @@ func TestAcquireAfterGivesUpOwnClaim(t *testing.T) {
 	if r != mine {
 		t.Fatalf("got conn %d, want my own %d (now unclaimed)", r.Value().id, mine.Value().id)
 	}
+	if !cMine.Took(r) {
+		t.Fatal("Took: false for the claimed resource taken back untouched")
+	}
+	theirs = h.acquire(part, "")
+	if cMine.Took(theirs) {
+		t.Fatal("Took: true for another resource")
+	}
+	theirs.Release()
 	// Given up on a failed Acquire too.
 	c := r.ReleaseClaim()
 	ctx, cancel := context.WithCancel(context.Background())
