@@ -110,14 +110,14 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, o, os.Stdout); err != nil {
+	if _, err := run(ctx, o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
 // run sets up the database, runs the phases and prints the report.
-func run(ctx context.Context, o options, out io.Writer) error {
+func run(ctx context.Context, o options, out io.Writer) ([]result, error) {
 	// go-sql-driver logs dropped connections to stderr; the report counts
 	// them instead.
 	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
@@ -125,7 +125,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintln(out, "rdsmux demo: traffic jumps from", o.calm, "to", thousands(int64(o.surge)), "concurrent handlers.")
 	d, err := openDatabase(ctx, o, func(s string) { fmt.Fprintln(out, s) })
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer d.close()
 	fmt.Fprintf(out, "Database: %s.\n", d.about)
@@ -144,17 +144,17 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		p := phases[i]
 		waitForServerIdle(ctx, d.view, 3*time.Second)
 		if err := d.view.ResetPeak(ctx); err != nil {
-			return err
+			return results, err
 		}
 		fmt.Fprintf(out, "\n== %s: %s\n", p.name, p.about)
 		c, err := p.open(ctx, d, o)
 		if err != nil {
-			return fmt.Errorf("phase %s: %w", p.name, err)
+			return results, fmt.Errorf("phase %s: %w", p.name, err)
 		}
 		r := runPhase(ctx, p, c, d.view, o, prog.update)
 		prog.end()
 		if err := c.close(); err != nil {
-			return fmt.Errorf("phase %s: closing: %w", p.name, err)
+			return results, fmt.Errorf("phase %s: closing: %w", p.name, err)
 		}
 		r.serverAfterEnd = waitForServerIdle(ctx, d.view, 3*time.Second)
 		results = append(results, r)
@@ -167,5 +167,5 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	fmt.Fprintln(out)
 	writeReport(out, results, counter)
-	return ctx.Err()
+	return results, ctx.Err()
 }
