@@ -1,3 +1,90 @@
 // Package proxy is a MySQL-protocol listener that serves many client
-// connections from a shared rdsmux pool of backend connections.
+// connections from a shared rdsmux pool of backend connections: what Amazon
+// RDS Proxy is, as a library (Server) and a command (cmd/rdsmux).
+//
+// # Wiring
+//
+// A Backend says where the database is and which account serves each client
+// user; its Dial is the pool's Config.Dial. A Server authenticates clients
+// against Users (mysql_native_password or caching_sha2_password, optionally
+// over TLS, RequireTLS refusing plaintext) and serves each client from a
+// pool.Session: see ExampleServer.
+//
+// # Multiplexing
+//
+// By default a client borrows a backend per transaction: the listener relays
+// each command's response and reads the server status flags of the OK and
+// EOF packets it passes; when no transaction is open, no results are pending
+// and nothing pins the session, the backend goes back to the pool. COM_QUERY
+// text is classified by package pinning: tracked settings (time_zone,
+// sql_mode, names, isolation...) and the schema travel with the session and
+// are replayed on whichever backend it borrows; state that cannot travel
+// (user variables, temporary tables, named locks, LOCK TABLES, text
+// PREPARE...) pins the session to its backend until it ends or resets
+// (COM_RESET_CONNECTION, COM_CHANGE_USER). A pinned or dirty backend is reset
+// (COM_RESET_CONNECTION) or closed, never given back dirty; a client that
+// vanishes mid-transaction has its transaction rolled back.
+//
+// Packets are relayed as they arrive: each is copied once, from the
+// backend's read buffer into the client's write buffer, with EOF packets
+// translated when the two sides differ in CLIENT_DEPRECATE_EOF. Session-state
+// tracking (CLIENT_SESSION_TRACK) is not offered on either side, so OK
+// packets have the same layout on both and are relayed unchanged. Clients
+// that ask for CLIENT_FOUND_ROWS are served by backends dialed with it (a
+// pool partition of their own).
+//
+// # Prepared statements
+//
+// Statement ids are virtual: the client's id maps to the statement's text.
+// On whichever backend a statement runs, it is prepared on first use and
+// cached there (per schema and text, a bounded LRU per backend connection;
+// evicted statements are closed on the server), so prepared statements do
+// not pin. The client's COM_STMT_PREPARE answer is built from the first
+// backend's definitions. Parameter types bound once by the client are
+// replayed to backends that have not seen them; COM_STMT_SEND_LONG_DATA is
+// buffered and replayed before the execute. A statement executed with a
+// cursor holds its backend until the cursor is read to its end, reset or
+// closed (counted as Stats.CursorHolds; the pool sees it as pending
+// results, not as a pin reason).
+//
+// # LAST_INSERT_ID, ROW_COUNT, FOUND_ROWS
+//
+// The insert id of every OK packet is kept per client. Before a statement
+// that reads LAST_INSERT_ID() (or @@last_insert_id / @@identity), the
+// listener runs DO LAST_INSERT_ID(n) on the borrowed backend if that
+// backend's value differs, so INSERT followed by SELECT LAST_INSERT_ID() as
+// two round trips returns the client's id while multiplexed, without
+// pinning. Limits: the OK packet carries the id of an explicit value
+// inserted into an AUTO_INCREMENT column too, where the server's
+// LAST_INSERT_ID() would not change; a write that returns rows (INSERT ...
+// RETURNING, CALL) makes the value unknown until the next insert.
+//
+// ROW_COUNT(), FOUND_ROWS() and SQL_CALC_FOUND_ROWS, SHOW WARNINGS and
+// GET DIAGNOSTICS read what the previous statement left on the connection:
+// the classifier pins the session on them (reasons row-count, found-rows,
+// diagnostics), so they are right from the pin on, but they look behind:
+// the statement before the first such read may have run on another backend
+// if nothing held the session then. Run the pair in a transaction (or pin
+// the session first) when the value must be exact.
+//
+// # Other commands
+//
+// COM_PING and COM_SET_OPTION are answered without a backend (the
+// multi-statements option is the client's own: batches from a client that
+// did not enable it are refused). COM_INIT_DB and USE are tracked.
+// COM_FIELD_LIST and COM_STATISTICS are relayed. LOAD DATA LOCAL INFILE is
+// refused (LOCAL INFILE is offered on neither side). COM_PROCESS_KILL,
+// replication and other administrative commands are refused with
+// ER_UNKNOWN_COM_ERROR. A KILL statement is relayed like any other and acts
+// on backend connection ids (CONNECTION_ID() returns the borrowed backend's
+// id), not on the listener's client ids.
+//
+// # Failures
+//
+// When the pool's borrow timeout fires, the client gets error 9501 (as RDS
+// Proxy sends) with the pool's message and keeps its connection. When a
+// backend dies during a command, the client gets error 2013 (SQLSTATE HY000)
+// and keeps its connection; if its transaction or pinned state died with the
+// backend, it is disconnected after the error, as a server crash would do. A
+// malformed or oversized packet closes that client only.
 package proxy

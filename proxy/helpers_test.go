@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"database/sql"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -42,7 +41,6 @@ type envConfig struct {
 	backends      int
 	borrowTimeout time.Duration
 	server        func(*proxy.Server)
-	dbOpts        []mariadbtest.Option
 	tls           bool
 	db            *mariadbtest.Server // reuse a server
 }
@@ -245,8 +243,6 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
-
-func sprint(v ...any) string { return fmt.Sprint(v...) }
 
 // dialWire connects to the listener with the wire package's client.
 func dialWire(t testing.TB, addr, user, pass string) *wire.ClientConn {

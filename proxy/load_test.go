@@ -142,4 +142,3 @@ func TestThousandShortLivedClients(t *testing.T) {
 		t.Fatalf("direct load did not hit max_connections (%d errors)", len(errs))
 	}
 }
-

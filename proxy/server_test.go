@@ -195,3 +195,34 @@ func TestStateIsolation(t *testing.T) {
 	st := e.srv.Stats().Pool
 	t.Logf("pins: %v resets: %d rollbacks: %d", st.Pins, st.Resets, st.Rollbacks)
 }
+
+// TestFoundRowsAndRowCount documents the look-behind functions:
+// SQL_CALC_FOUND_ROWS pins at once, so FOUND_ROWS() on the next round trip
+// is right; ROW_COUNT() is right inside a transaction.
+func TestFoundRowsAndRowCount(t *testing.T) {
+	e := startEnv(t, withBackends(3))
+	db := e.open(t, "")
+	c := e.conn(t, db)
+	ctx := ctxT(t)
+	var id int
+	var name string
+	must(t, c.QueryRowContext(ctx, "SELECT SQL_CALC_FOUND_ROWS id, name FROM users ORDER BY id LIMIT 1").Scan(&id, &name))
+	if n := queryInt(t, c, "SELECT FOUND_ROWS()"); n != 3 {
+		t.Fatalf("FOUND_ROWS() = %d, want 3", n)
+	}
+	tx, err := c.BeginTx(ctx, nil)
+	must(t, err)
+	_, err = tx.Exec("UPDATE users SET name = name WHERE id <= 2")
+	must(t, err)
+	_, err = tx.Exec("UPDATE users SET name = CONCAT(name, '') WHERE id >= 2")
+	must(t, err)
+	if n := queryInt(t, tx, "SELECT ROW_COUNT()"); n != 0 {
+		t.Fatalf("ROW_COUNT() = %d, want 0 (no row changed)", n)
+	}
+	_, err = tx.Exec("INSERT INTO auto (who) VALUES ('rc'), ('rc')")
+	must(t, err)
+	if n := queryInt(t, tx, "SELECT ROW_COUNT()"); n != 2 {
+		t.Fatalf("ROW_COUNT() = %d, want 2", n)
+	}
+	must(t, tx.Rollback())
+}

@@ -1,0 +1,63 @@
+package proxy_test
+
+import (
+	"database/sql"
+	"testing"
+)
+
+// BenchmarkPointSelect runs one client's point selects straight to MariaDB
+// and through the listener (one connection, so the difference is the
+// listener's added latency; allocs/op count every goroutine, so the
+// listener's own allocations per query are the difference too).
+func BenchmarkPointSelect(b *testing.B) {
+	e := startEnv(b, withBackends(4))
+	for _, mode := range []struct{ name, params string }{
+		{"text", "interpolateParams=true"},
+		{"prepared", ""},
+	} {
+		for _, target := range []string{"direct", "listener"} {
+			b.Run(mode.name+"/"+target, func(b *testing.B) {
+				dsn := e.dsn(appUser, appPass, mode.params)
+				if target == "direct" {
+					dsn = e.db.UserDSN(appUser, appPass, "test", mode.params)
+				}
+				db, err := sql.Open("mysql", dsn)
+				must(b, err)
+				defer db.Close()
+				db.SetMaxOpenConns(1)
+				stmt, err := db.Prepare("SELECT name FROM users WHERE id = ?")
+				must(b, err)
+				defer stmt.Close()
+				var name string
+				must(b, stmt.QueryRow(1).Scan(&name))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := stmt.QueryRow(1 + i%3).Scan(&name); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkConnectQueryClose is the short-lived client: connect,
+// authenticate, one query, close.
+func BenchmarkConnectQueryClose(b *testing.B) {
+	e := startEnv(b, withBackends(4))
+	for _, target := range []string{"direct", "listener"} {
+		b.Run(target, func(b *testing.B) {
+			dsn := e.dsn(appUser, appPass, "interpolateParams=true")
+			if target == "direct" {
+				dsn = e.db.UserDSN(appUser, appPass, "test", "interpolateParams=true")
+			}
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if err := oneClient(dsn, 1+i%3); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
