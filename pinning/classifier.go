@@ -10,6 +10,9 @@ type Classifier struct {
 	maxLen      int // 0: no limit
 	filters     Filters
 	noBackslash bool
+	// tokensOnly makes rest read token by token (restTokens) instead of
+	// skimming; tests set it to check the skimmer against the token path.
+	tokensOnly bool
 }
 
 // Option configures a Classifier.

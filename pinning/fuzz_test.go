@@ -6,7 +6,8 @@ import (
 )
 
 // FuzzClassify checks that classification never panics and that its
-// results hold together: reusing a Result gives what a fresh one gives,
+// results hold together: the skimmer agrees with the token path (see
+// checkSkim), reusing a Result gives what a fresh one gives,
 // the settings masks are disjoint, and every normalized value normalizes
 // to itself.
 func FuzzClassify(f *testing.F) {
@@ -30,6 +31,8 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("reused Result differs:\n%s\n%s", fresh.String(), reused.String())
 		}
 		checkResult(t, sql, &fresh)
+		// The skimmer finds what the token path finds.
+		checkSkim(t, sql)
 		for _, c := range others {
 			var r Result
 			c.Classify(sql, &r)

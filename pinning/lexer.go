@@ -202,44 +202,62 @@ func (l *lexer) next() token {
 	return t
 }
 
-func (l *lexer) ident() {
-	src, p := l.src, l.pos
-	for p < len(src) && byteClass[src[p]]&clIdent != 0 {
-		p++
-	}
-	l.pos = p
-}
-
-func (l *lexer) number() {
-	src := l.src
-	for l.pos < len(src) && isDigit(src[l.pos]) {
-		l.pos++
-	}
-	if l.pos < len(src) && src[l.pos] == '.' {
-		l.pos++
-		for l.pos < len(src) && isDigit(src[l.pos]) {
-			l.pos++
-		}
-	}
-	if l.pos+1 < len(src) && (src[l.pos] == 'e' || src[l.pos] == 'E') {
-		p := l.pos + 1
-		if src[p] == '+' || src[p] == '-' {
-			p++
-		}
-		if p < len(src) && isDigit(src[p]) {
-			l.pos = p
-			for l.pos < len(src) && isDigit(src[l.pos]) {
-				l.pos++
-			}
-		}
-	}
-}
+func (l *lexer) ident()  { l.pos = identEnd(l.src, l.pos) }
+func (l *lexer) number() { l.pos = numberEnd(l.src, l.pos) }
 
 // quoted consumes a quoted span opening with q at l.pos. It reports whether
 // the span holds an escape and whether it was closed.
 func (l *lexer) quoted(q byte, backslash bool) (escaped, closed bool) {
-	src := l.src
-	p := l.pos + 1
+	l.pos, escaped, closed = quotedEnd(l.src, l.pos, q, backslash)
+	return escaped, closed
+}
+
+// The span functions below are shared by the lexer and the skimmer (see
+// skim.go), so that both cut the text into the same tokens.
+
+// identEnd returns the end of the run of identifier bytes starting at p.
+func identEnd(src string, p int) int {
+	for p < len(src) && byteClass[src[p]]&clIdent != 0 {
+		p++
+	}
+	return p
+}
+
+// numberEnd returns the end of the number starting at p: digits, then an
+// optional fraction, then an optional exponent (1, 1.5, .5, 1., 1e3,
+// 2.5E-3). A number followed by identifier bytes is an identifier; the
+// caller checks.
+func numberEnd(src string, p int) int {
+	for p < len(src) && isDigit(src[p]) {
+		p++
+	}
+	if p < len(src) && src[p] == '.' {
+		p++
+		for p < len(src) && isDigit(src[p]) {
+			p++
+		}
+	}
+	if p+1 < len(src) && (src[p] == 'e' || src[p] == 'E') {
+		e := p + 1
+		if src[e] == '+' || src[e] == '-' {
+			e++
+		}
+		if e < len(src) && isDigit(src[e]) {
+			p = e
+			for p < len(src) && isDigit(src[p]) {
+				p++
+			}
+		}
+	}
+	return p
+}
+
+// quotedEnd returns the end of the quoted span opening with q at p, whether
+// the span holds an escape (a doubled quote, or a backslash if backslash
+// is set) and whether it was closed; an unclosed span runs to the end of
+// src.
+func quotedEnd(src string, p int, q byte, backslash bool) (end int, escaped, closed bool) {
+	p++
 	for p < len(src) {
 		c := src[p]
 		if c != q && c != '\\' {
@@ -256,14 +274,12 @@ func (l *lexer) quoted(q byte, backslash bool) (escaped, closed bool) {
 				p += 2
 				continue
 			}
-			l.pos = p + 1
-			return escaped, true
+			return p + 1, escaped, true
 		default:
 			p++
 		}
 	}
-	l.pos = len(src)
-	return escaped, false
+	return len(src), escaped, false
 }
 
 // variable consumes a user variable (@x, @'x', @`x`) or a system variable

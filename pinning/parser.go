@@ -49,7 +49,7 @@ func (p *parser) advanceAny() {
 			return
 		}
 	case tkWord:
-		if n := t.end - t.start; !p.lidOpen && n != 4 && n != 5 && n != 6 && n != 19 {
+		if !p.lidOpen && !scanWordLen(t.end-t.start) {
 			return
 		}
 	}
@@ -62,29 +62,11 @@ func (p *parser) peek() token {
 	return l.next()
 }
 
-// rest reads the statement's remaining tokens. Plain words, the bulk of
-// most statements, are lexed inline here; everything else goes through
-// advanceAny.
-func (p *parser) rest() {
-	src := p.lx.src
+// restTokens reads the statement's remaining tokens one by one through
+// advanceAny. rest (skim.go) does the same faster; restTokens is what it
+// falls back to and what it is tested against.
+func (p *parser) restTokens() {
 	for !p.atEnd() {
-		pos := p.lx.pos
-		for pos < len(src) && byteClass[src[pos]]&clSpace != 0 {
-			pos++
-		}
-		p.lx.pos = pos
-		if pos < len(src) && byteClass[src[pos]]&(clIdent|clDigit) == clIdent && !p.noScan && !p.lidOpen {
-			end := pos + 1
-			for end < len(src) && byteClass[src[end]]&clIdent != 0 {
-				end++
-			}
-			if n := end - pos; n != 4 && n != 5 && n != 6 && n != 19 {
-				p.lx.pos = end
-				p.prev = p.tok
-				p.tok = token{kind: tkWord, exec: p.lx.inExec, closed: true, start: pos, end: end}
-				continue
-			}
-		}
 		p.advanceAny()
 	}
 }
@@ -133,32 +115,49 @@ func (p *parser) scan(t token) {
 		case '(':
 			p.depth++
 			if p.prev.kind == tkWord {
-				p.call(p.prev, t)
+				p.call(p.prev)
 			}
 		case ')':
 			p.depth--
 		}
 	case tkWord:
-		s := p.lx.src[t.start:t.end]
-		switch len(s) {
-		case 4:
-			if foldEq(s, "INTO") {
-				p.writes = true // INTO @var, OUTFILE, DUMPFILE
-			}
-		case 5:
-			// FOR SHARE, LOCK IN SHARE MODE, NEXT VALUE FOR
-			if foldEq(s, "SHARE") && (p.tokIs(p.prev, "FOR") || p.tokIs(p.prev, "IN")) ||
-				foldEq(s, "VALUE") && p.tokIs(p.prev, "NEXT") {
-				p.writes = true
-			}
-		case 6:
-			if foldEq(s, "UPDATE") && p.tokIs(p.prev, "FOR") {
-				p.writes = true
-			}
-		case 19:
-			if foldEq(s, "SQL_CALC_FOUND_ROWS") {
-				p.pin(PinFoundRows, t)
-			}
+		p.word(p.lx.src[t.start:t.end], p.wordText(p.prev), t)
+	}
+}
+
+// wordText returns the text of t if it is a word, else "".
+func (p *parser) wordText(t token) string {
+	if t.kind != tkWord {
+		return ""
+	}
+	return p.lx.src[t.start:t.end]
+}
+
+// scanWordLen reports whether scan must look at a word of n bytes: only
+// the lengths of the words word looks for.
+func scanWordLen(n int) bool { return uint(n-4) <= 6-4 || n == 19 }
+
+// word handles the word s (the text of token t) that runs, after prev (the
+// text of the token before it if that is a word, else "").
+func (p *parser) word(s, prev string, t token) {
+	switch len(s) {
+	case 4:
+		if foldEq(s, "INTO") {
+			p.writes = true // INTO @var, OUTFILE, DUMPFILE
+		}
+	case 5:
+		// FOR SHARE, LOCK IN SHARE MODE, NEXT VALUE FOR
+		if foldEq(s, "SHARE") && (foldEq(prev, "FOR") || foldEq(prev, "IN")) ||
+			foldEq(s, "VALUE") && foldEq(prev, "NEXT") {
+			p.writes = true
+		}
+	case 6:
+		if foldEq(s, "UPDATE") && foldEq(prev, "FOR") {
+			p.writes = true
+		}
+	case 19:
+		if foldEq(s, "SQL_CALC_FOUND_ROWS") {
+			p.pin(PinFoundRows, t)
 		}
 	}
 }
@@ -180,8 +179,9 @@ func (p *parser) sysVar(t token) {
 	}
 }
 
-// call handles a call of the function named by token name.
-func (p *parser) call(name, paren token) {
+// call handles a call of the function named by token name (a word
+// followed by '(').
+func (p *parser) call(name token) {
 	s := p.lx.src[name.start:name.end]
 	switch len(s) {
 	case 6:
