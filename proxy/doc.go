@@ -59,13 +59,17 @@
 // LAST_INSERT_ID() would not change; a write that returns rows (INSERT ...
 // RETURNING, CALL) makes the value unknown until the next insert.
 //
-// ROW_COUNT(), FOUND_ROWS() and SQL_CALC_FOUND_ROWS, SHOW WARNINGS and
-// GET DIAGNOSTICS read what the previous statement left on the connection:
-// the classifier pins the session on them (reasons row-count, found-rows,
-// diagnostics), so they are right from the pin on, but they look behind:
-// the statement before the first such read may have run on another backend
-// if nothing held the session then. Run the pair in a transaction (or pin
-// the session first) when the value must be exact.
+// ROW_COUNT(), FOUND_ROWS(), SHOW WARNINGS, GET DIAGNOSTICS and the like
+// read what the session's previous statement left on its connection. They
+// do not pin: the session asks the pool for that very connection
+// (pool.Session.AcquireFor), which it gets when it still holds it (in a
+// transaction, pinned) or when no other session has borrowed it since; if
+// another session took it, the statement is refused with an error saying so
+// (counted in Stats.LookBehindLost) rather than run elsewhere and answer
+// with another session's value. SQL_CALC_FOUND_ROWS followed by FOUND_ROWS()
+// is served the same way. Run such pairs in a transaction when they must
+// never fail under contention. A prepared statement that reads them is
+// prepared on that connection first if it is not cached there.
 //
 // # Other commands
 //

@@ -26,6 +26,8 @@ const (
 func backendError(err error) *wire.Error {
 	var e *wire.Error
 	switch {
+	case errors.Is(err, pool.ErrLookBehindLost):
+		return &wire.Error{Code: wire.ErUnknownError, State: wire.StateGeneral, Message: err.Error()}
 	case errors.Is(err, pool.ErrBorrowTimeout):
 		return &wire.Error{Code: ErBorrowTimeout, State: wire.StateGeneral, Message: err.Error()}
 	case errors.As(err, &e):

@@ -38,7 +38,7 @@ func (c *clientConn) query(p []byte) error {
 		return c.writeErr(errMultiStatements)
 	}
 	c.logPins(r, sql)
-	return c.run(p, r, wire.ModeText)
+	return c.runFor(p, sql, r, wire.ModeText)
 }
 
 // initDB runs COM_INIT_DB, which the session records as a USE.
@@ -59,12 +59,19 @@ func (c *clientConn) passThrough(p []byte, mode wire.Mode) error {
 // run relays command packet p, classified as r (nil: no state change), on
 // a backend.
 func (c *clientConn) run(p []byte, r *pinning.Result, mode wire.Mode) error {
+	return c.runFor(p, "", r, mode)
+}
+
+// runFor is run for statement text sql (see acquireFor).
+func (c *clientConn) runFor(p []byte, sql string, r *pinning.Result, mode wire.Mode) error {
 	hadState := c.hasState()
-	b, be, ok, err := c.acquire()
+	b, be, ok, err := c.acquireFor(sql, r)
 	if !ok {
 		return err
 	}
-	if r != nil && r.ReadsLastInsertID {
+	if r != nil && r.ReadsLastInsertID && r.Pins&pinning.LookBehind == 0 {
+		// (A look-behind statement must run first on its connection:
+		// it gets the backend's LAST_INSERT_ID() as it is.)
 		if err := c.syncLastInsertID(be); err != nil {
 			return c.failBefore(b, be, err, hadState)
 		}

@@ -17,6 +17,7 @@ type outcome struct {
 	beErr     error       // the backend failed (I/O or protocol): it is broken
 	clientErr error       // writing to the client failed: it is gone
 	insertID  uint64      // last non-zero insert id of an OK packet
+	warnings  uint16      // warning count of the last OK or EOF
 	rows      bool        // a result set came back
 	infile    bool        // the server asked for a LOCAL INFILE (refused)
 	cursor    bool        // a COM_STMT_EXECUTE opened a cursor
@@ -111,6 +112,7 @@ func (c *clientConn) relay(be *BackendConn, mode wire.Mode, o *outcome) {
 		}
 	}
 	if seen {
+		o.warnings = f.Warnings()
 		o.status = f.Status() &^ wire.StatusMoreResultsExist
 	} else {
 		o.status = be.cc.Status()
@@ -127,10 +129,20 @@ func (c *clientConn) relay(be *BackendConn, mode wire.Mode, o *outcome) {
 // acquire borrows the session's backend for a command. On failure the
 // client has been sent the error and ok is false.
 func (c *clientConn) acquire() (b *pool.Backend, be *BackendConn, ok bool, err error) {
-	b, aerr := c.sess.Acquire(c.srv.ctx)
+	return c.acquireFor("", nil)
+}
+
+// acquireFor borrows the session's backend for statement sql classified as
+// r: a statement that reads what the previous one left on its connection
+// (ROW_COUNT(), FOUND_ROWS(), SHOW WARNINGS...) gets that connection, or an
+// error when it is gone (see pool.Session.AcquireFor).
+func (c *clientConn) acquireFor(sql string, r *pinning.Result) (b *pool.Backend, be *BackendConn, ok bool, err error) {
+	b, aerr := c.sess.AcquireFor(c.srv.ctx, sql, r)
 	if aerr != nil {
 		e := backendError(aerr)
-		if e.Code == ErBorrowTimeout {
+		if errors.Is(aerr, pool.ErrLookBehindLost) {
+			c.srv.counts.lookBehindLost.Add(1)
+		} else if e.Code == ErBorrowTimeout {
 			c.srv.counts.borrowTimeouts.Add(1)
 		} else {
 			c.srv.counts.backendErrors.Add(1)
@@ -198,6 +210,10 @@ func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result,
 		}
 	}
 	st.MoreResults = c.cursors > 0
+	st.Warnings = int(o.warnings)
+	if o.serverErr != nil {
+		st.Warnings = max(st.Warnings, 1)
+	}
 	c.sess.Done(c.srv.ctx, b, r, st)
 	if c.sess.Held() == nil && c.cursors > 0 {
 		c.dropCursors()

@@ -196,9 +196,9 @@ func TestStateIsolation(t *testing.T) {
 	t.Logf("pins: %v resets: %d rollbacks: %d", st.Pins, st.Resets, st.Rollbacks)
 }
 
-// TestFoundRowsAndRowCount documents the look-behind functions:
-// SQL_CALC_FOUND_ROWS pins at once, so FOUND_ROWS() on the next round trip
-// is right; ROW_COUNT() is right inside a transaction.
+// TestFoundRowsAndRowCount: the look-behind functions read the previous
+// statement's connection, without pinning, outside and inside a
+// transaction.
 func TestFoundRowsAndRowCount(t *testing.T) {
 	e := startEnv(t, withBackends(3))
 	db := e.open(t, "")
@@ -209,6 +209,14 @@ func TestFoundRowsAndRowCount(t *testing.T) {
 	must(t, c.QueryRowContext(ctx, "SELECT SQL_CALC_FOUND_ROWS id, name FROM users ORDER BY id LIMIT 1").Scan(&id, &name))
 	if n := queryInt(t, c, "SELECT FOUND_ROWS()"); n != 3 {
 		t.Fatalf("FOUND_ROWS() = %d, want 3", n)
+	}
+	_, err := c.ExecContext(ctx, "UPDATE users SET name = name WHERE id <= 2")
+	must(t, err)
+	if n := queryInt(t, c, "SELECT ROW_COUNT()"); n != 0 {
+		t.Fatalf("ROW_COUNT() = %d, want 0", n)
+	}
+	if n := e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned; n != 0 {
+		t.Fatalf("look-behind reads pinned the session (%d)", n)
 	}
 	tx, err := c.BeginTx(ctx, nil)
 	must(t, err)

@@ -26,6 +26,7 @@ type counters struct {
 	backendErrors  atomic.Int64
 	cursorHolds    atomic.Int64
 	protoErrors    atomic.Int64
+	lookBehindLost atomic.Int64
 }
 
 // Stats is a snapshot of the listener's statistics. Fields named
@@ -77,6 +78,10 @@ type Stats struct {
 	CursorHolds int64
 	// ProtocolErrors: clients closed for a malformed or oversized packet.
 	ProtocolErrors int64
+	// LookBehindLost: ROW_COUNT()/FOUND_ROWS()/SHOW WARNINGS... refused
+	// because the connection of the session's previous statement had
+	// been taken by another session (see pool.Session.AcquireFor).
+	LookBehindLost int64
 
 	// Pool is the shared pool's snapshot.
 	Pool pool.Stats
@@ -104,6 +109,7 @@ func (s *Server) Stats() Stats {
 		BackendErrors:                    c.backendErrors.Load(),
 		CursorHolds:                      c.cursorHolds.Load(),
 		ProtocolErrors:                   c.protoErrors.Load(),
+		LookBehindLost:                   c.lookBehindLost.Load(),
 	}
 	if s.Pool != nil {
 		st.Pool = s.Pool.Stats()

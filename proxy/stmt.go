@@ -219,11 +219,11 @@ func (c *clientConn) execute(p []byte) error {
 			"rdsmux: the long data sent for statement %d exceeds %d bytes", cs.id, maxLongData))
 	}
 	hadState := c.hasState()
-	b, be, ok, err := c.acquire()
+	b, be, ok, err := c.acquireFor(cs.query, &cs.res)
 	if !ok {
 		return err
 	}
-	if cs.res.ReadsLastInsertID {
+	if cs.res.ReadsLastInsertID && cs.res.Pins&pinning.LookBehind == 0 {
 		if err := c.syncLastInsertID(be); err != nil {
 			return c.failBefore(b, be, err, hadState)
 		}

@@ -38,6 +38,7 @@ func writeMetrics(w io.Writer, st proxy.Stats) error {
 	m("backend_errors_total", "counter", "Commands failed by a backend failure.", st.BackendErrors)
 	m("cursor_holds_total", "counter", "Executes that opened a cursor.", st.CursorHolds)
 	m("protocol_errors_total", "counter", "Clients closed for malformed or oversized packets.", st.ProtocolErrors)
+	m("look_behind_lost_total", "counter", "ROW_COUNT()/FOUND_ROWS()/SHOW WARNINGS refused: the previous statement's connection was taken.", st.LookBehindLost)
 
 	m("database_connections", "gauge", "Open backend connections.", int64(p.DatabaseConnections))
 	m("database_connections_currently_borrowed", "gauge", "Backend connections held by client sessions.", int64(p.DatabaseConnectionsCurrentlyBorrowed))
