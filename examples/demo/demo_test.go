@@ -149,6 +149,12 @@ func TestLaunchedMariaDB(t *testing.T) {
 	if !strings.Contains(d.about, "max_connections=25") {
 		t.Errorf("about = %q", d.about)
 	}
+	// As run does before each phase: the setup connections are gone (the
+	// server tears them down after the client hung up), then the peak is
+	// reset.
+	if n := waitForServerIdle(ctx, d.view, 10*time.Second); n != 0 {
+		t.Fatalf("%d connections left after setup", n)
+	}
 	if err := d.view.ResetPeak(ctx); err != nil {
 		t.Fatal(err)
 	}
