@@ -11,10 +11,13 @@
 // A client session (a database/sql connection, a listener client) is a
 // Session. For each statement the caller does:
 //
-//	b, err := s.Acquire(ctx)          // the held backend, or a borrowed one
 //	classifier.Classify(sql, &r)      // package pinning
+//	b, err := s.AcquireFor(ctx, sql, &r) // the held backend, or a borrowed one
 //	err = run(b.Conn(), sql)          // the caller's own protocol
-//	s.Done(ctx, b, &r, pool.Status{InTransaction: ..., MoreResults: ..., Err: err})
+//	s.Done(ctx, b, &r, pool.Status{InTransaction: ..., MoreResults: ..., Warnings: ..., Err: err})
+//
+// (Acquire(ctx) is AcquireFor without a classification: it cannot serve
+// look-behind statements, which then pin the session as any pin reason.)
 //
 // In transaction mode (the default) Done gives the backend back as soon as
 // no transaction is open, no results are pending and nothing pins the
@@ -23,6 +26,50 @@
 // backend already in the session's state, else a clean one, and applies only
 // the difference. Close never gives a backend back dirty: it rolls back,
 // resets (Conn.Reset) or closes it.
+//
+// # Look-behind statements
+//
+// Some statements read state that earlier statements left on the
+// connection: ROW_COUNT(), FOUND_ROWS() (after SQL_CALC_FOUND_ROWS), SHOW
+// WARNINGS/ERRORS, SHOW COUNT(*) WARNINGS, GET DIAGNOSTICS, @@warning_count
+// and @@error_count (pinning.LookBehind). In transaction mode a session
+// gives its backend back after every autocommit statement, so the next
+// statement may land on another connection and read another session's
+// state. AcquireFor prevents that without pinning:
+//
+//   - After each statement the session keeps a claim on the connection it
+//     gave back. For a look-behind statement AcquireFor takes exactly that
+//     connection back, if no other session has borrowed it since (the pool
+//     counts every hand-out) and it is still open; it runs nothing on it
+//     first. For about a second after a release, other borrowers take
+//     another idle connection when one fits as well, so the claim usually
+//     holds; an ordinary statement of the session gives the claim up and
+//     usually gets the same connection again.
+//   - The session also follows which of that state is its own. MariaDB
+//     replaces ROW_COUNT() with every statement, but keeps FOUND_ROWS()
+//     across statements that are not SELECTs and the warning list across
+//     statements that use no table and raise no message; so the session
+//     owns FOUND_ROWS() only once a SQL_CALC_FOUND_ROWS SELECT ran on the
+//     connection its statements have stayed on since, and the warning
+//     list only once a statement that raised a message did (the caller
+//     reports that as Status.Warnings, from the server's OK, EOF or ERR
+//     packet). A session that starts on a connection nobody used since it
+//     was opened or reset owns all of it.
+//   - Otherwise the statement is refused, never answered from another
+//     session's state: AcquireFor returns a *LookBehindError matching
+//     ErrLookBehindLost, saying whether the connection was reused
+//     (LossReused: frequent when the pool is saturated, since a released
+//     connection goes straight to a waiting borrower), closed (LossClosed),
+//     whether the session has run nothing yet (LossNoPrevious), or whether
+//     the state is not certainly its own (LossElsewhere). The cure is to run
+//     the statements in one transaction, where the session holds its
+//     connection, or to use ModeSession. Stats counts LookBehindReclaimed
+//     and LookBehindLost.
+//
+// A statement served this way does not pin the session for its look-behind
+// reasons, and neither does SQL_CALC_FOUND_ROWS, which only leaves state
+// behind: "SELECT SQL_CALC_FOUND_ROWS ... LIMIT 10" then "SELECT
+// FOUND_ROWS()" as two statements leaves the session unpinned.
 //
 // # Limits
 //

@@ -72,3 +72,47 @@ func ExampleBorrowTimeoutError() {
 	// true
 	// rdsmux/pool: timed out after 120s waiting for a database connection: pool of 20 busy, 37 waiting (raise MaxConnections or MaxConnectionsPercent, shorten transactions, or raise ConnectionBorrowTimeout)
 }
+
+// A look-behind statement runs on the connection its previous statement
+// used, or is refused when another session has used that connection since.
+func ExampleSession_AcquireFor() {
+	p, err := pool.New(pool.Config{
+		Dial: func(ctx context.Context, user string) (pool.Conn, error) {
+			return &exampleConn{user: user}, nil
+		},
+		MaxConnections: 1,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	classifier := pinning.NewClassifier()
+	statement := func(s *pool.Session, sql string) {
+		var r pinning.Result
+		classifier.Classify(sql, &r)
+		b, err := s.AcquireFor(ctx, sql, &r)
+		if err != nil {
+			fmt.Printf("%-30s refused: %v\n", sql, errors.Is(err, pool.ErrLookBehindLost))
+			return
+		}
+		err = b.Conn().Exec(ctx, sql) // run it; nothing else may run on b first
+		s.Done(ctx, b, &r, pool.Status{Err: err})
+		fmt.Printf("%-30s served, pinned=%v\n", sql, s.Pinned())
+	}
+
+	alice, bob := p.NewSession("app", pool.SessionOptions{}), p.NewSession("app", pool.SessionOptions{})
+	statement(alice, "INSERT INTO t VALUES (1), (2)")
+	statement(alice, "SELECT ROW_COUNT()") // the INSERT's connection, taken back
+	statement(alice, "UPDATE t SET x = 1")
+	statement(bob, "DELETE FROM t") // the only connection: now bob's statement's
+	statement(alice, "SELECT ROW_COUNT()")
+	fmt.Println("reclaimed:", p.Stats().LookBehindReclaimed, "refused:", p.Stats().LookBehindLost)
+	// Output:
+	// INSERT INTO t VALUES (1), (2)  served, pinned=false
+	// SELECT ROW_COUNT()             served, pinned=false
+	// UPDATE t SET x = 1             served, pinned=false
+	// DELETE FROM t                  served, pinned=false
+	// SELECT ROW_COUNT()             refused: true
+	// reclaimed: 1 refused: 1
+}

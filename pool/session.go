@@ -41,9 +41,10 @@ type SessionOptions struct {
 // A Session is used by one goroutine at a time, like the client
 // connection it stands for.
 //
-// The protocol for each statement: Acquire, classify the statement with
-// package pinning, run it on Backend.Conn, then Done with the result and
-// the status. ResetState on the client's COM_RESET_CONNECTION; Close at the
+// The protocol for each statement: classify it with package pinning,
+// AcquireFor (or Acquire, which cannot serve look-behind statements without
+// pinning), run it on Backend.Conn, then Done with the result and the
+// status. ResetState on the client's COM_RESET_CONNECTION; Close at the
 // end.
 type Session struct {
 	pool *Pool
