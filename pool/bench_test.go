@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/jackc/puddle/v2"
+
+	"github.com/rdsmux/rdsmux/pinning"
 )
 
 // Borrow+release through the full policy layer (Session.Acquire +
@@ -120,4 +122,30 @@ func BenchmarkBorrowReleaseContended(b *testing.B) {
 			}
 		})
 	})
+}
+
+// A statement, then a look-behind statement that takes its connection back
+// (Session.AcquireFor), as "INSERT ...; SELECT ROW_COUNT()" does.
+func BenchmarkLookBehindReclaim(b *testing.B) {
+	ctx := context.Background()
+	p := benchPool(b, 8)
+	s := p.NewSession("u", SessionOptions{})
+	var insert, rowCount pinning.Result
+	classifier.Classify("INSERT INTO t VALUES (1)", &insert)
+	classifier.Classify("SELECT ROW_COUNT()", &rowCount)
+	b.ReportAllocs()
+	for b.Loop() {
+		be, err := s.AcquireFor(ctx, "INSERT INTO t VALUES (1)", &insert)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Done(ctx, be, &insert, Status{})
+		if be, err = s.AcquireFor(ctx, "SELECT ROW_COUNT()", &rowCount); err != nil {
+			b.Fatal(err)
+		}
+		s.Done(ctx, be, &rowCount, Status{})
+	}
+	if st := p.Stats(); st.LookBehindLost != 0 {
+		b.Fatalf("%d refused", st.LookBehindLost)
+	}
 }

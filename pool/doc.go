@@ -53,8 +53,8 @@
 //     connection its statements have stayed on since, and the warning
 //     list only once a statement that raised a message did (the caller
 //     reports that as Status.Warnings, from the server's OK, EOF or ERR
-//     packet). A session that starts on a connection nobody used since it
-//     was opened or reset owns all of it.
+//     packet). A session that starts on a connection no other session used
+//     since it was opened or reset owns all of it.
 //   - Otherwise the statement is refused, never answered from another
 //     session's state: AcquireFor returns a *LookBehindError matching
 //     ErrLookBehindLost, saying whether the connection was reused

@@ -80,6 +80,9 @@ func (e *LookBehindError) Error() string {
 		b.WriteString("this session has run no statement since it started or was reset")
 	}
 	b.WriteString("; run the statements in one transaction (BEGIN ... COMMIT), or use session pooling so that the session keeps its connection")
+	if e.Loss == LossElsewhere && e.Reasons.Has(pinning.PinDiagnostics) {
+		b.WriteString(" (the warning list counts as the session's own only after a statement that raised a warning or error, as the server reported it)")
+	}
 	return b.String()
 }
 
@@ -240,7 +243,8 @@ func pinsAfter(r *pinning.Result, affine bool) pinning.PinReasons {
 // connection its statements have stayed on since; warnings and errors once
 // a statement whose Status.Warnings was > 0 did. A session that starts on a
 // connection no other session has used since it was opened or reset owns
-// all of it.
+// all of it (what is there was left by the connection's setup, such as
+// Config.InitQuery, not by another session).
 //
 // A look-behind statement served this way does not pin the session (Done
 // drops those reasons), and neither does SQL_CALC_FOUND_ROWS. For any
@@ -346,6 +350,7 @@ func (s *Session) borrowedBase(res *core.Resource[*Backend], prev core.Claim[*Ba
 // statement (r, st) ran on its backend.
 func (s *Session) recordLookBehind(r *pinning.Result, st Status) {
 	s.own = lookBehindWrites(r, st) | s.base
+	s.base = s.own // for a further Done on the same backend (more results)
 	s.ran = true
 }
 
