@@ -78,6 +78,7 @@ type config struct {
 	shutdownTimeout   time.Duration
 	stmtCache         int
 	initQuery         string
+	failover          string // "", "readonly" or "aurora"
 }
 
 // parseFlags parses args (without the program name).
@@ -87,7 +88,8 @@ func parseFlags(args []string) (*config, error) {
 	var users userFlags
 	var credFile string
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:3307", "address to accept MySQL clients on")
-	fs.StringVar(&c.target, "target", "", "database `host:port` (required)")
+	fs.StringVar(&c.target, "target", "", "database `host:port` (required); with -failover readonly, the cluster's instances, comma-separated; with -failover aurora, the cluster endpoint")
+	fs.StringVar(&c.failover, "failover", "", "follow the cluster's writer: `readonly` (probe read_only of the -target hosts) or aurora (replica_host_status); needs -backend-user for the probes")
 	fs.Var(&users, "user", "client user as `name:password` (repeatable)")
 	fs.StringVar(&credFile, "credentials", "", "JSON `file` of client users (and optional per-user backend accounts)")
 	fs.StringVar(&c.backendUser, "backend-user", "", "database account serving every client user (default: each client's own name and password)")
@@ -120,6 +122,14 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if c.target == "" {
 		return nil, errors.New("-target host:port is required")
+	}
+	switch c.failover {
+	case "", "readonly", "aurora":
+	default:
+		return nil, fmt.Errorf("-failover %q: want readonly or aurora", c.failover)
+	}
+	if c.failover == "" && strings.Contains(c.target, ",") {
+		return nil, errors.New("-target lists several hosts: add -failover readonly to follow their writer")
 	}
 	c.users = users
 	if credFile != "" {

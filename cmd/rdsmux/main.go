@@ -82,6 +82,13 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready listening) 
 	if err != nil {
 		return err
 	}
+	cl, err := newCluster(cfg, backend, log)
+	if err != nil {
+		return err
+	}
+	if cl != nil {
+		defer cl.monitor.Close()
+	}
 	filters, err := pinning.ParseFilters(cfg.filters)
 	if err != nil {
 		return err
@@ -99,6 +106,11 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready listening) 
 		return err
 	}
 	defer p.Close()
+	if cl != nil {
+		// On a new writer, connections to the old one close (idle now,
+		// borrowed when given back) and waiting clients get fresh ones.
+		defer cl.monitor.InvalidateOnWriterChange(p)()
+	}
 
 	users := proxy.StaticUsers{}
 	for _, u := range cfg.users {
