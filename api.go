@@ -48,9 +48,22 @@ func (db *DB) Connector() *Connector { return db.connector }
 // Session is one logical connection held explicitly: statements on it see
 // each other's session state (settings, user variables, temporary tables,
 // transactions), while its backend connection is still shared whenever
-// nothing pins it. Close it when done.
+// nothing pins it. Close ends the session for good: its state is dropped
+// and a pinned backend is reset or closed (unlike sql.Conn.Close, which
+// hands the connection, state and all, to the next caller).
 type Session struct {
 	*sql.Conn
+}
+
+// Close ends the session and returns its backend, if it held one, clean.
+func (s *Session) Close() error {
+	_ = s.Conn.Raw(func(dc any) error {
+		if c, ok := dc.(*conn); ok {
+			c.discard = true // database/sql closes it instead of keeping it idle
+		}
+		return nil
+	})
+	return s.Conn.Close()
 }
 
 // Session returns a new logical connection.

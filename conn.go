@@ -47,6 +47,9 @@ type conn struct {
 	holding bool
 	// lost: a held backend broke; the logical connection is unusable.
 	lost bool
+	// discard: the Go API's Session.Close ended the session; database/sql
+	// must close the connection rather than reuse it.
+	discard bool
 
 	closed bool
 }
@@ -451,7 +454,7 @@ func (c *conn) ResetSession(ctx context.Context) error {
 }
 
 // IsValid reports whether database/sql may keep the logical connection.
-func (c *conn) IsValid() bool { return !c.closed && !c.lost }
+func (c *conn) IsValid() bool { return !c.closed && !c.lost && !c.discard }
 
 // brokenBackend reports whether err left b's connection unusable.
 func brokenBackend(b *pool.Backend, err error) bool {

@@ -79,3 +79,26 @@ func ExampleOpen() {
 	// after a tracked SET: pinned = false
 	// after a user variable: pinned = true user-variable
 }
+
+// A Session's Close ends it for good: what it set is gone for the next one.
+func ExampleSession_Close() {
+	srv, err := mariadbtest.Launch()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	db, err := rdsmux.Open(srv.DSN("maxConnections=1"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	s, _ := db.Session(ctx)
+	s.ExecContext(ctx, "SET @cart = 42")
+	s.Close()
+
+	var cart sql.NullInt64
+	db.QueryRowContext(ctx, "SELECT @cart").Scan(&cart)
+	fmt.Println("next caller sees @cart:", cart.Valid)
+	// Output: next caller sees @cart: false
+}
