@@ -418,13 +418,26 @@ func (p *parser) statement() bool {
 			p.xa()
 		}
 	}
-	if p.tok.start == t.start {
+	if p.tok.start == t.start && p.nextIsColon() {
 		// label: BEGIN NOT ATOMIC ... END (or a label on a loop)
-		if n := p.peek(); n.kind == tkPunct && p.lx.src[n.start] == ':' {
-			p.compound(t)
-		}
+		p.compound(t)
 	}
 	return false
+}
+
+// nextIsColon reports whether the token after the current one is ':'. It
+// looks at the next byte after whitespace first: unless that is ':' or may
+// start a comment, the token is not ':' and need not be lexed.
+func (p *parser) nextIsColon() bool {
+	src, pos := p.lx.src, p.lx.pos
+	for pos < len(src) && byteClass[src[pos]]&clSpace != 0 {
+		pos++
+	}
+	if pos == len(src) || src[pos] != ':' && byteClass[src[pos]]&clSpecial == 0 {
+		return false
+	}
+	n := p.peek()
+	return n.kind == tkPunct && src[n.start] == ':'
 }
 
 // compound handles a compound statement run directly: its effects cannot

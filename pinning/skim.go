@@ -20,19 +20,20 @@ package pinning
 
 // Skim classes: what the skimmer does at a byte that starts a token.
 const (
-	skSlow     uint8 = iota // hand the token to the token path
-	skSpace                 // whitespace
-	skWord                  // an identifier or keyword
-	skDigit                 // a number, or an identifier such as 1abc
-	skDot                   // '.': punctuation, or a number such as .5
-	skQuote                 // a 'string' or "string"
-	skBacktick              // a `quoted identifier`
-	skOpen                  // '('
-	skClose                 // ')'
-	skDash                  // '-': punctuation, or a -- comment
-	skSlash                 // '/': punctuation, or a /* comment
-	skStar                  // '*': punctuation, or the */ ending an executable comment
-	skPunct                 // other punctuation
+	skSlow      uint8 = iota // hand the token to the token path
+	skSpace                  // whitespace
+	skWord                   // an identifier or keyword
+	skDigit                  // a number, or an identifier such as 1abc
+	skDot                    // '.': punctuation, or a number such as .5
+	skQuote                  // a 'string' or "string"
+	skBacktick               // a `quoted identifier`
+	skOpen                   // '('
+	skClose                  // ')'
+	skDash                   // '-': punctuation, or a -- comment
+	skSlash                  // '/': punctuation, or a /* comment
+	skStar                   // '*': punctuation, or the */ ending an executable comment
+	skSemicolon              // ';', the end of the statement
+	skPunct                  // other punctuation
 )
 
 var skimClass = func() (t [256]uint8) {
@@ -57,13 +58,48 @@ var skimClass = func() (t [256]uint8) {
 	t['-'] = skDash
 	t['/'] = skSlash
 	t['*'] = skStar
+	t[';'] = skSemicolon
 	// '@' starts a variable (or is an account's host separator), ':' may
-	// start :=, '#' starts a comment, ';' ends the statement.
-	for _, c := range []byte("@:#;") {
+	// start :=, '#' starts a comment.
+	for _, c := range []byte("@:#") {
 		t[c] = skSlow
 	}
 	return t
 }()
+
+// backtickEnd returns the end of the `quoted identifier` opening at p (as
+// quotedEnd(src, p, '`', false) does, in a loop simple enough to inline).
+func backtickEnd(src string, p int) int {
+	for p++; p < len(src); p++ {
+		if src[p] == '`' {
+			if p+1 < len(src) && src[p+1] == '`' {
+				p++ // a doubled backtick
+				continue
+			}
+			return p + 1
+		}
+	}
+	return len(src)
+}
+
+// scanWordFirst holds, for each word length up to 31, the first letters
+// (bit c-'a') of the words of that length that word looks for: INTO,
+// SHARE, VALUE, UPDATE, SQL_CALC_FOUND_ROWS.
+var scanWordFirst = func() (t [32]uint32) {
+	for _, w := range []string{"INTO", "SHARE", "VALUE", "UPDATE", "SQL_CALC_FOUND_ROWS"} {
+		t[len(w)] |= 1 << (w[0] - 'A')
+	}
+	return t
+}()
+
+// mayScanWord reports whether word may do something with the word s: a
+// test of its length and first letter that rejects most words at once.
+func mayScanWord(s string) bool {
+	n := uint(len(s))
+	m := scanWordFirst[n%uint(len(scanWordFirst))]
+	i := uint(s[0]|0x20) - 'a' // a letter's index; other bytes give >= 32, so 0
+	return n < uint(len(scanWordFirst)) && m>>i&1 != 0
+}
 
 // rest reads the statement's remaining tokens, scanning them as
 // restTokens does: it stops at the ';' that ends the statement or at the
@@ -93,19 +129,33 @@ func (p *parser) rest() {
 	skim:
 		for pos < len(src) {
 			c := src[pos]
-			start := pos
-			kind := tkPunct
-			switch skimClass[c] {
-			case skSpace:
+			if skimClass[c] == skSpace {
+				// Whitespace, mostly one space between two tokens.
 				pos++
 				for pos < len(src) && skimClass[src[pos]] == skSpace {
 					pos++
 				}
-				continue
+				if pos == len(src) {
+					break
+				}
+				c = src[pos]
+			}
+			start := pos
+			kind := tkPunct
+			switch skimClass[c] {
 			case skWord:
 				pos = identEnd(src, pos+1)
 				kind = tkWord
+				if mayScanWord(src[start:pos]) {
+					prev := ""
+					if lastKind == tkWord {
+						prev = src[lastStart:lastEnd]
+					}
+					p.word(src[start:pos], prev, token{kind: tkWord, exec: exec, closed: true, start: start, end: pos})
+				}
 			case skDigit:
+				// A number, or an identifier such as 1abc: none of the
+				// words word looks for starts with a digit (or a dot).
 				pos = numberEnd(src, pos)
 				kind = tkNumber
 				if pos < len(src) && isIdentByte(src[pos]) {
@@ -123,16 +173,31 @@ func (p *parser) rest() {
 					}
 				}
 			case skQuote:
-				pos, _, _ = quotedEnd(src, pos, c, backslash)
+				// Find the first quote or backslash: if it is the closing
+				// quote, the string is plain; otherwise quotedEnd reads it.
+				e := pos + 1
+				for e < len(src) && src[e] != c && src[e] != '\\' {
+					e++
+				}
+				if e < len(src) && src[e] == c && (e+1 == len(src) || src[e+1] != c) {
+					pos = e + 1
+				} else {
+					pos, _, _ = quotedEnd(src, pos, c, backslash)
+				}
 				kind = tkString
 			case skBacktick:
-				pos, _, _ = quotedEnd(src, pos, '`', false)
+				pos = backtickEnd(src, pos)
 				kind = tkQuotedIdent
 			case skOpen:
 				pos++
 				depth++
 				if lastKind == tkWord {
 					p.call(token{kind: tkWord, exec: lastExec, closed: true, start: lastStart, end: lastEnd})
+					if p.lidOpen {
+						// LAST_INSERT_ID(: the next token goes to scan.
+						lastKind, lastStart, lastEnd, lastExec = tkPunct, start, pos, exec
+						break skim
+					}
 				}
 			case skClose:
 				pos++
@@ -154,20 +219,27 @@ func (p *parser) rest() {
 				pos++
 			case skPunct:
 				pos++
+			case skSemicolon:
+				// The end of the statement: it becomes the current
+				// token, as it would through advanceAny (scan ignores
+				// it).
+				p.prev = token{kind: lastKind, exec: lastExec, closed: true, start: lastStart, end: lastEnd}
+				p.tok = token{kind: tkPunct, exec: exec, closed: true, start: pos, end: pos + 1}
+				p.lx.pos = pos + 1
+				p.depth = depth
+				return
 			default: // skSlow
 				break skim
 			}
-			if kind == tkWord && scanWordLen(pos-start) {
-				prev := ""
-				if lastKind == tkWord {
-					prev = src[lastStart:lastEnd]
-				}
-				p.word(src[start:pos], prev, token{kind: tkWord, exec: exec, closed: true, start: start, end: pos})
-			}
 			lastKind, lastStart, lastEnd, lastExec = kind, start, pos, exec
-			if p.lidOpen {
-				break skim // the next token goes to scan
-			}
+		}
+		if pos == len(src) && !p.lidOpen {
+			// The end of the input, as advanceAny would make it.
+			p.prev = token{kind: lastKind, exec: lastExec, closed: true, start: lastStart, end: lastEnd}
+			p.tok = token{kind: tkEOF, exec: exec, closed: true, start: pos, end: pos}
+			p.lx.pos = pos
+			p.depth = depth
+			return
 		}
 		// Hand over to the token path: the current token is the last one
 		// read (its escaped and closed flags are not kept: scan does not

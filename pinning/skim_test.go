@@ -116,3 +116,42 @@ func TestSkimGenerated(t *testing.T) {
 		checkSkim(t, b.String())
 	}
 }
+
+// TestNextIsColon checks nextIsColon against peek at every token of the
+// corpus and of generated statements.
+func TestNextIsColon(t *testing.T) {
+	check := func(sql string) {
+		for _, nb := range []bool{false, true} {
+			p := parser{lx: lexer{src: sql, noBackslash: nb}, noScan: true}
+			for p.advanceAny(); p.tok.kind != tkEOF; p.advanceAny() {
+				n := p.peek()
+				want := n.kind == tkPunct && sql[n.start] == ':'
+				if got := p.nextIsColon(); got != want {
+					t.Fatalf("%q at %d: nextIsColon = %v, want %v", sql, p.tok.start, got, want)
+				}
+			}
+		}
+	}
+	for _, sql := range []string{
+		"lbl: BEGIN", "lbl : LOOP", "lbl/**/: WHILE", "lbl -- c\n: REPEAT", "lbl #c\n:", "x:=1", "x :=1",
+		"/*!lbl*/:", "/*!lbl */ : x", "a::b", "a:", "a", "a /* : */ b",
+	} {
+		check(sql)
+	}
+	_, entries := readCorpus(t)
+	for _, e := range entries {
+		check(e.sql)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var b strings.Builder
+	for i := 0; i < 2000; i++ {
+		b.Reset()
+		for k := rng.IntN(16); k >= 0; k-- {
+			b.WriteString(skimFragments[rng.IntN(len(skimFragments))])
+			if rng.IntN(3) == 0 {
+				b.WriteByte(' ')
+			}
+		}
+		check(b.String())
+	}
+}
