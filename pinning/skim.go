@@ -67,17 +67,14 @@ var skimClass = func() (t [256]uint8) {
 	return t
 }()
 
-// backtickEnd returns the end of the `quoted identifier` opening at p (as
-// quotedEnd(src, p, '`', false) does, in a loop simple enough to inline).
+// backtickEnd returns the end of the `quoted identifier` opening at p, as
+// quotedEnd(src, p, '`', false) does.
 func backtickEnd(src string, p int) int {
-	for p++; p < len(src); p++ {
-		if src[p] == '`' {
-			if p+1 < len(src) && src[p+1] == '`' {
-				p++ // a doubled backtick
-				continue
-			}
+	for p = indexByteFrom(src, p+1, '`'); p < len(src); p = indexByteFrom(src, p+2, '`') {
+		if p+1 == len(src) || src[p+1] != '`' {
 			return p + 1
 		}
+		// A doubled backtick stands for one.
 	}
 	return len(src)
 }
@@ -175,10 +172,7 @@ func (p *parser) rest() {
 			case skQuote:
 				// Find the first quote or backslash: if it is the closing
 				// quote, the string is plain; otherwise quotedEnd reads it.
-				e := pos + 1
-				for e < len(src) && src[e] != c && src[e] != '\\' {
-					e++
-				}
+				e := indexQuoteFrom(src, pos+1, c)
 				if e < len(src) && src[e] == c && (e+1 == len(src) || src[e+1] != c) {
 					pos = e + 1
 				} else {

@@ -1,0 +1,46 @@
+package pinning
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSWAR checks the word-at-a-time searches against byte loops at every
+// start of random strings over a small alphabet (so matches are frequent
+// and borrows between bytes happen).
+func TestSWAR(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []byte("`'\"\\a\x00\x01\x7f\x80\xff_`")
+	for n := 0; n < 40; n++ {
+		for k := 0; k < 50; k++ {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			}
+			s := string(b)
+			for p := 0; p <= n; p++ {
+				for _, c := range []byte("`'\"") {
+					want := p
+					for want < n && s[want] != c {
+						want++
+					}
+					if got := indexByteFrom(s, p, c); got != want {
+						t.Fatalf("indexByteFrom(%q, %d, %q) = %d, want %d", s, p, c, got, want)
+					}
+					want = p
+					for want < n && s[want] != c && s[want] != '\\' {
+						want++
+					}
+					if got := indexQuoteFrom(s, p, c); got != want {
+						t.Fatalf("indexQuoteFrom(%q, %d, %q) = %d, want %d", s, p, c, got, want)
+					}
+				}
+				if p < n && s[p] == '`' {
+					if want, _, _ := quotedEnd(s, p, '`', false); backtickEnd(s, p) != want {
+						t.Fatalf("backtickEnd(%q, %d) = %d, want %d", s, p, backtickEnd(s, p), want)
+					}
+				}
+			}
+		}
+	}
+}
