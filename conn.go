@@ -92,11 +92,25 @@ func (c *conn) ready() error {
 
 // acquire borrows the session's backend for a statement.
 func (c *conn) acquire(ctx context.Context) (*pool.Backend, *backend, error) {
+	return c.acquireFor(ctx, "", nil)
+}
+
+// acquireFor borrows the backend for statement query classified as r: for
+// a statement that reads what the previous statement left on its
+// connection (ROW_COUNT(), FOUND_ROWS(), ...), that same connection, or an
+// error wrapping pool.ErrLookBehindLost rather than a wrong answer.
+func (c *conn) acquireFor(ctx context.Context, query string, r *pinning.Result) (*pool.Backend, *backend, error) {
 	if err := c.ready(); err != nil {
 		return nil, nil, err
 	}
 	c.holding = c.s.Held() != nil
-	b, err := c.s.Acquire(ctx)
+	var b *pool.Backend
+	var err error
+	if r != nil {
+		b, err = c.s.AcquireFor(ctx, query, r)
+	} else {
+		b, err = c.s.Acquire(ctx)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -202,8 +216,11 @@ func (c *conn) start(ctx context.Context, query string) (b *pool.Backend, be *ba
 	r := &c.res
 	c.c.classifier.Classify(query, r)
 	retryable = c.s.Held() == nil
-	b, be, err = c.acquire(ctx)
+	b, be, err = c.acquireFor(ctx, query, r)
 	if err != nil {
+		if errors.Is(err, pool.ErrLookBehindLost) {
+			return nil, nil, false, err
+		}
 		// A backend that failed while the pool prepared it (settings
 		// diff) was destroyed; another may do.
 		return nil, nil, retryable, err

@@ -15,6 +15,7 @@ import (
 	"github.com/rdsmux/rdsmux"
 	"github.com/rdsmux/rdsmux/iamauth"
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
+	"github.com/rdsmux/rdsmux/pool"
 )
 
 // open starts a server with user app and returns it and an rdsmux handle
@@ -507,4 +508,57 @@ func TestPinnedSessionLosingItsBackendFailsLoudly(t *testing.T) {
 	// The handle itself heals with a fresh session.
 	require.NoError(t, db.QueryRowContext(ctx, "SELECT @state").Scan(&got))
 	require.False(t, got.Valid)
+}
+
+func TestLookBehindStatementsWhileMultiplexed(t *testing.T) {
+	t.Parallel()
+	_, db := open(t, "maxConnections=4")
+	ctx := context.Background()
+	_, err := db.Exec("CREATE TABLE lb (id INT AUTO_INCREMENT PRIMARY KEY, g INT)")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var answered, refused atomic.Int64
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := db.Conn(ctx)
+			if !assertNoError(t, err) {
+				return
+			}
+			defer c.Close()
+			for i := 0; i < 20; i++ {
+				if _, err := c.ExecContext(ctx, "INSERT INTO lb (g) VALUES (?), (?), (?)", g, g, g); !assertNoError(t, err) {
+					return
+				}
+				var n int64
+				err := c.QueryRowContext(ctx, "SELECT ROW_COUNT()").Scan(&n)
+				switch {
+				case errors.Is(err, pool.ErrLookBehindLost):
+					// The connection went to another session meanwhile:
+					// refused, never a wrong answer.
+					refused.Add(1)
+				case err != nil:
+					t.Error(err)
+					return
+				case n != 3:
+					t.Errorf("ROW_COUNT() = %d, want 3", n)
+					return
+				default:
+					answered.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("ROW_COUNT() answered %d times, refused %d times (its connection was reused)", answered.Load(), refused.Load())
+	// Neither statement pinned anything.
+	s, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.ExecContext(ctx, "SELECT SQL_CALC_FOUND_ROWS id FROM lb LIMIT 1")
+	require.NoError(t, err)
+	var found int
+	require.NoError(t, s.QueryRowContext(ctx, "SELECT FOUND_ROWS()").Scan(&found))
+	require.Equal(t, 8*20*3, found)
 }
