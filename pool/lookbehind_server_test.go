@@ -133,6 +133,7 @@ func churn(t *testing.T, p *Pool, n int, stop <-chan struct{}) *sync.WaitGroup {
 // returns how many attempts were refused.
 func pair(t *testing.T, s *Session, first string, firstSt Status, second string, check func(row []string) error, retries int) (refused int) {
 	t.Helper()
+	var lastErr error
 	for attempt := 0; attempt <= retries; attempt++ {
 		if _, err := lbStmt(s, first, firstSt); err != nil {
 			t.Fatalf("%s: %v", first, err)
@@ -140,6 +141,7 @@ func pair(t *testing.T, s *Session, first string, firstSt Status, second string,
 		row, err := lbStmt(s, second, Status{})
 		if errors.Is(err, ErrLookBehindLost) {
 			refused++
+			lastErr = err
 			continue
 		}
 		if err != nil {
@@ -151,7 +153,7 @@ func pair(t *testing.T, s *Session, first string, firstSt Status, second string,
 		return refused
 	}
 	if retries > 0 {
-		t.Fatalf("%s after %s refused %d times in a row", second, first, refused)
+		t.Fatalf("%s after %s refused %d times in a row; last: %v; stats %+v", second, first, refused, lastErr, s.pool.Stats())
 	}
 	return refused
 }
@@ -205,6 +207,23 @@ func TestServerLookBehindUnderChurn(t *testing.T) {
 	srv := lbSetup(t)
 	d := newTestDialer(srv, false)
 	p := newServerPool(t, d, Config{MaxConnections: 6})
+	// Open every connection first: while dials are in flight (slow on a
+	// loaded machine) borrowers wait, and a released connection goes
+	// straight to a waiter, which is the saturated case below.
+	var holders []*Session
+	for i := 0; i < 6; i++ {
+		h := p.NewSession("root", SessionOptions{})
+		if _, err := lbStmt(h, "BEGIN", Status{InTransaction: true}); err != nil {
+			t.Fatal(err)
+		}
+		holders = append(holders, h)
+	}
+	for _, h := range holders {
+		if _, err := lbStmt(h, "COMMIT", Status{}); err != nil {
+			t.Fatal(err)
+		}
+		h.Close(context.Background())
+	}
 	stop := make(chan struct{})
 	wg := churn(t, p, 4, stop)
 	s := p.NewSession("root", SessionOptions{})

@@ -221,25 +221,40 @@ func TestClaimSteersOtherAcquirers(t *testing.T) {
 		t.Fatalf("Reclaim after the window and a borrow: %v", err)
 	}
 
-	// Nothing but claimed resources idle: one is taken, nothing dialed.
+	// Nothing but claimed resources idle: the one claimed longest ago is
+	// taken, nothing dialed.
 	dials := h.p.Stats().DialsSucceeded
 	x, y := h.acquire(part, ""), h.acquire(part, "")
-	cx, cy := x.ReleaseClaim(), y.ReleaseClaim()
-	if got := h.acquire(part, ""); got != y {
-		t.Fatalf("got conn %d, want the most recent claimed %d", got.Value().id, y.Value().id)
+	cx := x.ReleaseClaim()
+	h.advance(time.Millisecond)
+	cy := y.ReleaseClaim()
+	if got := h.acquire(part, ""); got != x {
+		t.Fatalf("got conn %d, want the one claimed longest ago %d", got.Value().id, x.Value().id)
 	} else {
-		got.Release()
+		got.Release() // x: unclaimed, on top
 	}
 	if s := h.p.Stats(); s.DialsSucceeded != dials {
 		t.Fatalf("a claim caused a dial: %+v", s)
 	}
-	h.p.Unclaim(cx) // x's claimant gives up; x is ordinary again
-	h.p.Unclaim(cy) // y was borrowed since: a no-op
-	if got := h.acquire(part, ""); got != y {
-		t.Fatalf("got conn %d, want the most recent %d", got.Value().id, y.Value().id)
-	} else {
-		got.Release()
+	if _, err := h.p.Reclaim(part, cx); !errors.Is(err, ErrClaimBorrowed) {
+		t.Fatalf("Reclaim of the taken resource: %v", err)
 	}
+	// Unclaim: y's claimant gives up, so y beats the claimed x; the
+	// Unclaim of a claim gone stale (x was borrowed since) is a no-op.
+	x = h.acquire(part, "") // on top and unclaimed
+	staleX := cx
+	cx = x.ReleaseClaim()
+	h.p.Unclaim(staleX)
+	h.p.Unclaim(cy)
+	got := h.acquire(part, "")
+	if got != y {
+		t.Fatalf("got conn %d, want the unclaimed %d", got.Value().id, y.Value().id)
+	}
+	if mustReclaim(t, h, part, cx) != x {
+		t.Fatal("x's claim did not hold")
+	}
+	got.Release()
+	x.Release()
 }
 
 func TestClaimRanksBelowTagMatch(t *testing.T) {

@@ -43,10 +43,12 @@ func match(want, have string) Match {
 // tag fit. Candidates rank by match (exact, then clean, then other) and,
 // within a match, unclaimed before claimed (a resource released with
 // ReleaseClaim less than claimWindow ago, whose claimant may come back for
-// it); among equals the most recently released wins. A claimed resource is
-// still taken when nothing else is idle: claims steer, they never make an
-// acquirer wait or dial. Resources past their lifetime are closed on the
-// way. It returns nil if none is idle.
+// it). Among unclaimed equals the most recently released wins (LIFO);
+// among claimed equals the least recently released, whose claimant has
+// had the longest time to come back. A claimed resource is still taken
+// when nothing else is idle: claims steer, they never make an acquirer
+// wait or dial. Resources past their lifetime are closed on the way. It
+// returns nil if none is idle.
 //
 // The scan stops at the first exact, unclaimed match from the top, which
 // is the top itself unless the resources above it were released under a
@@ -64,7 +66,7 @@ func (p *Pool[T]) popIdleLocked(part *Partition[T], tag string, now int64) (*Res
 			if r.claimed && now-r.idleSince < p.claimWindow {
 				rank++
 			}
-			if rank < bestRank {
+			if rank < bestRank || rank == bestRank && rank&1 == 1 {
 				best, bestRank = i, rank
 				if rank == 0 {
 					break
