@@ -38,6 +38,24 @@ func BenchmarkClassify(b *testing.B) {
 	}
 }
 
+// BenchmarkClassifyTokenPath classifies the same statements reading every
+// token through advanceAny (the skimmer's test reference, close to the
+// classifier before the skimmer): run with BenchmarkClassify, the ratio of
+// the two is the skimmer's gain measured under the same load.
+func BenchmarkClassifyTokenPath(b *testing.B) {
+	c := tokensOnly()
+	for _, bs := range benchStatements {
+		b.Run(bs.name, func(b *testing.B) {
+			var r Result
+			b.SetBytes(int64(len(bs.sql)))
+			b.ReportAllocs()
+			for b.Loop() {
+				c.Classify(bs.sql, &r)
+			}
+		})
+	}
+}
+
 // BenchmarkLex is the cost of lexing alone, for comparison.
 func BenchmarkLex(b *testing.B) {
 	sql := benchStatements[0].sql

@@ -15,6 +15,9 @@ func FuzzClassify(f *testing.F) {
 	for _, e := range entries {
 		f.Add(e.sql)
 	}
+	for _, sql := range skimCases {
+		f.Add(sql)
+	}
 	plain := NewClassifier()
 	others := []*Classifier{
 		NewClassifier(WithNoBackslashEscapes()),
