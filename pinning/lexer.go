@@ -257,26 +257,21 @@ func numberEnd(src string, p int) int {
 // is set) and whether it was closed; an unclosed span runs to the end of
 // src.
 func quotedEnd(src string, p int, q byte, backslash bool) (end int, escaped, closed bool) {
-	p++
-	for p < len(src) {
-		c := src[p]
-		if c != q && c != '\\' {
-			p++
-			continue
-		}
+	// Jump from one quote or backslash to the next.
+	for p = indexQuoteFrom(src, p+1, q); p < len(src); p = indexQuoteFrom(src, p, q) {
 		switch {
-		case c == '\\' && backslash:
-			escaped = true
-			p += 2
-		case c == q:
-			if p+1 < len(src) && src[p+1] == q {
+		case src[p] == '\\':
+			if backslash {
 				escaped = true
-				p += 2
-				continue
+				p += 2 // the backslash and the byte it escapes
+			} else {
+				p++ // an ordinary byte
 			}
-			return p + 1, escaped, true
+		case p+1 < len(src) && src[p+1] == q:
+			escaped = true
+			p += 2 // a doubled quote stands for one
 		default:
-			p++
+			return p + 1, escaped, true
 		}
 	}
 	return len(src), escaped, false

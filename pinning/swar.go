@@ -2,10 +2,11 @@ package pinning
 
 import "math/bits"
 
-// Word-at-a-time byte search for the skimmer. Quoted names and strings are
-// mostly short (5-30 bytes), too short for strings.IndexByte's call to pay
-// off, and a byte loop takes a branch per byte; these functions test eight
-// bytes per step with plain arithmetic, inline.
+// Word-at-a-time byte search for the ends of quoted names and strings
+// (the lexer's quotedEnd, the skimmer's fast paths). These are mostly short
+// (5-30 bytes): too short for strings.IndexByte's call to pay off, while a
+// byte loop takes a branch per byte. These functions test eight bytes per
+// step with plain arithmetic.
 
 const (
 	swarOnes = 0x0101010101010101 // 0x01 in every byte

@@ -5,7 +5,8 @@ import (
 	"testing"
 )
 
-// TestSWAR checks the word-at-a-time searches against byte loops at every
+// TestSWAR checks the word-at-a-time searches (and quotedEnd, which uses
+// them) against byte loops at every
 // start of random strings over a small alphabet (so matches are frequent
 // and borrows between bytes happen).
 func TestSWAR(t *testing.T) {
@@ -35,6 +36,15 @@ func TestSWAR(t *testing.T) {
 						t.Fatalf("indexQuoteFrom(%q, %d, %q) = %d, want %d", s, p, c, got, want)
 					}
 				}
+				if p < n && (s[p] == '`' || s[p] == '\'' || s[p] == '"') {
+					for _, bs := range []bool{false, true} {
+						e, esc, cl := quotedEnd(s, p, s[p], bs)
+						we, wesc, wcl := quotedEndLoop(s, p, s[p], bs)
+						if e != we || esc != wesc || cl != wcl {
+							t.Fatalf("quotedEnd(%q, %d, %v) = %d %v %v, want %d %v %v", s, p, bs, e, esc, cl, we, wesc, wcl)
+						}
+					}
+				}
 				if p < n && s[p] == '`' {
 					if want, _, _ := quotedEnd(s, p, '`', false); backtickEnd(s, p) != want {
 						t.Fatalf("backtickEnd(%q, %d) = %d, want %d", s, p, backtickEnd(s, p), want)
@@ -43,4 +53,32 @@ func TestSWAR(t *testing.T) {
 			}
 		}
 	}
+}
+
+// quotedEndLoop is quotedEnd as a plain byte loop, the reference for the
+// word-at-a-time one.
+func quotedEndLoop(src string, p int, q byte, backslash bool) (end int, escaped, closed bool) {
+	p++
+	for p < len(src) {
+		c := src[p]
+		if c != q && c != '\\' {
+			p++
+			continue
+		}
+		switch {
+		case c == '\\' && backslash:
+			escaped = true
+			p += 2
+		case c == q:
+			if p+1 < len(src) && src[p+1] == q {
+				escaped = true
+				p += 2
+				continue
+			}
+			return p + 1, escaped, true
+		default:
+			p++
+		}
+	}
+	return len(src), escaped, false
 }
