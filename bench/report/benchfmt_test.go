@@ -49,10 +49,10 @@ func TestParseBenchLines(t *testing.T) {
 		"BenchmarkName-with-dash-4 10 5 ns/op",
 		"BenchmarkLogs-2 \t[mysql] 2026/01/01 packets.go:58: unexpected EOF", // name split from its numbers
 		"     300\t  4000 ns/op\t 10 B/op\t 1 allocs/op",
-		"BenchmarkOdd-2 10 5",             // a value without a unit
-		"BenchmarkZero-2 0 5 ns/op",       // no iterations
-		"BenchmarkNaN-2 10 NaN ns/op",     // not a number we can use
-		"Benchmark-2 10 5 ns/op",          // no name
+		"BenchmarkOdd-2 10 5",         // a value without a unit
+		"BenchmarkZero-2 0 5 ns/op",   // no iterations
+		"BenchmarkNaN-2 10 NaN ns/op", // not a number we can use
+		"Benchmark-2 10 5 ns/op",      // no name
 		"--- FAIL: BenchmarkBroken",
 		"FAIL\texample.com/x\t0.1s",
 	}, "\n")

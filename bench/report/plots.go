@@ -39,7 +39,7 @@ func sweepPlots(s *SweepSuite, m Machine) []Plot {
 		"median of %s of %s per point. %s.", SweepQuery, m.CPUs, plural(s.Config.Rounds, "round", "rounds"),
 		s.Config.Duration, m.Date.Format("2006-01-02"))
 	return []Plot{
-		{File: "throughput.svg", Alt: "Throughput against concurrency, go-sql-driver vs rdsmux",
+		{File: "throughput.svg", Alt: "Queries per second against concurrency, go-sql-driver vs rdsmux",
 			Chart: Chart{Title: "Queries per second vs concurrency (higher is better)", Subtitle: sub,
 				XLabel: "concurrent goroutines (log scale)", YLabel: "queries per second", LogX: true, Series: tput}},
 		{File: "latency.svg", Alt: "p99 latency against concurrency, go-sql-driver vs rdsmux",

@@ -239,9 +239,7 @@ func (r *Report) writeHeadline(w io.Writer) {
 		}
 	}
 	if s := r.Sysbench; s != nil {
-		for _, h := range s.Headline {
-			t.Rows = append(t.Rows, h)
-		}
+		t.Rows = append(t.Rows, s.Headline...)
 	}
 	if s := r.Failover; s != nil {
 		for _, d := range s.Drills {
