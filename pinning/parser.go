@@ -138,7 +138,9 @@ func (p *parser) wordText(t token) string {
 func scanWordLen(n int) bool { return uint(n-4) <= 6-4 || n == 19 }
 
 // word handles the word s (the text of token t) that runs, after prev (the
-// text of the token before it if that is a word, else "").
+// text of the token before it if that is a word, else ""). The words it
+// looks for are listed again in scanWordLen and scanWordFirst (skim.go),
+// which let the callers skip the others; TestScanWordFilters checks them.
 func (p *parser) word(s, prev string, t token) {
 	switch len(s) {
 	case 4:

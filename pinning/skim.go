@@ -94,7 +94,9 @@ var scanWordFirst = func() (t [32]uint32) {
 func mayScanWord(s string) bool {
 	n := uint(len(s))
 	m := scanWordFirst[n%uint(len(scanWordFirst))]
-	i := uint(s[0]|0x20) - 'a' // a letter's index; other bytes give >= 32, so 0
+	// A letter's index, 0-25; any other byte gives an index whose bit is
+	// never set (26-31) or is shifted out (>= 32).
+	i := uint(s[0]|0x20) - 'a'
 	return n < uint(len(scanWordFirst)) && m>>i&1 != 0
 }
 

@@ -155,3 +155,16 @@ func TestNextIsColon(t *testing.T) {
 		check(b.String())
 	}
 }
+
+// TestScanWordFilters checks that the filters that spare most words a call
+// of word let through every word it looks for, in any case. (The list here
+// must follow word's.)
+func TestScanWordFilters(t *testing.T) {
+	for _, w := range []string{"INTO", "SHARE", "VALUE", "UPDATE", "SQL_CALC_FOUND_ROWS"} {
+		for _, s := range []string{w, strings.ToLower(w)} {
+			if !scanWordLen(len(s)) || !mayScanWord(s) {
+				t.Errorf("%s: scanWordLen %v, mayScanWord %v", s, scanWordLen(len(s)), mayScanWord(s))
+			}
+		}
+	}
+}
