@@ -80,6 +80,7 @@ func run(ctx context.Context, o Options) error {
 	}
 	if o.runs("driver") && ctx.Err() == nil {
 		rep.Driver = rn.GoBench(ctx, "driver", "^BenchmarkDriver$", ".")
+		rep.Driver.Trim = "Driver/"
 	}
 	if o.runs("sweep") && ctx.Err() == nil {
 		logf("sweep: %v goroutines, %s per point, %s", o.Levels, o.SweepFor, plural(o.SweepRounds, "round", "rounds"))

@@ -165,7 +165,7 @@ func writeBenchSuite(w io.Writer, title, intro string, s *BenchSuite) {
 			solo = append(solo, c)
 			continue
 		}
-		name := caseName(c)
+		name := caseName(c, s.Trim)
 		if base == "" {
 			name += " (vs " + c.Baseline.Impl + ")"
 		}
@@ -187,7 +187,7 @@ func writeBenchSuite(w io.Writer, title, intro string, s *BenchSuite) {
 			if side == nil {
 				side = c.Baseline
 			}
-			t.Rows = append(t.Rows, []string{caseName(c), side.Impl, fmtNs(side.NsOp.Median), fmtCount(side.Allocs), fmtCount(side.Bytes)})
+			t.Rows = append(t.Rows, []string{caseName(c, s.Trim), side.Impl, fmtNs(side.NsOp.Median), fmtCount(side.Allocs), fmtCount(side.Bytes)})
 		}
 		fmt.Fprintln(w, "Without a baseline:")
 		fmt.Fprintln(w)
@@ -215,9 +215,13 @@ func suiteBaseline(cs []Comparison) string {
 	return base
 }
 
-func caseName(c Comparison) string {
+// caseName names a case in a table: the package when it is not the
+// root, then the benchmark name without trim (a prefix every case of the
+// suite shares, such as "Driver/").
+func caseName(c Comparison, trim string) string {
+	name := strings.TrimPrefix(c.Case, trim)
 	if p := pkgShort(c.Pkg); p != "" && p != "rdsmux" {
-		return "`" + p + "` " + c.Case
+		return "`" + p + "` " + name
 	}
-	return c.Case
+	return name
 }

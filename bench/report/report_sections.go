@@ -221,7 +221,7 @@ func (r *Report) writeHeadline(w io.Writer) {
 			if !c.HasRatio() || (len(cases) > 0 && !slices.Contains(cases, c.Case)) {
 				continue
 			}
-			t.Rows = append(t.Rows, []string{suite + ": " + caseName(c), c.Baseline.Impl,
+			t.Rows = append(t.Rows, []string{suite + ": " + caseName(c, s.Trim), c.Baseline.Impl,
 				fmtRatio(c.Ratio) + " the time per operation"})
 		}
 	}

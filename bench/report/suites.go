@@ -37,6 +37,7 @@ type BenchSuite struct {
 	Comparisons []Comparison
 	Fails       []string
 	CPU         string
+	Trim        string // a case-name prefix the tables leave out
 }
 
 // GoBench runs `go test -bench` on pkgs once per round and compares
