@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# bench/sysbench.sh: sysbench straight to MariaDB and through the rdsmux
+# listener, back to back, on this machine (everything on loopback).
+#
+# It starts a throwaway MariaDB (bench/mariadb), prepares small sysbench
+# tables, starts the listener (cmd/rdsmux) with at most $BACKENDS backend
+# connections, and runs each workload, ps-mode and thread count for $TIME
+# seconds direct and then through the listener. It prints a table
+# (throughput, ratio, p95 latency, added p50 latency) and writes it as
+# Markdown to bench/out/sysbench.md.
+#
+# Needs go, mariadbd and sysbench (scripts/install-deps.sh installs them).
+#
+# Settings (environment variables):
+#   TIME=10                 seconds per run
+#   THREADS="1 16 64"       sysbench thread counts
+#   WORKLOADS="oltp_point_select oltp_read_write"
+#   PS_MODES="auto disable" sysbench --db-ps-mode values
+#   BACKENDS=16             the listener's backend connection cap
+#   TABLES=4 TABLE_SIZE=10000
+#   WARMUP=3                seconds of warm-up per target before measuring
+#   RELAY=0                 1: also run through a plain TCP relay
+#                           (bench/tcprelay, one backend connection per
+#                           client): the cost of relaying alone, the floor
+#                           under any proxy's overhead
+#   OUT=bench/out/sysbench.md
+#
+# Latencies come from sysbench's histogram (--histogram): p50 and p95 of
+# the run, in ms; "added p50" is listener p50 minus direct p50, in µs per
+# sysbench event (one query for oltp_point_select, one transaction of 18
+# queries plus BEGIN/COMMIT for oltp_read_write).
+set -euo pipefail
+
+TIME=${TIME:-10}
+THREADS=${THREADS:-"1 16 64"}
+WORKLOADS=${WORKLOADS:-"oltp_point_select oltp_read_write"}
+PS_MODES=${PS_MODES:-"auto disable"}
+BACKENDS=${BACKENDS:-16}
+TABLES=${TABLES:-4}
+TABLE_SIZE=${TABLE_SIZE:-10000}
+WARMUP=${WARMUP:-3}
+RELAY=${RELAY:-0}
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+OUT=${OUT:-bench/out/sysbench.md}
+
+for tool in go sysbench; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "sysbench.sh: $tool is not installed; run scripts/install-deps.sh (and install Go)" >&2
+		exit 1
+	fi
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/rdsmux-sysbench-XXXXXX")
+pids=()
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "building (bench/mariadb, cmd/rdsmux, bench/tcprelay)..." >&2
+go build -o "$work/mariadb" ./bench/mariadb
+go build -o "$work/rdsmux" ./cmd/rdsmux
+if [ "$RELAY" = 1 ]; then
+	go build -o "$work/tcprelay" ./bench/tcprelay
+fi
+
+# wait_line FILE PID WHAT: waits until FILE has a line, or PID died.
+wait_line() {
+	local i
+	for i in $(seq 600); do
+		if [ -s "$1" ]; then
+			return 0
+		fi
+		if ! kill -0 "$2" 2>/dev/null; then
+			echo "sysbench.sh: $3 exited during startup:" >&2
+			cat "$work"/*.log >&2 || true
+			exit 1
+		fi
+		sleep 0.1
+	done
+	echo "sysbench.sh: $3 did not start within 60 s" >&2
+	exit 1
+}
+
+echo "starting MariaDB..." >&2
+"$work/mariadb" -user sbtest -password sbtest -database sbtest >"$work/mariadb.addr" 2>"$work/mariadb.log" &
+pids+=($!)
+wait_line "$work/mariadb.addr" "${pids[-1]}" "bench/mariadb"
+db_addr=$(head -1 "$work/mariadb.addr")
+db_port=${db_addr##*:}
+
+sb_common=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-user=sbtest --mysql-password=sbtest
+	--mysql-db=sbtest --mysql-ssl=off --tables="$TABLES" --table-size="$TABLE_SIZE")
+
+echo "preparing $TABLES tables of $TABLE_SIZE rows..." >&2
+sysbench oltp_read_write "${sb_common[@]}" --mysql-port="$db_port" --threads="$TABLES" prepare >"$work/prepare.log" 2>&1 ||
+	{ cat "$work/prepare.log" >&2; exit 1; }
+
+echo "starting the listener (at most $BACKENDS backend connections)..." >&2
+"$work/rdsmux" -listen 127.0.0.1:0 -target "$db_addr" -user sbtest:sbtest -backend-database sbtest \
+	-max-connections "$BACKENDS" 2>"$work/rdsmux.log" &
+pids+=($!)
+wait_line "$work/rdsmux.log" "${pids[-1]}" "cmd/rdsmux"
+lst_addr=$(grep -o '"addr":"[^"]*"' "$work/rdsmux.log" | head -1 | cut -d'"' -f4)
+lst_port=${lst_addr##*:}
+if [ -z "$lst_port" ]; then
+	echo "sysbench.sh: cannot find the listener's address in its log:" >&2
+	cat "$work/rdsmux.log" >&2
+	exit 1
+fi
+
+targets=(direct listener)
+declare -A port=([direct]=$db_port [listener]=$lst_port)
+if [ "$RELAY" = 1 ]; then
+	"$work/tcprelay" -listen 127.0.0.1:0 -target "$db_addr" >"$work/tcprelay.addr" 2>"$work/tcprelay.log" &
+	pids+=($!)
+	wait_line "$work/tcprelay.addr" "${pids[-1]}" "bench/tcprelay"
+	relay_addr=$(head -1 "$work/tcprelay.addr")
+	port[relay]=${relay_addr##*:}
+	targets+=(relay)
+fi
+
+# run TARGET WORKLOAD PS THREADS SECONDS: runs sysbench and prints
+# "tps p50_ms p95_ms errors".
+run() {
+	local out="$work/run.out"
+	if ! sysbench "$2" "${sb_common[@]}" --mysql-port="${port[$1]}" --threads="$4" --db-ps-mode="$3" \
+		--time="$5" --report-interval=0 --histogram=on --percentile=95 run >"$out" 2>&1; then
+		echo "sysbench.sh: sysbench $2 $1 ps-mode=$3 threads=$4 failed:" >&2
+		tail -20 "$out" >&2
+		exit 1
+	fi
+	awk '
+		/^ *[0-9.]+ \|/ { v[n] = $1; c[n] = $NF; total += $NF; n++ }
+		/transactions:/ { tps = $3; sub(/\(/, "", tps) }
+		/ignored errors:/ { errs = $3 }
+		END {
+			p50 = p95 = 0
+			for (i = 0; i < n; i++) {
+				cum += c[i]
+				if (!p50 && cum >= 0.50 * total) p50 = v[i]
+				if (!p95 && cum >= 0.95 * total) p95 = v[i]
+			}
+			printf "%s %s %s %s\n", tps, p50, p95, errs
+		}' "$out"
+}
+
+echo "warming up (${WARMUP}s per target)..." >&2
+for t in "${targets[@]}"; do
+	run "$t" oltp_point_select auto 16 "$WARMUP" >/dev/null
+done
+
+rows=()
+errors=0
+header="workload ps-mode threads direct_tps listener_tps ratio direct_p95_ms listener_p95_ms added_p50_us"
+if [ "$RELAY" = 1 ]; then
+	header="$header relay_tps relay_ratio"
+fi
+printf '%-18s %-8s %7s %11s %12s %6s %13s %15s %12s' workload ps-mode threads "direct tps" "listener tps" ratio \
+	"direct p95 ms" "listener p95 ms" "added p50 µs"
+[ "$RELAY" = 1 ] && printf ' %10s %11s' "relay tps" "relay ratio"
+echo
+for w in $WORKLOADS; do
+	for ps in $PS_MODES; do
+		for th in $THREADS; do
+			declare -A r=()
+			for t in "${targets[@]}"; do
+				r[$t]=$(run "$t" "$w" "$ps" "$th" "$TIME")
+				e=$(echo "${r[$t]}" | awk '{print $4}')
+				if [ "${e:-0}" != 0 ]; then
+					echo "sysbench.sh: $w $t ps-mode=$ps threads=$th: $e ignored errors" >&2
+					errors=$((errors + e))
+				fi
+			done
+			row=$(awk -v w="$w" -v ps="$ps" -v th="$th" -v d="${r[direct]}" -v l="${r[listener]}" -v x="${r[relay]:-}" '
+				BEGIN {
+					split(d, D, " "); split(l, L, " ")
+					printf "%s %s %s %.0f %.0f %.2f %.3f %.3f %.0f", w, ps, th, D[1], L[1],
+						(D[1] > 0 ? L[1] / D[1] : 0), D[3], L[3], (L[2] - D[2]) * 1000
+					if (x != "") { split(x, X, " "); printf " %.0f %.2f", X[1], (D[1] > 0 ? X[1] / D[1] : 0) }
+				}')
+			rows+=("$row")
+			echo "$row" | awk '{printf "%-18s %-8s %7s %11s %12s %6s %13s %15s %12s", $1, $2, $3, $4, $5, $6, $7, $8, $9
+				if (NF > 9) printf " %10s %11s", $10, $11
+				printf "\n"}'
+		done
+	done
+done
+
+mkdir -p "$(dirname "$OUT")"
+{
+	echo "# sysbench: direct vs through the rdsmux listener"
+	echo
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (modified)'),"
+	echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+	echo "MariaDB $({ command -v mariadbd >/dev/null && mariadbd --version || /usr/sbin/mariadbd --version; } 2>/dev/null | awk '{print $3}'),"
+	echo "$TABLES tables × $TABLE_SIZE rows, $TIME s per run, listener capped at $BACKENDS backend connections;"
+	echo "direct and listener runs back to back. Latencies from sysbench's histogram; added p50 = listener p50 − direct p50"
+	echo "per sysbench event (a query for oltp_point_select, a 20-statement transaction for oltp_read_write)."
+	echo
+	if [ "$RELAY" = 1 ]; then
+		echo "| workload | ps-mode | threads | direct tps | listener tps | ratio | direct p95 ms | listener p95 ms | added p50 µs | TCP relay tps | relay ratio |"
+		echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	else
+		echo "| workload | ps-mode | threads | direct tps | listener tps | ratio | direct p95 ms | listener p95 ms | added p50 µs |"
+		echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+	fi
+	for row in "${rows[@]}"; do
+		echo "$row" | awk '{s = "|"; for (i = 1; i <= NF; i++) s = s " " $i " |"; print s}'
+	done
+	if [ "$errors" != 0 ]; then
+		echo
+		echo "sysbench reported $errors ignored errors in total (see the script's output)."
+	fi
+} >"$OUT"
+echo "wrote $OUT" >&2
