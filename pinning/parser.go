@@ -49,7 +49,7 @@ func (p *parser) advanceAny() {
 			return
 		}
 	case tkWord:
-		if !p.lidOpen && !scanWordLen(t.end-t.start) {
+		if !p.lidOpen && !mayScanWord(p.lx.src[t.start:t.end]) {
 			return
 		}
 	}
@@ -133,14 +133,31 @@ func (p *parser) wordText(t token) string {
 	return p.lx.src[t.start:t.end]
 }
 
-// scanWordLen reports whether scan must look at a word of n bytes: only
-// the lengths of the words word looks for.
-func scanWordLen(n int) bool { return uint(n-4) <= 6-4 || n == 19 }
+// scanWordFirst holds, for each word length up to 31, the first letters
+// (bit c-'a') of the words of that length that word looks for: INTO,
+// SHARE, VALUE, UPDATE, SQL_CALC_FOUND_ROWS.
+var scanWordFirst = func() (t [32]uint32) {
+	for _, w := range []string{"INTO", "SHARE", "VALUE", "UPDATE", "SQL_CALC_FOUND_ROWS"} {
+		t[len(w)] |= 1 << (w[0] - 'A')
+	}
+	return t
+}()
+
+// mayScanWord reports whether word may do something with the word s: a
+// test of its length and first letter that rejects most words at once.
+func mayScanWord(s string) bool {
+	n := uint(len(s))
+	m := scanWordFirst[n%uint(len(scanWordFirst))]
+	// A letter's index, 0-25; any other byte gives an index whose bit is
+	// never set (26-31) or is shifted out (>= 32).
+	i := uint(s[0]|0x20) - 'a'
+	return n < uint(len(scanWordFirst)) && m>>i&1 != 0
+}
 
 // word handles the word s (the text of token t) that runs, after prev (the
 // text of the token before it if that is a word, else ""). The words it
-// looks for are listed again in scanWordLen and scanWordFirst (skim.go),
-// which let the callers skip the others; TestScanWordFilters checks them.
+// looks for are listed again in scanWordFirst, which lets the callers skip
+// the others (mayScanWord); TestScanWordFilters checks the two agree.
 func (p *parser) word(s, prev string, t token) {
 	switch len(s) {
 	case 4:

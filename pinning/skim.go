@@ -79,27 +79,6 @@ func backtickEnd(src string, p int) int {
 	return len(src)
 }
 
-// scanWordFirst holds, for each word length up to 31, the first letters
-// (bit c-'a') of the words of that length that word looks for: INTO,
-// SHARE, VALUE, UPDATE, SQL_CALC_FOUND_ROWS.
-var scanWordFirst = func() (t [32]uint32) {
-	for _, w := range []string{"INTO", "SHARE", "VALUE", "UPDATE", "SQL_CALC_FOUND_ROWS"} {
-		t[len(w)] |= 1 << (w[0] - 'A')
-	}
-	return t
-}()
-
-// mayScanWord reports whether word may do something with the word s: a
-// test of its length and first letter that rejects most words at once.
-func mayScanWord(s string) bool {
-	n := uint(len(s))
-	m := scanWordFirst[n%uint(len(scanWordFirst))]
-	// A letter's index, 0-25; any other byte gives an index whose bit is
-	// never set (26-31) or is shifted out (>= 32).
-	i := uint(s[0]|0x20) - 'a'
-	return n < uint(len(scanWordFirst)) && m>>i&1 != 0
-}
-
 // rest reads the statement's remaining tokens, scanning them as
 // restTokens does: it stops at the ';' that ends the statement or at the
 // end of the input, which becomes the current token.
