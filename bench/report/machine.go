@@ -20,11 +20,29 @@ type Machine struct {
 	Sysbench string // `sysbench --version`
 	Commit   string // git HEAD, "+ local changes" when the tree is dirty
 	Date     time.Time
+	// LoadStart and LoadEnd are the 1, 5 and 15 minute load averages
+	// before the first suite and after the last: how busy the machine was
+	// with other work.
+	LoadStart, LoadEnd string
+}
+
+// LoadAverage returns the first three fields of /proc/loadavg, "unknown"
+// where there is none.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // DescribeMachine gathers Machine; what it cannot find reads "unknown".
 func DescribeMachine(ctx context.Context) Machine {
-	m := Machine{CPUs: runtime.NumCPU(), CPU: cpuModel(), Date: time.Now().UTC()}
+	m := Machine{CPUs: runtime.NumCPU(), CPU: cpuModel(), Date: time.Now().UTC(), LoadStart: LoadAverage()}
 	m.OS = firstLine(ctx, "uname", "-sr")
 	m.Go = firstLine(ctx, "go", "version")
 	m.MariaDB = firstLine(ctx, mariadbd(), "--version")

@@ -99,6 +99,7 @@ func run(ctx context.Context, o Options) error {
 		return fmt.Errorf("interrupted; %s left as it was: %w", filepath.Join(o.OutDir, "REPORT.md"), err)
 	}
 	rep.Elapsed = time.Since(start)
+	rep.Machine.LoadEnd = LoadAverage()
 	rep.Plots = sweepPlots(rep.Sweep, rep.Machine)
 	if rep.Sysbench != nil {
 		rep.Plots = append(rep.Plots, rep.Sysbench.Plots(rep.Machine)...)

@@ -38,12 +38,12 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	suites := fs.String("suites", strings.Join(allSuites, ","), "sections to run")
 	fs.StringVar(&o.OutDir, "out", "bench", "directory for REPORT.md and the plots")
 	fs.StringVar(&o.Scratch, "scratch", "bench/out", "directory for raw logs")
-	fs.IntVar(&o.Rounds, "rounds", 0, "rounds of each go test -bench suite (default 3, quick 1)")
-	fs.StringVar(&o.BenchTime, "benchtime", "", "go test -benchtime (default 1s, quick 200ms)")
+	fs.IntVar(&o.Rounds, "rounds", 0, "rounds of each go test -bench suite (default 5, quick 1)")
+	fs.StringVar(&o.BenchTime, "benchtime", "", "go test -benchtime (default 500ms, quick 200ms)")
 	levels := fs.String("levels", "", "sweep goroutine counts (default 1,2,4,8,16,32,64,128,256; quick 1,4,16,64,256)")
 	fs.DurationVar(&o.SweepFor, "sweep-for", 0, "measurement per sweep point (default 1s, quick 400ms)")
 	fs.IntVar(&o.SweepRounds, "sweep-rounds", 0, "rounds of the sweep (default 2, quick 1)")
-	fs.IntVar(&o.DrillRuns, "drill-runs", 0, "failover drill runs per variant (default 3, quick 1)")
+	fs.IntVar(&o.DrillRuns, "drill-runs", 0, "failover drill runs per variant (default 5, quick 1)")
 	fs.StringVar(&o.Invoked, "invoked", "go run ./bench/report", "the command line shown under Reproduce")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -67,10 +67,10 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 		return full
 	}
 	if o.Rounds <= 0 {
-		o.Rounds, _ = strconv.Atoi(pick("3", "1"))
+		o.Rounds, _ = strconv.Atoi(pick("5", "1"))
 	}
 	if o.BenchTime == "" {
-		o.BenchTime = pick("1s", "200ms")
+		o.BenchTime = pick("500ms", "200ms")
 	}
 	if *levels == "" {
 		*levels = pick("1,2,4,8,16,32,64,128,256", "1,4,16,64,256")

@@ -12,7 +12,7 @@ func TestParseOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Quick || o.Rounds != 3 || o.BenchTime != "1s" || o.SweepFor != time.Second || o.SweepRounds != 2 || o.DrillRuns != 3 ||
+	if o.Quick || o.Rounds != 5 || o.BenchTime != "500ms" || o.SweepFor != time.Second || o.SweepRounds != 2 || o.DrillRuns != 3 ||
 		!reflect.DeepEqual(o.Suites, allSuites) || len(o.Levels) != 9 || o.OutDir != "bench" || o.Scratch != "bench/out" {
 		t.Errorf("defaults = %+v", o)
 	}

@@ -88,11 +88,15 @@ func (r *Report) writeMachine(w io.Writer) {
 		{"Go", m.Go},
 		{"MariaDB", m.MariaDB},
 		{"sysbench", m.Sysbench},
+		{"load average (1, 5, 15 min) before → after", m.LoadStart + " → " + m.LoadEnd},
 		{"commit", m.Commit},
 		{"date", m.Date.Format(time.RFC3339)},
 	}}
 	t.Write(w)
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "A load average above %d means other work competed for the CPUs during the run: the ratios hold"+
+		" (both sides ran under the same load, round after round) but the absolute numbers are lower than on an"+
+		" idle machine.\n\n", m.CPUs)
 }
 
 func (r *Report) writeReproduce(w io.Writer) {

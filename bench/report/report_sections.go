@@ -239,7 +239,7 @@ func (r *Report) writeHeadline(w io.Writer) {
 		}
 	}
 	if s := r.Sysbench; s != nil {
-		t.Rows = append(t.Rows, s.Headline...)
+		t.Rows = append(t.Rows, s.headline()...)
 	}
 	if s := r.Failover; s != nil {
 		for _, d := range s.Drills {
