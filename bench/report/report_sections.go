@@ -221,11 +221,15 @@ func (r *Report) writeHeadline(w io.Writer) {
 			if !c.HasRatio() || (len(cases) > 0 && !slices.Contains(cases, c.Case)) {
 				continue
 			}
-			t.Rows = append(t.Rows, []string{suite + ": " + caseName(c, s.Trim), c.Baseline.Impl,
+			label := caseName(c, s.Trim)
+			if suite != "" {
+				label = suite + ": " + label
+			}
+			t.Rows = append(t.Rows, []string{label, c.Baseline.Impl,
 				fmtRatio(c.Ratio) + " the time per operation"})
 		}
 	}
-	addBench("pool", r.Pool, "BorrowRelease", "BorrowReleaseContended")
+	addBench("", r.Pool, "BorrowRelease", "BorrowReleaseContended", "AcquireRelease", "AcquireReleaseContended")
 	addBench("driver", r.Driver)
 	if s := r.Sweep; s != nil && len(s.Points) > 0 {
 		subject, ratios := sweepRatios(s)
