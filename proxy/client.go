@@ -48,6 +48,9 @@ type clientConn struct {
 	holding bool             // the session holds a backend between commands
 	cur     *wire.ClientConn // the backend a command is being relayed on
 	killed  bool             // Close interrupted this client
+	// readDeadline is the idle read deadline waitIdle last set; zero
+	// when none is known to be in force (something else moved it).
+	readDeadline time.Time
 }
 
 // errCloseClient ends the client connection after a command whose error
@@ -154,8 +157,16 @@ func (c *clientConn) waitIdle() bool {
 	if c.killed || (c.srv.isDraining() && !c.holding) {
 		return false
 	}
-	if c.srv.idle > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.idle))
+	if idle := c.srv.idle; idle > 0 {
+		// Moving the deadline updates a runtime timer: it is moved only
+		// once it lags by more than a hundredth of the timeout (at most
+		// a second), so an idle client is closed after at least 99% of
+		// the timeout (or the timeout less a second).
+		want := time.Now().Add(idle)
+		if c.readDeadline.IsZero() || want.Sub(c.readDeadline) > min(idle/100, time.Second) {
+			_ = c.nc.SetReadDeadline(want)
+			c.readDeadline = want
+		}
 	}
 	c.idle = true
 	return true
@@ -180,6 +191,7 @@ func (c *clientConn) kickIfIdle() {
 	defer c.mu.Unlock()
 	if c.idle && !c.holding {
 		_ = c.nc.SetReadDeadline(aLongTimeAgo)
+		c.readDeadline = time.Time{}
 	}
 }
 
@@ -190,6 +202,7 @@ func (c *clientConn) interrupt() {
 	defer c.mu.Unlock()
 	c.killed = true
 	_ = c.nc.SetDeadline(aLongTimeAgo)
+	c.readDeadline = time.Time{}
 	if c.cur != nil {
 		_ = c.cur.NetConn().SetDeadline(aLongTimeAgo)
 	}
@@ -336,7 +349,11 @@ func (c *clientConn) changeUser(p []byte) error {
 		c.srv.log.Debug("rdsmux/proxy: cleaning up a client's backend", "client", c.id, "err", err)
 	}
 	c.forgetStatements()
-	if err := c.sc.ChangeUser(ctx, c.srv.wireCfg, p); err != nil {
+	err := c.sc.ChangeUser(ctx, c.srv.wireCfg, p)
+	c.mu.Lock()
+	c.readDeadline = time.Time{} // the exchange set and cleared its own
+	c.mu.Unlock()
+	if err != nil {
 		c.srv.counts.setupAuth.Add(1)
 		c.srv.log.Debug("rdsmux/proxy: COM_CHANGE_USER failed", "client", c.id, "err", err)
 		return errCloseClient

@@ -27,6 +27,12 @@ func TestWrongPasswordRejected(t *testing.T) {
 			t.Errorf("user %q password %q: err = %v, want 1045 access denied", tc.user, tc.pass, err)
 		}
 	}
+	// The listener counts a refused client after sending it the error:
+	// give the count a moment to land.
+	deadline := time.Now().Add(5 * time.Second)
+	for e.srv.Stats().ClientConnectionsSetupFailedAuth < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if st := e.srv.Stats(); st.ClientConnectionsSetupFailedAuth < 2 {
 		t.Errorf("ClientConnectionsSetupFailedAuth = %d", st.ClientConnectionsSetupFailedAuth)
 	}
