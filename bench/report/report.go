@@ -29,8 +29,9 @@ func (r *Report) Write(w io.Writer) {
 		r.Opts.Invoked, r.Machine.Date.Format("2006-01-02 15:04 MST"), r.Elapsed.Round(time.Second))
 	fmt.Fprintln(w, "Every comparison runs rdsmux and its baseline in the same run on the same machine, and the"+
 		" tables give their **ratio**; read the absolute numbers only as context. The machine is small and shared"+
-		" (the database server runs on the same CPUs), so expect a few percent of noise: each ratio comes with its"+
-		" range over the rounds when there were several.")
+		" (the database server runs on the same CPUs, and other work may run too: see the load average under"+
+		" Machine), so each ratio comes with its range over the rounds when there were several; a wide range"+
+		" means a rough ratio.")
 	if r.Opts.Quick {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "> **Quick run** (`QUICK=1`): one round, short benchmarks; the ratios are rough.")

@@ -7,10 +7,14 @@ import (
 	"strings"
 )
 
+// sweepRatio is rdsmux's throughput over a baseline's at one level: the
+// median of the per-round ratios and their range.
+type sweepRatio struct{ med, lo, hi float64 }
+
 // sweepRatios returns, for each level, rdsmux's throughput over each
-// baseline series' (median of per-round ratios), keyed by baseline name.
-func sweepRatios(s *SweepSuite) (subject string, ratios map[string]map[int]float64) {
-	ratios = map[string]map[int]float64{}
+// baseline series', keyed by baseline name.
+func sweepRatios(s *SweepSuite) (subject string, ratios map[string]map[int]sweepRatio) {
+	ratios = map[string]map[int]sweepRatio{}
 	points := map[string]map[int]SweepPoint{}
 	for _, p := range s.Points {
 		if points[p.Series] == nil {
@@ -31,10 +35,10 @@ func sweepRatios(s *SweepSuite) (subject string, ratios map[string]map[int]float
 		if ser.Name == subject {
 			continue
 		}
-		ratios[ser.Name] = map[int]float64{}
+		ratios[ser.Name] = map[int]sweepRatio{}
 		for _, level := range s.Config.Levels {
-			r, _, _ := ratio(points[subject][level].OpsPerSec, points[ser.Name][level].OpsPerSec)
-			ratios[ser.Name][level] = r
+			med, lo, hi := ratio(points[subject][level].OpsPerSec, points[ser.Name][level].OpsPerSec)
+			ratios[ser.Name][level] = sweepRatio{med, lo, hi}
 		}
 	}
 	return subject, ratios
@@ -99,7 +103,7 @@ func (r *Report) writeSweep(w io.Writer) {
 		}
 		for _, ser := range s.Config.Series {
 			if ser.Name != subject {
-				row = append(row, "**"+fmtRatio(ratios[ser.Name][level])+"**")
+				row = append(row, "**"+fmtRatio(ratios[ser.Name][level].med)+"**")
 			}
 		}
 		t.Rows = append(t.Rows, row)
@@ -126,6 +130,14 @@ func (r *Report) writeSweep(w io.Writer) {
 	lt.Write(w, right[:len(lt.Header)]...)
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Latency per query over every round. Errors during measurement: %d.\n\n", errs)
+}
+
+// spread formats the range of a ratio over n rounds for the headline.
+func spread(lo, hi float64, n int) string {
+	if n < 2 || lo <= 0 {
+		return "one run"
+	}
+	return fmtRange(lo, hi, n) + " over " + plural(n, "round", "rounds")
 }
 
 func (r *Report) writeFailover(w io.Writer) {
@@ -212,7 +224,7 @@ func (r *Report) writeDemo(w io.Writer) {
 func (r *Report) writeHeadline(w io.Writer) {
 	fmt.Fprintln(w, "## Headline")
 	fmt.Fprintln(w)
-	t := Table{Header: []string{"what", "baseline", "rdsmux vs baseline"}}
+	t := Table{Header: []string{"what", "baseline", "rdsmux vs baseline", "spread"}}
 	addBench := func(suite string, s *BenchSuite, cases ...string) {
 		if s == nil {
 			return
@@ -225,8 +237,9 @@ func (r *Report) writeHeadline(w io.Writer) {
 			if suite != "" {
 				label = suite + ": " + label
 			}
+			n := min(c.Subject.NsOp.N, c.Baseline.NsOp.N)
 			t.Rows = append(t.Rows, []string{label, c.Baseline.Impl,
-				fmtRatio(c.Ratio) + " the time per operation"})
+				"**" + fmtRatio(c.Ratio) + "** the time per operation", spread(c.RatioMin, c.RatioMax, n)})
 		}
 	}
 	addBench("", r.Pool, "BorrowRelease", "BorrowReleaseContended", "AcquireRelease", "AcquireReleaseContended")
@@ -238,8 +251,9 @@ func (r *Report) writeHeadline(w io.Writer) {
 			if ser.Name == subject {
 				continue
 			}
+			r := ratios[ser.Name][top]
 			t.Rows = append(t.Rows, []string{fmt.Sprintf("sweep: queries/s at %d goroutines", top), ser.Name,
-				fmtRatio(ratios[ser.Name][top]) + " the queries per second"})
+				"**" + fmtRatio(r.med) + "** the queries per second", spread(r.lo, r.hi, s.Config.Rounds)})
 		}
 	}
 	if s := r.Sysbench; s != nil {
@@ -247,9 +261,9 @@ func (r *Report) writeHeadline(w io.Writer) {
 	}
 	if s := r.Failover; s != nil {
 		for _, d := range s.Drills {
-			t.Rows = append(t.Rows, []string{"failover (" + d.Name + "): promotion → first write, p50 of " + fmt.Sprint(d.Runs),
+			t.Rows = append(t.Rows, []string{"failover (" + d.Name + "): promotion → first write",
 				fmt.Sprintf("go-sql-driver to a fixed address: recovered in %d of %d runs", d.FixedRecovered, d.FixedRuns),
-				fmtDur(d.PromotionP50)})
+				"**" + fmtDur(d.PromotionP50) + "** (p50)", fmt.Sprintf("max %s over %s", fmtDur(d.PromotionMax), plural(d.Runs, "run", "runs"))})
 		}
 	}
 	if s := r.Demo; s != nil && s.Report != nil {
@@ -263,7 +277,7 @@ func (r *Report) writeHeadline(w io.Writer) {
 			if b == "" || m == "" {
 				continue
 			}
-			t.Rows = append(t.Rows, []string{"demo, 10 → 1,000 handlers: " + row.what, "connection per request: " + b, m})
+			t.Rows = append(t.Rows, []string{"demo, 10 → 1,000 handlers: " + row.what, "connection per request: " + b, "**" + m + "**", "one run"})
 		}
 	}
 	if len(t.Rows) == 0 {
@@ -271,6 +285,9 @@ func (r *Report) writeHeadline(w io.Writer) {
 		fmt.Fprintln(w)
 		return
 	}
+	fmt.Fprintln(w, "Spread is the range of the per-round ratios: a wide one means the run was noisy (see the load"+
+		" average under Machine) and the ratio is rough.")
+	fmt.Fprintln(w)
 	t.Write(w)
 	fmt.Fprintln(w)
 }

@@ -222,7 +222,7 @@ func (s *SysbenchSuite) headline() [][]string {
 			continue
 		}
 		out = append(out, []string{fmt.Sprintf("listener: sysbench %s, %d threads, ps-mode=%s", r.Workload, r.Threads, r.PSMode),
-			"sysbench direct to MariaDB", fmtRatio(r.Ratio()) + " the transactions per second"})
+			"sysbench direct to MariaDB", "**" + fmtRatio(r.Ratio()) + "** the transactions per second", "one run"})
 	}
 	return out
 }

@@ -33,7 +33,7 @@ func TestParseSysbench(t *testing.T) {
 		t.Errorf("workloads = %q", ws)
 	}
 	s := &SysbenchSuite{Rows: rows}
-	if h := s.headline(); len(h) != 2 || !strings.Contains(h[0][0], "64 threads") || h[0][2] != "0.25× the transactions per second" {
+	if h := s.headline(); len(h) != 2 || !strings.Contains(h[0][0], "64 threads") || h[0][2] != "**0.25×** the transactions per second" {
 		t.Errorf("headline = %q", h)
 	}
 	plots := s.Plots(Machine{CPUs: 2})
