@@ -35,15 +35,18 @@ func sweepPlots(s *SweepSuite, m Machine) []Plot {
 		tput = append(tput, ChartSeries{Name: series.Name, Points: t, Dashed: dashed, Emphasis: emph})
 		p99 = append(p99, ChartSeries{Name: series.Name, Points: l, Dashed: dashed, Emphasis: emph})
 	}
-	sub := fmt.Sprintf("%q in a closed loop against one local MariaDB, %d CPUs shared by client and server; "+
-		"median of %s of %s per point. %s.", SweepQuery, m.CPUs, plural(s.Config.Rounds, "round", "rounds"),
-		s.Config.Duration, m.Date.Format("2006-01-02"))
+	common := fmt.Sprintf("%q in a closed loop against one local MariaDB, %d CPUs shared by client and server; ",
+		SweepQuery, m.CPUs)
+	rounds := plural(s.Config.Rounds, "round", "rounds")
+	date := m.Date.Format("2006-01-02")
+	tsub := common + fmt.Sprintf("median of %s of %s per point. %s.", rounds, s.Config.Duration, date)
+	lsub := common + fmt.Sprintf("p99 of every query of %s of %s per point. %s.", rounds, s.Config.Duration, date)
 	return []Plot{
 		{File: "throughput.svg", Alt: "Queries per second against concurrency, go-sql-driver vs rdsmux",
-			Chart: Chart{Title: "Queries per second vs concurrency (higher is better)", Subtitle: sub,
+			Chart: Chart{Title: "Queries per second vs concurrency (higher is better)", Subtitle: tsub,
 				XLabel: "concurrent goroutines (log scale)", YLabel: "queries per second", LogX: true, Series: tput}},
 		{File: "latency.svg", Alt: "p99 latency against concurrency, go-sql-driver vs rdsmux",
-			Chart: Chart{Title: "p99 latency vs concurrency (lower is better)", Subtitle: sub,
+			Chart: Chart{Title: "p99 latency vs concurrency (lower is better)", Subtitle: lsub,
 				XLabel: "concurrent goroutines (log scale)", YLabel: "p99 latency, ms (log scale)", LogX: true, LogY: true,
 				Series: p99}},
 	}

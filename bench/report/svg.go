@@ -27,7 +27,8 @@ type ChartSeries struct {
 	Name     string
 	Points   []XY
 	Dashed   bool
-	Emphasis bool // drawn thicker and on top (rdsmux)
+	Emphasis bool   // drawn thicker and on top (rdsmux)
+	Color    string // overrides the palette (and the emphasis colour)
 }
 
 // XY is one point.
@@ -151,6 +152,9 @@ func (c Chart) WriteSVG(w io.Writer) error {
 		color, width = palette[i%len(palette)], "2"
 		if s.Emphasis {
 			color, width = emphasisColor, "3.5"
+		}
+		if s.Color != "" {
+			color = s.Color
 		}
 		if s.Dashed {
 			dash = ` stroke-dasharray="7 4"`

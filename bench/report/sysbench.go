@@ -184,8 +184,10 @@ func (s *SysbenchSuite) Plots(m Machine) []Plot {
 				}
 				name := map[string]string{"direct": "sysbench direct to MariaDB", "listener": "through the rdsmux listener",
 					"relay": "through a plain TCP relay"}[target] + ", ps-mode=" + mode
-				series = append(series, ChartSeries{Name: name, Points: pts, Emphasis: target == "listener" && mode == modes[0],
-					Dashed: mode != modes[0]})
+				// Colour by target, dashes by ps-mode.
+				color := map[string]string{"direct": palette[0], "listener": emphasisColor, "relay": palette[2]}[target]
+				series = append(series, ChartSeries{Name: name, Points: pts, Color: color,
+					Emphasis: target == "listener" && mode == modes[0], Dashed: mode != modes[0]})
 			}
 		}
 		if len(series) == 0 {
