@@ -2,6 +2,7 @@ package pinning
 
 import (
 	"testing"
+	"time"
 )
 
 // benchStatements are typical statements, most of them 100-300 bytes.
@@ -52,6 +53,37 @@ func BenchmarkClassifyTokenPath(b *testing.B) {
 			for b.Loop() {
 				c.Classify(bs.sql, &r)
 			}
+		})
+	}
+}
+
+// BenchmarkSkimGain measures the skimmer against the token path on a
+// shared, noisy machine: it alternates blocks of 64 calls of each, so that
+// load from other processes falls on both alike, and reports each one's
+// ns/op and their ratio (skim/tokens; lower is better).
+func BenchmarkSkimGain(b *testing.B) {
+	skim, tokens := NewClassifier(), tokensOnly()
+	for _, bs := range benchStatements {
+		b.Run(bs.name, func(b *testing.B) {
+			var r Result
+			var ts, tt time.Duration
+			n := 0
+			for b.Loop() {
+				t0 := time.Now()
+				for range 64 {
+					skim.Classify(bs.sql, &r)
+				}
+				t1 := time.Now()
+				for range 64 {
+					tokens.Classify(bs.sql, &r)
+				}
+				ts += t1.Sub(t0)
+				tt += time.Since(t1)
+				n += 64
+			}
+			b.ReportMetric(float64(ts.Nanoseconds())/float64(n), "skim-ns/op")
+			b.ReportMetric(float64(tt.Nanoseconds())/float64(n), "tokens-ns/op")
+			b.ReportMetric(float64(ts)/float64(tt), "skim/tokens")
 		})
 	}
 }
