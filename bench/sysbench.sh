@@ -162,13 +162,9 @@ done
 
 rows=()
 errors=0
-header="workload ps-mode threads direct_tps listener_tps ratio direct_p95_ms listener_p95_ms added_p50_us"
-if [ "$RELAY" = 1 ]; then
-	header="$header relay_tps relay_ratio"
-fi
 printf '%-18s %-8s %7s %11s %12s %6s %13s %15s %12s' workload ps-mode threads "direct tps" "listener tps" ratio \
 	"direct p95 ms" "listener p95 ms" "added p50 µs"
-[ "$RELAY" = 1 ] && printf ' %10s %11s' "relay tps" "relay ratio"
+[ "$RELAY" = 1 ] && printf ' %10s %11s %18s' "relay tps" "relay ratio" "relay added p50 µs"
 echo
 for w in $WORKLOADS; do
 	for ps in $PS_MODES; do
@@ -187,11 +183,14 @@ for w in $WORKLOADS; do
 					split(d, D, " "); split(l, L, " ")
 					printf "%s %s %s %.0f %.0f %.2f %.3f %.3f %.0f", w, ps, th, D[1], L[1],
 						(D[1] > 0 ? L[1] / D[1] : 0), D[3], L[3], (L[2] - D[2]) * 1000
-					if (x != "") { split(x, X, " "); printf " %.0f %.2f", X[1], (D[1] > 0 ? X[1] / D[1] : 0) }
+					if (x != "") {
+						split(x, X, " ")
+						printf " %.0f %.2f %.0f", X[1], (D[1] > 0 ? X[1] / D[1] : 0), (X[2] - D[2]) * 1000
+					}
 				}')
 			rows+=("$row")
 			echo "$row" | awk '{printf "%-18s %-8s %7s %11s %12s %6s %13s %15s %12s", $1, $2, $3, $4, $5, $6, $7, $8, $9
-				if (NF > 9) printf " %10s %11s", $10, $11
+				if (NF > 9) printf " %10s %11s %18s", $10, $11, $12
 				printf "\n"}'
 		done
 	done
@@ -209,8 +208,8 @@ mkdir -p "$(dirname "$OUT")"
 	echo "per sysbench event (a query for oltp_point_select, a 20-statement transaction for oltp_read_write)."
 	echo
 	if [ "$RELAY" = 1 ]; then
-		echo "| workload | ps-mode | threads | direct tps | listener tps | ratio | direct p95 ms | listener p95 ms | added p50 µs | TCP relay tps | relay ratio |"
-		echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		echo "| workload | ps-mode | threads | direct tps | listener tps | ratio | direct p95 ms | listener p95 ms | added p50 µs | TCP relay tps | relay ratio | relay added p50 µs |"
+		echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	else
 		echo "| workload | ps-mode | threads | direct tps | listener tps | ratio | direct p95 ms | listener p95 ms | added p50 µs |"
 		echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
