@@ -155,6 +155,7 @@ run() {
 		}' "$out"
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "warming up (${WARMUP}s per target)..." >&2
 for t in "${targets[@]}"; do
 	run "$t" oltp_point_select auto 16 "$WARMUP" >/dev/null
@@ -201,7 +202,8 @@ mkdir -p "$(dirname "$OUT")"
 	echo "# sysbench: direct vs through the rdsmux listener"
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (modified)'),"
-	echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+	echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average $load_before before the runs, $(cut -d' ' -f1-3 /proc/loadavg) after"
+	echo "(other work on the machine skews both columns)."
 	echo "MariaDB $({ command -v mariadbd >/dev/null && mariadbd --version || /usr/sbin/mariadbd --version; } 2>/dev/null | awk '{print $3}'),"
 	echo "$TABLES tables × $TABLE_SIZE rows, $TIME s per run, listener capped at $BACKENDS backend connections;"
 	echo "direct and listener runs back to back. Latencies from sysbench's histogram; added p50 = listener p50 − direct p50"
