@@ -24,7 +24,8 @@ type MonitorConfig struct {
 	FastInterval time.Duration
 	// WriterCheckInterval is the period of the cheap writer liveness check
 	// between full refreshes, for providers that implement WriterChecker.
-	// Default 1s; negative disables it.
+	// Default 300ms (with the probe timeout, a silent writer is noticed
+	// within about 0.8s); negative disables it.
 	WriterCheckInterval time.Duration
 	// RefreshTimeout bounds one refresh or check. Default 3s (probes have
 	// their own, shorter, timeout).
@@ -46,7 +47,7 @@ func (c MonitorConfig) withDefaults() (MonitorConfig, error) {
 		c.FastInterval = 100 * time.Millisecond
 	}
 	if c.WriterCheckInterval == 0 {
-		c.WriterCheckInterval = time.Second
+		c.WriterCheckInterval = 300 * time.Millisecond
 	}
 	if c.RefreshTimeout <= 0 {
 		c.RefreshTimeout = 3 * time.Second

@@ -21,7 +21,7 @@ type ProbeConfig struct {
 	MySQL *mysql.Config
 	// Timeout bounds one probe of one host: connecting (when no probe
 	// connection is open) plus the query. A host that neither answers nor
-	// resets (blackholed) counts as failed after this long. Default 1s.
+	// resets (blackholed) counts as failed after this long. Default 500ms.
 	Timeout time.Duration
 	// FailureThreshold is how many consecutive failed probes mark a host
 	// down (listed in Topology.Down even when a topology source still
@@ -39,7 +39,7 @@ func (c ProbeConfig) withDefaults() (ProbeConfig, error) {
 		return c, errors.New("failover: ProbeConfig.MySQL is required (user, password and TLS for probe connections)")
 	}
 	if c.Timeout <= 0 {
-		c.Timeout = time.Second
+		c.Timeout = 500 * time.Millisecond
 	}
 	if c.FailureThreshold <= 0 {
 		c.FailureThreshold = 2
