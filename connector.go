@@ -269,6 +269,7 @@ func acquireTarget(cfg *Config, backendCfg *mysql.Config, dialer *failover.Diale
 		IdleTimeout:               cfg.IdleTimeout,
 		HealthCheckIdle:           cfg.HealthCheckIdle,
 		Logger:                    cfg.Logger,
+		IsBroken:                  isBroken,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rdsmux: creating the pool for %s: %w", key, err)
@@ -286,6 +287,13 @@ func acquireTarget(cfg *Config, backendCfg *mysql.Config, dialer *failover.Diale
 	}
 	targets[key] = t
 	return t, nil
+}
+
+// isBroken is the pool's test for a connection-level failure: the pool's
+// default plus go-sql-driver's ErrInvalidConn (a connection that broke
+// mid-packet, for example during the handshake).
+func isBroken(err error) bool {
+	return pool.DefaultIsBroken(err) || errors.Is(err, mysql.ErrInvalidConn)
 }
 
 func releaseTarget(t *target) {

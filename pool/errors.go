@@ -61,3 +61,26 @@ func borrowError(err error, user string) error {
 		return fmt.Errorf("rdsmux/pool: borrowing a connection for user %q: %w", user, err)
 	}
 }
+
+// DialError is a failure to open a backend connection for a borrow. It
+// wraps the dial function's error.
+type DialError struct {
+	User string
+	Err  error
+}
+
+func (e *DialError) Error() string {
+	return fmt.Sprintf("rdsmux/pool: connecting to the database as %q: %v", e.User, e.Err)
+}
+
+func (e *DialError) Unwrap() error { return e.Err }
+
+// transientDial reports whether err is a dial failure that may pass by
+// itself (refused, reset or timed-out network connection, a server that
+// closed it) rather than one that will repeat (bad credentials, unknown
+// database, bad configuration).
+// What counts as a network failure is Config.IsBroken's call.
+func (p *Pool) transientDial(err error) bool {
+	var de *DialError
+	return errors.As(err, &de) && p.isBroken(de.Err)
+}

@@ -139,7 +139,7 @@ func (p *Pool) dial(ctx context.Context, user string) (*Backend, error) {
 	p.stats.dialsStarted.Add(1)
 	c, err := p.cfg.Dial(ctx, user)
 	if err != nil {
-		return nil, fmt.Errorf("rdsmux/pool: connecting to the database as %q: %w", user, err)
+		return nil, &DialError{User: user, Err: err}
 	}
 	if err := p.setup(ctx, user, c); err != nil {
 		_ = c.Close()
@@ -233,6 +233,7 @@ func (p *Pool) maintainLoop() {
 // no lock.
 type counters struct {
 	dialsStarted        atomic.Int64
+	dialRetries         atomic.Int64
 	borrows             atomic.Int64
 	reuseExact          atomic.Int64
 	reuseDiff           atomic.Int64

@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -141,12 +142,35 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 	p.stats.borrows.Add(1)
 	var start time.Time
 	failures := 0
+	timeout := p.borrowTimeout
+	var deadline time.Time // of the borrow timeout, when there is one
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	backoff := dialRetryMin
 	for {
 		// The claim on the previous backend is given up in the same step,
 		// which makes that backend (if still idle) the likely pick.
 		prev := s.claim
-		r, _, err := p.core.AcquireAfter(ctx, s.part.core, s.tag, p.borrowTimeout, prev)
+		r, _, err := p.core.AcquireAfter(ctx, s.part.core, s.tag, timeout, prev)
 		if err != nil {
+			if p.transientDial(err) {
+				// A network blip or a database restarting: keep trying,
+				// with backoff, as long as the borrow timeout and the
+				// caller's context allow, as RDS Proxy does, instead of
+				// failing every waiting client at once.
+				if wait, ok := retryWait(ctx, deadline, backoff); ok {
+					p.stats.dialRetries.Add(1)
+					if !sleepCtx(ctx, wait) {
+						return nil, borrowError(ctx.Err(), s.part.user)
+					}
+					backoff = min(2*backoff, dialRetryMax)
+					if !deadline.IsZero() {
+						timeout = time.Until(deadline)
+					}
+					continue
+				}
+			}
 			// No statement ran: the previous one's connection stays the
 			// one a look-behind statement may take back.
 			return nil, borrowError(err, s.part.user)
@@ -262,4 +286,38 @@ func (p *Pool) now() time.Time {
 		return p.cfg.Now()
 	}
 	return time.Now()
+}
+
+// Backoff between borrow attempts after a transient dial failure.
+const (
+	dialRetryMin = 10 * time.Millisecond
+	dialRetryMax = 500 * time.Millisecond
+)
+
+// retryWait returns how long to wait before the next borrow attempt, and
+// false when the borrow timeout or ctx leaves no time for one.
+func retryWait(ctx context.Context, deadline time.Time, backoff time.Duration) (time.Duration, bool) {
+	if ctx.Err() != nil {
+		return 0, false
+	}
+	wait := backoff/2 + rand.N(backoff/2+1)
+	if !deadline.IsZero() && time.Until(deadline) <= wait {
+		return 0, false
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= wait {
+		return 0, false
+	}
+	return wait, true
+}
+
+// sleepCtx sleeps for d unless ctx ends first; it reports whether it slept.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -67,6 +67,7 @@ type Stats struct {
 	BorrowTimeouts       int64 // borrows failed by ConnectionBorrowTimeout
 	BorrowsCanceled      int64 // borrows ended by their context
 	HealthChecks         int64 // pings before reuse
+	DialRetries          int64 // borrows that retried after a transient dial failure
 	ReuseExactMatch      int64 // borrows whose connection matched settings and schema
 	ReuseDiffApplied     int64 // borrows that applied a settings/schema difference
 	Resets               int64 // connections reset (COM_RESET_CONNECTION) before reuse
@@ -95,6 +96,7 @@ func (p *Pool) Stats() Stats {
 		DatabaseConnectionsCurrentlyInTransaction: int(p.stats.inTx.Load()),
 		DatabaseConnectionsCurrentlySessionPinned: int(p.stats.pinned.Load()),
 		DatabaseConnectionRequests:                p.stats.dialsStarted.Load(),
+		DialRetries:                               p.stats.dialRetries.Load(),
 		DatabaseConnectionsSetupSucceeded:         cs.DialsSucceeded,
 		DatabaseConnectionsSetupFailed:            cs.DialsFailed,
 		DatabaseConnectionsBorrowLatency:          p.stats.borrowLatency.snapshot(),

@@ -102,8 +102,8 @@ type harness struct {
 
 func (h *harness) noteError(err error) {
 	msg := err.Error()
-	if len(msg) > 100 {
-		msg = msg[:100]
+	if len(msg) > 220 {
+		msg = msg[:220]
 	}
 	h.errMu.Lock()
 	if h.errors == nil {
