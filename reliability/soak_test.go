@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"runtime"
 	"slices"
@@ -23,6 +24,8 @@ import (
 	"github.com/rdsmux/rdsmux"
 	"github.com/rdsmux/rdsmux/internal/faultnet"
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
+	"github.com/rdsmux/rdsmux/pool"
+	"github.com/rdsmux/rdsmux/proxy"
 )
 
 // soakConfig sizes a run.
@@ -88,7 +91,9 @@ type harness struct {
 	cfg      soakConfig
 	server   *mariadbtest.Server
 	proxy    *faultnet.Proxy
-	db       *rdsmux.DB
+	db       *sql.DB           // the clients' handle: rdsmux driver, or go-sql-driver to the listener
+	stats    func() pool.Stats // the pool under test
+	shutdown func() error      // closes db and whatever serves it
 	ledger   ledger
 	counts   counts
 	accounts int
@@ -137,7 +142,13 @@ func (h *harness) violation(format string, args ...any) {
 }
 
 // TestSoakDriver runs the randomized suite through the database/sql driver.
-func TestSoakDriver(t *testing.T) {
+func TestSoakDriver(t *testing.T) { runSoak(t, "driver") }
+
+// TestSoakListener runs the same clients, with go-sql-driver, through the
+// MySQL-protocol listener (proxy.Server) in front of the same kind of pool.
+func TestSoakListener(t *testing.T) { runSoak(t, "listener") }
+
+func runSoak(t *testing.T, via string) {
 	cfg := configFromEnv(t)
 	t.Logf("seed %d (rerun with RDSMUX_SEED=%d), %d clients, %v, %d backends", cfg.seed, cfg.seed, cfg.clients, cfg.duration, cfg.backends)
 	baseGoroutines := runtime.NumGoroutine()
@@ -153,15 +164,15 @@ func TestSoakDriver(t *testing.T) {
 	h.total = int64(h.accounts) * 1000
 
 	h.proxy = faultnet.New(t, h.server.Addr())
-	dsnCfg, err := rdsmux.ParseDSN(h.server.UserDSN("app", "app-pw", "test",
-		fmt.Sprintf("maxConnections=%d&connectionBorrowTimeout=20s&readTimeout=10s&writeTimeout=10s&timeout=5s", cfg.backends)))
-	require.NoError(t, err)
-	dsnCfg.MySQL.Addr = h.proxy.Addr()
 	// Lost pinned sessions are expected here by the thousand; keep the log
 	// to errors.
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	h.db, err = rdsmux.OpenConfig(dsnCfg, rdsmux.WithLogger(quiet))
-	require.NoError(t, err)
+	switch via {
+	case "driver":
+		h.openDriver(quiet)
+	case "listener":
+		h.openListener(quiet)
+	}
 	// Each sql.Conn is one client session; a released one really ends.
 	h.db.SetMaxIdleConns(0)
 
@@ -204,7 +215,7 @@ func TestSoakDriver(t *testing.T) {
 	h.checkLedger()
 	h.checkBalances()
 	h.checkPoolIdle()
-	require.NoError(t, h.db.Close())
+	require.NoError(t, h.shutdown())
 	h.checkNoLeaks(baseGoroutines)
 
 	t.Logf("operations %d (errors %d), transactions committed %d rolled back %d, disconnects %d, cancellations %d, "+
@@ -216,6 +227,42 @@ func TestSoakDriver(t *testing.T) {
 	h.logErrors()
 	if h.violated.Load() {
 		t.Fatalf("invariants violated; rerun with RDSMUX_SEED=%d", cfg.seed)
+	}
+}
+
+// openDriver opens the rdsmux driver on the fault proxy.
+func (h *harness) openDriver(logger *slog.Logger) {
+	dsnCfg, err := rdsmux.ParseDSN(h.server.UserDSN("app", "app-pw", "test",
+		fmt.Sprintf("maxConnections=%d&connectionBorrowTimeout=20s&readTimeout=10s&writeTimeout=10s&timeout=5s", h.cfg.backends)))
+	require.NoError(h.t, err)
+	dsnCfg.MySQL.Addr = h.proxy.Addr()
+	db, err := rdsmux.OpenConfig(dsnCfg, rdsmux.WithLogger(logger))
+	require.NoError(h.t, err)
+	h.db, h.stats, h.shutdown = db.DB, db.PoolStats, db.Close
+}
+
+// openListener starts a proxy.Server whose pool dials through the fault
+// proxy, and opens go-sql-driver on it.
+func (h *harness) openListener(logger *slog.Logger) {
+	backend := &proxy.Backend{Addr: h.proxy.Addr(), Credentials: proxy.OneAccount("app", "app-pw")}
+	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: h.cfg.backends,
+		ConnectionBorrowTimeout: 20 * time.Second, Logger: logger})
+	require.NoError(h.t, err)
+	srv := &proxy.Server{Pool: p, Users: proxy.StaticUsers{"client": "client-pw"}, Logger: logger}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(h.t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }() // ends with Close below
+	db, err := sql.Open("mysql", "client:client-pw@tcp("+ln.Addr().String()+")/test?readTimeout=30s&writeTimeout=10s&timeout=5s")
+	require.NoError(h.t, err)
+	h.db = db
+	h.stats = func() pool.Stats { return srv.Stats().Pool }
+	h.shutdown = func() error {
+		db.Close()
+		err := srv.Close()
+		<-served
+		p.Close()
+		return err
 	}
 }
 
@@ -329,9 +376,9 @@ func (h *harness) checkBalances() {
 
 func (h *harness) checkPoolIdle() {
 	require.Eventually(h.t, func() bool {
-		st := h.db.PoolStats()
+		st := h.stats()
 		return st.DatabaseConnectionsCurrentlyBorrowed == 0 && st.WaitingNow == 0
-	}, 10*time.Second, 10*time.Millisecond, "the pool's counters did not return to idle: %+v", h.db.PoolStats())
+	}, 10*time.Second, 10*time.Millisecond, "the pool's counters did not return to idle: %+v", h.stats())
 	// The cap, plus the one control connection that sends KILL QUERY. A
 	// connection rdsmux closed may take the server a moment to tear down.
 	limit := h.cfg.backends + 1
