@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/rdsmux/rdsmux/pinning"
 )
 
 // PoolingMode says how long a logical connection keeps a backend connection.
@@ -273,7 +275,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("rdsmux: maxIdleConnectionsPercent=%d: must be between 0 and 100", c.MaxIdleConnectionsPercent)
 	}
 	switch c.Failover {
-	case "", "readonly", "aurora":
+	case FailoverOff, FailoverReadOnly, FailoverAurora:
 	default:
 		return fmt.Errorf("rdsmux: failover=%q: want readonly or aurora", c.Failover)
 	}
@@ -282,12 +284,18 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("rdsmux: failoverRole=%q: want writer or reader", c.FailoverRole)
 	}
-	for _, f := range c.SessionPinningFilters {
-		if f != "EXCLUDE_VARIABLE_SETS" {
-			return fmt.Errorf("rdsmux: unknown session pinning filter %q (known: EXCLUDE_VARIABLE_SETS)", f)
-		}
+	_, err := c.filters()
+	return err
+}
+
+// filters parses SessionPinningFilters with package pinning, which owns the
+// list of known filters.
+func (c *Config) filters() (pinning.Filters, error) {
+	f, err := pinning.ParseFilters(strings.Join(c.SessionPinningFilters, ","))
+	if err != nil {
+		return 0, fmt.Errorf("rdsmux: %w", err)
 	}
-	return nil
+	return f, nil
 }
 
 // FormatDSN returns a DSN that ParseDSN turns back into an equal Config.

@@ -179,7 +179,7 @@ func (c *conn) trackAutocommit(r *pinning.Result) {
 	}
 }
 
-// useArgs says how a statement with arguments must run: through a
+// interpolates says how a statement with arguments must run: through a
 // server-side prepared statement (false) or go-sql-driver's text protocol
 // with client-side interpolation (true).
 func (c *conn) interpolates(args []driver.NamedValue) bool {

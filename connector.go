@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/go-sql-driver/mysql"
@@ -123,9 +122,9 @@ func NewConnector(cfg *Config, opts ...Option) (*Connector, error) {
 	if c.cfg.StatementCacheSize == 0 {
 		c.cfg.StatementCacheSize = DefaultStatementCacheSize
 	}
-	filters, err := pinning.ParseFilters(strings.Join(c.cfg.SessionPinningFilters, ","))
+	filters, err := c.cfg.filters()
 	if err != nil {
-		return nil, fmt.Errorf("rdsmux: %w", err)
+		return nil, err
 	}
 	c.classifier = pinning.NewClassifier(pinning.WithFilters(filters))
 
