@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"strconv"
@@ -23,6 +24,7 @@ type sqlConn struct {
 	dialer *testDialer
 	user   string
 	c      driver.Conn
+	id     int64 // the server's connection id of c
 }
 
 var _ Conn = (*sqlConn)(nil)
@@ -62,12 +64,14 @@ func (c *sqlConn) Reset(ctx context.Context) error {
 	}
 	// Close first so that the reset never holds two server connections.
 	_ = c.c.Close()
+	c.dialer.waitGone(c.id)
 	fresh, err := c.dialer.connector(c.user).Connect(ctx)
 	if err != nil {
 		c.c = deadConn{}
 		return err
 	}
 	c.c = fresh
+	c.id = connectionID(ctx, fresh)
 	c.dialer.resets.Add(1)
 	return nil
 }
@@ -76,8 +80,28 @@ func (c *sqlConn) Ping(ctx context.Context) error { return c.c.(driver.Pinger).P
 
 func (c *sqlConn) Close() error {
 	err := c.c.Close()
+	// A real backend's Close ends its server session before the pool
+	// frees the slot; go-sql-driver's returns while the server is still
+	// tearing the thread down, so wait for that here, or tests that count
+	// the server's threads would count connections the pool has closed.
+	c.dialer.waitGone(c.id)
 	c.dialer.closed(c)
 	return err
+}
+
+// connectionID reads c's server connection id (0 if it cannot).
+func connectionID(ctx context.Context, c driver.Conn) int64 {
+	rows, err := c.(driver.QueryerContext).QueryContext(ctx, "SELECT CONNECTION_ID()", nil)
+	if err != nil {
+		return 0
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 1)
+	if rows.Next(dest) != nil {
+		return 0
+	}
+	id, _ := dest[0].(int64)
+	return id
 }
 
 // IsValid is driver.Validator, passed through.
@@ -97,10 +121,38 @@ type testDialer struct {
 
 	gateMu sync.Mutex
 	gate   chan struct{} // if non-nil, each dial first receives from it
+
+	// watch is one root connection, opened up front so tests count it in
+	// their baseline, that waitGone uses to see the server drop a thread.
+	watch *sql.DB
 }
 
 func newTestDialer(srv *mariadbtest.Server, resetByRedial bool) *testDialer {
-	return &testDialer{srv: srv, resetByRedial: resetByRedial, passwords: map[string]string{}}
+	watch, err := sql.Open("mysql", srv.DSN("timeout=5s"))
+	if err != nil {
+		panic(err)
+	}
+	watch.SetMaxOpenConns(1)
+	watch.SetMaxIdleConns(1)
+	if err := watch.Ping(); err != nil {
+		panic(err)
+	}
+	return &testDialer{srv: srv, resetByRedial: resetByRedial, passwords: map[string]string{}, watch: watch}
+}
+
+// waitGone waits (at most 2s) until the server no longer lists connection
+// id.
+func (d *testDialer) waitGone(id int64) {
+	if id == 0 {
+		return
+	}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		var n int
+		if err := d.watch.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", id).Scan(&n); err != nil || n == 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (d *testDialer) connector(user string) driver.Connector {
@@ -138,7 +190,7 @@ func (d *testDialer) Dial(ctx context.Context, user string) (Conn, error) {
 			break
 		}
 	}
-	return &sqlConn{dialer: d, user: user, c: c}, nil
+	return &sqlConn{dialer: d, user: user, c: c, id: connectionID(ctx, c)}, nil
 }
 
 func (d *testDialer) closed(*sqlConn) { d.open.Add(-1) }
@@ -166,6 +218,7 @@ func newServerPool(t *testing.T, d *testDialer, cfg Config) *Pool {
 	}
 	t.Cleanup(func() {
 		p.Close()
+		d.watch.Close()
 		if n := d.open.Load(); n != 0 {
 			// Borrowed connections of a failed test may remain.
 			if !t.Failed() {
