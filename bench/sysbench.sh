@@ -23,6 +23,10 @@
 #                           (bench/tcprelay, one backend connection per
 #                           client): the cost of relaying alone, the floor
 #                           under any proxy's overhead
+#   HAPROXY=0               1: also run through HAProxy in TCP mode (Debian's
+#                           haproxy; two threads, one backend connection per
+#                           client): the same floor, set by a relay written
+#                           in C and tuned for years
 #   OUT=bench/out/sysbench.md
 #
 # Latencies come from sysbench's histogram (--histogram): p50 and p95 of
@@ -40,14 +44,17 @@ TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-10000}
 WARMUP=${WARMUP:-3}
 RELAY=${RELAY:-0}
+HAPROXY=${HAPROXY:-0}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 OUT=${OUT:-bench/out/sysbench.md}
 
-for tool in go sysbench; do
+tools=(go sysbench)
+[ "$HAPROXY" = 1 ] && tools+=(haproxy)
+for tool in "${tools[@]}"; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "sysbench.sh: $tool is not installed; run scripts/install-deps.sh (and install Go)" >&2
+		echo "sysbench.sh: $tool is not installed; run scripts/install-deps.sh (and install Go; HAPROXY=1 needs apt-get install haproxy)" >&2
 		exit 1
 	fi
 done
@@ -120,15 +127,46 @@ if [ -z "$lst_port" ]; then
 fi
 
 targets=(direct listener)
+extras=() # targets beyond the two, each with three columns of its own
 declare -A port=([direct]=$db_port [listener]=$lst_port)
+declare -A label=([relay]=relay [haproxy]=haproxy)
 if [ "$RELAY" = 1 ]; then
 	"$work/tcprelay" -listen 127.0.0.1:0 -target "$db_addr" >"$work/tcprelay.addr" 2>"$work/tcprelay.log" &
 	pids+=($!)
 	wait_line "$work/tcprelay.addr" "${pids[-1]}" "bench/tcprelay"
 	relay_addr=$(head -1 "$work/tcprelay.addr")
 	port[relay]=${relay_addr##*:}
-	targets+=(relay)
+	extras+=(relay)
 fi
+if [ "$HAPROXY" = 1 ]; then
+	# A free loopback port for HAProxy, which cannot report the one it
+	# got: ask the kernel for one and give it back.
+	hp_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	cat >"$work/haproxy.cfg" <<-EOF
+		global
+		    maxconn 4096
+		    nbthread 2
+		defaults
+		    mode tcp
+		    timeout connect 5s
+		    timeout client 1h
+		    timeout server 1h
+		frontend sysbench
+		    bind 127.0.0.1:$hp_port
+		    default_backend mariadb
+		backend mariadb
+		    server db $db_addr
+	EOF
+	haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+	pids+=($!)
+	for i in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$hp_port") 2>/dev/null && break
+		sleep 0.1
+	done
+	port[haproxy]=$hp_port
+	extras+=(haproxy)
+fi
+targets+=("${extras[@]}")
 
 # run TARGET WORKLOAD PS THREADS SECONDS: runs sysbench and prints
 # "tps p50_ms p95_ms errors".
@@ -165,7 +203,9 @@ rows=()
 errors=0
 printf '%-18s %-8s %7s %11s %12s %6s %13s %15s %12s' workload ps-mode threads "direct tps" "listener tps" ratio \
 	"direct p95 ms" "listener p95 ms" "added p50 µs"
-[ "$RELAY" = 1 ] && printf ' %10s %11s %18s' "relay tps" "relay ratio" "relay added p50 µs"
+for x in "${extras[@]}"; do
+	printf ' %12s %13s %20s' "${label[$x]} tps" "${label[$x]} ratio" "${label[$x]} added p50 µs"
+done
 echo
 for w in $WORKLOADS; do
 	for ps in $PS_MODES; do
@@ -179,19 +219,24 @@ for w in $WORKLOADS; do
 					errors=$((errors + e))
 				fi
 			done
-			row=$(awk -v w="$w" -v ps="$ps" -v th="$th" -v d="${r[direct]}" -v l="${r[listener]}" -v x="${r[relay]:-}" '
+			xs=""
+			for x in "${extras[@]}"; do
+				xs="$xs;${r[$x]}"
+			done
+			row=$(awk -v w="$w" -v ps="$ps" -v th="$th" -v d="${r[direct]}" -v l="${r[listener]}" -v xs="$xs" '
 				BEGIN {
 					split(d, D, " "); split(l, L, " ")
 					printf "%s %s %s %.0f %.0f %.2f %.3f %.3f %.0f", w, ps, th, D[1], L[1],
 						(D[1] > 0 ? L[1] / D[1] : 0), D[3], L[3], (L[2] - D[2]) * 1000
-					if (x != "") {
-						split(x, X, " ")
+					n = split(xs, XS, ";")
+					for (i = 2; i <= n; i++) {
+						split(XS[i], X, " ")
 						printf " %.0f %.2f %.0f", X[1], (D[1] > 0 ? X[1] / D[1] : 0), (X[2] - D[2]) * 1000
 					}
 				}')
 			rows+=("$row")
 			echo "$row" | awk '{printf "%-18s %-8s %7s %11s %12s %6s %13s %15s %12s", $1, $2, $3, $4, $5, $6, $7, $8, $9
-				if (NF > 9) printf " %10s %11s %18s", $10, $11, $12
+				for (i = 10; i + 2 <= NF; i += 3) printf " %12s %13s %20s", $i, $(i+1), $(i+2)
 				printf "\n"}'
 		done
 	done
@@ -209,13 +254,17 @@ mkdir -p "$(dirname "$OUT")"
 	echo "direct and listener runs back to back. Latencies from sysbench's histogram; added p50 = listener p50 − direct p50"
 	echo "per sysbench event (a query for oltp_point_select, a 20-statement transaction for oltp_read_write)."
 	echo
-	if [ "$RELAY" = 1 ]; then
-		echo "| workload | ps-mode | threads | direct tps | listener tps | ratio | direct p95 ms | listener p95 ms | added p50 µs | TCP relay tps | relay ratio | relay added p50 µs |"
-		echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-	else
-		echo "| workload | ps-mode | threads | direct tps | listener tps | ratio | direct p95 ms | listener p95 ms | added p50 µs |"
-		echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-	fi
+	head="| workload | ps-mode | threads | direct tps | listener tps | ratio | direct p95 ms | listener p95 ms | added p50 µs |"
+	rule="|---|---|---:|---:|---:|---:|---:|---:|---:|"
+	for x in "${extras[@]}"; do
+		case $x in
+		relay) head="$head TCP relay tps | relay ratio | relay added p50 µs |" ;;
+		haproxy) head="$head HAProxy tps | HAProxy ratio | HAProxy added p50 µs |" ;;
+		esac
+		rule="$rule---:|---:|---:|"
+	done
+	echo "$head"
+	echo "$rule"
 	for row in "${rows[@]}"; do
 		echo "$row" | awk '{s = "|"; for (i = 1; i <= NF; i++) s = s " " $i " |"; print s}'
 	done

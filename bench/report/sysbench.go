@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -26,6 +27,7 @@ type SysbenchRow struct {
 	Threads              int
 	DirectTPS, ListenTPS float64
 	RelayTPS             float64 // 0 unless the script ran with RELAY=1
+	HAProxyTPS           float64 // 0 unless the script ran with HAPROXY=1
 	DirectP95, ListenP95 float64 // ms
 	AddedP50             float64 // µs per event
 }
@@ -48,13 +50,24 @@ type SysbenchSuite struct {
 }
 
 // sysbenchEnv is what the report asks of bench/sysbench.sh: shorter runs
-// than its defaults, so that the whole report stays within its time.
-func sysbenchEnv(quick bool, out string) []string {
+// than its defaults, so that the whole report stays within its time, and
+// HAProxy as a second baseline where it is installed (a relay that does
+// nothing but copy bytes: the floor under any proxy on this machine).
+func sysbenchEnv(quick, haproxy bool, out string) []string {
 	env := []string{"TIME=5", "WARMUP=2"}
 	if quick {
 		env = []string{"TIME=2", "WARMUP=1", "PS_MODES=auto"}
 	}
+	if haproxy {
+		env = append(env, "HAPROXY=1")
+	}
 	return append(env, "OUT="+out)
+}
+
+// haveHAProxy reports whether haproxy is installed.
+func haveHAProxy() bool {
+	_, err := exec.LookPath("haproxy")
+	return err == nil
 }
 
 // Sysbench runs bench/sysbench.sh and reads the Markdown it writes.
@@ -75,7 +88,7 @@ func (r Runner) Sysbench(ctx context.Context) *SysbenchSuite {
 		s.Err = err
 		return s
 	}
-	cmd := Command{Env: sysbenchEnv(r.Opts.Quick, out), Args: []string{"bash", sysbenchScript}, Timeout: 10 * time.Minute, Log: "sysbench.txt"}
+	cmd := Command{Env: sysbenchEnv(r.Opts.Quick, haveHAProxy(), out), Args: []string{"bash", sysbenchScript}, Timeout: 10 * time.Minute, Log: "sysbench.txt"}
 	s.Commands = []Command{cmd}
 	r.Log("sysbench: %s", cmd)
 	_, s.Err = cmd.Run(ctx, r.Root, r.Opts.Scratch)
@@ -109,7 +122,7 @@ func ParseSysbench(md string) (body string, rows []SysbenchRow, err error) {
 			continue
 		}
 		col := map[string]int{"workload": t.Col("workload"), "ps": t.Col("ps-mode"), "threads": t.Col("threads"),
-			"relay": t.Col("relay tps"), "dp95": t.Col("direct p95"), "lp95": t.Col("listener p95"), "p50": t.Col("added p50")}
+			"relay": t.Col("relay tps"), "haproxy": t.Col("haproxy tps"), "dp95": t.Col("direct p95"), "lp95": t.Col("listener p95"), "p50": t.Col("added p50")}
 		for i := range t.Rows {
 			f := func(name string) float64 {
 				v, err := strconv.ParseFloat(t.Cell(i, col[name]), 64)
@@ -128,7 +141,7 @@ func ParseSysbench(md string) (body string, rows []SysbenchRow, err error) {
 				continue
 			}
 			rows = append(rows, SysbenchRow{Workload: t.Cell(i, col["workload"]), PSMode: t.Cell(i, col["ps"]), Threads: th,
-				DirectTPS: d, ListenTPS: l, RelayTPS: max(f("relay"), 0),
+				DirectTPS: d, ListenTPS: l, RelayTPS: max(f("relay"), 0), HAProxyTPS: max(f("haproxy"), 0),
 				DirectP95: f("dp95"), ListenP95: f("lp95"), AddedP50: f("p50")})
 		}
 		break
@@ -167,14 +180,14 @@ func (s *SysbenchSuite) Plots(m Machine) []Plot {
 			}
 		}
 		var series []ChartSeries
-		for _, target := range []string{"direct", "listener", "relay"} {
+		for _, target := range []string{"direct", "listener", "relay", "haproxy"} {
 			for _, mode := range modes {
 				var pts []XY
 				for _, r := range s.Rows {
 					if r.Workload != w || r.PSMode != mode {
 						continue
 					}
-					v := map[string]float64{"direct": r.DirectTPS, "listener": r.ListenTPS, "relay": r.RelayTPS}[target]
+					v := map[string]float64{"direct": r.DirectTPS, "listener": r.ListenTPS, "relay": r.RelayTPS, "haproxy": r.HAProxyTPS}[target]
 					if v > 0 {
 						pts = append(pts, XY{float64(r.Threads), v})
 					}
@@ -183,9 +196,9 @@ func (s *SysbenchSuite) Plots(m Machine) []Plot {
 					continue
 				}
 				name := map[string]string{"direct": "sysbench direct to MariaDB", "listener": "through the rdsmux listener",
-					"relay": "through a plain TCP relay"}[target] + ", ps-mode=" + mode
+					"relay": "through a plain TCP relay", "haproxy": "through HAProxy (TCP mode)"}[target] + ", ps-mode=" + mode
 				// Colour by target, dashes by ps-mode.
-				color := map[string]string{"direct": palette[0], "listener": emphasisColor, "relay": palette[2]}[target]
+				color := map[string]string{"direct": palette[0], "listener": emphasisColor, "relay": palette[2], "haproxy": palette[3]}[target]
 				series = append(series, ChartSeries{Name: name, Points: pts, Color: color,
 					Emphasis: target == "listener" && mode == modes[0], Dashed: mode != modes[0]})
 			}
@@ -223,8 +236,12 @@ func (s *SysbenchSuite) headline() [][]string {
 		if r.Threads != top[r.Workload] || r.Ratio() <= 0 {
 			continue
 		}
+		note := "one run"
+		if r.HAProxyTPS > 0 && r.DirectTPS > 0 {
+			note = "one run; HAProxy (TCP mode, no multiplexing) " + fmtRatio(r.HAProxyTPS/r.DirectTPS)
+		}
 		out = append(out, []string{fmt.Sprintf("listener: sysbench %s, %d threads, ps-mode=%s", r.Workload, r.Threads, r.PSMode),
-			"sysbench direct to MariaDB", "**" + fmtRatio(r.Ratio()) + "** the transactions per second", "one run"})
+			"sysbench direct to MariaDB", "**" + fmtRatio(r.Ratio()) + "** the transactions per second", note})
 	}
 	return out
 }

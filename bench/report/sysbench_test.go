@@ -64,6 +64,27 @@ func TestParseSysbenchRelayAndJunk(t *testing.T) {
 	}
 }
 
+func TestParseSysbenchHAProxy(t *testing.T) {
+	md := "| workload | ps-mode | threads | direct tps | listener tps | ratio | direct p95 ms | listener p95 ms | added p50 µs |" +
+		" TCP relay tps | relay ratio | relay added p50 µs | HAProxy tps | HAProxy ratio | HAProxy added p50 µs |\n" +
+		"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n" +
+		"| w | auto | 64 | 100 | 45 | 0.45 | 1 | 2 | 3 | 40 | 0.40 | 9 | 39 | 0.39 | 12 |\n"
+	_, rows, err := ParseSysbench(md)
+	if err != nil || len(rows) != 1 || rows[0].RelayTPS != 40 || rows[0].HAProxyTPS != 39 || rows[0].AddedP50 != 3 {
+		t.Fatalf("rows %+v, err %v", rows, err)
+	}
+	if plots := (&SysbenchSuite{Rows: rows}).Plots(Machine{}); len(plots) != 1 || len(plots[0].Chart.Series) != 4 {
+		t.Errorf("plots = %+v", plots)
+	}
+	h := (&SysbenchSuite{Rows: rows}).headline()
+	if len(h) != 1 || !strings.Contains(h[0][3], "HAProxy") || !strings.Contains(h[0][3], "0.39") {
+		t.Errorf("headline = %q", h)
+	}
+	if env := strings.Join(sysbenchEnv(false, true, "o.md"), " "); !strings.Contains(env, "HAPROXY=1") {
+		t.Errorf("env = %s", env)
+	}
+}
+
 func FuzzParseSysbench(f *testing.F) {
 	if b, err := os.ReadFile("testdata/sysbench.md"); err == nil {
 		f.Add(string(b))
