@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 )
@@ -19,7 +20,9 @@ func (s *ServerConn) authenticate(ctx context.Context, cfg *ServerConfig, nonce 
 				"Access denied for user '%s'@'%s': credentials are unavailable, try again later", user, s.remoteIP))
 			return fmt.Errorf("wire: looking up the credentials of user %q: %w", user, err)
 		}
-		cred = Credential{} // verifies nothing, but the exchange runs as usual
+		// An unknown user is verified against the decoy, so that the
+		// exchange and the work are those of a wrong password.
+		cred = decoyCredential
 	}
 	plugin := AuthNativePassword
 	if s.caps&ClientPluginAuth != 0 && s.resp.AuthPlugin != "" {
@@ -50,18 +53,18 @@ func (s *ServerConn) authenticate(ctx context.Context, cfg *ServerConfig, nonce 
 			}
 			return s.deny(false, "empty password")
 		}
-		if VerifyNativePassword(nonce, authResp, cred.nativeHash()) {
+		if cred.verifyNative(nonce, authResp) {
 			return nil
 		}
-		return s.deny(true, "wrong password")
+		return s.deny(true, cred.wrongPassword())
 	case AuthCachingSHA2Password:
 		return s.authSHA2(cfg, &cred, nonce, authResp)
 	case AuthClearPassword:
 		pw := string(bytes.TrimSuffix(authResp, []byte{0}))
-		if cred.verifyPassword(pw) {
+		if cred.verifyCleartext(AuthClearPassword, pw) {
 			return nil
 		}
-		return s.deny(len(pw) > 0, "wrong password")
+		return s.deny(len(pw) > 0, cred.wrongPassword())
 	}
 	return s.deny(len(authResp) > 0, "unsupported auth plugin "+plugin)
 }
@@ -84,10 +87,65 @@ func (s *ServerConn) canUse(cfg *ServerConfig, cred *Credential, plugin string) 
 	return false
 }
 
+// decoyCredential stands in for a user that Lookup does not know. It has
+// what CredentialFromPassword gives a known user (both hashes and the
+// password), for a random password drawn at start-up, so that an unknown
+// user's exchange takes the path of a known user's with a wrong password:
+// the same plugin choice (no extra auth switch), the same packets and the
+// same verification work. Its verifications run in full and then fail,
+// whatever the client sent. (A Lookup whose known users have other kinds
+// of credentials, a NativeHash only for example, can still be told apart
+// from an unknown user by the plugin it negotiates.)
+var decoyCredential = func() Credential {
+	c := CredentialFromPassword(rand.Text())
+	c.decoy = true
+	return c
+}()
+
+// testHookVerify, when set by a test, is called at each password
+// verification with the plugin that verifies and whether the credential is
+// the decoy of an unknown user.
+var testHookVerify func(plugin string, decoy bool)
+
+// verifyNative checks a mysql_native_password response against c.
+func (c *Credential) verifyNative(nonce, resp []byte) bool {
+	if testHookVerify != nil {
+		testHookVerify(AuthNativePassword, c.decoy)
+	}
+	return VerifyNativePassword(nonce, resp, c.nativeHash()) && !c.decoy
+}
+
+// verifySHA2Scramble checks a caching_sha2_password fast-auth response
+// against c.
+func (c *Credential) verifySHA2Scramble(nonce, resp []byte) bool {
+	if testHookVerify != nil {
+		testHookVerify(AuthCachingSHA2Password, c.decoy)
+	}
+	return VerifySHA2Scramble(nonce, resp, c.SHA2Hash) && !c.decoy
+}
+
+// verifyCleartext checks a password received in clear (over TLS, or
+// RSA-encrypted) for plugin against c.
+func (c *Credential) verifyCleartext(plugin, pw string) bool {
+	if testHookVerify != nil {
+		testHookVerify(plugin, c.decoy)
+	}
+	return c.verifyPassword(pw)
+}
+
+// wrongPassword is why a verification against c failed, for the error
+// returned to the caller (the client is told only "Access denied").
+func (c *Credential) wrongPassword() string {
+	if c.decoy {
+		return "unknown user"
+	}
+	return "wrong password"
+}
+
 // choosePlugin picks the plugin to switch to: the configured default if it
 // can verify cred, else the first of caching_sha2_password,
-// mysql_native_password and mysql_clear_password that can. An unknown user
-// (an empty credential) gets the default, to fail like a wrong password.
+// mysql_native_password and mysql_clear_password that can. A credential
+// that verifies nothing gets the default, to fail like a wrong password.
 func (s *ServerConn) choosePlugin(cfg *ServerConfig, cred *Credential) string {
 	def := cfg.DefaultAuthPlugin
 	if def == "" {
@@ -114,7 +172,7 @@ func (s *ServerConn) authSHA2(cfg *ServerConfig, cred *Credential, nonce, authRe
 		}
 		return s.deny(false, "empty password")
 	}
-	if cred.SHA2Hash != nil && VerifySHA2Scramble(nonce, authResp, cred.SHA2Hash) {
+	if cred.SHA2Hash != nil && cred.verifySHA2Scramble(nonce, authResp) {
 		return s.WritePacket(AppendAuthMoreData(s.Scratch(), []byte{sha2FastAuthSuccess}))
 	}
 	if !s.tls && cfg.RSAKey == nil {
@@ -147,10 +205,10 @@ func (s *ServerConn) authSHA2(cfg *ServerConfig, cred *Credential, nonce, authRe
 			return s.deny(true, err.Error())
 		}
 	}
-	if cred.verifyPassword(pw) {
+	if cred.verifyCleartext(AuthCachingSHA2Password+" full authentication", pw) {
 		return nil
 	}
-	return s.deny(true, "wrong password")
+	return s.deny(true, cred.wrongPassword())
 }
 
 // deny sends "Access denied" and returns an error that says why (the client

@@ -30,6 +30,10 @@ type Credential struct {
 	// CredentialFromPassword sets it. A Credential with no field set
 	// verifies nothing.
 	HasPassword bool
+
+	// decoy marks the stand-in for an unknown user (decoyCredential):
+	// every verification runs in full and then fails.
+	decoy bool
 }
 
 // CredentialFromPassword returns a Credential that verifies every plugin.
@@ -59,6 +63,8 @@ func (c *Credential) nativeHash() []byte {
 // which clients send as an empty auth response.
 func (c *Credential) emptyPassword() bool {
 	switch {
+	case c.decoy:
+		return false
 	case c.HasPassword:
 		return c.Password == ""
 	case c.NativeHash != nil:
@@ -74,7 +80,7 @@ func (c *Credential) emptyPassword() bool {
 func (c *Credential) verifyPassword(pw string) bool {
 	switch {
 	case c.HasPassword:
-		return subtle.ConstantTimeCompare([]byte(pw), []byte(c.Password)) == 1
+		return subtle.ConstantTimeCompare([]byte(pw), []byte(c.Password)) == 1 && !c.decoy
 	case c.SHA2Hash != nil:
 		return subtle.ConstantTimeCompare(SHA2PasswordHash(pw), c.SHA2Hash) == 1
 	case c.NativeHash != nil:
