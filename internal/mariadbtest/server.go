@@ -39,6 +39,7 @@ type options struct {
 	serverID       int
 	binlog         bool
 	readOnly       bool
+	semiSync       bool
 	flags          []string
 }
 
@@ -62,6 +63,18 @@ func WithFlags(flags ...string) Option {
 	return func(o *options) { o.flags = append(o.flags, flags...) }
 }
 
+// WithSemiSync prepares the server for semi-synchronous replication in
+// either role, with MariaDB's built-in semi-sync: as a primary it waits,
+// after writing a transaction to its binary log and before committing it in
+// the engine (rpl_semi_sync_master_wait_point=AFTER_SYNC), until a replica
+// has written it to its relay log, and does not fall back to asynchronous
+// replication on a slow replica (a one-hour rpl_semi_sync_master_timeout);
+// as a replica it acknowledges what it received. gtid_strict_mode makes a
+// replica whose binary log diverged from its primary's stop with an error
+// instead of replicating on top of it. The primary side is switched on by
+// StartReplicaPair and Promote; use with WithBinlog.
+func WithSemiSync() Option { return func(o *options) { o.semiSync = true } }
+
 // withReadOnly starts the server with read_only=1 (replicas).
 func withReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
@@ -74,6 +87,8 @@ type Server struct {
 	binary  string
 	args    []string
 	tlsConf *tls.Config
+	// semiSync: started WithSemiSync.
+	semiSync bool
 
 	mu      sync.Mutex // guards cmd and exited
 	cmd     *exec.Cmd
@@ -245,6 +260,7 @@ func Launch(opts ...Option) (*Server, error) {
 		args = append(args,
 			"--server-id="+strconv.Itoa(o.serverID),
 			"--log-bin="+filepath.Join(dir, "binlog"),
+			"--relay-log="+filepath.Join(dir, "relay-bin"),
 			"--binlog-format=ROW",
 			"--log-slave-updates",
 			"--sync-binlog=0",
@@ -254,6 +270,15 @@ func Launch(opts ...Option) (*Server, error) {
 	}
 	if o.readOnly {
 		args = append(args, "--read-only=1")
+	}
+	if o.semiSync {
+		s.semiSync = true
+		args = append(args,
+			"--rpl-semi-sync-master-wait-point=AFTER_SYNC",
+			"--rpl-semi-sync-master-timeout=3600000",
+			"--rpl-semi-sync-slave-enabled=ON",
+			"--gtid-strict-mode=ON",
+		)
 	}
 	if o.tls {
 		files, conf, err := writeTLSFiles(dir)
@@ -287,8 +312,10 @@ func (s *Server) startProcess() error {
 	return lastErr
 }
 
-func (s *Server) launch(port int) error {
-	args := append(append([]string{}, s.args...), "--port="+strconv.Itoa(port))
+// launch starts the server process on port with the flags of Launch and
+// extra (for this run of the process only).
+func (s *Server) launch(port int, extra ...string) error {
+	args := append(append(append([]string{}, s.args...), extra...), "--port="+strconv.Itoa(port))
 	cmd := exec.Command(s.binary, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
