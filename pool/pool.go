@@ -122,6 +122,22 @@ func (p *Pool) Invalidate(reason string) {
 	p.log.Info("rdsmux/pool: backend connections invalidated", "reason", reason)
 }
 
+// DialControl opens a connection as user the way the pool's own are opened
+// (Config.Dial, so through a failover-aware or credential-refreshing Dial
+// too), bounded by Config.DialTimeout, for control statements such as
+// KILL QUERY that must not wait for a pooled connection. The pool does not
+// own it: it is not counted against MaxConnections, InitQuery does not run
+// on it, and the caller closes it.
+func (p *Pool) DialControl(ctx context.Context, user string) (Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	c, err := p.cfg.Dial(ctx, user)
+	if err != nil {
+		return nil, &DialError{User: user, Err: err}
+	}
+	return c, nil
+}
+
 // partition returns the partition for user.
 func (p *Pool) partition(user string) *partition {
 	p.mu.Lock()

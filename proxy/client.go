@@ -41,6 +41,9 @@ type clientConn struct {
 	lastInsertKnown bool
 	trans           [2]*wire.EOFTranslator // by the backend's CLIENT_DEPRECATE_EOF
 	scratch         []byte
+	// waitCtx bounds the client's waits for a backend: the watcher
+	// cancels it (cancelWait) when the client goes away.
+	waitCtx context.Context
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -48,6 +51,13 @@ type clientConn struct {
 	holding bool             // the session holds a backend between commands
 	cur     *wire.ClientConn // the backend a command is being relayed on
 	killed  bool             // Close interrupted this client
+	// commands counts the commands started (setBusy); watched is the
+	// count the watcher saw at its previous look, vanished whether it
+	// found the client gone during a command (see vanish.go).
+	commands   uint64
+	watched    uint64
+	vanished   bool
+	cancelWait context.CancelFunc
 	// readDeadline is the idle read deadline waitIdle last set; zero
 	// when none is known to be in force (something else moved it).
 	readDeadline time.Time
@@ -64,6 +74,7 @@ func (c *clientConn) serve() {
 	if !c.handshake() {
 		return
 	}
+	defer c.cancelWait()
 	defer c.endSession()
 	for {
 		if !c.waitIdle() {
@@ -111,6 +122,10 @@ func (c *clientConn) handshake() bool {
 		return false
 	}
 	s.counts.setupOK.Add(1)
+	waitCtx, cancelWait := context.WithCancel(s.ctx)
+	c.mu.Lock()
+	c.waitCtx, c.cancelWait = waitCtx, cancelWait
+	c.mu.Unlock()
 	c.sc = sc
 	c.stmts = make(map[uint32]*clientStmt)
 	c.multiStmts = sc.Capabilities()&wire.ClientMultiStatements != 0
@@ -175,6 +190,7 @@ func (c *clientConn) waitIdle() bool {
 func (c *clientConn) setBusy() {
 	c.mu.Lock()
 	c.idle = false
+	c.commands++
 	c.mu.Unlock()
 }
 
@@ -210,16 +226,18 @@ func (c *clientConn) interrupt() {
 
 var aLongTimeAgo = time.Unix(1, 0)
 
-// setRelay records the backend a command runs on, so that Close can cut
-// it; nil when the command is over.
-func (c *clientConn) setRelay(cc *wire.ClientConn) {
+// setRelay records the backend a command runs on, so that Close and the
+// watcher can cut it; nil when the command is over. It reports whether
+// the watcher found the client gone: a relay it may have cut.
+func (c *clientConn) setRelay(cc *wire.ClientConn) (vanished bool) {
 	c.mu.Lock()
 	c.cur = cc
-	killed := c.killed
+	killed, vanished := c.killed, c.vanished
 	c.mu.Unlock()
-	if killed && cc != nil {
+	if (killed || vanished) && cc != nil {
 		_ = cc.NetConn().SetDeadline(aLongTimeAgo)
 	}
+	return vanished
 }
 
 // readFailed handles a failed command read: the client went away, idled

@@ -92,6 +92,18 @@
 // backend, it is disconnected after the error, as a server crash would do. A
 // malformed or oversized packet closes that client only.
 //
+// A client that goes away while its command runs (go-sql-driver closes the
+// connection when a context is cancelled; processes die; Lambda times
+// out) is noticed within about half a second rather than when the command
+// ends: the listener checks the clients whose command has run for a while
+// with poll(2) for a closed peer (Linux; elsewhere they are noticed at the
+// command's end). A wait for a backend then ends; a running statement is
+// stopped with KILL QUERY, sent over a control connection of the same
+// account outside the pool (closed after a minute unused), before the
+// backend's slot is freed, and that backend is closed rather than reused.
+// Stats.ClientsVanishedMidCommand and Stats.VanishedStatementsKilled count
+// them.
+//
 // # Performance
 //
 // Each client has one goroutine that reads a command, relays it on the

@@ -137,8 +137,11 @@ func (c *clientConn) acquire() (b *pool.Backend, be *BackendConn, ok bool, err e
 // (ROW_COUNT(), FOUND_ROWS(), SHOW WARNINGS...) gets that connection, or an
 // error when it is gone (see pool.Session.AcquireFor).
 func (c *clientConn) acquireFor(sql string, r *pinning.Result) (b *pool.Backend, be *BackendConn, ok bool, err error) {
-	b, aerr := c.sess.AcquireFor(c.srv.ctx, sql, r)
+	b, aerr := c.sess.AcquireFor(c.waitCtx, sql, r)
 	if aerr != nil {
+		if c.isVanished() {
+			return nil, nil, false, errCloseClient
+		}
 		e := backendError(aerr)
 		if errors.Is(aerr, pool.ErrLookBehindLost) {
 			c.srv.counts.lookBehindLost.Add(1)
@@ -186,7 +189,9 @@ func (c *clientConn) syncLastInsertID(be *BackendConn) error {
 // disconnected after the error, as a server crash would, rather than
 // carry on believing the state exists. r may be nil.
 func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result, o *outcome, hadState bool) error {
-	c.setRelay(nil)
+	if c.setRelay(nil) {
+		return c.finishVanished(b, be)
+	}
 	st := pool.Status{InTransaction: o.status&wire.StatusInTrans != 0}
 	switch {
 	case o.beErr != nil:
@@ -251,6 +256,23 @@ func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result,
 	}
 	return c.sc.Flush()
 }
+
+// finishVanished ends a command whose client went away while it ran (the
+// watcher cut its relay): the statement is stopped on the server, and the
+// backend, whose response was cut short, is closed before its slot is
+// freed.
+func (c *clientConn) finishVanished(b *pool.Backend, be *BackendConn) error {
+	c.stopVanished(be)
+	be.markBroken(errClientVanished)
+	c.sess.Done(c.srv.ctx, b, nil, pool.Status{Err: fmt.Errorf("%w: %w", pool.ErrBroken, errClientVanished)})
+	if c.sess.Held() == nil && c.cursors > 0 {
+		c.dropCursors()
+	}
+	return errCloseClient
+}
+
+// errClientVanished marks a backend whose client went away mid-command.
+var errClientVanished = errors.New("rdsmux/proxy: the client went away during the command")
 
 // failBefore ends a command that failed on b before its packet was relayed
 // (the LAST_INSERT_ID sync, a backend prepare): err is a server error (the

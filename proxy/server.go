@@ -108,6 +108,7 @@ type Server struct {
 	wg      sync.WaitGroup // client goroutines
 	nextID  atomic.Uint32  // connection ids announced to clients
 	counts  counters
+	watch   watcher  // finds clients gone mid-command (vanish.go)
 	dbKnown sync.Map // user + "\x00" + database: the database exists for user
 }
 
@@ -171,6 +172,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
+	s.startWatch()
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, ln)
@@ -297,6 +299,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		if n == 0 {
 			s.wg.Wait()
+			s.stopWatch()
 			return nil
 		}
 		select {
@@ -324,6 +327,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	s.stopWatch()
 	return nil
 }
 

@@ -27,6 +27,8 @@ type counters struct {
 	cursorHolds    atomic.Int64
 	protoErrors    atomic.Int64
 	lookBehindLost atomic.Int64
+	vanished       atomic.Int64 // clients gone during a command (vanish.go)
+	vanishKills    atomic.Int64 // their statements stopped with KILL QUERY
 }
 
 // Stats is a snapshot of the listener's statistics. Fields named
@@ -82,6 +84,13 @@ type Stats struct {
 	// because the connection of the session's previous statement had
 	// been taken by another session (see pool.Session.AcquireFor).
 	LookBehindLost int64
+	// ClientsVanishedMidCommand: clients that went away while a command
+	// of theirs ran (a wait for a backend or a statement), noticed without
+	// waiting for the command's end.
+	ClientsVanishedMidCommand int64
+	// VanishedStatementsKilled: statements of those clients stopped on the
+	// server with KILL QUERY before their backend's slot was freed.
+	VanishedStatementsKilled int64
 
 	// Pool is the shared pool's snapshot.
 	Pool pool.Stats
@@ -110,6 +119,8 @@ func (s *Server) Stats() Stats {
 		CursorHolds:                      c.cursorHolds.Load(),
 		ProtocolErrors:                   c.protoErrors.Load(),
 		LookBehindLost:                   c.lookBehindLost.Load(),
+		ClientsVanishedMidCommand:        c.vanished.Load(),
+		VanishedStatementsKilled:         c.vanishKills.Load(),
 	}
 	if s.Pool != nil {
 		st.Pool = s.Pool.Stats()

@@ -39,6 +39,8 @@ func writeMetrics(w io.Writer, st proxy.Stats) error {
 	m("cursor_holds_total", "counter", "Executes that opened a cursor.", st.CursorHolds)
 	m("protocol_errors_total", "counter", "Clients closed for malformed or oversized packets.", st.ProtocolErrors)
 	m("look_behind_lost_total", "counter", "ROW_COUNT()/FOUND_ROWS()/SHOW WARNINGS refused: the previous statement's connection was taken.", st.LookBehindLost)
+	m("clients_vanished_mid_command_total", "counter", "Clients that went away while a command of theirs ran.", st.ClientsVanishedMidCommand)
+	m("vanished_statements_killed_total", "counter", "Statements of vanished clients stopped with KILL QUERY.", st.VanishedStatementsKilled)
 
 	m("database_connections", "gauge", "Open backend connections.", int64(p.DatabaseConnections))
 	m("database_connections_currently_borrowed", "gauge", "Backend connections held by client sessions.", int64(p.DatabaseConnectionsCurrentlyBorrowed))
