@@ -2,6 +2,8 @@ package proxy_test
 
 import (
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +52,63 @@ func TestSysbenchPointSelect(t *testing.T) {
 	}
 	if st := e.srv.Stats(); st.Pool.DatabaseConnectionsSetupSucceeded > 4 {
 		t.Errorf("%d backends opened for a cap of 4", st.Pool.DatabaseConnectionsSetupSucceeded)
+	}
+}
+
+// TestSysbenchReadWrite runs sysbench's oltp_read_write (transactions of
+// point and range selects, updates, a delete and an insert) through the
+// listener on fewer backends than threads, with and without server-side
+// prepared statements. Every error sysbench ignored must be a deadlock the
+// server reports (sysbench retries those), and the tables keep their rows
+// (each transaction deletes and re-inserts one).
+func TestSysbenchReadWrite(t *testing.T) {
+	bin, err := exec.LookPath("sysbench")
+	if err != nil {
+		t.Fatalf("sysbench is not installed (%v): apt-get install sysbench", err)
+	}
+	db := startPrivateDB(t)
+	e := startEnv(t, withDB(db), withBackends(4))
+	host, port := splitAddr(t, db.Addr())
+	const tables, rows = 2, 5000
+	common := []string{"oltp_read_write", "--db-driver=mysql", "--mysql-user=" + appUser, "--mysql-password=" + appPass,
+		"--mysql-db=test", "--tables=" + strconv.Itoa(tables), "--table-size=" + strconv.Itoa(rows), "--mysql-ssl=off"}
+	prep := exec.Command(bin, append(common, "--mysql-host="+host, "--mysql-port="+port, "prepare")...)
+	if out, err := prep.CombinedOutput(); err != nil {
+		t.Fatalf("sysbench prepare: %v\n%s", err, out)
+	}
+	deadlocks := func() int64 {
+		return db.QueryInt(t, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_DEADLOCKS'")
+	}
+	lhost, lport := splitAddr(t, e.addr)
+	for _, ps := range []string{"auto", "disable"} {
+		before := deadlocks()
+		run := exec.Command(bin, append(common, "--mysql-host="+lhost, "--mysql-port="+lport, "--threads=8", "--time=2",
+			"--db-ps-mode="+ps, "run")...)
+		out, err := run.CombinedOutput()
+		if err != nil {
+			t.Fatalf("sysbench oltp_read_write ps-mode=%s through the listener: %v\n%s", ps, err, out)
+		}
+		s := string(out)
+		m := regexp.MustCompile(`ignored errors:\s+(\d+)`).FindStringSubmatch(s)
+		if m == nil {
+			t.Fatalf("ps-mode=%s: no error count in sysbench's output:\n%s", ps, s)
+		}
+		ignored, _ := strconv.ParseInt(m[1], 10, 64)
+		if dl := deadlocks() - before; ignored > dl {
+			t.Errorf("ps-mode=%s: sysbench ignored %d errors but the server reports %d deadlocks:\n%s", ps, ignored, dl, s)
+		}
+		for _, line := range strings.Split(s, "\n") {
+			if strings.Contains(line, "transactions:") || strings.Contains(line, "ignored errors:") || strings.Contains(line, "95th") {
+				t.Logf("listener ps-mode=%s: %s", ps, strings.TrimSpace(line))
+			}
+		}
+	}
+	for i := 1; i <= tables; i++ {
+		if n := db.QueryInt(t, "SELECT COUNT(*) FROM test.sbtest"+strconv.Itoa(i)); n != rows {
+			t.Errorf("sbtest%d has %d rows, want %d", i, n, rows)
+		}
+	}
+	if st := e.srv.Stats(); st.Pool.DatabaseConnectionsSetupSucceeded > 4 || st.BackendErrors != 0 {
+		t.Errorf("%d backends opened for a cap of 4, %d backend errors", st.Pool.DatabaseConnectionsSetupSucceeded, st.BackendErrors)
 	}
 }
