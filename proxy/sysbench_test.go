@@ -7,25 +7,46 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 )
+
+// sysbenchRig is a private MariaDB with sysbench's tables, and a listener
+// on 4 backends in front of it.
+type sysbenchRig struct {
+	bin    string   // the sysbench binary
+	common []string // the workload and its connection options, without host and port
+	db     *mariadbtest.Server
+	e      *env
+}
+
+// prepareSysbench starts the rig and runs sysbench's prepare for workload
+// directly on the server.
+func prepareSysbench(t *testing.T, workload string, tables, rows int) *sysbenchRig {
+	t.Helper()
+	bin, err := exec.LookPath("sysbench")
+	if err != nil {
+		t.Fatalf("sysbench is not installed (%v): apt-get install sysbench", err)
+	}
+	r := &sysbenchRig{bin: bin, db: startPrivateDB(t)}
+	r.e = startEnv(t, withDB(r.db), withBackends(4))
+	r.common = []string{workload, "--db-driver=mysql", "--mysql-user=" + appUser, "--mysql-password=" + appPass,
+		"--mysql-db=test", "--tables=" + strconv.Itoa(tables), "--table-size=" + strconv.Itoa(rows), "--mysql-ssl=off"}
+	host, port := splitAddr(t, r.db.Addr())
+	prep := exec.Command(bin, append(r.common, "--mysql-host="+host, "--mysql-port="+port, "prepare")...)
+	if out, err := prep.CombinedOutput(); err != nil {
+		t.Fatalf("sysbench prepare: %v\n%s", err, out)
+	}
+	return r
+}
 
 // TestSysbenchPointSelect runs sysbench's oltp_point_select through the
 // listener, with server-side prepared statements and without, and checks
 // that it completes without errors on fewer backends than threads.
 func TestSysbenchPointSelect(t *testing.T) {
-	bin, err := exec.LookPath("sysbench")
-	if err != nil {
-		t.Fatalf("sysbench is not installed (%v): apt-get install sysbench", err)
-	}
-	db := startPrivateDB(t)
-	e := startEnv(t, withDB(db), withBackends(4))
-	host, port := splitAddr(t, db.Addr())
-	common := []string{"oltp_point_select", "--db-driver=mysql", "--mysql-user=" + appUser, "--mysql-password=" + appPass,
-		"--mysql-db=test", "--tables=1", "--table-size=1000", "--mysql-ssl=off"}
-	prep := exec.Command(bin, append(common, "--mysql-host="+host, "--mysql-port="+port, "prepare")...)
-	if out, err := prep.CombinedOutput(); err != nil {
-		t.Fatalf("sysbench prepare: %v\n%s", err, out)
-	}
+	r := prepareSysbench(t, "oltp_point_select", 1, 1000)
+	bin, common, e := r.bin, r.common, r.e
+	host, port := splitAddr(t, r.db.Addr())
 	lhost, lport := splitAddr(t, e.addr)
 	for _, tc := range []struct{ target, host, port, ps string }{
 		{"direct", host, port, "auto"},
@@ -62,20 +83,9 @@ func TestSysbenchPointSelect(t *testing.T) {
 // server reports (sysbench retries those), and the tables keep their rows
 // (each transaction deletes and re-inserts one).
 func TestSysbenchReadWrite(t *testing.T) {
-	bin, err := exec.LookPath("sysbench")
-	if err != nil {
-		t.Fatalf("sysbench is not installed (%v): apt-get install sysbench", err)
-	}
-	db := startPrivateDB(t)
-	e := startEnv(t, withDB(db), withBackends(4))
-	host, port := splitAddr(t, db.Addr())
 	const tables, rows = 2, 5000
-	common := []string{"oltp_read_write", "--db-driver=mysql", "--mysql-user=" + appUser, "--mysql-password=" + appPass,
-		"--mysql-db=test", "--tables=" + strconv.Itoa(tables), "--table-size=" + strconv.Itoa(rows), "--mysql-ssl=off"}
-	prep := exec.Command(bin, append(common, "--mysql-host="+host, "--mysql-port="+port, "prepare")...)
-	if out, err := prep.CombinedOutput(); err != nil {
-		t.Fatalf("sysbench prepare: %v\n%s", err, out)
-	}
+	r := prepareSysbench(t, "oltp_read_write", tables, rows)
+	bin, common, db, e := r.bin, r.common, r.db, r.e
 	deadlocks := func() int64 {
 		return db.QueryInt(t, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_DEADLOCKS'")
 	}
