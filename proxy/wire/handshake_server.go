@@ -25,6 +25,12 @@ const DefaultServerCapabilities = ClientLongPassword | ClientFoundRows | ClientL
 	ClientPluginAuth | ClientConnectAttrs | ClientPluginAuthLenencClientData |
 	ClientCanHandleExpiredPasswords | ClientSessionTrack | ClientDeprecateEOF
 
+// MaxHandshakePacketSize limits the packets a client sends before it is
+// authenticated (the handshake response, auth-switch and full-auth
+// answers), whatever ServerConfig.MaxPacketSize says: real ones are a few
+// hundred bytes, and clients cap connection attributes at 64 KiB.
+const MaxHandshakePacketSize = 128 << 10
+
 // ServerConfig configures the server side of the handshake. It is read-only
 // once in use and may be shared by many connections.
 type ServerConfig struct {
@@ -60,8 +66,9 @@ type ServerConfig struct {
 	// AllowClearPassword lets clients authenticate with
 	// mysql_clear_password, over TLS only.
 	AllowClearPassword bool
-	// MaxPacketSize limits the packets read from clients; see
-	// Conn.SetMaxPacketSize.
+	// MaxPacketSize limits the packets read from clients once they are
+	// authenticated; see Conn.SetMaxPacketSize. Before, the limit is
+	// MaxHandshakePacketSize (or MaxPacketSize when smaller).
 	MaxPacketSize int
 	// Charset is the server's default collation id announced in the
 	// handshake; utf8mb4_general_ci when zero.
@@ -117,7 +124,11 @@ func Accept(ctx context.Context, nc net.Conn, cfg *ServerConfig, connID uint32) 
 		return nil, errors.New("wire: ServerConfig.Lookup is required")
 	}
 	c := NewConn(nc)
+	// Until the client is authenticated, its packets are held to the
+	// handshake limit: a stranger must not make the server wait for, and
+	// make room for, a large packet.
 	c.SetMaxPacketSize(cfg.MaxPacketSize)
+	c.SetMaxPacketSize(min(c.MaxPacketSize(), MaxHandshakePacketSize))
 	s := &ServerConn{Conn: c, connID: connID}
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		s.remoteIP = a.IP.String()
@@ -129,6 +140,7 @@ func Accept(ctx context.Context, nc net.Conn, cfg *ServerConfig, connID uint32) 
 	if err = w.done(err); err != nil {
 		return nil, err
 	}
+	s.SetMaxPacketSize(cfg.MaxPacketSize)
 	s.ResetSeq()
 	return s, nil
 }
@@ -178,6 +190,10 @@ func (s *ServerConn) handshake(ctx context.Context, cfg *ServerConfig) error {
 	}
 	p, err := s.ReadPacket()
 	if err != nil {
+		if errors.Is(err, ErrPacketTooLarge) {
+			s.sendErr(offered, NewError(ErNetPacketTooLarge, StateCommLink,
+				"Got a packet bigger than %d bytes during the handshake", s.MaxPacketSize()))
+		}
 		return fmt.Errorf("wire: reading the handshake response: %w", err)
 	}
 	if IsSSLRequest(p) {
