@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux"
+	"github.com/rdsmux/rdsmux/failover"
 	"github.com/rdsmux/rdsmux/internal/faultnet"
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 	"github.com/rdsmux/rdsmux/pool"
@@ -36,6 +37,9 @@ type soakConfig struct {
 	seed     uint64
 	faults   bool // latency and resets through the fault proxy
 	kills    bool // server-side KILL of backend connections
+	// failovers is how many times the writer fails over during the run
+	// (a primary/replica pair); 0 runs against a single server.
+	failovers int
 }
 
 func configFromEnv(t *testing.T) soakConfig {
@@ -46,6 +50,12 @@ func configFromEnv(t *testing.T) soakConfig {
 		cfg.duration = dur
 		cfg.clients = 64
 		cfg.backends = 10
+		cfg.failovers = 2
+		if f := os.Getenv("RDSMUX_SOAK_FAILOVERS"); f != "" {
+			n, err := strconv.Atoi(f)
+			require.NoError(t, err, "RDSMUX_SOAK_FAILOVERS must be a number")
+			cfg.failovers = n
+		}
 	} else if testing.Short() {
 		cfg.duration = 5 * time.Second
 	}
@@ -85,12 +95,23 @@ type counts struct {
 	isolationChecks, lastInsertChecks, pins                                     atomic.Int64
 }
 
+// node is one database server of the run and the fault proxy in front of
+// it: rdsmux reaches the server only through the proxy.
+type node struct {
+	name   string
+	server *mariadbtest.Server
+	proxy  *faultnet.Proxy
+	// root is a root handle straight to the server (not through the
+	// proxy) for the killer and the sampler; it reconnects across
+	// restarts, as the server keeps its port.
+	root *sql.DB
+}
+
 // harness is one run's shared state.
 type harness struct {
 	t        *testing.T
 	cfg      soakConfig
-	server   *mariadbtest.Server
-	proxy    *faultnet.Proxy
+	nodes    []*node           // one, or a primary/replica pair (failovers > 0)
 	db       *sql.DB           // the clients' handle: rdsmux driver, or go-sql-driver to the listener
 	stats    func() pool.Stats // the pool under test
 	shutdown func() error      // closes db and whatever serves it
@@ -103,9 +124,61 @@ type harness struct {
 
 	errMu  sync.Mutex     // guards errors
 	errors map[string]int // error text (shortened) -> count, for the report
+
+	topoMu sync.Mutex   // guards writer and down
+	writer int          // index in nodes of the current primary
+	down   map[int]bool // nodes failed and not yet rejoined: the chaos goroutines leave them alone
+	// chaosMu is held by the faulter while a fault is on a proxy and by
+	// the failover steps while they change a proxy's faults, so that the
+	// faulter's Clear never lifts a failover's blackhole.
+	chaosMu sync.Mutex
+
+	start     time.Time                      // when the clients started; set before they do
+	failover  atomic.Pointer[failoverRecord] // the latest failover, for the clients' acks and errors
+	failovers []*failoverRecord              // every failover, appended by the test goroutine only
+	monitor   *failover.Monitor              // the listener's, owned by shutdown; nil for the driver (its target owns it)
+}
+
+// writerNode returns the current primary.
+func (h *harness) writerNode() *node {
+	h.topoMu.Lock()
+	defer h.topoMu.Unlock()
+	return h.nodes[h.writer]
+}
+
+// chaosTarget picks the node a fault or a KILL goes to: the writer three
+// times out of four, else another node that is up (its probe connections).
+func (h *harness) chaosTarget(rng *rand.Rand) *node {
+	h.topoMu.Lock()
+	defer h.topoMu.Unlock()
+	if len(h.nodes) > 1 && rng.IntN(4) == 0 {
+		for i, n := range h.nodes {
+			if i != h.writer && !h.down[i] {
+				return n
+			}
+		}
+	}
+	if h.down[h.writer] {
+		return nil
+	}
+	return h.nodes[h.writer]
+}
+
+// record notes the outcome of a write in the ledger (and an
+// acknowledgement as the end of an outage).
+func (h *harness) record(key string, o outcome) {
+	h.ledger.record(key, o)
+	if o == acked {
+		if rec := h.failover.Load(); rec != nil {
+			rec.noteAck(time.Now())
+		}
+	}
 }
 
 func (h *harness) noteError(err error) {
+	if rec := h.failover.Load(); rec != nil {
+		rec.noteError(time.Now(), errorKind(err))
+	}
 	msg := err.Error()
 	if len(msg) > 220 {
 		msg = msg[:220]
@@ -142,28 +215,33 @@ func (h *harness) violation(format string, args ...any) {
 }
 
 // TestSoakDriver runs the randomized suite through the database/sql driver.
-func TestSoakDriver(t *testing.T) { runSoak(t, "driver") }
+func TestSoakDriver(t *testing.T) { runSoak(t, "driver", configFromEnv(t)) }
 
 // TestSoakListener runs the same clients, with go-sql-driver, through the
 // MySQL-protocol listener (proxy.Server) in front of the same kind of pool.
-func TestSoakListener(t *testing.T) { runSoak(t, "listener") }
+func TestSoakListener(t *testing.T) { runSoak(t, "listener", configFromEnv(t)) }
 
-func runSoak(t *testing.T, via string) {
-	cfg := configFromEnv(t)
-	t.Logf("seed %d (rerun with RDSMUX_SEED=%d), %d clients, %v, %d backends", cfg.seed, cfg.seed, cfg.clients, cfg.duration, cfg.backends)
-	baseGoroutines := runtime.NumGoroutine()
+func runSoak(t *testing.T, via string, cfg soakConfig) {
+	t.Logf("seed %d (rerun with RDSMUX_SEED=%d), %d clients, %v, %d backends, %d writer failovers",
+		cfg.seed, cfg.seed, cfg.clients, cfg.duration, cfg.backends, cfg.failovers)
 
-	h := &harness{t: t, cfg: cfg, accounts: 20, ledger: ledger{entries: map[string]outcome{}}}
-	h.server = mariadbtest.Start(t, mariadbtest.WithMaxConnections(200))
-	h.server.CreateUser(t, "app", "app-pw")
-	h.server.Exec(t, "CREATE TABLE accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL)")
-	h.server.Exec(t, "CREATE TABLE ledger (id BIGINT AUTO_INCREMENT PRIMARY KEY, k VARCHAR(64) NOT NULL, KEY (k))")
+	h := &harness{t: t, cfg: cfg, accounts: 20, ledger: ledger{entries: map[string]outcome{}}, down: map[int]bool{}}
+	h.startNodes()
+	primary := h.nodes[0].server
+	primary.CreateUser(t, "app", "app-pw")
+	primary.Exec(t, "CREATE TABLE accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL)")
+	primary.Exec(t, "CREATE TABLE ledger (id BIGINT AUTO_INCREMENT PRIMARY KEY, k VARCHAR(64) NOT NULL, KEY (k))")
 	for i := 0; i < h.accounts; i++ {
-		h.server.Exec(t, "INSERT INTO accounts VALUES (?, 1000)", i)
+		primary.Exec(t, "INSERT INTO accounts VALUES (?, 1000)", i)
 	}
 	h.total = int64(h.accounts) * 1000
+	if len(h.nodes) > 1 {
+		h.nodes[1].server.WaitReplicaCaughtUp(t, primary)
+	}
+	// The harness's own goroutines (servers, fault proxies, root handles)
+	// are running; what the run starts from here must end.
+	baseGoroutines := runtime.NumGoroutine()
 
-	h.proxy = faultnet.New(t, h.server.Addr())
 	// Lost pinned sessions are expected here by the thousand; keep the log
 	// to errors.
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -176,6 +254,7 @@ func runSoak(t *testing.T, via string) {
 	// Each sql.Conn is one client session; a released one really ends.
 	h.db.SetMaxIdleConns(0)
 
+	h.start = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -198,23 +277,47 @@ func runSoak(t *testing.T, via string) {
 	}
 	chaos.Add(1)
 	go func() { defer chaos.Done(); h.sampler(ctx) }()
-	// No client may hang: all must finish within the borrow timeout plus a
-	// margin after the run ends.
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
+	// A failover step that fails the test stops the run first (cleanups
+	// run before the servers' own, registered earlier, stop them).
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-finished:
+		case <-time.After(time.Minute):
+		}
+		chaos.Wait()
+	})
+
+	if cfg.failovers > 0 {
+		h.runFailovers(ctx) // in the test goroutine: it may fail the test
+	}
+	// No client may hang: all must finish within the borrow timeout plus a
+	// margin after the run ends.
 	select {
 	case <-finished:
-	case <-time.After(cfg.duration + 45*time.Second):
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		t.Fatalf("clients hung past the borrow timeout (seed %d):\n%s", cfg.seed, buf[:n])
+	default:
+		select {
+		case <-finished:
+		case <-time.After(max(time.Until(h.start.Add(cfg.duration+45*time.Second)), 0)):
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			t.Fatalf("clients hung past the borrow timeout (seed %d):\n%s", cfg.seed, buf[:n])
+		}
 	}
 	chaos.Wait()
-	h.proxy.Clear()
+	for _, n := range h.nodes {
+		n.proxy.Clear()
+	}
 
+	// Idle first: the listener may still run statements of clients that
+	// gave up, and the ledger and replica checks want a database at rest.
+	h.checkPoolIdle()
 	h.checkLedger()
 	h.checkBalances()
-	h.checkPoolIdle()
+	h.checkReplica()
+	h.checkFailovers()
 	require.NoError(t, h.shutdown())
 	h.checkNoLeaks(baseGoroutines)
 
@@ -230,24 +333,73 @@ func runSoak(t *testing.T, via string) {
 	}
 }
 
-// openDriver opens the rdsmux driver on the fault proxy.
+// startNodes starts one server, or with failovers a semi-synchronous
+// primary/replica pair, each behind a fault proxy.
+func (h *harness) startNodes() {
+	var servers []*mariadbtest.Server
+	if h.cfg.failovers > 0 {
+		primary, replica := mariadbtest.StartReplicaPair(h.t, mariadbtest.WithMaxConnections(200), mariadbtest.WithSemiSync())
+		servers = []*mariadbtest.Server{primary, replica}
+	} else {
+		servers = []*mariadbtest.Server{mariadbtest.Start(h.t, mariadbtest.WithMaxConnections(200))}
+	}
+	for i, s := range servers {
+		root, err := sql.Open("mysql", s.DSN("timeout=2s&readTimeout=10s&writeTimeout=10s"))
+		require.NoError(h.t, err)
+		h.t.Cleanup(func() { root.Close() })
+		h.nodes = append(h.nodes, &node{name: string(rune('A' + i)), server: s, proxy: faultnet.New(h.t, s.Addr()), root: root})
+	}
+}
+
+// proxyAddrs lists the nodes' fault proxies, the addresses rdsmux knows.
+func (h *harness) proxyAddrs() []string {
+	var out []string
+	for _, n := range h.nodes {
+		out = append(out, n.proxy.Addr())
+	}
+	return out
+}
+
+// openDriver opens the rdsmux driver on the fault proxy; with failovers,
+// on every node's proxy (failover=readonly).
 func (h *harness) openDriver(logger *slog.Logger) {
-	dsnCfg, err := rdsmux.ParseDSN(h.server.UserDSN("app", "app-pw", "test",
-		fmt.Sprintf("maxConnections=%d&connectionBorrowTimeout=20s&readTimeout=10s&writeTimeout=10s&timeout=5s", h.cfg.backends)))
+	params := fmt.Sprintf("maxConnections=%d&connectionBorrowTimeout=20s&readTimeout=10s&writeTimeout=10s&timeout=5s", h.cfg.backends)
+	if len(h.nodes) > 1 {
+		params += "&failover=readonly&failoverHosts=" + strings.Join(h.proxyAddrs(), ",")
+	}
+	dsnCfg, err := rdsmux.ParseDSN(h.nodes[0].server.UserDSN("app", "app-pw", "test", params))
 	require.NoError(h.t, err)
-	dsnCfg.MySQL.Addr = h.proxy.Addr()
+	dsnCfg.MySQL.Addr = h.nodes[0].proxy.Addr()
 	db, err := rdsmux.OpenConfig(dsnCfg, rdsmux.WithLogger(logger))
 	require.NoError(h.t, err)
 	h.db, h.stats, h.shutdown = db.DB, db.PoolStats, db.Close
 }
 
 // openListener starts a proxy.Server whose pool dials through the fault
-// proxy, and opens go-sql-driver on it.
+// proxy, and opens go-sql-driver on it. With failovers, its backend side is
+// wired as cmd/rdsmux -failover readonly wires it: a monitor probing every
+// node's proxy, its dialer as proxy.Backend.DialContext, and the pool
+// invalidated when the writer changes.
 func (h *harness) openListener(logger *slog.Logger) {
-	backend := &proxy.Backend{Addr: h.proxy.Addr(), Credentials: proxy.OneAccount("app", "app-pw")}
+	backend := &proxy.Backend{Addr: h.nodes[0].proxy.Addr(), Credentials: proxy.OneAccount("app", "app-pw")}
+	if len(h.nodes) > 1 {
+		probe := mysql.NewConfig()
+		probe.User, probe.Passwd = "app", "app-pw"
+		prov, err := failover.NewReadOnly(failover.ReadOnlyConfig{Hosts: h.proxyAddrs(), Probe: failover.ProbeConfig{MySQL: probe}})
+		require.NoError(h.t, err)
+		m, err := failover.NewMonitor(failover.MonitorConfig{Provider: prov, Logger: logger})
+		require.NoError(h.t, err)
+		h.monitor = m
+		m.Subscribe(h.monitorEvent)
+		backend.DialContext = failover.NewDialer(m, failover.DialerConfig{}).DialContext
+	}
 	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: h.cfg.backends,
 		ConnectionBorrowTimeout: 20 * time.Second, Logger: logger})
 	require.NoError(h.t, err)
+	stopInvalidate := func() {}
+	if h.monitor != nil {
+		stopInvalidate = h.monitor.InvalidateOnWriterChange(p)
+	}
 	srv := &proxy.Server{Pool: p, Users: proxy.StaticUsers{"client": "client-pw"}, Logger: logger}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(h.t, err)
@@ -261,17 +413,21 @@ func (h *harness) openListener(logger *slog.Logger) {
 		db.Close()
 		err := srv.Close()
 		<-served
+		stopInvalidate()
 		p.Close()
+		if h.monitor != nil {
+			h.monitor.Close()
+		}
 		return err
 	}
 }
 
-// sampler records the most server threads of app seen during the run.
+// sampler records the most server threads of app seen on the writer
+// during the run.
 func (h *harness) sampler(ctx context.Context) {
-	root := h.server.DB(h.t)
 	for ctx.Err() == nil {
 		var n int64
-		if err := root.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'app'").Scan(&n); err == nil {
+		if err := h.writerNode().root.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'app'").Scan(&n); err == nil {
 			if n > h.peak.Load() {
 				h.peak.Store(n)
 			}
@@ -280,28 +436,33 @@ func (h *harness) sampler(ctx context.Context) {
 	}
 }
 
-// killer KILLs random backend connections of the app user now and then.
+// killer KILLs random connections of the app user now and then: backends
+// on the writer, and the failover monitor's probes on any node.
 func (h *harness) killer(ctx context.Context) {
 	rng := rand.New(rand.NewPCG(h.cfg.seed, 1<<32))
-	root := h.server.DB(h.t)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(time.Duration(200+rng.IntN(600)) * time.Millisecond):
 		}
+		n := h.chaosTarget(rng)
+		if n == nil {
+			continue
+		}
 		var id int64
-		err := root.QueryRowContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'app' ORDER BY RAND(?) LIMIT 1", rng.Int64()).Scan(&id)
+		err := n.root.QueryRowContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'app' ORDER BY RAND(?) LIMIT 1", rng.Int64()).Scan(&id)
 		if err != nil {
 			continue
 		}
-		if _, err := root.ExecContext(ctx, fmt.Sprintf("KILL %d", id)); err == nil {
+		if _, err := n.root.ExecContext(ctx, fmt.Sprintf("KILL %d", id)); err == nil {
 			h.counts.kills.Add(1)
 		}
 	}
 }
 
-// faulter injects latency spikes and connection resets through the proxy.
+// faulter injects latency spikes and connection resets through the
+// proxies (the writer's mostly).
 func (h *harness) faulter(ctx context.Context) {
 	rng := rand.New(rand.NewPCG(h.cfg.seed, 1<<33))
 	for {
@@ -310,25 +471,36 @@ func (h *harness) faulter(ctx context.Context) {
 			return
 		case <-time.After(time.Duration(500+rng.IntN(1500)) * time.Millisecond):
 		}
-		switch rng.IntN(3) {
-		case 0:
-			h.proxy.Latency(time.Duration(5+rng.IntN(30)) * time.Millisecond)
-		case 1:
-			h.proxy.ResetPeer()
-		case 2:
-			h.proxy.Cut()
-			time.Sleep(time.Duration(rng.IntN(50)) * time.Millisecond)
-			h.proxy.Restore()
-		}
-		h.counts.faults.Add(1)
-		time.Sleep(time.Duration(50+rng.IntN(200)) * time.Millisecond)
-		h.proxy.Clear()
+		h.fault(rng)
 	}
+}
+
+// fault puts one fault on a node's proxy for a moment, then clears it.
+func (h *harness) fault(rng *rand.Rand) {
+	h.chaosMu.Lock()
+	defer h.chaosMu.Unlock()
+	n := h.chaosTarget(rng)
+	if n == nil {
+		return
+	}
+	switch rng.IntN(3) {
+	case 0:
+		n.proxy.Latency(time.Duration(5+rng.IntN(30)) * time.Millisecond)
+	case 1:
+		n.proxy.ResetPeer()
+	case 2:
+		n.proxy.Cut()
+		time.Sleep(time.Duration(rng.IntN(50)) * time.Millisecond)
+		n.proxy.Restore()
+	}
+	h.counts.faults.Add(1)
+	time.Sleep(time.Duration(50+rng.IntN(200)) * time.Millisecond)
+	n.proxy.Clear()
 }
 
 func (h *harness) checkLedger() {
 	present := map[string]int{}
-	rows, err := h.server.DB(h.t).Query("SELECT k, COUNT(*) FROM ledger GROUP BY k")
+	rows, err := h.writerNode().server.DB(h.t).Query("SELECT k, COUNT(*) FROM ledger GROUP BY k")
 	require.NoError(h.t, err)
 	for rows.Next() {
 		var k string
@@ -368,32 +540,51 @@ func (h *harness) checkLedger() {
 }
 
 func (h *harness) checkBalances() {
-	sum := h.server.QueryInt(h.t, "SELECT SUM(balance) FROM accounts")
+	sum := h.writerNode().server.QueryInt(h.t, "SELECT SUM(balance) FROM accounts")
 	if sum != h.total {
 		h.violation("balances add up to %d, want %d", sum, h.total)
 	}
 }
 
 func (h *harness) checkPoolIdle() {
+	began := time.Now()
 	require.Eventually(h.t, func() bool {
 		st := h.stats()
 		return st.DatabaseConnectionsCurrentlyBorrowed == 0 && st.WaitingNow == 0
 	}, 10*time.Second, 10*time.Millisecond, "the pool's counters did not return to idle: %+v", h.stats())
-	// The cap, plus the one control connection that sends KILL QUERY. A
-	// connection rdsmux closed may take the server a moment to tear down.
-	limit := h.cfg.backends + 1
-	require.Eventually(h.t, func() bool { return h.server.ConnectionsOf(h.t, "app") <= limit },
-		2*time.Second, 10*time.Millisecond, "the server has more connections of app than the cap %d (+1 control connection)", h.cfg.backends)
-	if peak := h.peak.Load(); peak > int64(limit) {
-		h.t.Logf("sampled peak of server threads of app: %d (cap %d + 1 control); the excess are threads of closed connections the server had not torn down yet", peak, h.cfg.backends)
+	h.t.Logf("pool idle %v after the clients finished", time.Since(began).Round(time.Millisecond))
+	// The cap, plus the one control connection that sends KILL QUERY
+	// (and with failover the monitor's probe pool of at most two per
+	// node). A connection rdsmux closed may take the server a moment to
+	// tear down.
+	limit, probes := h.cfg.backends+1, 0
+	if len(h.nodes) > 1 {
+		probes = 2
+	}
+	w := h.writerNode()
+	require.Eventually(h.t, func() bool { return w.server.ConnectionsOf(h.t, "app") <= limit+probes },
+		2*time.Second, 10*time.Millisecond, "the writer has more connections of app than the cap %d (+1 control connection, +%d probes)", h.cfg.backends, probes)
+	for _, n := range h.nodes {
+		if n != w && n.server.Running() {
+			require.Eventually(h.t, func() bool { return n.server.ConnectionsOf(h.t, "app") <= probes },
+				2*time.Second, 10*time.Millisecond, "the replica %s has connections of app beyond the monitor's probes", n.name)
+		}
+	}
+	if peak := h.peak.Load(); peak > int64(limit+probes) {
+		h.t.Logf("sampled peak of server threads of app: %d (cap %d + 1 control + %d probes); the excess are threads of closed connections the server had not torn down yet", peak, h.cfg.backends, probes)
 	}
 }
 
 func (h *harness) checkNoLeaks(base int) {
-	require.Eventually(h.t, func() bool { return h.server.ConnectionsOf(h.t, "app") == 0 },
-		10*time.Second, 20*time.Millisecond, "backend connections remain after Close")
-	// Goroutines of the run (clients, pool, go-sql-driver watchers) end;
-	// the harness's own (fault proxy, root pool) may remain.
+	for _, n := range h.nodes {
+		if n.server.Running() {
+			require.Eventually(h.t, func() bool { return n.server.ConnectionsOf(h.t, "app") == 0 },
+				10*time.Second, 20*time.Millisecond, "backend connections remain on %s after Close", n.name)
+		}
+	}
+	// Goroutines of the run (clients, pool, monitor, go-sql-driver
+	// watchers) end; a few of the harness's own (fault proxies, root
+	// pools) may come and go.
 	require.Eventually(h.t, func() bool { return runtime.NumGoroutine() <= base+12 },
 		10*time.Second, 20*time.Millisecond, "goroutines leaked: %d now, %d before", runtime.NumGoroutine(), base)
 }
@@ -500,15 +691,15 @@ func (c *client) autocommitWrite(ctx context.Context, conn *sql.Conn) {
 	res, err := conn.ExecContext(ctx, "INSERT INTO ledger (k) VALUES (?)", k)
 	switch {
 	case err == nil:
-		c.h.ledger.record(k, acked)
+		c.h.record(k, acked)
 		if id, err := res.LastInsertId(); err == nil {
 			c.lastID = id
 		}
 	case isServerError(err):
-		c.h.ledger.record(k, failed)
+		c.h.record(k, failed)
 		c.broken(err)
 	default:
-		c.h.ledger.record(k, ambiguous)
+		c.h.record(k, ambiguous)
 		c.broken(err)
 	}
 }
@@ -522,13 +713,13 @@ func (c *client) transfer(ctx context.Context, conn *sql.Conn) {
 	commit := c.rng.IntN(4) != 0
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		c.h.ledger.record(k, failed)
+		c.h.record(k, failed)
 		c.broken(err)
 		return
 	}
 	fail := func(err error) {
 		tx.Rollback()
-		c.h.ledger.record(k, failed)
+		c.h.record(k, failed)
 		c.broken(err)
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE accounts SET balance = balance - ? WHERE id = ?", amount, from); err != nil {
@@ -548,20 +739,20 @@ func (c *client) transfer(ctx context.Context, conn *sql.Conn) {
 		if err := tx.Rollback(); err != nil {
 			c.broken(err)
 		}
-		c.h.ledger.record(k, failed) // rolled back, or lost with its connection: never committed
+		c.h.record(k, failed) // rolled back, or lost with its connection: never committed
 		c.h.counts.txRolledBack.Add(1)
 		return
 	}
 	if err := tx.Commit(); err != nil {
 		if isServerError(err) {
-			c.h.ledger.record(k, failed)
+			c.h.record(k, failed)
 		} else {
-			c.h.ledger.record(k, ambiguous)
+			c.h.record(k, ambiguous)
 		}
 		c.broken(err)
 		return
 	}
-	c.h.ledger.record(k, acked)
+	c.h.record(k, acked)
 	c.h.counts.txCommitted.Add(1)
 	if id, err := res.LastInsertId(); err == nil {
 		c.lastID = id
@@ -666,14 +857,14 @@ func (c *client) lastInsertID(ctx context.Context, conn *sql.Conn) {
 	res, err := conn.ExecContext(ctx, "INSERT INTO ledger (k) VALUES (?)", k)
 	if err != nil {
 		if isServerError(err) {
-			c.h.ledger.record(k, failed)
+			c.h.record(k, failed)
 		} else {
-			c.h.ledger.record(k, ambiguous)
+			c.h.record(k, ambiguous)
 		}
 		c.broken(err)
 		return
 	}
-	c.h.ledger.record(k, acked)
+	c.h.record(k, acked)
 	want, _ := res.LastInsertId()
 	c.lastID = want
 	var got int64
@@ -708,7 +899,7 @@ func (c *client) cancelMidQuery(ctx context.Context, conn *sql.Conn) {
 // ROLLBACK: rdsmux must roll it back.
 func (c *client) abandonTransaction(ctx context.Context, conn *sql.Conn) {
 	k := c.key()
-	c.h.ledger.record(k, failed)
+	c.h.record(k, failed)
 	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
 		c.broken(err)
 		return
