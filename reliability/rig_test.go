@@ -81,6 +81,7 @@ type rig struct {
 // rigConfig says how to build a rig.
 type rigConfig struct {
 	users    proxy.StaticUsers
+	lookup   proxy.UserLookup // instead of users, when set
 	creds    func(user string) (iamauth.Provider, error)
 	backends int
 	logger   *slog.Logger
@@ -97,6 +98,9 @@ func withRigBackend(f func(*proxy.Backend)) rigOption {
 }
 func withRigUsers(u proxy.StaticUsers, creds func(string) (iamauth.Provider, error)) rigOption {
 	return func(c *rigConfig) { c.users, c.creds = u, creds }
+}
+func withRigLookup(l proxy.UserLookup) rigOption {
+	return func(c *rigConfig) { c.lookup = l }
 }
 func withRigBackends(n int) rigOption        { return func(c *rigConfig) { c.backends = n } }
 func withRigLogger(l *slog.Logger) rigOption { return func(c *rigConfig) { c.logger = l } }
@@ -129,7 +133,11 @@ func startRig(t testing.TB, db *mariadbtest.Server, opts ...rigOption) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &proxy.Server{Pool: p, Users: cfg.users, Logger: cfg.logger}
+	var users proxy.UserLookup = cfg.users
+	if cfg.lookup != nil {
+		users = cfg.lookup
+	}
+	srv := &proxy.Server{Pool: p, Users: users, Logger: cfg.logger}
 	r := &rig{db: db, pool: p, srv: srv}
 	if cfg.tls {
 		certs, err := mariadbtest.GenerateCerts()
