@@ -11,6 +11,13 @@
 // nothing hangs past the borrow timeout, and counters, goroutines and backend
 // connections return to their baseline.
 //
+// A hostile-input and security suite runs against a real listener:
+// garbage, truncated, mis-sequenced and oversized packets, silent, slow
+// and idle clients, connection floods; failed logins refused and counted,
+// an unknown user indistinguishable from a wrong password; no backend of
+// one database account serving another's client; RequireTLS; and no
+// secret in any log line.
+//
 // The short mode runs in CI (about a minute). The long mode runs for
 // RDSMUX_SOAK (a duration such as 10m):
 //
