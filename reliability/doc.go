@@ -24,4 +24,13 @@
 //	RDSMUX_SOAK=10m go test -run Soak -v -timeout 30m ./reliability/
 //
 // RDSMUX_SEED fixes the random seed; a failing run prints its seed.
+//
+// The long mode also fails the writer over mid-run (RDSMUX_SOAK_FAILOVERS,
+// default 2): a semi-synchronous primary/replica pair, the primary killed
+// or blackholed and fenced, the replica promoted, the old primary back as
+// a replica before the next failover, which goes the other way. The same
+// invariants hold (why no acknowledged write can be lost is explained in
+// failover_soak_test.go), writes resume after each promotion, and the
+// rejoined replica ends with the writer's tables. TestSoakFailover does one
+// failover per path in CI.
 package reliability
