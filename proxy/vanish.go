@@ -50,7 +50,7 @@ type watcher struct {
 	// killMu guards controls, and is held while a KILL is sent: KILLs go
 	// one at a time (they are rare).
 	killMu   sync.Mutex
-	controls map[string]*controlConn // by partition key
+	controls map[string]*controlConn // by partition key and server address
 }
 
 // controlConn is an unpooled backend connection for KILL QUERY.
@@ -167,7 +167,7 @@ func (c *clientConn) isVanished() bool {
 // slot is freed, so that the server never runs more statements than the
 // pool holds connections.
 func (c *clientConn) stopVanished(be *BackendConn) {
-	if err := c.srv.killQuery(c.key, be.cc.Handshake().ConnectionID); err != nil {
+	if err := c.srv.killQuery(c.key, be); err != nil {
 		c.srv.log.Warn("rdsmux/proxy: could not stop the statement of a client that went away; "+
 			"the server ends it when it next writes to the closed connection", "client", c.id, "user", c.user, "err", err)
 		return
@@ -178,17 +178,28 @@ func (c *clientConn) stopVanished(be *BackendConn) {
 // erNoSuchThread is ER_NO_SUCH_THREAD: the connection to KILL is gone.
 const erNoSuchThread = 1094
 
-// killQuery sends KILL QUERY id as the partition key's account.
-func (s *Server) killQuery(key string, id uint32) error {
+// errKillElsewhere: the control connection reached another server than the
+// statement's backend (the pool's Dial follows the writer, and the writer
+// changed); a KILL there could stop an unrelated session with the same
+// connection id, so none is sent.
+var errKillElsewhere = errors.New("rdsmux/proxy: the control connection reached another server than the statement's (the writer changed); not sending KILL QUERY")
+
+// killQuery sends KILL QUERY for the statement running on be, as the
+// partition key's account, over a control connection to the same server
+// address as be; it refuses to send it anywhere else.
+func (s *Server) killQuery(key string, be *BackendConn) error {
+	id := be.cc.Handshake().ConnectionID
+	addr := be.cc.NetConn().RemoteAddr().String()
+	slot := key + "\x00" + addr
 	w := &s.watch
 	w.killMu.Lock()
 	defer w.killMu.Unlock()
 	ctx, cancel := context.WithTimeout(s.ctx, killTimeout)
 	defer cancel()
-	cc := w.controls[key]
+	cc := w.controls[slot]
 	if cc != nil && !cc.be.IsValid() {
 		_ = cc.be.Close()
-		delete(w.controls, key)
+		delete(w.controls, slot)
 		cc = nil
 	}
 	if cc == nil {
@@ -196,16 +207,20 @@ func (s *Server) killQuery(key string, id uint32) error {
 		if err != nil {
 			return fmt.Errorf("rdsmux/proxy: opening a control connection for KILL QUERY: %w", err)
 		}
-		be, ok := conn.(*BackendConn)
+		ctl, ok := conn.(*BackendConn)
 		if !ok {
 			_ = conn.Close()
 			return fmt.Errorf("rdsmux/proxy: misconfigured listener: the pool's Dial must be proxy.Backend.Dial (got %T)", conn)
 		}
+		if got := ctl.cc.NetConn().RemoteAddr().String(); got != addr {
+			_ = ctl.Close()
+			return fmt.Errorf("%w (statement on %s, control connection to %s)", errKillElsewhere, addr, got)
+		}
 		if w.controls == nil {
 			w.controls = make(map[string]*controlConn)
 		}
-		cc = &controlConn{be: be}
-		w.controls[key] = cc
+		cc = &controlConn{be: ctl}
+		w.controls[slot] = cc
 	}
 	cc.used = time.Now()
 	err := cc.be.Exec(ctx, "KILL QUERY "+strconv.FormatUint(uint64(id), 10))
@@ -219,7 +234,7 @@ func (s *Server) killQuery(key string, id uint32) error {
 		return fmt.Errorf("rdsmux/proxy: KILL QUERY %d: %w", id, err)
 	}
 	_ = cc.be.Close()
-	delete(w.controls, key)
+	delete(w.controls, slot)
 	return fmt.Errorf("rdsmux/proxy: KILL QUERY %d: %w", id, err)
 }
 
