@@ -24,6 +24,13 @@
 //
 // SIGTERM or SIGINT drains: no new clients, idle clients are closed, clients
 // in a transaction finish it (up to -shutdown-timeout).
+//
+// At start, rdsmux runs itself again (same PID, an exec) with
+// GODEBUG=schedtrace=2147483647 added, which keeps the Go runtime's
+// monitor thread from a deep sleep that each relayed packet would otherwise
+// wake it from: at one sysbench thread, this takes about 40% off the
+// latency the listener adds to a query. A GODEBUG that sets schedtrace itself (GODEBUG=schedtrace=0,
+// say) is left as it is.
 package main
 
 import (
@@ -51,6 +58,7 @@ import (
 )
 
 func main() {
+	keepSysmonAwake() // see scheduler.go
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
