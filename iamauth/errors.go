@@ -4,8 +4,6 @@ import (
 	"errors"
 
 	"github.com/go-sql-driver/mysql"
-
-	"github.com/rdsmux/rdsmux/proxy/wire"
 )
 
 // ER_ACCESS_DENIED_ERROR: the server rejected the user name or password.
@@ -15,8 +13,9 @@ var (
 	// ErrAccessDenied marks an error as "the server rejected the
 	// credential" (MySQL error 1045). Code that speaks the protocol with
 	// its own error type wraps it so that Connect recognises the
-	// rejection; go-sql-driver's *mysql.MySQLError and the listener's
-	// *wire.Error with number 1045 are recognised directly.
+	// rejection (the listener's backends do: proxy.Backend.Dial);
+	// go-sql-driver's *mysql.MySQLError number 1045 is recognised
+	// directly.
 	ErrAccessDenied = errors.New("iamauth: access denied by the database server (error 1045)")
 
 	// ErrTLSRequired is returned, before anything is sent to the server,
@@ -35,9 +34,8 @@ var (
 )
 
 // IsAccessDenied reports whether err says the server rejected the
-// credential: a go-sql-driver *mysql.MySQLError number 1045, a *wire.Error
-// code 1045 (the listener's backend connections), or any error wrapping
-// ErrAccessDenied.
+// credential: a go-sql-driver *mysql.MySQLError number 1045, or any error
+// wrapping ErrAccessDenied.
 func IsAccessDenied(err error) bool {
 	if err == nil {
 		return false
@@ -46,11 +44,7 @@ func IsAccessDenied(err error) bool {
 		return true
 	}
 	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number == erAccessDenied
-	}
-	var we *wire.Error
-	return errors.As(err, &we) && we.Code == erAccessDenied
+	return errors.As(err, &me) && me.Number == erAccessDenied
 }
 
 // retryableError marks a credential-fetch failure that is worth retrying

@@ -95,7 +95,8 @@ func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
 		caps |= wire.ClientFoundRows
 	}
 	cc, err := iamauth.Connect(ctx, prov, func(ctx context.Context, cred iamauth.Credential) (*wire.ClientConn, error) {
-		return b.connect(ctx, cred, caps)
+		cc, err := b.connect(ctx, cred, caps)
+		return cc, markAccessDenied(err)
 	}, b.ConnectOptions...)
 	if err != nil {
 		return nil, err
@@ -136,4 +137,16 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 		return nil, err
 	}
 	return cc, nil
+}
+
+// markAccessDenied wraps a server's refusal of the credential (error 1045)
+// with iamauth.ErrAccessDenied, so that iamauth.Connect fetches the
+// credential again (a rotated secret, an expired token) before it gives
+// up; the *wire.Error stays in the chain for errors.As.
+func markAccessDenied(err error) error {
+	var e *wire.Error
+	if errors.As(err, &e) && e.Code == wire.ErAccessDenied {
+		return fmt.Errorf("%w: %w", iamauth.ErrAccessDenied, err)
+	}
+	return err
 }

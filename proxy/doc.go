@@ -114,11 +114,20 @@
 // statement costs the listener two writes and two reads that return data
 // (plus, when the peer has not answered yet, a read that finds nothing
 // before the goroutine parks) — what a plain TCP relay needs too — and
-// about a microsecond of classification and pool bookkeeping. On a small machine that runs the
-// clients, the listener and the database together, those system calls and
-// the wake-ups they cause dominate: a statement as cheap as a primary-key
-// lookup then runs at about half the direct throughput through any
-// relaying proxy, while heavier work is less affected. bench/sysbench.sh
-// measures sysbench direct and through the listener side by side (with
-// RELAY=1, through a plain TCP relay too).
+// about a microsecond of classification and pool bookkeeping. On a small
+// machine that runs the clients, the listener and the database together,
+// those system calls and the wake-ups they cause dominate: a statement as
+// cheap as a primary-key lookup then runs at about half the direct
+// throughput through any relaying proxy (HAProxy included), while heavier
+// work is less affected. bench/sysbench.sh measures sysbench direct and
+// through the listener side by side (with RELAY=1 through a plain TCP relay
+// too, with HAPROXY=1 through HAProxy).
+//
+// Each of those reads and writes enters the Go runtime's syscall path, which
+// wakes the runtime's monitor thread (sysmon) whenever it was in its deep
+// sleep, as it is between packets when the process is otherwise idle: at
+// one client this added about 30 µs to each relayed statement on a 2-core
+// VM. Start a program that embeds the Server with
+// GODEBUG=schedtrace=2147483647 in its environment to keep sysmon out of
+// that sleep (cmd/rdsmux does this to itself; see cmd/rdsmux/scheduler.go).
 package proxy

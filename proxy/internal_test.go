@@ -2,7 +2,11 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"testing"
+
+	"github.com/rdsmux/rdsmux/iamauth"
 
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
@@ -84,5 +88,34 @@ func TestStmtCacheLRU(t *testing.T) {
 func TestCharsetStatement(t *testing.T) {
 	if charsetStatement(45) != "" || charsetStatement(8) != "SET NAMES latin1" {
 		t.Fatal("charset mapping")
+	}
+}
+
+// TestMarkAccessDenied: a backend's refusal of the credential (1045) is
+// iamauth.ErrAccessDenied for iamauth.Connect, and still the server's
+// *wire.Error; other errors pass as they are.
+func TestMarkAccessDenied(t *testing.T) {
+	denied := wire.NewError(wire.ErAccessDenied, wire.StateAccessDenied, "Access denied for user 'app'@'localhost' (using password: YES)")
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{denied, true},
+		{fmt.Errorf("wire: %w", denied), true},
+		{wire.NewError(wire.ErDBAccessDenied, wire.StateAccessDenied, "Access denied to database"), false},
+		{errors.New("connection refused"), false},
+	} {
+		got := markAccessDenied(tc.err)
+		if iamauth.IsAccessDenied(got) != tc.want {
+			t.Errorf("markAccessDenied(%v): IsAccessDenied = %v, want %v", tc.err, !tc.want, tc.want)
+		}
+		var e *wire.Error
+		if tc.want && (!errors.As(got, &e) || e.Code != wire.ErAccessDenied) {
+			t.Errorf("markAccessDenied(%v) = %v: the *wire.Error is lost", tc.err, got)
+		}
+		if !tc.want && got != tc.err {
+			t.Errorf("markAccessDenied(%v) = %v, want it unchanged", tc.err, got)
+		}
 	}
 }

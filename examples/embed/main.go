@@ -7,6 +7,12 @@
 //	DB_PASSWORD=secret go run ./embed -db 127.0.0.1:3306 -db-user app -listen 127.0.0.1:3307 -http 127.0.0.1:8080
 //	mysql -h 127.0.0.1 -P 3307 -u app -psecret
 //	curl 127.0.0.1:8080/stats
+//
+// For the listener's latency, start the server with
+// GODEBUG=schedtrace=2147483647 in its environment, as cmd/rdsmux does to
+// itself: it keeps the Go runtime's monitor thread out of a deep sleep that
+// each relayed packet would otherwise wake it from (see the proxy package
+// documentation).
 package main
 
 import (

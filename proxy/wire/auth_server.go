@@ -130,7 +130,7 @@ func (c *Credential) verifyCleartext(plugin, pw string) bool {
 	if testHookVerify != nil {
 		testHookVerify(plugin, c.decoy)
 	}
-	return c.verifyPassword(pw)
+	return c.verifyPassword(pw) && !c.decoy
 }
 
 // wrongPassword is why a verification against c failed, for the error

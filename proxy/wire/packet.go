@@ -119,9 +119,8 @@ func (c *Conn) ReadPacket() ([]byte, error) {
 			}
 			return p, nil
 		}
-		c.rbuf = grow(c.rbuf[:0], n)
-		if _, err := io.ReadFull(c.br, c.rbuf); err != nil {
-			return nil, c.readErr(err)
+		if c.rbuf, err = c.readAppend(c.rbuf[:0], n); err != nil {
+			return nil, err
 		}
 		return c.rbuf, nil
 	}
@@ -132,9 +131,8 @@ func (c *Conn) ReadPacket() ([]byte, error) {
 		if total+n > c.maxPacket {
 			return nil, c.tooLarge(total + n)
 		}
-		c.rbuf = grow(c.rbuf, total+n)
-		if _, err := io.ReadFull(c.br, c.rbuf[total:total+n]); err != nil {
-			return nil, c.readErr(err)
+		if c.rbuf, err = c.readAppend(c.rbuf, n); err != nil {
+			return nil, err
 		}
 		total += n
 		if n < MaxChunk {
@@ -173,6 +171,27 @@ func (c *Conn) readErr(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// readStep bounds how far ahead of the bytes received readAppend grows its
+// buffer.
+const readStep = 1 << 20
+
+// readAppend appends exactly n bytes read from the connection to b. It grows
+// b as the bytes arrive, at most readStep ahead of them, so that a peer that
+// announces a large packet and then sends little makes the Conn hold memory
+// for what it sent, not for what it announced.
+func (c *Conn) readAppend(b []byte, n int) ([]byte, error) {
+	for n > 0 {
+		start := len(b)
+		step := min(n, readStep)
+		b = grow(b, start+step)
+		if _, err := io.ReadFull(c.br, b[start:]); err != nil {
+			return b[:start], c.readErr(err)
+		}
+		n -= step
+	}
+	return b, nil
 }
 
 // grow returns b resized to n bytes, reusing its storage when large enough.

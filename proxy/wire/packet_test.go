@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"testing"
 
 	"github.com/rdsmux/rdsmux/proxy/wire"
@@ -206,5 +207,31 @@ func BenchmarkRelayPacket(b *testing.B) {
 		}
 		src.ResetSeq()
 		dst.ResetSeq()
+	}
+}
+
+// TestPacketAnnouncedNotAllocated: a peer that announces a large packet and
+// sends a few bytes of it makes ReadPacket allocate for what arrived (within
+// a step of 1 MiB), not for the 16 MiB announced; the read fails cleanly.
+func TestPacketAnnouncedNotAllocated(t *testing.T) {
+	for _, announced := range []int{wire.MaxChunk - 1, wire.MaxChunk} {
+		a, b := net.Pipe()
+		r := wire.NewConn(b)
+		go func() { // the peer: a header, 100 bytes, gone
+			hdr := []byte{byte(announced), byte(announced >> 8), byte(announced >> 16), 0}
+			_, _ = a.Write(append(hdr, make([]byte, 100)...))
+			a.Close()
+		}()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := r.ReadPacket()
+		runtime.ReadMemStats(&after)
+		b.Close()
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("announced %d: err = %v, want io.ErrUnexpectedEOF", announced, err)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 3<<20 {
+			t.Errorf("announced %d bytes, sent 100: ReadPacket allocated %d bytes", announced, got)
+		}
 	}
 }
