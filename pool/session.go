@@ -143,10 +143,9 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 	var start time.Time
 	failures := 0
 	timeout := p.borrowTimeout
-	var deadline time.Time // of the borrow timeout, when there is one
-	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
-	}
+	// deadline is the borrow timeout's, set at the first failed dial (the
+	// path that succeeds reads no clock for it).
+	var deadline time.Time
 	backoff := dialRetryMin
 	for {
 		// The claim on the previous backend is given up in the same step,
@@ -154,6 +153,12 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 		prev := s.claim
 		r, _, err := p.core.AcquireAfter(ctx, s.part.core, s.tag, timeout, prev)
 		if err != nil {
+			if df, ok := err.(*core.DialFailedError); ok {
+				if timeout > 0 && deadline.IsZero() {
+					deadline = time.Now().Add(timeout - df.Waited)
+				}
+				err = df.Err
+			}
 			if p.transientDial(err) {
 				// A network blip or a database restarting: keep trying,
 				// with backoff, as long as the borrow timeout and the

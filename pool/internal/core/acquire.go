@@ -21,6 +21,19 @@ func (e *TimeoutError) Error() string {
 		e.Timeout, e.Borrowed, e.MaxSize, e.Waiting)
 }
 
+// DialFailedError is returned by Acquire when a dial failed and its error
+// was handed to this acquirer. Waited is how long the acquirer had waited
+// by then, so that a caller that retries within a deadline of its own needs
+// no clock reading of its own on the path that succeeds.
+type DialFailedError struct {
+	Err    error // the dial function's error
+	Waited time.Duration
+}
+
+func (e *DialFailedError) Error() string { return e.Err.Error() }
+
+func (e *DialFailedError) Unwrap() error { return e.Err }
+
 // Acquire borrows a resource of part, preferring an idle one whose tag is
 // tag (see Match). If none is idle it waits, first come first served, until
 // one is released or dialed for it, ctx is done, or timeout (if > 0)
@@ -262,7 +275,7 @@ func (p *Pool[T]) dialOne(part *Partition[T], gen uint64) {
 		if w := part.waiters.head; w != nil {
 			p.dequeueLocked(w)
 			p.counters.WaitNanos += now - w.start
-			w.ch <- delivery[T]{err: err}
+			w.ch <- delivery[T]{err: &DialFailedError{Err: err, Waited: durationBetween(w.start, now)}}
 		}
 		p.fillLocked()
 		p.mu.Unlock()
