@@ -25,8 +25,10 @@ type backend struct {
 	resetter driver.SessionResetter
 
 	// id is the server's connection id (CONNECTION_ID()), used to KILL a
-	// query whose context was cancelled.
-	id int64
+	// query whose context was cancelled; server says which server it is an
+	// id on (see serverIdentity).
+	id     int64
+	server string
 
 	// stmts caches prepared statements by query text, most recently used
 	// at the front; at most cacheSize entries (a negative size disables the
@@ -74,16 +76,53 @@ func newBackend(ctx context.Context, c driver.Conn, cacheSize int, k *killer) (*
 	if cacheSize >= 0 {
 		b.stmts = make(map[string]*list.Element)
 	}
-	id, err := b.QueryValue(ctx, "SELECT CONNECTION_ID()")
-	if err != nil {
+	var err error
+	if b.id, b.server, err = serverIdentity(ctx, b.querier); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("rdsmux: reading the backend's connection id: %w", err)
-	}
-	if b.id, err = strconv.ParseInt(id, 10, 64); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("rdsmux: backend connection id %q: %w", id, err)
+		return nil, err
 	}
 	return b, nil
+}
+
+// identityQuery reads a connection's id and the identity of its server.
+const identityQuery = "SELECT CONNECTION_ID(), CONCAT(@@hostname, ':', @@port, ' server_id=', @@server_id)"
+
+// serverIdentity returns the connection id of q's connection and the
+// identity of the server it is connected to: host name, port and server_id.
+// A connection id means something only on its own server, and which server
+// a new connection reaches can change (a failover, a cluster endpoint's DNS
+// name moving), so KILL QUERY id is sent only over a connection whose
+// server has the same identity. It is read in the round trip that reads
+// the id, so costs nothing extra.
+func serverIdentity(ctx context.Context, q driver.QueryerContext) (id int64, server string, err error) {
+	rows, err := q.QueryContext(ctx, identityQuery, nil)
+	if err != nil {
+		return 0, "", fmt.Errorf("rdsmux: reading the backend's connection id: %w", err)
+	}
+	defer rows.Close()
+	vals := make([]driver.Value, 2)
+	if len(rows.Columns()) != len(vals) {
+		return 0, "", fmt.Errorf("rdsmux: reading the backend's connection id: %d columns, want 2", len(rows.Columns()))
+	}
+	if err := rows.Next(vals); err != nil {
+		return 0, "", fmt.Errorf("rdsmux: reading the backend's connection id: %w", err)
+	}
+	text := func(v driver.Value) string {
+		switch v := v.(type) {
+		case []byte:
+			return string(v)
+		case string:
+			return v
+		case nil:
+			return ""
+		default:
+			return fmt.Sprint(v)
+		}
+	}
+	if id, err = strconv.ParseInt(text(vals[0]), 10, 64); err != nil {
+		return 0, "", fmt.Errorf("rdsmux: backend connection id %q: %w", text(vals[0]), err)
+	}
+	return id, text(vals[1]), nil
 }
 
 // Exec runs a statement that returns no rows. The pool uses it to apply
@@ -153,7 +192,7 @@ func (b *backend) Ping(ctx context.Context) error {
 // counts.
 func (b *backend) Close() error {
 	if b.killOnClose && b.killer != nil {
-		b.killer.kill(b.id)
+		b.killer.kill(b.id, b.server)
 	}
 	for e := b.lru.Front(); e != nil; e = e.Next() {
 		e.Value.(*cachedStmt).stmt.Close()

@@ -119,12 +119,19 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 	if cred.Cleartext && b.TLSConfig == nil {
 		return nil, fmt.Errorf("rdsmux/proxy: credentials from %s must be sent in clear text (an IAM token); set Backend.TLSConfig so they travel over TLS", cred.Source)
 	}
-	if b.DialContext == nil {
-		return wire.Dial(ctx, b.Addr, cfg)
+	addr, dial := b.Addr, b.DialContext
+	if a, ok := ctx.Value(exactAddrKey{}).(string); ok {
+		// A control connection to one server: not wherever DialContext
+		// (a failover dialer) would go now.
+		var d net.Dialer
+		addr, dial = a, d.DialContext
 	}
-	nc, err := b.DialContext(ctx, "tcp", b.Addr)
+	if dial == nil {
+		return wire.Dial(ctx, addr, cfg)
+	}
+	nc, err := dial(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("rdsmux/proxy: dialing %s: %w", b.Addr, err)
+		return nil, fmt.Errorf("rdsmux/proxy: dialing %s: %w", addr, err)
 	}
 	if cfg.TLSConfig != nil && cfg.TLSConfig.ServerName == "" && !cfg.TLSConfig.InsecureSkipVerify {
 		host, _, _ := net.SplitHostPort(b.Addr)
@@ -150,3 +157,8 @@ func markAccessDenied(err error) error {
 	}
 	return err
 }
+
+// exactAddrKey is the context key under which the Server asks Backend.Dial
+// (through pool.DialControl) for a connection to one server address, the
+// one a statement to KILL runs on, bypassing Backend.DialContext.
+type exactAddrKey struct{}

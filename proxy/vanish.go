@@ -179,14 +179,17 @@ func (c *clientConn) stopVanished(be *BackendConn) {
 const erNoSuchThread = 1094
 
 // errKillElsewhere: the control connection reached another server than the
-// statement's backend (the pool's Dial follows the writer, and the writer
-// changed); a KILL there could stop an unrelated session with the same
+// statement's backend (a pool whose Dial is not Backend.Dial, and follows
+// the writer); a KILL there could stop an unrelated session with the same
 // connection id, so none is sent.
-var errKillElsewhere = errors.New("rdsmux/proxy: the control connection reached another server than the statement's (the writer changed); not sending KILL QUERY")
+var errKillElsewhere = errors.New("rdsmux/proxy: the control connection reached another server than the statement's; not sending KILL QUERY")
 
 // killQuery sends KILL QUERY for the statement running on be, as the
 // partition key's account, over a control connection to the same server
-// address as be; it refuses to send it anywhere else.
+// address as be: Backend.Dial dials that address itself, not through its
+// DialContext (a failover dialer reaches the current writer, and the
+// statement may run on a former one). It refuses to send the KILL anywhere
+// else.
 func (s *Server) killQuery(key string, be *BackendConn) error {
 	id := be.cc.Handshake().ConnectionID
 	addr := be.cc.NetConn().RemoteAddr().String()
@@ -203,7 +206,7 @@ func (s *Server) killQuery(key string, be *BackendConn) error {
 		cc = nil
 	}
 	if cc == nil {
-		conn, err := s.Pool.DialControl(ctx, key)
+		conn, err := s.Pool.DialControl(context.WithValue(ctx, exactAddrKey{}, addr), key)
 		if err != nil {
 			return fmt.Errorf("rdsmux/proxy: opening a control connection for KILL QUERY: %w", err)
 		}

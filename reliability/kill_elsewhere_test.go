@@ -1,21 +1,12 @@
-//go:build rdsmux_repro
-
 package reliability
 
-// Known bug, reproduced; excluded from the normal build (and CI) by the
-// rdsmux_repro tag until it is fixed, then the tag goes:
-//
-//	go test -tags rdsmux_repro -run Repro -v ./reliability/
-//
-// KILL QUERY is sent to whichever host is the writer when the control
-// connection is dialed, not to the host the statement runs on. The
-// listener's vanished-client watcher (proxy/vanish.go: Server.killQuery
-// dials pool.DialControl, i.e. Backend.Dial through the failover dialer)
-// and the driver's killer (killer.go: the partition's failover.Connector)
-// both pick the current writer; backends carry only a connection id. After
-// a writer change, a KILL QUERY for a statement still running on the
-// former writer lands on the new writer and stops whichever statement has
-// that connection id there.
+// A connection id names a session only on its own server. After a writer
+// change, a KILL QUERY for a statement still running on the former writer
+// must not go to the new writer, where the same id can name an unrelated
+// session: the listener's vanished-client watcher sends it only over a
+// control connection to the statement's server address (proxy/vanish.go),
+// and the driver's killer only to a server with the statement's identity
+// (killer.go; TestCancelKillsOnlyOnTheStatementsServer in the root package).
 
 import (
 	"context"
@@ -34,7 +25,7 @@ import (
 	"github.com/rdsmux/rdsmux/proxy"
 )
 
-func TestReproKillQueryAfterSwitchoverHitsTheNewWriter(t *testing.T) {
+func TestVanishedClientKillStaysOnItsServer(t *testing.T) {
 	a, b := mariadbtest.StartReplicaPair(t)
 	a.CreateUser(t, "app", "app-pw")
 	b.WaitReplicaCaughtUp(t, a)
