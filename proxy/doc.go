@@ -90,7 +90,11 @@
 // backend dies during a command, the client gets error 2013 (SQLSTATE HY000)
 // and keeps its connection; if its transaction or pinned state died with the
 // backend, it is disconnected after the error, as a server crash would do. A
-// malformed or oversized packet closes that client only.
+// malformed or oversized packet closes that client only. When no backend
+// can be opened, the client gets 2003; when the database refuses the
+// listener's own credentials for the client's backend account, 1045 with a
+// message that names neither that account nor the listener's host (a Warn
+// log line has the server's message).
 //
 // A client that goes away while its command runs (go-sql-driver closes the
 // connection when a context is cancelled; processes die; Lambda times

@@ -21,11 +21,29 @@ const (
 	ErBackendUnavailable uint16 = 2003
 )
 
+// errBackendAuth is what a client gets when the database refused the
+// listener's own credentials for the client's backend account: the
+// server's message names that account (and the listener's host), which is
+// the operator's business, not the client's; the listener logs it.
+var errBackendAuth = wire.NewError(wire.ErAccessDenied, wire.StateAccessDenied,
+	"Access denied: the database refused the listener's credentials for this user's backend connections (rdsmux: the listener's log says more)")
+
+// backendAuthRefused reports whether err is a backend dial refused with
+// ER_ACCESS_DENIED_ERROR (after iamauth.Connect's fresh fetch of the
+// credential, when it has one).
+func backendAuthRefused(err error) bool {
+	var de *pool.DialError
+	var e *wire.Error
+	return errors.As(err, &de) && errors.As(de.Err, &e) && e.Code == wire.ErAccessDenied
+}
+
 // backendError turns an error from borrowing a backend into the error
 // packet a client gets.
 func backendError(err error) *wire.Error {
 	var e *wire.Error
 	switch {
+	case backendAuthRefused(err):
+		return errBackendAuth
 	case errors.Is(err, pool.ErrLookBehindLost):
 		return &wire.Error{Code: wire.ErUnknownError, State: wire.StateGeneral, Message: err.Error()}
 	case errors.Is(err, pool.ErrBorrowTimeout):

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/rdsmux/rdsmux/proxy"
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
@@ -342,6 +344,34 @@ func expectClosed(t *testing.T, cc *wire.ClientConn) {
 		if wire.IsERR(p) {
 			e, _ := wire.ParseERR(p)
 			t.Logf("closed with: %v", e)
+		}
+	}
+}
+
+// TestBackendCredentialsRefused: when the database refuses the listener's
+// own credentials for a client's backend account, the client (which logged
+// in to the listener correctly) gets 1045 with a message that does not name
+// the backend account or the listener's host, at login (a database in the
+// handshake) and at its first statement (none).
+func TestBackendCredentialsRefused(t *testing.T) {
+	// ghost is a listener user; the database has no such account.
+	e := startEnv(t, withServer(func(s *proxy.Server) { s.Users.(proxy.StaticUsers)["ghost"] = "ghost-secret" }))
+	for _, dbName := range []string{"test", ""} {
+		cfg := mysql.NewConfig()
+		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = "ghost", "ghost-secret", "tcp", e.addr, dbName
+		db, err := sql.Open("mysql", cfg.FormatDSN())
+		must(t, err)
+		_, err = db.Exec("DO 1")
+		db.Close()
+		var me *mysql.MySQLError
+		if !errors.As(err, &me) || me.Number != 1045 {
+			t.Fatalf("database %q: err = %v, want 1045", dbName, err)
+		}
+		if strings.Contains(me.Message, "ghost'@") || strings.Contains(me.Message, "127.0.0.1") {
+			t.Errorf("database %q: the client's error names the backend account or host: %q", dbName, me.Message)
+		}
+		if !strings.Contains(me.Message, "refused the listener's credentials") {
+			t.Errorf("database %q: message %q does not say whose credentials were refused", dbName, me.Message)
 		}
 	}
 }

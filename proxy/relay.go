@@ -150,7 +150,11 @@ func (c *clientConn) acquireFor(sql string, r *pinning.Result) (b *pool.Backend,
 		} else {
 			c.srv.counts.backendErrors.Add(1)
 		}
-		c.srv.log.Debug("rdsmux/proxy: no backend for a client command", "client", c.id, "user", c.user, "err", aerr)
+		if backendAuthRefused(aerr) {
+			c.srv.log.Warn("rdsmux/proxy: the database refused the backend credentials for a client user", "client", c.id, "user", c.user, "err", aerr)
+		} else {
+			c.srv.log.Debug("rdsmux/proxy: no backend for a client command", "client", c.id, "user", c.user, "err", aerr)
+		}
 		return nil, nil, false, c.writeErr(e)
 	}
 	be, isOurs := b.Conn().(*BackendConn)

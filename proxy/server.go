@@ -352,7 +352,11 @@ func (s *Server) authorize(ctx context.Context, r *wire.HandshakeResponse) error
 	b, err := sess.Acquire(ctx)
 	if err != nil {
 		var e *wire.Error
-		if errors.As(err, &e) {
+		switch {
+		case backendAuthRefused(err):
+			s.log.Warn("rdsmux/proxy: the database refused the backend credentials for a client user", "user", r.User, "err", err)
+			return errBackendAuth
+		case errors.As(err, &e):
 			return e // Unknown database, access denied to it
 		}
 		return backendError(err)

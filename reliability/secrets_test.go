@@ -410,7 +410,7 @@ func scanForSecrets(t *testing.T, sink *logSink, secrets map[string]string, clie
 	for _, want := range []string{
 		"rdsmux/proxy: client handshake failed",
 		"rdsmux/proxy: COM_CHANGE_USER failed",
-		"rdsmux/proxy: no backend for a client command",
+		"rdsmux/proxy: the database refused the backend credentials for a client user",
 		"rdsmux/proxy: client sent a malformed packet; closing it",
 		"rdsmux/proxy: client sent an oversized packet; closing it",
 		"rdsmux/proxy: statement pins the client's session",
