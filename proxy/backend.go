@@ -29,6 +29,10 @@ type BackendConn struct {
 	// unseen (a reset, a write that returned rows).
 	lastInsertID    uint64
 	lastInsertKnown bool
+
+	// untrack unregisters cc's socket from the failover monitor (see
+	// Backend.Failover); nil when not registered. Called by Close.
+	untrack func()
 }
 
 var (
@@ -78,6 +82,10 @@ func (b *BackendConn) Ping(ctx context.Context) error { return b.cc.Ping(ctx) }
 // Close sends COM_QUIT and closes the connection.
 func (b *BackendConn) Close() error {
 	b.stmts.clear()
+	if b.untrack != nil {
+		b.untrack()
+		b.untrack = nil
+	}
 	return b.cc.Close()
 }
 

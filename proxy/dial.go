@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
+	"github.com/rdsmux/rdsmux/failover"
 	"github.com/rdsmux/rdsmux/iamauth"
 	"github.com/rdsmux/rdsmux/pool"
 	"github.com/rdsmux/rdsmux/proxy/wire"
@@ -49,9 +51,19 @@ type Backend struct {
 	// StatementCacheSize bounds the prepared statements cached per backend
 	// connection; 0 means DefaultStatementCacheSize.
 	StatementCacheSize int
-	// DialContext opens the network connection (a failover-aware dialer,
-	// for example); nil means net.Dialer.
+	// DialContext opens the network connection; nil means net.Dialer.
+	// Ignored when Failover is set.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Failover, when set, sends backend connections to the cluster's
+	// current writer (or a reader: the dialer's Role) instead of Addr: each
+	// new connection's role is confirmed on it (Dialer.RoleQuery) and, if
+	// wrong, another is tried until the context ends; writer connections
+	// are registered with the monitor (Dialer.Track), which closes them
+	// when another host becomes the writer, so that a statement stuck on a
+	// failed writer fails at once with 2013 instead of waiting for TCP to
+	// give up. Addr then names the cluster in logs; TLS checks each host's
+	// own name.
+	Failover *failover.Dialer
 	// ConnectOptions tune the retries through credential rotation (see
 	// iamauth.Connect).
 	ConnectOptions []iamauth.ConnectOption
@@ -94,18 +106,25 @@ func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
 	if foundRows {
 		caps |= wire.ClientFoundRows
 	}
+	var untrack func() // of the connection that succeeded
 	cc, err := iamauth.Connect(ctx, prov, func(ctx context.Context, cred iamauth.Credential) (*wire.ClientConn, error) {
-		cc, err := b.connect(ctx, cred, caps)
+		cc, u, err := b.connect(ctx, cred, caps)
+		if err == nil {
+			untrack = u
+		}
 		return cc, markAccessDenied(err)
 	}, b.ConnectOptions...)
 	if err != nil {
 		return nil, err
 	}
-	return newBackendConn(cc, b.StatementCacheSize), nil
+	be := newBackendConn(cc, b.StatementCacheSize)
+	be.untrack = untrack
+	return be, nil
 }
 
-// connect dials and authenticates one connection with cred.
-func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wire.Capability) (*wire.ClientConn, error) {
+// connect dials and authenticates one connection with cred. untrack, when
+// not nil, unregisters the connection from the failover monitor.
+func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wire.Capability) (cc *wire.ClientConn, untrack func(), err error) {
 	cfg := &wire.ClientConfig{
 		User:                   cred.User,
 		Password:               cred.Password,
@@ -117,26 +136,44 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 		Attrs:                  []wire.Attr{{Key: "program_name", Value: "rdsmux"}},
 	}
 	if cred.Cleartext && b.TLSConfig == nil {
-		return nil, fmt.Errorf("rdsmux/proxy: credentials from %s must be sent in clear text (an IAM token); set Backend.TLSConfig so they travel over TLS", cred.Source)
+		return nil, nil, fmt.Errorf("rdsmux/proxy: credentials from %s must be sent in clear text (an IAM token); set Backend.TLSConfig so they travel over TLS", cred.Source)
 	}
-	addr, dial := b.Addr, b.DialContext
 	if a, ok := ctx.Value(exactAddrKey{}).(string); ok {
 		// A control connection to one server: not wherever DialContext
-		// (a failover dialer) would go now.
+		// or Failover would go now.
 		var d net.Dialer
-		addr, dial = a, d.DialContext
+		cc, err := b.handshake(ctx, cfg, d.DialContext, a)
+		return cc, nil, err
 	}
-	if dial == nil {
-		return wire.Dial(ctx, addr, cfg)
+	if b.Failover != nil {
+		return b.connectFailover(ctx, cfg)
 	}
+	if b.DialContext == nil {
+		cc, err := wire.Dial(ctx, b.Addr, cfg)
+		return cc, nil, err
+	}
+	cc, err = b.handshake(ctx, cfg, b.DialContext, b.Addr)
+	return cc, nil, err
+}
+
+// handshake dials addr with dial and completes the MySQL handshake; TLS
+// checks the name in addr unless the config names a server.
+func (b *Backend) handshake(ctx context.Context, cfg *wire.ClientConfig, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) (*wire.ClientConn, error) {
 	nc, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("rdsmux/proxy: dialing %s: %w", addr, err)
 	}
+	return b.handshakeOn(ctx, cfg, nc, addr)
+}
+
+// handshakeOn completes the MySQL handshake on nc, a connection to addr.
+func (b *Backend) handshakeOn(ctx context.Context, cfg *wire.ClientConfig, nc net.Conn, addr string) (*wire.ClientConn, error) {
 	if cfg.TLSConfig != nil && cfg.TLSConfig.ServerName == "" && !cfg.TLSConfig.InsecureSkipVerify {
-		host, _, _ := net.SplitHostPort(b.Addr)
-		cfg.TLSConfig = cfg.TLSConfig.Clone()
-		cfg.TLSConfig.ServerName = host
+		host, _, _ := net.SplitHostPort(addr)
+		c := *cfg
+		c.TLSConfig = cfg.TLSConfig.Clone()
+		c.TLSConfig.ServerName = host
+		cfg = &c
 	}
 	cc, err := wire.Connect(ctx, nc, cfg)
 	if err != nil {
@@ -144,6 +181,58 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 		return nil, err
 	}
 	return cc, nil
+}
+
+// Backoff between hosts that turned out to have the wrong role.
+const (
+	wrongRoleBackoffMin = 10 * time.Millisecond
+	wrongRoleBackoffMax = 500 * time.Millisecond
+)
+
+// connectFailover connects to the host b.Failover picks, confirms its role
+// and registers a writer connection with the monitor. A host with the
+// wrong role (a writer just demoted, a topology not yet refreshed) is
+// reported to the monitor by ConfirmRole, and the next pick is tried after
+// a backoff, until ctx ends.
+func (b *Backend) connectFailover(ctx context.Context, cfg *wire.ClientConfig) (*wire.ClientConn, func(), error) {
+	d := b.Failover
+	backoff := wrongRoleBackoffMin
+	for {
+		nc, h, err := d.DialHost(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		cc, err := b.handshakeOn(ctx, cfg, nc, h.Addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		if q := d.RoleQuery(); q != "" {
+			v, _, err := cc.QueryValue(ctx, q)
+			if err == nil {
+				err = d.ConfirmRole(h, v != "" && v != "0")
+			}
+			if err != nil {
+				_ = cc.Close()
+				if !errors.Is(err, failover.ErrWrongRole) {
+					return nil, nil, fmt.Errorf("rdsmux/proxy: checking the role of %s: %w", h.Addr, err)
+				}
+				t := time.NewTimer(backoff)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return nil, nil, fmt.Errorf("rdsmux/proxy: waiting for a %s: %w (last tried: %w)", d.Role(), ctx.Err(), err)
+				case <-t.C:
+				}
+				backoff = min(2*backoff, wrongRoleBackoffMax)
+				continue
+			}
+		}
+		var untrack func()
+		if d.Role() == failover.RoleWriter {
+			untrack = d.Track(h, nc)
+		}
+		return cc, untrack, nil
+	}
 }
 
 // markAccessDenied wraps a server's refusal of the credential (error 1045)
@@ -160,5 +249,5 @@ func markAccessDenied(err error) error {
 
 // exactAddrKey is the context key under which the Server asks Backend.Dial
 // (through pool.DialControl) for a connection to one server address, the
-// one a statement to KILL runs on, bypassing Backend.DialContext.
+// one a statement to KILL runs on, bypassing DialContext and Failover.
 type exactAddrKey struct{}

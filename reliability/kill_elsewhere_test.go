@@ -36,7 +36,7 @@ func TestVanishedClientKillStaysOnItsServer(t *testing.T) {
 		require.NoError(t, a.Ping(context.Background()))
 	}
 
-	// The listener, wired as cmd/rdsmux -failover readonly wires it.
+	// A listener that follows the writer.
 	probe := mysql.NewConfig()
 	probe.User, probe.Passwd = "app", "app-pw"
 	prov, err := failover.NewReadOnly(failover.ReadOnlyConfig{Hosts: []string{a.Addr(), b.Addr()}, Probe: failover.ProbeConfig{MySQL: probe}})
@@ -45,6 +45,10 @@ func TestVanishedClientKillStaysOnItsServer(t *testing.T) {
 	require.NoError(t, err)
 	defer m.Close()
 	backend := &proxy.Backend{Addr: a.Addr(), Credentials: proxy.OneAccount("app", "app-pw"),
+		// The dialer as a plain DialContext: backend connections are not
+		// registered with the monitor (Backend.Failover would have the
+		// switchover cut the statement with 2013), so the statement still
+		// runs on A when its client vanishes.
 		DialContext: failover.NewDialer(m, failover.DialerConfig{}).DialContext}
 	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: 2, ConnectionBorrowTimeout: 10 * time.Second})
 	require.NoError(t, err)

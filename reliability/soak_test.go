@@ -391,7 +391,7 @@ func (h *harness) openListener(logger *slog.Logger) {
 		require.NoError(h.t, err)
 		h.monitor = m
 		m.Subscribe(h.monitorEvent)
-		backend.DialContext = failover.NewDialer(m, failover.DialerConfig{}).DialContext
+		backend.Failover = failover.NewDialer(m, failover.DialerConfig{})
 	}
 	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: h.cfg.backends,
 		ConnectionBorrowTimeout: 20 * time.Second, Logger: logger})

@@ -51,8 +51,8 @@ func newCluster(cfg *config, b *proxy.Backend, log *slog.Logger) (*cluster, erro
 		return nil, fmt.Errorf("-failover: %w", err)
 	}
 	c := &cluster{monitor: m, dialer: failover.NewDialer(m, failover.DialerConfig{})}
-	b.Addr = hosts[0] // for logs and TLS names; the dialer decides where to go
-	b.DialContext = c.dialer.DialContext
+	b.Addr = hosts[0] // for logs; the dialer decides where to go, and TLS checks each host's name
+	b.Failover = c.dialer
 	m.Subscribe(func(ev failover.Event) {
 		log.Info("rdsmux: failover event", "event", ev.Kind.String(), "from", ev.From.Addr, "to", ev.To.Addr, "duration", ev.Duration)
 	})
