@@ -32,30 +32,6 @@ func movableName(t *testing.T, first string) (network string, target *atomic.Poi
 	return network, target
 }
 
-// sessionWithID opens, on s, a connection whose id is id. s's ids must still
-// be below id.
-func sessionWithID(t *testing.T, s *mariadbtest.Server, id int64) *sql.Conn {
-	t.Helper()
-	root, err := sql.Open("mysql", s.DSN(""))
-	require.NoError(t, err)
-	t.Cleanup(func() { root.Close() })
-	root.SetMaxIdleConns(0) // a closed connection really closes: each Conn is a new id
-	for {
-		c, err := root.Conn(context.Background())
-		require.NoError(t, err)
-		var got int64
-		require.NoError(t, c.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&got))
-		switch {
-		case got == id:
-			t.Cleanup(func() { c.Close() })
-			return c
-		case got > id:
-			t.Fatalf("%s's connection ids passed %d (at %d)", s.Addr(), id, got)
-		}
-		c.Close()
-	}
-}
-
 // sleeping reports the id of the connection of user app that runs query on
 // s, or 0. It may run on require.Eventually's goroutine, so it does not
 // stop the test.
@@ -113,16 +89,7 @@ func TestCancelKillsOnlyOnTheStatementsServer(t *testing.T) {
 			// statement's connection id and runs a statement of its own.
 			next := b.Addr()
 			target.Store(&next)
-			victim := sessionWithID(t, b, onA)
-			victimDone := make(chan string, 1)
-			go func() { // ends when SLEEP returns (1, or an error when interrupted)
-				var r int64
-				if err := victim.QueryRowContext(context.Background(), "SELECT SLEEP(4)").Scan(&r); err != nil {
-					victimDone <- err.Error()
-					return
-				}
-				victimDone <- fmt.Sprintf("SLEEP returned %d", r)
-			}()
+			victimDone := mariadbtest.Sleep(b.ConnWithID(t, onA), 4)
 			time.Sleep(100 * time.Millisecond)
 
 			cancel()

@@ -11,7 +11,6 @@ package reliability
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -91,35 +90,7 @@ func TestVanishedClientKillStaysOnItsServer(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 
 	// An unrelated session on B happens to have the same connection id.
-	root, err := sql.Open("mysql", b.DSN(""))
-	require.NoError(t, err)
-	defer root.Close()
-	root.SetMaxIdleConns(0) // a closed one really closes: each Conn is a new id
-	var victim *sql.Conn
-	for victim == nil {
-		c, err := root.Conn(context.Background())
-		require.NoError(t, err)
-		var id int64
-		require.NoError(t, c.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&id))
-		switch {
-		case id == onA:
-			victim = c
-		case id > onA:
-			t.Fatalf("B's connection ids passed %d (at %d); burn more on A", onA, id)
-		default:
-			c.Close()
-		}
-	}
-	defer victim.Close()
-	victimDone := make(chan string, 1)
-	go func() { // ends when SLEEP returns (1, or an error, when it was interrupted)
-		var r int64
-		if err := victim.QueryRowContext(context.Background(), "SELECT SLEEP(10)").Scan(&r); err != nil {
-			victimDone <- err.Error()
-			return
-		}
-		victimDone <- fmt.Sprintf("SLEEP returned %d", r)
-	}()
+	victimDone := mariadbtest.Sleep(b.ConnWithID(t, onA), 10)
 	time.Sleep(200 * time.Millisecond)
 
 	// The client goes away; the listener stops its statement with KILL
