@@ -107,22 +107,26 @@ func serverIdentity(ctx context.Context, q driver.QueryerContext) (id int64, ser
 	if err := rows.Next(vals); err != nil {
 		return 0, "", fmt.Errorf("rdsmux: reading the backend's connection id: %w", err)
 	}
-	text := func(v driver.Value) string {
-		switch v := v.(type) {
-		case []byte:
-			return string(v)
-		case string:
-			return v
-		case nil:
-			return ""
-		default:
-			return fmt.Sprint(v)
-		}
+	if id, err = strconv.ParseInt(valueText(vals[0]), 10, 64); err != nil {
+		return 0, "", fmt.Errorf("rdsmux: backend connection id %q: %w", valueText(vals[0]), err)
 	}
-	if id, err = strconv.ParseInt(text(vals[0]), 10, 64); err != nil {
-		return 0, "", fmt.Errorf("rdsmux: backend connection id %q: %w", text(vals[0]), err)
+	return id, valueText(vals[1]), nil
+}
+
+// valueText is a column value as text ("" for NULL).
+func valueText(v driver.Value) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case []byte:
+		return string(v)
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	default:
+		return fmt.Sprint(v)
 	}
-	return id, text(vals[1]), nil
 }
 
 // Exec runs a statement that returns no rows. The pool uses it to apply
@@ -158,18 +162,7 @@ func (b *backend) QueryValue(ctx context.Context, query string) (string, error) 
 	if len(vals) == 0 {
 		return "", fmt.Errorf("rdsmux: %q returned no columns", query)
 	}
-	switch v := vals[0].(type) {
-	case nil:
-		return "", nil
-	case []byte:
-		return string(v), nil
-	case string:
-		return v, nil
-	case int64:
-		return strconv.FormatInt(v, 10), nil
-	default:
-		return fmt.Sprint(v), nil
-	}
+	return valueText(vals[0]), nil
 }
 
 // Reset is not available through go-sql-driver, which cannot send

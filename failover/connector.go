@@ -111,7 +111,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		if !errors.Is(err, ErrWrongRole) { // ConfirmRole reported it already
 			c.d.fail(h, err)
 		}
-		if werr := c.d.backoff(ctx); werr != nil {
+		if werr := c.d.Backoff(ctx); werr != nil {
 			return nil, fmt.Errorf("failover: connecting to the %s %s: %w (and the wait for another ended: %w)", c.d.cfg.Role, h.Addr, err, werr)
 		}
 	}

@@ -94,7 +94,7 @@ func (d *Dialer) DialHost(ctx context.Context) (net.Conn, Host, error) {
 			return c, h, nil
 		}
 		d.fail(h, err)
-		if werr := d.backoff(ctx); werr != nil {
+		if werr := d.Backoff(ctx); werr != nil {
 			return nil, h, fmt.Errorf("failover: dialing the %s %s: %w (and the wait for another ended: %w)", d.cfg.Role, h.Addr, err, werr)
 		}
 	}
@@ -216,9 +216,11 @@ func (d *Dialer) fail(h Host, err error) {
 	d.m.ReportFailure(h.Addr, err)
 }
 
-// backoff pauses after a failure until the monitor changes state, the
-// backoff passes, or ctx ends.
-func (d *Dialer) backoff(ctx context.Context) error {
+// Backoff pauses, after a failed attempt, for DialerConfig.Backoff or until
+// ctx ends (then it returns ctx's error). Callers that complete the
+// handshake themselves (see DialHost) use it between hosts that turned out
+// to have the wrong role, as Connector does.
+func (d *Dialer) Backoff(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

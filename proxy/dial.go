@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"time"
 
 	"github.com/rdsmux/rdsmux/failover"
 	"github.com/rdsmux/rdsmux/iamauth"
@@ -183,20 +182,13 @@ func (b *Backend) handshakeOn(ctx context.Context, cfg *wire.ClientConfig, nc ne
 	return cc, nil
 }
 
-// Backoff between hosts that turned out to have the wrong role.
-const (
-	wrongRoleBackoffMin = 10 * time.Millisecond
-	wrongRoleBackoffMax = 500 * time.Millisecond
-)
-
 // connectFailover connects to the host b.Failover picks, confirms its role
 // and registers a writer connection with the monitor. A host with the
 // wrong role (a writer just demoted, a topology not yet refreshed) is
 // reported to the monitor by ConfirmRole, and the next pick is tried after
-// a backoff, until ctx ends.
+// the dialer's backoff, until ctx ends.
 func (b *Backend) connectFailover(ctx context.Context, cfg *wire.ClientConfig) (*wire.ClientConn, func(), error) {
 	d := b.Failover
-	backoff := wrongRoleBackoffMin
 	for {
 		nc, h, err := d.DialHost(ctx)
 		if err != nil {
@@ -216,14 +208,9 @@ func (b *Backend) connectFailover(ctx context.Context, cfg *wire.ClientConfig) (
 				if !errors.Is(err, failover.ErrWrongRole) {
 					return nil, nil, fmt.Errorf("rdsmux/proxy: checking the role of %s: %w", h.Addr, err)
 				}
-				t := time.NewTimer(backoff)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return nil, nil, fmt.Errorf("rdsmux/proxy: waiting for a %s: %w (last tried: %w)", d.Role(), ctx.Err(), err)
-				case <-t.C:
+				if werr := d.Backoff(ctx); werr != nil {
+					return nil, nil, fmt.Errorf("rdsmux/proxy: waiting for a %s: %w (last tried: %w)", d.Role(), werr, err)
 				}
-				backoff = min(2*backoff, wrongRoleBackoffMax)
 				continue
 			}
 		}
