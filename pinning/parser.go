@@ -538,9 +538,13 @@ func (p *parser) start() {
 func (p *parser) chainRelease() {
 	for ; !p.atEnd(); p.advance() {
 		switch {
-		case p.is("CHAIN") && !p.tokIs(p.prev, "NO"):
+		case p.is("CHAIN") && p.tokIs(p.prev, "NO"):
+			p.r.Tx |= TxNoChain
+		case p.is("CHAIN"):
 			p.r.Tx |= TxChain
-		case p.is("RELEASE") && !p.tokIs(p.prev, "NO"):
+		case p.is("RELEASE") && p.tokIs(p.prev, "NO"):
+			p.r.Tx |= TxNoRelease
+		case p.is("RELEASE"):
 			p.r.Tx |= TxRelease
 		}
 	}

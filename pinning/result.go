@@ -52,6 +52,12 @@ const (
 	// TxSetAutocommit: SET autocommit (its value, if a literal, is in
 	// Result.Settings; setting it to 1 commits an open transaction).
 	TxSetAutocommit
+	// TxNoChain: COMMIT/ROLLBACK AND NO CHAIN, which overrides
+	// completion_type=CHAIN.
+	TxNoChain
+	// TxNoRelease: COMMIT/ROLLBACK NO RELEASE, which overrides
+	// completion_type=RELEASE.
+	TxNoRelease
 
 	numTxFlags = iota
 )
@@ -61,6 +67,7 @@ var txFlagNames = [numTxFlags]string{
 	"chain", "release", "savepoint", "release-savepoint",
 	"rollback-to-savepoint", "xa-start", "xa-end", "xa-prepare", "xa-commit",
 	"xa-rollback", "xa-recover", "implicit-commit", "set-autocommit",
+	"no-chain", "no-release",
 }
 
 // Has reports whether every flag in f2 is set in f.

@@ -29,6 +29,32 @@ func (b *Backend) Conn() Conn { return b.conn }
 // User returns the user the connection is authenticated as.
 func (b *Backend) User() string { return b.user }
 
+// StateKey identifies the session state the connection is in (its
+// database and tracked settings, as differences from the partition's
+// baseline): "" for the baseline. Anything the server fixes when a
+// statement is prepared (the database unqualified names resolve in,
+// sql_mode, character sets) is part of it, so a cache of prepared
+// statements keyed by StateKey and text never serves a statement prepared
+// in another state.
+func (b *Backend) StateKey() string { return b.tag }
+
+// setState records the state cs read from the connection. A connection
+// without a database while the baseline has one is recorded as in a
+// database no session has, so that it is switched before any use.
+func (b *Backend) setState(cs *connState, st *serverState) {
+	schema, ok := cs.relSchema(st)
+	if !ok {
+		schema = noSchema
+	}
+	b.schema = schema
+	b.settings.Relative(&cs.full, &st.base)
+	b.tag = tagOf(b.schema, &b.settings)
+}
+
+// noSchema stands for "no database" where the baseline has one; it is no
+// valid database name, so no session's schema equals it.
+const noSchema = "\x00none"
+
 // tagOf is the core's tag for a state: "" for the clean state (default
 // database, no tracked settings).
 func tagOf(schema string, s *pinning.Settings) string {

@@ -80,6 +80,13 @@ type Config struct {
 	// limits resolved, invalidations; Warn: failed health checks and
 	// resets). nil discards them.
 	Logger *slog.Logger
+	// VerifyState makes every borrow read the backend connection's session
+	// state (database, tracked variables, open transaction) back from the
+	// server and compare it with the session's; a difference fails the
+	// borrow with a *StateMismatchError naming the variable and both
+	// values, and the connection is closed. It costs a round trip per
+	// borrow: use it in tests, or to confirm a suspected leak.
+	VerifyState bool
 	// Now is the clock (a test seam). nil means time.Now.
 	Now func() time.Time
 }

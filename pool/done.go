@@ -61,9 +61,12 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 				return // the backend broke while reading back
 			}
 		case r.Statements > 1:
+			// A batch that failed part-way: its earlier statements ran.
 			s.addPins(pinsAfter(r, affine))
 			if r.ChangesSettings() || r.Schema != "" || r.DroppedSchema != "" {
-				s.unresolved = true
+				if !s.readBack(ctx, b) {
+					return
+				}
 			}
 		}
 	}
@@ -79,21 +82,34 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 // same state, pinning the session for pins. It returns false if b broke
 // (and was dropped).
 func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result, pins pinning.PinReasons) bool {
-	p := s.pool
 	if r.Tx.Has(pinning.TxRelease) {
 		// COMMIT/ROLLBACK RELEASE: the server closes the connection.
 		s.dropHeld(core.ReasonBroken, errors.New("COMMIT/ROLLBACK RELEASE closed the connection"))
 		return false
 	}
-	changed := false
-	if r.Schema != "" || r.DroppedSchema != "" {
-		def := s.part.defaultSchemaName()
+	if r.ChangesSettings() {
+		if followsSchema(r) {
+			// character_set_database and collation_database are the
+			// current database's; assigned, they hold until the next
+			// USE, which rdsmux cannot carry.
+			pins = pins.Add(pinning.PinUntrackedVariable)
+		}
+		// The server's own values, not the statement's text: DEFAULT is
+		// the global value, a number may have been rounded, a collation
+		// follows its character set, max_join_size sets
+		// sql_big_selects. One round trip reads them all, and the
+		// database with them.
+		if !s.readBack(ctx, b) {
+			return false
+		}
+	} else if r.Schema != "" || r.DroppedSchema != "" {
+		st := s.part.stateOf()
 		cur := s.schema
 		if cur == "" {
-			cur = def
+			cur = st.baseSchema
 		}
 		switch after := r.SchemaAfter(cur); {
-		case after == def:
+		case after == st.baseSchema:
 			s.schema = ""
 		case after == "":
 			// The current database was dropped: the session has none,
@@ -103,39 +119,6 @@ func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result, pin
 			s.schema = after
 		}
 		b.schema = s.schema
-		changed = true
-	}
-	if r.ChangesSettings() {
-		r.Apply(&s.settings)
-		r.Apply(&b.settings)
-		if r.ReadBack != 0 {
-			var readErr error
-			r.ReadBack.Each(func(v pinning.Var) {
-				if readErr != nil {
-					return
-				}
-				name := r.ReadBackName(v)
-				lit, err := readBack(ctx, b.conn, v, name)
-				if err != nil {
-					readErr = err
-					return
-				}
-				s.settings.SetAs(v, name, lit)
-				b.settings.SetAs(v, name, lit)
-			})
-			if readErr != nil {
-				if p.broken(b.conn, readErr) {
-					s.dropHeld(core.ReasonBroken, readErr)
-					return false
-				}
-				p.log.Warn("rdsmux/pool: could not read back a session setting; pinning the session",
-					"user", b.user, "err", readErr)
-				s.unresolved = true
-			}
-		}
-		changed = true
-	}
-	if changed {
 		s.tag = tagOf(s.schema, &s.settings)
 		b.tag = s.tag
 	}
@@ -144,19 +127,39 @@ func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result, pin
 	return true
 }
 
-// readBack reads the session value of variable v (spelled name) from c
-// as a normalized literal.
-func readBack(ctx context.Context, c Conn, v pinning.Var, name string) (string, error) {
-	val, err := c.QueryValue(ctx, "SELECT @@SESSION."+name)
-	if err != nil || val != "" {
-		return pinning.ServerValue(v, val, false), err
-	}
-	// QueryValue returns NULL as "": tell the two apart.
-	isNull, err := c.QueryValue(ctx, "SELECT @@SESSION."+name+" IS NULL")
+// followsSchema reports whether r assigns a variable the server derives
+// from the current database (pinning.FollowsSchema).
+func followsSchema(r *pinning.Result) bool {
+	touched := r.Settings.Vars() | r.Defaults | r.ReadBack
+	return touched.Has(pinning.VarCharacterSetDatabase) || touched.Has(pinning.VarCollationDatabase)
+}
+
+// readBack reads the held backend b's state from the server after a
+// statement changed it, and makes it the session's (and b's): database and
+// tracked settings. It returns false if b broke (and was dropped); a state
+// that cannot be read pins the session.
+func (s *Session) readBack(ctx context.Context, b *Backend) bool {
+	p := s.pool
+	st := s.part.stateOf()
+	cs, err := readState(ctx, b.conn, st)
 	if err != nil {
-		return "", err
+		if p.broken(b.conn, err) {
+			s.dropHeld(core.ReasonBroken, err)
+			return false
+		}
+		p.log.Warn("rdsmux/pool: could not read back the session's settings; pinning the session",
+			"user", b.user, "err", err)
+		s.unresolved = true
+		return true
 	}
-	return pinning.ServerValue(v, "", isNull == "1"), nil
+	b.setState(&cs, st)
+	if b.schema == noSchema {
+		// The current database was dropped: the session has none,
+		// which no other connection can be brought to.
+		s.unresolved = true
+	}
+	s.schema, s.settings, s.tag = b.schema, b.settings, b.tag
+	return true
 }
 
 // addPins adds reasons to the session's pins, counting each new one.
@@ -231,13 +234,14 @@ func (s *Session) updateGauges() {
 }
 
 // ResetState is the client's COM_RESET_CONNECTION (or the start of a
-// COM_CHANGE_USER to the same user): tracked settings, pins and the
-// transaction are cleared; the schema stays. A held backend is reset (or
+// COM_CHANGE_USER to the same user): tracked settings return to those the
+// session started with (SessionOptions.Settings), pins and the transaction
+// are cleared; the schema stays. A held backend is reset (or
 // closed if it cannot be) and, in transaction mode, given back. The
 // returned error is informational: the session's state is cleared either
 // way.
 func (s *Session) ResetState(ctx context.Context) error {
-	s.settings.Reset()
+	s.settings = s.initial
 	s.pins, s.unresolved, s.inTx, s.more, s.affine = 0, false, false, false, false
 	s.tag = tagOf(s.schema, &s.settings)
 	// Nothing before the reset can be looked behind at any more.
@@ -282,8 +286,14 @@ func (s *Session) resetHeld(ctx context.Context) error {
 	}
 	p.stats.resets.Add(1)
 	b.used = false
-	b.settings.Reset()
-	b.tag = tagOf(b.schema, &b.settings)
+	// What a reset leaves is the server's to say (MariaDB returns
+	// variables to their global values, keeps the database).
+	cs, err := readState(ctx, b.conn, s.part.stateOf())
+	if err != nil {
+		s.dropHeld(p.reasonFor(b, err), err)
+		return err
+	}
+	b.setState(&cs, s.part.stateOf())
 	s.inTx, s.more, s.inflight = false, false, false
 	return nil
 }

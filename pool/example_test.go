@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool"
@@ -20,6 +21,15 @@ func (c *exampleConn) QueryValue(ctx context.Context, query string) (string, err
 		return "100", nil
 	case "SELECT DATABASE()":
 		return "app", nil
+	}
+	if strings.HasPrefix(query, "SELECT CAST(JSON_ARRAY(") {
+		// The pool reads the session state: database and tracked
+		// variables, as a JSON array of strings.
+		vals := []string{`"app"`}
+		for range strings.Count(query, "CONCAT(") {
+			vals = append(vals, `"0"`)
+		}
+		return "[" + strings.Join(vals, ",") + "]", nil
 	}
 	return "", errors.New("example: unexpected query")
 }

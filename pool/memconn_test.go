@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,8 @@ type memConn struct {
 	id  int
 
 	mu      sync.Mutex
+	vars    map[string]string // session values SET on this connection
+	db      string            // database after USE; "" the server's
 	execs   []string
 	pingErr error
 	closed  bool
@@ -53,7 +56,59 @@ func (c *memConn) Exec(ctx context.Context, q string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.execs = append(c.execs, q)
+	if rest, ok := strings.CutPrefix(q, "USE "); ok {
+		c.db = strings.Trim(rest, "`")
+	}
+	if rest, ok := strings.CutPrefix(q, "SET SESSION "); ok {
+		for _, a := range strings.Split(rest, ", ") {
+			name, val, _ := strings.Cut(a, "=")
+			if c.vars == nil {
+				c.vars = map[string]string{}
+			}
+			c.vars[name] = strings.Trim(val, "'")
+		}
+	}
 	return nil
+}
+
+// setVar sets a session variable on c, as a client statement run on it
+// would.
+func (c *memConn) setVar(name, val string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.vars == nil {
+		c.vars = map[string]string{}
+	}
+	c.vars[name] = val
+}
+
+// stateAnswer answers the pool's session state query: the database, then
+// each variable CONCAT(@@SESSION.x) names, from c's own values, else the
+// server's, else "v".
+func (c *memConn) stateAnswer(q string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	db := c.srv.database
+	if c.db != "" {
+		db = c.db
+	}
+	out := []string{strconv.Quote(db)}
+	for _, part := range strings.Split(q, "CONCAT(@@SESSION.")[1:] {
+		name, _, _ := strings.Cut(part, ")")
+		v, ok := c.vars[name]
+		if !ok {
+			v, ok = c.srv.values[name]
+		}
+		switch {
+		case ok && v == "<null>":
+			out = append(out, "null")
+		case ok:
+			out = append(out, strconv.Quote(v))
+		default:
+			out = append(out, `"v"`)
+		}
+	}
+	return "[" + strings.Join(out, ",") + "]"
 }
 
 func (c *memConn) QueryValue(ctx context.Context, q string) (string, error) {
@@ -64,6 +119,12 @@ func (c *memConn) QueryValue(ctx context.Context, q string) (string, error) {
 		return c.srv.maxConnections, nil
 	case q == "SELECT DATABASE()":
 		return c.srv.database, nil
+	case strings.HasPrefix(q, "SELECT CAST(JSON_ARRAY(DATABASE()"):
+		c.srv.mu.Unlock()
+		defer c.srv.mu.Lock()
+		return c.stateAnswer(q), nil
+	case q == "SELECT @@in_transaction":
+		return "0", nil
 	case strings.HasSuffix(q, " IS NULL"):
 		if v, ok := c.srv.values[strings.TrimSuffix(strings.TrimPrefix(q, "SELECT @@SESSION."), " IS NULL")]; ok && v == "<null>" {
 			return "1", nil
@@ -86,6 +147,7 @@ func (c *memConn) Reset(ctx context.Context) error {
 	c.srv.mu.Unlock()
 	if err == nil {
 		c.mu.Lock()
+		c.vars = nil
 		c.execs = append(c.execs, "<reset>")
 		c.mu.Unlock()
 	}

@@ -44,10 +44,12 @@ type partition struct {
 	user string
 	core *core.Partition[*Backend]
 
-	// schemaMu guards defaultSchema and schemaKnown.
-	schemaMu      sync.Mutex
-	defaultSchema string // database a fresh connection starts in ("" none)
-	schemaKnown   bool
+	// stateMu guards state.
+	stateMu sync.Mutex
+	// state is what the partition knows of its server's session state
+	// (tracked variables, baseline, default database); nil until the
+	// first connection is set up. See state.go.
+	state *serverState
 }
 
 // New returns a pool. It dials nothing until the first borrow.
@@ -157,44 +159,38 @@ func (p *Pool) dial(ctx context.Context, user string) (*Backend, error) {
 	if err != nil {
 		return nil, &DialError{User: user, Err: err}
 	}
-	if err := p.setup(ctx, user, c); err != nil {
+	b, err := p.setup(ctx, user, c)
+	if err != nil {
 		_ = c.Close()
 		return nil, err
 	}
-	return &Backend{conn: c, pool: p, user: user}, nil
+	return b, nil
 }
 
-// setup runs the init query and reads what the pool learns once.
-func (p *Pool) setup(ctx context.Context, user string, c Conn) error {
+// setup runs the init query, reads the connection's session state (see
+// state.go) and what the pool learns once (@@max_connections).
+func (p *Pool) setup(ctx context.Context, user string, c Conn) (*Backend, error) {
 	if q := p.cfg.InitQuery; q != "" {
 		if err := c.Exec(ctx, q); err != nil {
-			return fmt.Errorf("rdsmux/pool: InitQuery %q failed on a new connection as %q: %w", q, user, err)
+			return nil, fmt.Errorf("rdsmux/pool: InitQuery %q failed on a new connection as %q: %w", q, user, err)
 		}
 	}
 	p.mu.Lock()
 	resolve := p.limitsFromSrv && !p.resolved
-	part := p.parts[user]
 	p.mu.Unlock()
 	if resolve {
 		if err := p.resolveLimits(ctx, c); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if part != nil {
-		part.schemaMu.Lock()
-		known := part.schemaKnown
-		part.schemaMu.Unlock()
-		if !known {
-			db, err := c.QueryValue(ctx, "SELECT DATABASE()")
-			if err != nil {
-				return fmt.Errorf("rdsmux/pool: reading the default database of %q: %w", user, err)
-			}
-			part.schemaMu.Lock()
-			part.defaultSchema, part.schemaKnown = db, true
-			part.schemaMu.Unlock()
-		}
+	part := p.partition(user)
+	cs, st, err := part.learnState(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("rdsmux/pool: reading the session state of a new connection as %q: %w", user, err)
 	}
-	return nil
+	b := &Backend{conn: c, pool: p, user: user}
+	b.setState(&cs, st)
+	return b, nil
 }
 
 // resolveLimits reads @@max_connections and sets the cap from

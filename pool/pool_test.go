@@ -111,7 +111,9 @@ func TestSettingsAwareReuse(t *testing.T) {
 	// A clean session gets the difference only.
 	c := p.NewSession("u", SessionOptions{})
 	bc, _ := c.Acquire(ctx)
-	if got := memOf(bc).takeExecs(); !slices.Equal(got, []string{"SET SESSION time_zone=DEFAULT"}) {
+	// The difference goes back to the value the connection started with
+	// (here the fake server's "v"), never DEFAULT, the global value.
+	if got := memOf(bc).takeExecs(); !slices.Equal(got, []string{"SET SESSION time_zone='v'"}) {
 		t.Fatalf("clean session got %q", got)
 	}
 	c.Done(ctx, bc, nil, Status{})
@@ -187,12 +189,13 @@ func TestSchemaTracking(t *testing.T) {
 
 func TestReadBackSettings(t *testing.T) {
 	m := newMemServer()
-	m.values["time_zone"] = "+04:00"
-	m.values["character_set_results"] = "<null>"
 	p := newMemPool(t, m, Config{MaxConnections: 1})
 	ctx := context.Background()
 	s := p.NewSession("u", SessionOptions{})
 	b, _ := s.Acquire(ctx)
+	// The statement (not run: the fake does not parse SQL) leaves these.
+	memOf(b).setVar("time_zone", "+04:00")
+	memOf(b).setVar("character_set_results", "<null>")
 	var r pinning.Result
 	r.Statements = 1
 	r.ReadBack = r.ReadBack.Add(pinning.VarTimeZone).Add(pinning.VarCharacterSetResults)
@@ -395,17 +398,19 @@ func TestResetState(t *testing.T) {
 	if err := s.ResetState(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s.Pinned() || s.InTransaction() || !s.settings.IsZero() || s.Schema() != "other" || s.Held() != nil {
+	// The session returns to the settings it started with.
+	if want := settings("time_zone", "'+00:00'"); s.Pinned() || s.InTransaction() || !s.settings.Equal(&want) || s.Schema() != "other" || s.Held() != nil {
 		t.Fatalf("after ResetState: pinned=%v tx=%v settings=%v schema=%q held=%v",
 			s.Pinned(), s.InTransaction(), s.settings.Key(), s.Schema(), s.Held() != nil)
 	}
 	if got := memOf(b).takeExecs(); !slices.Equal(got, []string{"<reset>"}) {
 		t.Fatalf("got %q", got)
 	}
-	// The reset backend is clean except for the schema.
+	// The reset backend is back in its starting state except for the
+	// schema: the session's starting settings are applied again.
 	b2, _ := s.Acquire(ctx)
-	if b2 != b || len(memOf(b).takeExecs()) != 0 {
-		t.Fatal("reset backend not reused as matching")
+	if got := memOf(b).takeExecs(); b2 != b || !slices.Equal(got, []string{"SET SESSION time_zone='+00:00'"}) {
+		t.Fatalf("reset backend reused with %q", got)
 	}
 	s.Done(ctx, b2, nil, Status{})
 }

@@ -52,9 +52,16 @@ type Session struct {
 	part *partition
 	mode Mode
 
-	settings pinning.Settings // what the client set
-	schema   string           // the client's current database; "" default
-	tag      string           // tagOf(schema, settings)
+	// settings are the session's tracked settings as differences from the
+	// partition's baseline (see state.go); initial are those it started
+	// with (SessionOptions.Settings), which a reset returns to.
+	settings, initial pinning.Settings
+	schema            string // the client's current database; "" the baseline's
+	tag               string // tagOf(schema, settings)
+	// normalized: schema and settings were said relative to the
+	// partition's baseline (normalize), which is known from the first
+	// connection on.
+	normalized bool
 
 	held       *Backend
 	inTx       bool // the server says a transaction is open
@@ -90,9 +97,11 @@ func (p *Pool) NewSession(user string, opts SessionOptions) *Session {
 		part:     p.partition(user),
 		mode:     opts.Mode,
 		settings: opts.Settings,
+		initial:  opts.Settings,
 		schema:   opts.Schema,
 	}
 	s.tag = tagOf(s.schema, &s.settings)
+	s.normalize()
 	return s
 }
 
@@ -137,6 +146,9 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 		s.inflight = true
 		s.base = s.own
 		return s.held, nil
+	}
+	if !s.normalized {
+		s.normalize()
 	}
 	p := s.pool
 	p.stats.borrows.Add(1)
@@ -189,6 +201,9 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 			p.stats.reuseExact.Add(1)
 			p.stats.borrowLatency.observe(r.Waited())
 			s.held, s.inflight = b, true
+			if p.cfg.VerifyState {
+				return s.verified(ctx, b)
+			}
 			return b, nil
 		}
 		if start.IsZero() {
@@ -219,19 +234,25 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 		}
 		p.stats.borrowLatency.observe(r.Waited() + p.now().Sub(start))
 		s.held, s.inflight = b, true
+		if p.cfg.VerifyState {
+			return s.verified(ctx, b)
+		}
 		return b, nil
 	}
 }
 
-// apply brings b to the session's schema and settings. On failure b has
-// been destroyed.
+// apply brings b to the session's schema and settings: USE for the
+// schema, then one SET with the explicit values that differ (see
+// pinning.Settings.DiffFrom; never DEFAULT). On failure b has been
+// destroyed.
 func (s *Session) apply(ctx context.Context, b *Backend) error {
 	p := s.pool
+	st := s.part.stateOf() // set: b was set up
 	diffed := false
 	if b.schema != s.schema {
 		target := s.schema
 		if target == "" {
-			target = s.part.defaultSchemaName()
+			target = st.baseSchema
 		}
 		if target == "" {
 			// The user's connections start without a database and
@@ -248,10 +269,11 @@ func (s *Session) apply(ctx context.Context, b *Backend) error {
 		diffed = true
 	}
 	if !b.settings.Equal(&s.settings) {
-		stmt := s.settings.Diff(&b.settings)
-		if err := b.conn.Exec(ctx, stmt); err != nil {
-			b.res.Destroy(p.reasonFor(b, err))
-			return fmt.Errorf("rdsmux/pool: applying the session's settings (%s): %w", stmt, err)
+		if stmt := s.settings.DiffFrom(&b.settings, &st.base, &st.names); stmt != "" {
+			if err := b.conn.Exec(ctx, stmt); err != nil {
+				b.res.Destroy(p.reasonFor(b, err))
+				return fmt.Errorf("rdsmux/pool: applying the session's settings (%s): %w", stmt, err)
+			}
 		}
 		b.settings = s.settings
 		diffed = true
@@ -265,20 +287,49 @@ func (s *Session) apply(ctx context.Context, b *Backend) error {
 	return nil
 }
 
+// verified checks the state of b, just borrowed for the session, when
+// Config.VerifyState is on: a mismatch closes b and fails the borrow.
+func (s *Session) verified(ctx context.Context, b *Backend) (*Backend, error) {
+	err := s.verify(ctx, b)
+	if err == nil {
+		return b, nil
+	}
+	s.pool.log.Error("rdsmux/pool: backend session state verification failed", "user", s.part.user, "err", err)
+	s.held, s.inflight = nil, false
+	b.res.Destroy(core.ReasonDirty)
+	return nil, err
+}
+
+// normalize says the session's starting state as differences from the
+// partition's baseline, once it is known: a starting schema that is the
+// baseline's becomes "", settings equal to the baseline's are dropped, so
+// that the session matches connections in the baseline state.
+func (s *Session) normalize() {
+	st := s.part.stateOf()
+	if st == nil {
+		return
+	}
+	s.normalized = true
+	if s.schema == st.baseSchema {
+		s.schema = ""
+	}
+	rel := func(set *pinning.Settings) {
+		var full pinning.Settings
+		full.Merge(&st.base)
+		full.Merge(set)
+		set.Relative(&full, &st.base)
+	}
+	rel(&s.settings)
+	rel(&s.initial)
+	s.tag = tagOf(s.schema, &s.settings)
+}
+
 // reasonFor classifies the close of b after err.
 func (p *Pool) reasonFor(b *Backend, err error) core.Reason {
 	if p.broken(b.conn, err) {
 		return core.ReasonBroken
 	}
 	return core.ReasonDirty
-}
-
-// defaultSchemaName returns the database a fresh connection of the user
-// starts in ("" if none or not known yet).
-func (part *partition) defaultSchemaName() string {
-	part.schemaMu.Lock()
-	defer part.schemaMu.Unlock()
-	return part.defaultSchema
 }
 
 // quoteIdent quotes a MySQL identifier with backticks.

@@ -1,0 +1,154 @@
+package pinning
+
+import (
+	"math/bits"
+	"strings"
+)
+
+// Names spells each tracked variable as one server knows it: "" for a
+// variable that server does not have (MariaDB has no max_execution_time,
+// MariaDB before 11.1 knows transaction_isolation only as tx_isolation).
+// A pool learns it from the server (see package pool) and writes every
+// replayed assignment with it.
+type Names [NumVars]string
+
+// CanonicalNames returns the canonical spelling of every tracked variable.
+func CanonicalNames() Names {
+	var n Names
+	for v := Var(1); v < numVars; v++ {
+		n[v] = varNames[v]
+	}
+	return n
+}
+
+// Alias returns the older name of v that servers without its canonical
+// name know (tx_isolation, tx_read_only), or "".
+func Alias(v Var) string {
+	switch v {
+	case VarTransactionIsolation:
+		return "tx_isolation"
+	case VarTransactionReadOnly:
+		return "tx_read_only"
+	}
+	return ""
+}
+
+// FollowsSchema reports whether the server sets v itself whenever the
+// current database changes (character_set_database, collation_database):
+// such a variable is a function of the schema, not session state of its
+// own, and a session that assigns it is pinned.
+func FollowsSchema(v Var) bool {
+	return v == VarCharacterSetDatabase || v == VarCollationDatabase
+}
+
+// Relative sets s to the variables recorded in full whose values differ
+// from base's (or that base does not record): the state full, said as a
+// difference from base.
+func (s *Settings) Relative(full, base *Settings) {
+	*s = Settings{}
+	for m := full.set; m != 0; m &= m - 1 {
+		v := bits.TrailingZeros64(m)
+		if base.set&(1<<v) != 0 && base.vals[v] == full.vals[v] {
+			continue
+		}
+		s.set |= 1 << v
+		s.vals[v] = full.vals[v]
+	}
+}
+
+// value returns v's value in s, else in base.
+func (s *Settings) valueOver(base *Settings, v int) (string, bool) {
+	if s.set&(1<<v) != 0 {
+		return s.vals[v], true
+	}
+	if base.set&(1<<v) != 0 {
+		return base.vals[v], true
+	}
+	return "", false
+}
+
+// sideEffects lists assignments that change another variable as well: the
+// server sets collation_connection when character_set_connection is
+// assigned (and the _server pair likewise), and sql_big_selects when
+// max_join_size is. When the first is assigned, the second must be
+// assigned after it, even if its value does not differ.
+var sideEffects = [...][2]Var{
+	{VarCharacterSetConnection, VarCollationConnection},
+	{VarCharacterSetServer, VarCollationServer},
+	{VarMaxJoinSize, VarSQLBigSelects},
+}
+
+// diffOrder is the order DiffFrom assigns variables in: Var order, except
+// that max_join_size comes before sql_big_selects, which it resets.
+var diffOrder = func() [numVars]Var {
+	var o [numVars]Var
+	i := 0
+	for v := Var(1); v < numVars; v++ {
+		if v == VarMaxJoinSize {
+			continue
+		}
+		if v == VarSQLBigSelects {
+			o[i] = VarMaxJoinSize
+			i++
+		}
+		o[i] = v
+		i++
+	}
+	return o
+}()
+
+// DiffFrom returns one SET statement that takes a connection whose tracked
+// state is from to the state s, where a variable a Settings does not record
+// has its value in base: the state a fresh connection starts in (its
+// character set from the handshake, whatever the DSN and init query set).
+// It returns "" when nothing differs.
+//
+// Every assignment is an explicit value. DEFAULT is never written: it means
+// the server's global value, which is not what a connection started with
+// (a stock MariaDB's global character set is latin1 while the handshake
+// asked for utf8mb4). names spells each variable as the server knows it;
+// a variable without a name there is not assigned (the server has no such
+// variable, so no session can have changed it).
+func (s *Settings) DiffFrom(from, base *Settings, names *Names) string {
+	var emit uint64
+	for m := s.set | from.set; m != 0; m &= m - 1 {
+		v := bits.TrailingZeros64(m)
+		want, ok := s.valueOver(base, v)
+		if !ok {
+			continue // nothing known to return to
+		}
+		if have, _ := from.valueOver(base, v); have != want {
+			emit |= 1 << v
+		}
+	}
+	for _, se := range sideEffects {
+		if emit&(1<<se[0]) != 0 {
+			if _, ok := s.valueOver(base, int(se[1])); ok {
+				emit |= 1 << se[1]
+			}
+		}
+	}
+	if emit == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("SET SESSION ")
+	first := true
+	for _, v := range diffOrder {
+		if v == VarInvalid || emit&(1<<v) == 0 || names[v] == "" {
+			continue
+		}
+		want, _ := s.valueOver(base, int(v))
+		if !first {
+			b.WriteString(", ")
+		}
+		first = false
+		b.WriteString(names[v])
+		b.WriteByte('=')
+		b.WriteString(want)
+	}
+	if first {
+		return ""
+	}
+	return b.String()
+}

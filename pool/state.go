@@ -1,0 +1,270 @@
+package pool
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/rdsmux/rdsmux/pinning"
+)
+
+// This file is how the pool knows each backend's real session state, the
+// ground the rest of the isolation promise stands on:
+//
+//   - The state a connection is in is read from the server, never inferred
+//     from what a client typed: one query (stateQuery) reads the current
+//     database and every tracked variable the server has, as the server
+//     holds them (a value rounded or clamped by the server, a collation
+//     that followed a character set, sql_big_selects after max_join_size).
+//   - It is read when a connection is opened (after InitQuery), after a
+//     reset, and after every statement that changed settings.
+//   - The first connection of a partition gives the partition's baseline:
+//     the state a fresh connection starts in (character sets from the
+//     handshake, whatever the DSN and InitQuery set). Sessions and backends
+//     record their settings as differences from it; a backend that opened
+//     in another state (a server with other defaults after a failover)
+//     records the difference.
+//   - Going back to the baseline assigns its values explicitly
+//     (pinning.Settings.DiffFrom), never DEFAULT, which is the server's
+//     global value and not what the connection started with.
+
+// serverState is what a partition knows of its server's tracked variables.
+// It is written once, by the first connection's setup, and read-only
+// afterwards, except names and query, which setup rewrites (under
+// partition.stateMu) if a server answers that it lacks a variable.
+type serverState struct {
+	names pinning.Names    // spelling per variable; "" not read/assigned
+	query string           // reads DATABASE() and the named variables
+	vars  []pinning.Var    // the variables query reads, in its order
+	base  pinning.Settings // the first connection's state, every read variable set
+	// baseSchema is the database the first connection started in ("" none).
+	baseSchema string
+}
+
+// newServerState returns the state to probe a server with: every tracked
+// variable by its canonical name, except those that follow the schema.
+func newServerState() *serverState {
+	st := &serverState{names: pinning.CanonicalNames()}
+	for v := pinning.Var(1); int(v) < pinning.NumVars; v++ {
+		if pinning.FollowsSchema(v) {
+			st.names[v] = ""
+		}
+	}
+	st.build()
+	return st
+}
+
+// build writes query and vars from names.
+func (st *serverState) build() {
+	var b strings.Builder
+	b.WriteString("SELECT CAST(JSON_ARRAY(DATABASE()")
+	st.vars = st.vars[:0]
+	for v := pinning.Var(1); int(v) < pinning.NumVars; v++ {
+		if st.names[v] == "" {
+			continue
+		}
+		st.vars = append(st.vars, v)
+		// CONCAT gives every value as a JSON string (MariaDB writes a
+		// boolean variable as a bare ON/OFF otherwise); CAST AS BINARY
+		// keeps character_set_results from converting the answer.
+		b.WriteString(", CONCAT(@@SESSION.")
+		b.WriteString(st.names[v])
+		b.WriteString(")")
+	}
+	b.WriteString(") AS BINARY)")
+	st.query = b.String()
+}
+
+// clone returns a copy of st that can be changed.
+func (st *serverState) clone() *serverState {
+	c := *st
+	c.vars = append([]pinning.Var(nil), st.vars...)
+	return &c
+}
+
+// unknownVariable matches the server's error 1193.
+var unknownVariable = regexp.MustCompile(`Unknown system variable '([^']+)'`)
+
+// forget drops (or respells) the variable named in a 1193 error; it reports
+// false when err is not such an error or names nothing st reads.
+func (st *serverState) forget(err error) bool {
+	m := unknownVariable.FindStringSubmatch(err.Error())
+	if m == nil {
+		return false
+	}
+	for _, v := range st.vars {
+		if !strings.EqualFold(st.names[v], m[1]) {
+			continue
+		}
+		if alias := pinning.Alias(v); alias != "" && !strings.EqualFold(alias, m[1]) {
+			st.names[v] = alias
+		} else {
+			st.names[v] = ""
+		}
+		st.build()
+		return true
+	}
+	return false
+}
+
+// connState is one connection's state as read from the server.
+type connState struct {
+	schema string // DATABASE(); "" with noDB when none
+	noDB   bool
+	full   pinning.Settings // every read variable set
+}
+
+// relSchema returns cs's database as the pool records it: "" for the
+// baseline's, and false when the connection has no database while the
+// baseline has one (no other connection can be brought there).
+func (cs *connState) relSchema(st *serverState) (string, bool) {
+	switch {
+	case cs.noDB && st.baseSchema != "":
+		return "", false
+	case cs.schema == st.baseSchema:
+		return "", true
+	}
+	return cs.schema, true
+}
+
+// readState reads c's state with st's query.
+func readState(ctx context.Context, c Conn, st *serverState) (connState, error) {
+	var cs connState
+	raw, err := c.QueryValue(ctx, st.query)
+	if err != nil {
+		return cs, err
+	}
+	var vals []*string
+	if err := json.Unmarshal([]byte(raw), &vals); err != nil {
+		return cs, fmt.Errorf("rdsmux/pool: reading a connection's session state: %w (answer %.80q)", err, raw)
+	}
+	if len(vals) != len(st.vars)+1 {
+		return cs, fmt.Errorf("rdsmux/pool: reading a connection's session state: %d values for %d variables", len(vals), len(st.vars)+1)
+	}
+	if vals[0] != nil {
+		cs.schema = *vals[0]
+	} else {
+		cs.noDB = true
+	}
+	for i, v := range st.vars {
+		p := vals[i+1]
+		if p == nil {
+			cs.full.Set(v, pinning.ServerValue(v, "", true))
+			continue
+		}
+		cs.full.Set(v, pinning.ServerValue(v, *p, false))
+	}
+	return cs, nil
+}
+
+// learnState reads a new connection's state for partition part: the first
+// connection of the partition sets its server state and baseline; a server
+// that lacks a tracked variable is asked again without it.
+func (part *partition) learnState(ctx context.Context, c Conn) (connState, *serverState, error) {
+	part.stateMu.Lock()
+	st := part.state
+	part.stateMu.Unlock()
+	probing := st == nil
+	if probing {
+		st = newServerState()
+	}
+	for tries := 0; ; tries++ {
+		cs, err := readState(ctx, c, st)
+		if err == nil {
+			part.stateMu.Lock()
+			switch {
+			case part.state == nil:
+				st.base = cs.full
+				st.baseSchema = cs.schema
+				part.state = st
+			case st != part.state:
+				// This server lacked a variable the partition's first one
+				// had: read with fewer from now on. The baseline stays.
+				next := st.clone()
+				next.base = part.state.base
+				next.baseSchema = part.state.baseSchema
+				part.state = next
+				st = next
+			}
+			st = part.state
+			part.stateMu.Unlock()
+			return cs, st, nil
+		}
+		if tries >= pinning.NumVars {
+			return cs, nil, err
+		}
+		if !probing {
+			st = st.clone()
+			probing = true
+		}
+		if !st.forget(err) {
+			return cs, nil, fmt.Errorf("rdsmux/pool: reading a new connection's session state: %w", err)
+		}
+	}
+}
+
+// stateOf returns the partition's server state (nil before its first
+// connection).
+func (part *partition) stateOf() *serverState {
+	part.stateMu.Lock()
+	defer part.stateMu.Unlock()
+	return part.state
+}
+
+// ErrStateMismatch is wrapped by the error Config.VerifyState reports when a
+// backend connection's state after a replay is not the session's.
+var ErrStateMismatch = errors.New("rdsmux/pool: backend session state differs from the session's")
+
+// StateMismatchError is the error of a failed state verification: what the
+// session should have had and what the server said the connection has.
+type StateMismatchError struct {
+	// Var names the variable, or "database".
+	Var string
+	// Want is the session's value, Got the connection's.
+	Want, Got string
+}
+
+func (e *StateMismatchError) Error() string {
+	return fmt.Sprintf("rdsmux/pool: session state verification failed: %s is %s on the backend connection, the session has %s; "+
+		"this is a bug in rdsmux's state tracking, please report it with the statements the session ran", e.Var, e.Got, e.Want)
+}
+
+// Unwrap returns ErrStateMismatch.
+func (e *StateMismatchError) Unwrap() error { return ErrStateMismatch }
+
+// verify reads b's state and compares it with what the session expects:
+// its schema and settings over the partition's baseline.
+func (s *Session) verify(ctx context.Context, b *Backend) error {
+	st := s.part.stateOf()
+	if st == nil {
+		return nil
+	}
+	cs, err := readState(ctx, b.conn, st)
+	if err != nil {
+		return err
+	}
+	wantSchema := s.schema
+	if wantSchema == "" {
+		wantSchema = st.baseSchema
+	}
+	if cs.schema != wantSchema {
+		return &StateMismatchError{Var: "database", Want: wantSchema, Got: cs.schema}
+	}
+	if v, err := b.conn.QueryValue(ctx, "SELECT @@in_transaction"); err == nil && v != "0" {
+		return &StateMismatchError{Var: "in_transaction", Want: "0", Got: v}
+	}
+	for _, v := range st.vars {
+		want, ok := s.settings.Get(v)
+		if !ok {
+			want, _ = st.base.Get(v)
+		}
+		got, _ := cs.full.Get(v)
+		if want != got {
+			return &StateMismatchError{Var: v.String(), Want: want, Got: got}
+		}
+	}
+	return nil
+}
