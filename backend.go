@@ -30,10 +30,14 @@ type backend struct {
 	id     int64
 	server string
 
-	// stmts caches prepared statements by query text, most recently used
-	// at the front; at most cacheSize entries (a negative size disables the
-	// cache).
-	stmts     map[string]*list.Element
+	// stmts caches prepared statements by the connection's session state
+	// when they were prepared and their text, most recently used at the
+	// front; at most cacheSize entries (a negative size disables the
+	// cache). The server binds unqualified names to the database current
+	// at PREPARE time and parses under that moment's sql_mode and
+	// character set, so a statement prepared in one state never serves
+	// another.
+	stmts     map[stmtKey]*list.Element
 	lru       list.List
 	cacheSize int
 
@@ -50,9 +54,13 @@ type backend struct {
 
 var _ pool.Conn = (*backend)(nil)
 
+// stmtKey identifies a cached statement: the pool's state key of the
+// connection when it was prepared (pool.Backend.StateKey) and its text.
+type stmtKey struct{ state, query string }
+
 type cachedStmt struct {
-	query string
-	stmt  driver.Stmt
+	key  stmtKey
+	stmt driver.Stmt
 }
 
 // newBackend wraps a go-sql-driver connection and reads its connection id.
@@ -74,7 +82,7 @@ func newBackend(ctx context.Context, c driver.Conn, cacheSize int, k *killer) (*
 	b.pinger, _ = c.(driver.Pinger)
 	b.resetter, _ = c.(driver.SessionResetter)
 	if cacheSize >= 0 {
-		b.stmts = make(map[string]*list.Element)
+		b.stmts = make(map[stmtKey]*list.Element)
 	}
 	var err error
 	if b.id, b.server, err = serverIdentity(ctx, b.querier); err != nil {
@@ -196,11 +204,13 @@ func (b *backend) Close() error {
 }
 
 // prepared returns a server-side prepared statement for query on this
-// backend, from the cache or newly prepared. When the cache is disabled the
-// caller must close the statement (owned reports true).
-func (b *backend) prepared(ctx context.Context, query string) (stmt driver.Stmt, owned bool, err error) {
+// backend in the session state state (pool.Backend.StateKey), from the
+// cache or newly prepared. When the cache is disabled the caller must close
+// the statement (owned reports true).
+func (b *backend) prepared(ctx context.Context, state, query string) (stmt driver.Stmt, owned bool, err error) {
+	key := stmtKey{state: state, query: query}
 	if b.stmts != nil {
-		if e, ok := b.stmts[query]; ok {
+		if e, ok := b.stmts[key]; ok {
 			b.lru.MoveToFront(e)
 			return e.Value.(*cachedStmt).stmt, false, nil
 		}
@@ -216,9 +226,9 @@ func (b *backend) prepared(ctx context.Context, query string) (stmt driver.Stmt,
 		oldest := b.lru.Back()
 		cs := oldest.Value.(*cachedStmt)
 		b.lru.Remove(oldest)
-		delete(b.stmts, cs.query)
+		delete(b.stmts, cs.key)
 		cs.stmt.Close()
 	}
-	b.stmts[query] = b.lru.PushFront(&cachedStmt{query: query, stmt: stmt})
+	b.stmts[key] = b.lru.PushFront(&cachedStmt{key: key, stmt: stmt})
 	return stmt, false, nil
 }

@@ -126,7 +126,14 @@ func (c *conn) done(ctx context.Context, b *pool.Backend, r *pinning.Result, err
 	}
 	c.s.Done(ctx, b, r, pool.Status{InTransaction: c.txOpen, Err: err})
 	c.cur = nil
-	if err != nil && c.holding && c.s.Held() == nil && brokenBackend(b, err) {
+	if err == nil && r != nil && r.ChangesSettings() {
+		// The server's value, read back by the pool (SET autocommit =
+		// DEFAULT is the global value, an expression is computed).
+		if v, ok := c.s.Value(pinning.VarAutocommit); ok {
+			c.noAutocommit = v == "0"
+		}
+	}
+	if c.s.StateLost() || err != nil && c.holding && c.s.Held() == nil && brokenBackend(b, err) {
 		// What lived on the held backend (a transaction, pinned state) is
 		// gone; the logical connection must not carry on as if it were not.
 		c.lost = true
@@ -144,8 +151,9 @@ func (c *conn) trackTx(r *pinning.Result) {
 	c.trackAutocommit(r)
 	tx := r.Tx
 	switch {
-	case tx&(pinning.TxCommit|pinning.TxRollback) != 0 && tx&pinning.TxChain == 0:
-		c.txOpen = false
+	case tx&(pinning.TxCommit|pinning.TxRollback) != 0:
+		// AND CHAIN, or completion_type=CHAIN, opens the next one.
+		c.txOpen = c.s.Chains(r)
 	case tx&(pinning.TxBegin|pinning.TxXAStart|pinning.TxChain) != 0:
 		c.txOpen = true
 	case tx&pinning.TxImplicitCommit != 0:
@@ -272,7 +280,7 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue,
 		} else {
 			var st driver.Stmt
 			var owned bool
-			st, owned, err = be.prepared(ctx, query)
+			st, owned, err = be.prepared(ctx, b.StateKey(), query)
 			if err == nil {
 				res, err = st.(driver.StmtExecContext).ExecContext(ctx, args)
 				if owned {
@@ -312,7 +320,7 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		} else {
 			var st driver.Stmt
 			var own bool
-			st, own, err = be.prepared(ctx, query)
+			st, own, err = be.prepared(ctx, b.StateKey(), query)
 			if err == nil {
 				dr, err = st.(driver.StmtQueryContext).QueryContext(ctx, args)
 				if own {
@@ -442,13 +450,28 @@ func (c *conn) endTx(t *tx, commit bool) error {
 	} else {
 		err = t.tx.Rollback()
 	}
-	c.txOpen = false
-	c.done(ctx, held, nil, err)
+	// The driver sends a plain COMMIT or ROLLBACK: under
+	// completion_type=CHAIN the next transaction is open at once (and
+	// under RELEASE the server closes the connection).
+	r := &rollbackResult
+	if commit {
+		r = &commitResult
+	}
+	c.txOpen = err == nil && c.s.Chains(nil)
+	if err != nil {
+		r = nil
+	}
+	c.done(ctx, held, r, err)
 	if err != nil && commit && brokenBackend(held, err) && !errors.Is(err, failover.ErrTransactionResolutionUnknown) {
 		err = fmt.Errorf("%w: the connection was lost during COMMIT: %w", failover.ErrTransactionResolutionUnknown, err)
 	}
 	return err
 }
+
+// commitResult and rollbackResult classify the plain COMMIT and ROLLBACK a
+// database/sql transaction ends with.
+var commitResult, rollbackResult = pinning.Result{Tx: pinning.TxCommit, Statements: 1},
+	pinning.Result{Tx: pinning.TxRollback, Statements: 1}
 
 // Ping checks a backend of the pool (and so the database).
 func (c *conn) Ping(ctx context.Context) error {

@@ -68,6 +68,14 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 					return
 				}
 			}
+		case r.ChangesSettings():
+			// A SET that failed may still have assigned: a KILL QUERY
+			// can interrupt it after the assignment, and an error in a
+			// later assignment of the same SET leaves the earlier ones
+			// in place on some servers. Ask the server.
+			if !s.readBack(ctx, b) {
+				return
+			}
 		}
 	}
 	s.inTx, s.more = st.InTransaction, st.MoreResults
@@ -82,7 +90,7 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 // same state, pinning the session for pins. It returns false if b broke
 // (and was dropped).
 func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result, pins pinning.PinReasons) bool {
-	if r.Tx.Has(pinning.TxRelease) {
+	if s.releases(r) {
 		// COMMIT/ROLLBACK RELEASE: the server closes the connection.
 		s.dropHeld(core.ReasonBroken, errors.New("COMMIT/ROLLBACK RELEASE closed the connection"))
 		return false
@@ -125,6 +133,37 @@ func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result, pin
 	s.addPins(pins)
 	s.pins &^= r.Unpins
 	return true
+}
+
+// releases reports whether the statement r ends with the server closing
+// the connection: COMMIT/ROLLBACK RELEASE, or COMMIT/ROLLBACK under
+// completion_type=RELEASE without NO RELEASE.
+func (s *Session) releases(r *pinning.Result) bool {
+	if r.Tx.Has(pinning.TxRelease) {
+		return true
+	}
+	if r.Tx&(pinning.TxCommit|pinning.TxRollback) == 0 || r.Tx.Has(pinning.TxNoRelease) {
+		return false
+	}
+	ct, _ := s.Value(pinning.VarCompletionType)
+	return ct == "'RELEASE'"
+}
+
+// Chains reports whether COMMIT or ROLLBACK classified as r (nil: the
+// plain statement, as a driver's Tx.Commit sends it) starts a new
+// transaction at once: AND CHAIN, or completion_type=CHAIN without AND NO
+// CHAIN.
+func (s *Session) Chains(r *pinning.Result) bool {
+	if r != nil {
+		if r.Tx.Has(pinning.TxChain) {
+			return true
+		}
+		if r.Tx.Has(pinning.TxNoChain) {
+			return false
+		}
+	}
+	ct, _ := s.Value(pinning.VarCompletionType)
+	return ct == "'CHAIN'"
 }
 
 // followsSchema reports whether r assigns a variable the server derives
@@ -198,11 +237,12 @@ func (s *Session) release(claim bool) {
 func (s *Session) dropHeld(reason core.Reason, err error) {
 	b := s.held
 	s.held = nil
-	s.inTx, s.more, s.inflight = false, false, false
-	if s.pins != 0 || s.unresolved {
+	if s.pins != 0 || s.unresolved || s.inTx {
+		s.stateLost = true
 		s.pool.log.Warn("rdsmux/pool: a pinned session lost its backend connection; its session state is gone",
 			"user", s.part.user, "reasons", s.pins.String(), "err", err)
 	}
+	s.inTx, s.more, s.inflight = false, false, false
 	s.pins, s.unresolved = 0, false
 	s.updateGauges()
 	s.pool.log.Debug("rdsmux/pool: closing backend connection", "user", b.user, "reason", reason.String(), "err", err)
@@ -243,6 +283,7 @@ func (s *Session) updateGauges() {
 func (s *Session) ResetState(ctx context.Context) error {
 	s.settings = s.initial
 	s.pins, s.unresolved, s.inTx, s.more, s.affine = 0, false, false, false, false
+	s.stateLost = false
 	s.tag = tagOf(s.schema, &s.settings)
 	// Nothing before the reset can be looked behind at any more.
 	s.dropClaim()

@@ -68,6 +68,7 @@ type Session struct {
 	more       bool // results pending on the held backend
 	pins       pinning.PinReasons
 	unresolved bool // a read-back of a setting failed: state unknown, pinned
+	stateLost  bool // a held backend with the session's state on it broke
 	countedTx  bool // counted in stats.inTx
 	countedPin bool // counted in stats.pinned
 	inflight   bool // Acquire returned and Done was not called yet
@@ -111,6 +112,21 @@ func (s *Session) User() string { return s.part.user }
 // Settings returns the session's tracked settings.
 func (s *Session) Settings() pinning.Settings { return s.settings }
 
+// Value returns the session's value of a tracked variable as a normalized
+// literal (see pinning.ServerValue): its own setting, else the baseline's,
+// the value a fresh connection has. ok is false when neither is known
+// (before the partition's first connection, or a variable the server does
+// not have).
+func (s *Session) Value(v pinning.Var) (lit string, ok bool) {
+	if lit, ok := s.settings.Get(v); ok {
+		return lit, true
+	}
+	if st := s.part.stateOf(); st != nil {
+		return st.base.Get(v)
+	}
+	return "", false
+}
+
 // Schema returns the session's current database ("" for the user's
 // default).
 func (s *Session) Schema() string { return s.schema }
@@ -124,6 +140,14 @@ func (s *Session) PinReasons() pinning.PinReasons { return s.pins }
 
 // InTransaction reports whether the server last said a transaction is open.
 func (s *Session) InTransaction() bool { return s.inTx }
+
+// StateLost reports whether a backend the session held with state on it
+// (an open transaction, a pin) broke, so that state is gone: the client
+// must be told (its connection closed, as a server crash would) rather than
+// carry on as if it were there. It stays true until ResetState. A backend
+// can break even after its statement succeeded, while the pool reads back
+// the settings the statement changed.
+func (s *Session) StateLost() bool { return s.stateLost }
 
 // Held returns the backend the session holds, or nil.
 func (s *Session) Held() *Backend { return s.held }

@@ -137,12 +137,7 @@ func (c *clientConn) handshake() bool {
 func (c *clientConn) startSession(r *wire.HandshakeResponse) {
 	c.user = r.User
 	c.key = partitionKey(r.User, c.sc.Capabilities())
-	opts := pool.SessionOptions{Mode: c.srv.Mode, Schema: r.Database}
-	if q := charsetStatement(r.Charset); q != "" {
-		var res pinning.Result
-		c.srv.classifier.Classify(q, &res)
-		res.Apply(&opts.Settings)
-	}
+	opts := pool.SessionOptions{Mode: c.srv.Mode, Schema: r.Database, Settings: collationSettings(r.Charset)}
 	c.sess = c.srv.Pool.NewSession(c.key, opts)
 	c.status = wire.StatusAutocommit
 	c.lastInsertID, c.lastInsertKnown = 0, true

@@ -85,12 +85,6 @@ func TestStmtCacheLRU(t *testing.T) {
 	}
 }
 
-func TestCharsetStatement(t *testing.T) {
-	if charsetStatement(45) != "" || charsetStatement(8) != "SET NAMES latin1" {
-		t.Fatal("charset mapping")
-	}
-}
-
 // TestMarkAccessDenied: a backend's refusal of the credential (1045) is
 // iamauth.ErrAccessDenied for iamauth.Connect, and still the server's
 // *wire.Error; other errors pass as they are.

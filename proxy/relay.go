@@ -227,6 +227,17 @@ func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result,
 	if c.sess.Held() == nil && c.cursors > 0 {
 		c.dropCursors()
 	}
+	if o.beErr == nil && !o.fatal && o.clientErr == nil && c.sess.StateLost() {
+		// The statement ran, but its backend broke afterwards (while the
+		// pool read back the settings it changed), and the client's
+		// transaction or pinned state went with it: end the connection,
+		// as a server crash would, rather than let the client go on
+		// without it.
+		c.srv.counts.backendErrors.Add(1)
+		c.srv.log.Warn("rdsmux/proxy: backend connection failed after a client command; closing the client, whose session state was on it", "client", c.id, "user", c.user)
+		_ = c.sc.Flush()
+		return errCloseClient
+	}
 	if r != nil && o.beErr == nil && o.serverErr == nil && r.ChangesSettings() {
 		set := c.sess.Settings()
 		c.noBackslash = set.NoBackslashEscapes()

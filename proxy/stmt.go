@@ -32,9 +32,11 @@ type clientStmt struct {
 	cursorStmt *backendStmt
 }
 
-// stmtKey identifies a statement prepared on a backend: unqualified names
-// resolve in the schema current when it was prepared.
-type stmtKey struct{ schema, query string }
+// stmtKey identifies a statement prepared on a backend: the session state
+// the backend was in when it was prepared (pool.Backend.StateKey: database,
+// sql_mode, character sets and every other tracked setting, which the
+// server fixes at PREPARE time) and its text.
+type stmtKey struct{ state, query string }
 
 // maxLongData bounds the long data buffered for one statement.
 const maxLongData = wire.DefaultMaxPacketSize
@@ -95,11 +97,11 @@ func (c *clientConn) writePrepareOK(cs *clientStmt, bs *backendStmt, status wire
 	return nil
 }
 
-// backendStmt returns query prepared on be in the session's schema, from
+// backendStmt returns query prepared on be in the session's state, from
 // be's cache or prepared now. An error is a server error (*wire.Error: the
 // statement does not prepare) or a backend failure.
 func (c *clientConn) backendStmt(be *BackendConn, query string) (*backendStmt, error) {
-	key := stmtKey{schema: c.sess.Schema(), query: query}
+	key := stmtKey{state: c.sess.Held().StateKey(), query: query}
 	if bs := be.stmts.get(key); bs != nil {
 		return bs, nil
 	}
