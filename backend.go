@@ -203,18 +203,24 @@ func (b *backend) Close() error {
 	return b.conn.Close()
 }
 
-// prepared returns a server-side prepared statement for query on this
-// backend in the session state state (pool.Backend.StateKey), from the
-// cache or newly prepared. When the cache is disabled the caller must close
-// the statement (owned reports true).
-func (b *backend) prepared(ctx context.Context, state, query string) (stmt driver.Stmt, owned bool, err error) {
-	key := stmtKey{state: state, query: query}
-	if b.stmts != nil {
-		if e, ok := b.stmts[key]; ok {
-			b.lru.MoveToFront(e)
-			return e.Value.(*cachedStmt).stmt, false, nil
-		}
+// cached returns the statement cached for query prepared in the state
+// with key state (pool.State.Key), if any.
+func (b *backend) cached(state, query string) (driver.Stmt, bool) {
+	if b.stmts == nil {
+		return nil, false
 	}
+	e, ok := b.stmts[stmtKey{state: state, query: query}]
+	if !ok {
+		return nil, false
+	}
+	b.lru.MoveToFront(e)
+	return e.Value.(*cachedStmt).stmt, true
+}
+
+// prepare prepares query on this backend, which is in the state with key
+// state, and caches it. When the cache is disabled the caller must close
+// the statement (owned reports true).
+func (b *backend) prepare(ctx context.Context, state, query string) (stmt driver.Stmt, owned bool, err error) {
 	stmt, err = b.preparer.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, false, err
@@ -229,6 +235,7 @@ func (b *backend) prepared(ctx context.Context, state, query string) (stmt drive
 		delete(b.stmts, cs.key)
 		cs.stmt.Close()
 	}
+	key := stmtKey{state: state, query: query}
 	b.stmts[key] = b.lru.PushFront(&cachedStmt{key: key, stmt: stmt})
 	return stmt, false, nil
 }

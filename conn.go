@@ -265,7 +265,7 @@ func (c *conn) retryFailover(ctx context.Context, err error, retryable bool, att
 		failover.ShouldRetry(err, c.res.ReadOnly, !retryable)
 }
 
-func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue, prepared bool) (driver.Result, error) {
+func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue, ps *stmt) (driver.Result, error) {
 	for attempt := 0; ; attempt++ {
 		b, be, retryable, err := c.start(ctx, query)
 		if err != nil {
@@ -275,12 +275,12 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue,
 			return nil, err
 		}
 		var res driver.Result
-		if !prepared && c.interpolates(args) {
+		if ps == nil && c.interpolates(args) {
 			res, err = be.execer.ExecContext(ctx, query, args)
 		} else {
 			var st driver.Stmt
 			var owned bool
-			st, owned, err = be.prepared(ctx, b.StateKey(), query)
+			st, owned, err = c.prepared(ctx, b, be, ps, query)
 			if err == nil {
 				res, err = st.(driver.StmtExecContext).ExecContext(ctx, args)
 				if owned {
@@ -304,7 +304,7 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue,
 	}
 }
 
-func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue, prepared bool) (driver.Rows, error) {
+func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue, ps *stmt) (driver.Rows, error) {
 	for attempt := 0; ; attempt++ {
 		b, be, retryable, err := c.start(ctx, query)
 		if err != nil {
@@ -315,12 +315,12 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		}
 		var dr driver.Rows
 		var owned driver.Stmt // closed with the rows when the cache is off
-		if !prepared && c.interpolates(args) {
+		if ps == nil && c.interpolates(args) {
 			dr, err = be.querier.QueryContext(ctx, query, args)
 		} else {
 			var st driver.Stmt
 			var own bool
-			st, own, err = be.prepared(ctx, b.StateKey(), query)
+			st, own, err = c.prepared(ctx, b, be, ps, query)
 			if err == nil {
 				dr, err = st.(driver.StmtQueryContext).QueryContext(ctx, args)
 				if own {
@@ -348,6 +348,31 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		c.rows = &rows{c: c, r: dr, stmt: owned}
 		return c.rows, nil
 	}
+}
+
+// prepared returns query prepared on be (the backend b the session holds
+// for the statement): for a *sql.Stmt (ps), in the state the client
+// prepared it in, else in the session's current state; from be's cache, or
+// prepared now (in ps's state, b is switched there and back). When the
+// cache is disabled the caller must close the statement (owned).
+func (c *conn) prepared(ctx context.Context, b *pool.Backend, be *backend, ps *stmt, query string) (st driver.Stmt, owned bool, err error) {
+	var state *pool.State
+	key := b.PrepareKey()
+	if ps != nil {
+		state = ps.state
+		key = state.Key()
+	}
+	if st, ok := be.cached(key, query); ok {
+		return st, false, nil
+	}
+	if key == b.PrepareKey() {
+		return be.prepare(ctx, key, query)
+	}
+	err = c.s.InState(ctx, b, state, func() error {
+		st, owned, err = be.prepare(ctx, key, query)
+		return err
+	})
+	return st, owned, err
 }
 
 // finishRows is called when a result set is closed.
@@ -386,13 +411,13 @@ func (c *conn) fail(b *pool.Backend, be *backend, ctx context.Context, err error
 
 // ExecContext runs a statement on a borrowed backend.
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.exec(ctx, query, args, false)
+	return c.exec(ctx, query, args, nil)
 }
 
 // QueryContext runs a query on a borrowed backend; the backend goes back
 // when the rows are closed.
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.query(ctx, query, args, false)
+	return c.query(ctx, query, args, nil)
 }
 
 // Prepare returns a virtual prepared statement.
@@ -406,7 +431,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if c.closed {
 		return nil, driver.ErrBadConn
 	}
-	return &stmt{c: c, query: query}, nil
+	return &stmt{c: c, query: query, state: c.s.State()}, nil
 }
 
 // Begin starts a transaction.

@@ -3,15 +3,21 @@ package rdsmux
 import (
 	"context"
 	"database/sql/driver"
+
+	"github.com/rdsmux/rdsmux/pool"
 )
 
-// stmt is a virtual prepared statement: it holds only the query text. Each
-// execution borrows a backend and uses that backend's own prepared
-// statement, prepared on first use and cached per backend, so a prepared
-// *sql.Stmt never pins a backend.
+// stmt is a virtual prepared statement: it holds only the query text and
+// the session state it was prepared in. Each execution borrows a backend
+// and uses that backend's own prepared statement, prepared on first use in
+// that state and cached per backend, so a prepared *sql.Stmt never pins a
+// backend, and runs against the tables and under the sql_mode and
+// character set it was prepared with, as on a dedicated connection, even
+// after the session's USE or SET NAMES.
 type stmt struct {
 	c     *conn
 	query string
+	state *pool.State // nil: the baseline
 }
 
 var (
@@ -37,11 +43,11 @@ func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 }
 
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	return s.c.exec(ctx, s.query, args, true)
+	return s.c.exec(ctx, s.query, args, s)
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	return s.c.query(ctx, s.query, args, true)
+	return s.c.query(ctx, s.query, args, s)
 }
 
 func valuesToNamed(args []driver.Value) []driver.NamedValue {

@@ -19,7 +19,9 @@ type Backend struct {
 	settings pinning.Settings // tracked settings in effect on conn
 	schema   string           // current database; "" is the user's default
 	tag      string           // tagOf(schema, settings), as the core matches it
-	used     bool             // a session ran a statement on conn since it was opened or reset
+	// prep is PrepareKey's answer for the tag prepFor.
+	prep, prepFor string
+	used          bool // a session ran a statement on conn since it was opened or reset
 }
 
 // Conn returns the backend connection; type-assert it to the concrete type

@@ -268,3 +268,142 @@ func (s *Session) verify(ctx context.Context, b *Backend) error {
 	}
 	return nil
 }
+
+// notParsed are the tracked variables the server does not use when it
+// prepares a statement, only when it runs one or later: they are left out
+// of a prepared statement's state (State), so that sessions differing only
+// in them share statements, and a statement prepared in another state
+// never switches them (switching autocommit would commit a transaction).
+var notParsed = pinning.VarSet(0).
+	Add(pinning.VarAutocommit).
+	Add(pinning.VarTransactionIsolation).
+	Add(pinning.VarTransactionReadOnly).
+	Add(pinning.VarCompletionType)
+
+// State is the part of a session's state the server fixes when it prepares
+// a statement: the database unqualified names bind to, and the tracked
+// settings (sql_mode and character sets among them) the statement is
+// parsed under. A statement prepared by a client runs, like on a dedicated
+// connection, in the state it was prepared in, whatever the session did
+// since (USE, SET NAMES). The zero State is the partition's baseline.
+type State struct {
+	schema   string
+	settings pinning.Settings
+	key      string
+}
+
+// Key identifies the state: equal states have equal keys; the baseline's
+// (and a nil State's) is "". Caches of prepared statements key on it with
+// the text.
+func (st *State) Key() string {
+	if st == nil {
+		return ""
+	}
+	return st.key
+}
+
+// stateOf builds the State of schema and settings.
+func stateOf(schema string, settings *pinning.Settings) State {
+	st := State{schema: schema}
+	if !settings.IsZero() {
+		st.settings = *settings
+		notParsed.Each(st.settings.Unset)
+	}
+	st.key = tagOf(st.schema, &st.settings)
+	return st
+}
+
+// State returns the session's current State, for a statement the client
+// prepares now; nil for the baseline (whose Key is "").
+func (s *Session) State() *State {
+	if s.tag == "" {
+		return nil
+	}
+	st := stateOf(s.schema, &s.settings)
+	if st.key == "" {
+		return nil
+	}
+	return &st
+}
+
+// PrepareKey returns the Key of the State b is in: a statement prepared on
+// b now binds to it.
+func (b *Backend) PrepareKey() string {
+	if b.tag == "" {
+		return ""
+	}
+	if b.prepFor != b.tag || b.prep == "" {
+		st := stateOf(b.schema, &b.settings)
+		b.prep, b.prepFor = st.key, b.tag
+	}
+	return b.prep
+}
+
+// InState runs fn (which prepares a statement) with b, the backend the
+// session holds for its statement, in state st, then brings b back to the
+// session's state. It is how a statement a client prepared before a USE or
+// SET NAMES is prepared on another backend as the client prepared it.
+// Variables the server does not use to prepare (autocommit, transaction
+// characteristics) are not switched. An error switching is the backend's
+// (b may have been closed: the statement fails).
+func (s *Session) InState(ctx context.Context, b *Backend, st *State, fn func() error) error {
+	if b != s.held {
+		panic("rdsmux/pool: Session.InState with a backend the session does not hold")
+	}
+	if b.PrepareKey() == st.Key() {
+		return fn()
+	}
+	if st == nil {
+		st = &State{}
+	}
+	if err := s.switchTo(ctx, b, st.schema, &st.settings); err != nil {
+		return err
+	}
+	ferr := fn()
+	back := stateOf(s.schema, &s.settings)
+	if err := s.switchTo(ctx, b, back.schema, &back.settings); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// switchTo brings the held b to schema and the parse-time settings of
+// settings (others stay as they are on b).
+func (s *Session) switchTo(ctx context.Context, b *Backend, schema string, settings *pinning.Settings) error {
+	st := s.part.stateOf()
+	if b.schema != schema {
+		target := schema
+		if target == "" {
+			target = st.baseSchema
+		}
+		if target == "" {
+			return fmt.Errorf("rdsmux/pool: cannot return a connection to no database to prepare a statement there")
+		}
+		if err := b.conn.Exec(ctx, "USE "+quoteIdent(target)); err != nil {
+			return err // the caller's Done closes b if it broke
+		}
+		b.schema = schema
+		b.tag = tagOf(b.schema, &b.settings)
+	}
+	want := b.settings
+	// Keep b's own values of the variables not switched.
+	for _, v := range st.vars {
+		if notParsed.Has(v) {
+			continue
+		}
+		if lit, ok := settings.Get(v); ok {
+			want.Set(v, lit)
+		} else {
+			want.Unset(v)
+		}
+	}
+	if stmt := want.DiffFrom(&b.settings, &st.base, &st.names); stmt != "" {
+		if err := b.conn.Exec(ctx, stmt); err != nil {
+			b.tag = tagOf(b.schema, &b.settings)
+			return err
+		}
+	}
+	b.settings = want
+	b.tag = tagOf(b.schema, &b.settings)
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/rdsmux/rdsmux/pool"
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
 
@@ -12,8 +13,11 @@ import (
 // mapped to the statement's text. It is prepared on each backend it runs on
 // (lazily, then cached there), so it does not pin the session.
 type clientStmt struct {
-	id         uint32
-	query      string
+	id    uint32
+	query string
+	// state is the session state the client prepared the statement in
+	// (nil: the baseline); every backend prepares it in that state.
+	state      *pool.State
 	res        pinning.Result // the text's classification
 	numParams  uint16
 	numColumns uint16
@@ -52,12 +56,13 @@ func (c *clientConn) prepare(p []byte) error {
 	if !ok {
 		return err
 	}
-	bs, err := c.backendStmt(be, query)
+	state := c.sess.State()
+	bs, err := c.backendStmt(be, state, query)
 	if err != nil {
 		return c.failBefore(b, be, err, hadState)
 	}
 	c.nextStmtID++
-	cs := &clientStmt{id: c.nextStmtID, query: query, numParams: bs.numParams, numColumns: bs.numColumns}
+	cs := &clientStmt{id: c.nextStmtID, query: query, state: state, numParams: bs.numParams, numColumns: bs.numColumns}
 	cl := c.srv.classifier
 	if c.noBackslash {
 		cl = c.srv.classifierNBE
@@ -100,11 +105,30 @@ func (c *clientConn) writePrepareOK(cs *clientStmt, bs *backendStmt, status wire
 // backendStmt returns query prepared on be in the session's state, from
 // be's cache or prepared now. An error is a server error (*wire.Error: the
 // statement does not prepare) or a backend failure.
-func (c *clientConn) backendStmt(be *BackendConn, query string) (*backendStmt, error) {
-	key := stmtKey{state: c.sess.Held().StateKey(), query: query}
+func (c *clientConn) backendStmt(be *BackendConn, state *pool.State, query string) (*backendStmt, error) {
+	key := stmtKey{state: state.Key(), query: query}
 	if bs := be.stmts.get(key); bs != nil {
 		return bs, nil
 	}
+	b := c.sess.Held()
+	if key.state == b.PrepareKey() {
+		return c.prepareOn(be, key)
+	}
+	// Prepared by the client in another state (before a USE or SET
+	// NAMES): prepared here in that state, as the client prepared it.
+	var bs *backendStmt
+	err := c.sess.InState(c.srv.ctx, b, state, func() error {
+		var err error
+		bs, err = c.prepareOn(be, key)
+		return err
+	})
+	return bs, err
+}
+
+// prepareOn prepares key's query on be, which is in key's state, and
+// caches it.
+func (c *clientConn) prepareOn(be *BackendConn, key stmtKey) (*backendStmt, error) {
+	query := key.query
 	cc := be.cc
 	pkt := append(append(cc.Scratch(), byte(wire.ComStmtPrepare)), query...)
 	cc.ResetSeq()
@@ -230,7 +254,7 @@ func (c *clientConn) execute(p []byte) error {
 			return c.failBefore(b, be, err, hadState)
 		}
 	}
-	bs, err := c.backendStmt(be, cs.query)
+	bs, err := c.backendStmt(be, cs.state, cs.query)
 	if err != nil {
 		return c.failBefore(b, be, err, hadState)
 	}
