@@ -46,10 +46,6 @@ type backend struct {
 	// context was cancelled mid-statement).
 	killer      *killer
 	killOnClose bool
-
-	// lastInsertID is the value LAST_INSERT_ID() returns on this
-	// connection, as far as rdsmux knows; -1 when unknown.
-	lastInsertID int64
 }
 
 var _ pool.Conn = (*backend)(nil)
@@ -65,7 +61,7 @@ type cachedStmt struct {
 
 // newBackend wraps a go-sql-driver connection and reads its connection id.
 func newBackend(ctx context.Context, c driver.Conn, cacheSize int, k *killer) (*backend, error) {
-	b := &backend{conn: c, cacheSize: cacheSize, lastInsertID: -1, killer: k}
+	b := &backend{conn: c, cacheSize: cacheSize, killer: k}
 	var ok bool
 	if b.execer, ok = c.(driver.ExecerContext); !ok {
 		return nil, errors.New("rdsmux: backend connection does not implement driver.ExecerContext")

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/rdsmux/rdsmux/failover"
 	"github.com/rdsmux/rdsmux/pinning"
@@ -36,11 +35,10 @@ type conn struct {
 	// opens a transaction.
 	noAutocommit bool
 
-	// lastInsertID is what LAST_INSERT_ID() must return on this logical
-	// connection; lastInsertKnown is false after a statement whose effect
-	// on it rdsmux could not see (a write through Query).
-	lastInsertID    int64
-	lastInsertKnown bool
+	// insertID and insertUnknown are the LAST_INSERT_ID effect of the
+	// statement being finished, for the pool (pool.Status).
+	insertID      uint64
+	insertUnknown bool
 
 	// holding: the session held its backend before the current statement
 	// (transaction, pin or session mode), so state lived on it.
@@ -72,7 +70,7 @@ func newConn(c *Connector) *conn {
 		mode = pool.ModeSession
 	}
 	s := c.target.pool.NewSession(c.user, pool.SessionOptions{Mode: mode, Schema: c.cfg.MySQL.DBName})
-	return &conn{c: c, s: s, lastInsertKnown: true}
+	return &conn{c: c, s: s}
 }
 
 // ready checks that a statement may start.
@@ -124,7 +122,13 @@ func (c *conn) done(ctx context.Context, b *pool.Backend, r *pinning.Result, err
 	if err == nil && r != nil {
 		c.trackTx(r)
 	}
-	c.s.Done(ctx, b, r, pool.Status{InTransaction: c.txOpen, Err: err})
+	// While a database/sql transaction is open, its backend stays with
+	// the session even after a text COMMIT ended the server's transaction
+	// (its Commit or Rollback must reach that backend, as on a dedicated
+	// connection).
+	st := pool.Status{InTransaction: c.txOpen || c.tx != nil, Err: err, InsertID: c.insertID, InsertIDUnknown: c.insertUnknown}
+	c.insertID, c.insertUnknown = 0, false
+	c.s.Done(ctx, b, r, st)
 	c.cur = nil
 	if err == nil && r != nil && r.ChangesSettings() {
 		// The server's value, read back by the pool (SET autocommit =
@@ -194,19 +198,6 @@ func (c *conn) interpolates(args []driver.NamedValue) bool {
 	return len(args) == 0 || c.c.cfg.MySQL.InterpolateParams
 }
 
-// syncLastInsertID makes LAST_INSERT_ID() on be return this logical
-// connection's value before a statement that reads it.
-func (c *conn) syncLastInsertID(ctx context.Context, be *backend) error {
-	if !c.lastInsertKnown || be.lastInsertID == c.lastInsertID {
-		return nil
-	}
-	if err := be.Exec(ctx, "DO LAST_INSERT_ID("+strconv.FormatInt(c.lastInsertID, 10)+")"); err != nil {
-		return err
-	}
-	be.lastInsertID = c.lastInsertID
-	return nil
-}
-
 // maxBadConnRetries bounds how often a statement moves to another backend
 // after go-sql-driver reported driver.ErrBadConn (the backend was dead and
 // nothing reached the server): after a database restart every idle backend
@@ -240,11 +231,6 @@ func (c *conn) start(ctx context.Context, query string) (b *pool.Backend, be *ba
 		// nothing sent.
 		if err := be.resetter.ResetSession(ctx); err != nil {
 			return nil, nil, true, c.fail(b, be, ctx, err)
-		}
-	}
-	if r.ReadsLastInsertID {
-		if err := c.syncLastInsertID(ctx, be); err != nil {
-			return nil, nil, retryable, c.fail(b, be, ctx, err)
 		}
 	}
 	return b, be, retryable, nil
@@ -296,8 +282,7 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue,
 			return nil, err
 		}
 		if id, ierr := res.LastInsertId(); ierr == nil && id != 0 {
-			c.lastInsertID, c.lastInsertKnown = id, true
-			be.lastInsertID = id
+			c.insertID = uint64(id)
 		}
 		c.done(ctx, b, &c.res, nil)
 		return res, nil
@@ -340,8 +325,7 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		}
 		if !c.res.ReadOnly {
 			// A write through Query: its insert id is not visible to rdsmux.
-			c.lastInsertKnown = false
-			be.lastInsertID = -1
+			c.insertUnknown = true
 		}
 		// c.res stays untouched while the rows are open: no other statement
 		// can start on this connection until they are closed.
@@ -425,13 +409,48 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
 }
 
-// PrepareContext returns a virtual prepared statement: nothing reaches the
-// server until it runs, on whichever backend is borrowed then.
+// PrepareContext returns a virtual prepared statement, bound to the
+// session's current state (database, sql_mode, character sets). It is
+// prepared at once on a borrowed backend (and cached there), so that a
+// statement the server refuses to prepare (a syntax error, a missing
+// table, a write in a READ ONLY transaction) fails here, as on a dedicated
+// connection; each execution then borrows whichever backend is free and
+// uses its own prepared copy, prepared in this state.
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	if c.closed {
-		return nil, driver.ErrBadConn
+	if err := c.ready(); err != nil {
+		return nil, err
 	}
-	return &stmt{c: c, query: query, state: c.s.State()}, nil
+	ps := &stmt{c: c, query: query, state: c.s.State()}
+	for attempt := 0; ; attempt++ {
+		retryable := c.s.Held() == nil
+		b, be, err := c.acquire(ctx)
+		if err != nil {
+			if retry(ctx, err, retryable, attempt) {
+				continue
+			}
+			return nil, err
+		}
+		if retryable && be.resetter != nil {
+			err = be.resetter.ResetSession(ctx)
+		}
+		var st driver.Stmt
+		var owned bool
+		if err == nil {
+			st, owned, err = c.prepared(ctx, b, be, ps, query)
+		}
+		if err != nil {
+			err = c.fail(b, be, ctx, err)
+			if retry(ctx, err, retryable, attempt) {
+				continue
+			}
+			return nil, err
+		}
+		if owned {
+			st.Close()
+		}
+		c.done(ctx, b, nil, nil)
+		return ps, nil
+	}
 }
 
 // Begin starts a transaction.

@@ -63,6 +63,12 @@ const (
 	// BEGIN NOT ATOMIC ... END, IF/WHILE/LOOP/REPEAT/CASE/FOR at top
 	// level), whose effects cannot be known from its text.
 	PinCompoundStatement
+	// PinLastInsertID: LAST_INSERT_ID() (or @@last_insert_id) read while
+	// the session's value is known only to the connection it last
+	// inserted on (an insert's OK packet carries the row's id, which is
+	// LAST_INSERT_ID() only if the server generated it). The classifier
+	// never reports it; package pool uses it as a look-behind reason.
+	PinLastInsertID
 
 	numPinReasons
 )
@@ -87,6 +93,7 @@ var pinReasonNames = [numPinReasons]string{
 	PinStatementTooLong:   "statement-too-long",
 	PinDiagnostics:        "diagnostics",
 	PinCompoundStatement:  "compound-statement",
+	PinLastInsertID:       "last-insert-id",
 }
 
 // NumPinReasons is one more than the largest PinReason, for sizing arrays

@@ -19,6 +19,9 @@ type Backend struct {
 	settings pinning.Settings // tracked settings in effect on conn
 	schema   string           // current database; "" is the user's default
 	tag      string           // tagOf(schema, settings), as the core matches it
+	// lastID is LAST_INSERT_ID() on conn when lastIDKnown (lastid.go).
+	lastID      uint64
+	lastIDKnown bool
 	// prep is PrepareKey's answer for the tag prepFor.
 	prep, prepFor string
 	used          bool // a session ran a statement on conn since it was opened or reset

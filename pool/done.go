@@ -32,6 +32,13 @@ type Status struct {
 	// list of warnings and errors, which SHOW WARNINGS and the like read
 	// (see AcquireFor).
 	Warnings int
+	// InsertID is the insert id of the statement's OK packet (0: none).
+	// The pool follows LAST_INSERT_ID() with it (see lastid.go).
+	InsertID uint64
+	// InsertIDUnknown: the statement may have inserted rows whose id the
+	// caller could not see (a write that returned a result set, such as
+	// INSERT ... RETURNING).
+	InsertIDUnknown bool
 }
 
 // Done records the effects of a statement that ran on b (the backend
@@ -49,11 +56,13 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 	affine := s.affine
 	s.inflight, s.affine = false, false
 	b.used = true
-	s.recordLookBehind(r, st)
 	if st.Err != nil && p.broken(b.conn, st.Err) {
+		s.recordLookBehind(r, st)
 		s.dropHeld(core.ReasonBroken, st.Err)
 		return
 	}
+	s.noteInsertID(r, st)
+	s.recordLookBehind(r, st)
 	if r != nil {
 		switch {
 		case st.Err == nil:
@@ -80,6 +89,9 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 	}
 	s.inTx, s.more = st.InTransaction, st.MoreResults
 	if s.mode == ModeTransaction && !s.inTx && !s.more && !s.Pinned() {
+		if !s.settleLastID(ctx, b) {
+			return
+		}
 		s.release(true)
 		return
 	}
@@ -191,6 +203,7 @@ func (s *Session) readBack(ctx context.Context, b *Backend) bool {
 		s.unresolved = true
 		return true
 	}
+	s.ranQuery()
 	b.setState(&cs, st)
 	if b.schema == noSchema {
 		// The current database was dropped: the session has none,
@@ -284,6 +297,7 @@ func (s *Session) ResetState(ctx context.Context) error {
 	s.settings = s.initial
 	s.pins, s.unresolved, s.inTx, s.more, s.affine = 0, false, false, false, false
 	s.stateLost = false
+	s.lastID, s.lastIDKnown = 0, true
 	s.tag = tagOf(s.schema, &s.settings)
 	// Nothing before the reset can be looked behind at any more.
 	s.dropClaim()
@@ -327,6 +341,7 @@ func (s *Session) resetHeld(ctx context.Context) error {
 	}
 	p.stats.resets.Add(1)
 	b.used = false
+	b.lastIDKnown = false
 	// What a reset leaves is the server's to say (MariaDB returns
 	// variables to their global values, keeps the database).
 	cs, err := readState(ctx, b.conn, s.part.stateOf())

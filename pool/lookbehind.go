@@ -251,15 +251,30 @@ func pinsAfter(r *pinning.Result, affine bool) pinning.PinReasons {
 // other statement AcquireFor is Acquire.
 func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result) (*Backend, error) {
 	reads := lookBehindReads(sql, r)
-	if r == nil || r.Pins&pinning.LookBehind == 0 || s.closed {
-		return s.Acquire(ctx)
+	sync := false
+	if r != nil && r.ReadsLastInsertID && !s.closed {
+		// From now on the session's inserts are read back (lastid.go).
+		s.readsLastID = true
+		if s.lastIDKnown {
+			sync = true
+		} else {
+			reads = reads.Add(pinning.PinLastInsertID)
+		}
 	}
-	if reads == 0 {
+	if reads == 0 || s.closed {
+		b, err := s.Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
 		// SQL_CALC_FOUND_ROWS without FOUND_ROWS(): any connection will
 		// do, and the session need not pin for it.
-		b, err := s.Acquire(ctx)
-		s.affine = err == nil
-		return b, err
+		s.affine = r != nil && r.Pins&pinning.LookBehind != 0
+		if sync {
+			if err := s.syncLastID(ctx, b); err != nil {
+				return nil, err
+			}
+		}
+		return b, nil
 	}
 	if s.held != nil {
 		if reads&^s.own != 0 {
@@ -267,7 +282,7 @@ func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result)
 		}
 		s.inflight, s.affine = true, true
 		s.base = s.own
-		return s.held, nil
+		return s.held, s.syncBehind(ctx, s.held, reads, sync)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, borrowError(err, s.part.user)
@@ -308,7 +323,27 @@ func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result)
 	p.stats.borrowLatency.observe(0)
 	s.held, s.inflight, s.affine = b, true, true
 	s.base = s.own
+	if err := s.syncBehind(ctx, b, reads, sync); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// syncBehind brings LAST_INSERT_ID() on b, held for a look-behind
+// statement, to the session's known value when sync is set. The DO it may
+// run replaces ROW_COUNT(): a statement that also reads that is refused.
+func (s *Session) syncBehind(ctx context.Context, b *Backend, reads pinning.PinReasons, sync bool) error {
+	if !sync || (b.lastIDKnown && b.lastID == s.lastID) {
+		return nil
+	}
+	if reads.Has(pinning.PinRowCount) {
+		s.inflight, s.affine = false, false
+		if s.mode == ModeTransaction && !s.inTx && !s.more && !s.Pinned() {
+			s.release(true)
+		}
+		return s.lost(reads, LossElsewhere, errors.New("LAST_INSERT_ID() must be set first, which replaces ROW_COUNT()"))
+	}
+	return s.syncLastID(ctx, b)
 }
 
 // noPrevious returns LossNoPrevious for a session that has run nothing since
@@ -349,9 +384,25 @@ func (s *Session) borrowedBase(res *core.Resource[*Backend], prev core.Claim[*Ba
 // recordLookBehind updates what look-behind state the session owns after a
 // statement (r, st) ran on its backend.
 func (s *Session) recordLookBehind(r *pinning.Result, st Status) {
-	s.own = lookBehindWrites(r, st) | s.base
+	w := lookBehindWrites(r, st)
+	if insertIDWrites(r, st) {
+		w = w.Add(pinning.PinLastInsertID)
+	}
+	s.own = w | s.base
+	if s.lastIDKnown {
+		s.own = s.own.Remove(pinning.PinLastInsertID)
+	}
 	s.base = s.own // for a further Done on the same backend (more results)
 	s.ran = true
+}
+
+// ranQuery records that the pool itself ran a SELECT on the session's
+// connection (a read-back): it replaced ROW_COUNT() and FOUND_ROWS(), which
+// are no longer the session's own there.
+func (s *Session) ranQuery() {
+	const replaced = pinning.PinReasons(1<<pinning.PinRowCount | 1<<pinning.PinFoundRows)
+	s.own &^= replaced
+	s.base &^= replaced
 }
 
 // dropClaim gives up the session's claim on the backend it released last.

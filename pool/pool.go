@@ -188,7 +188,7 @@ func (p *Pool) setup(ctx context.Context, user string, c Conn) (*Backend, error)
 	if err != nil {
 		return nil, fmt.Errorf("rdsmux/pool: reading the session state of a new connection as %q: %w", user, err)
 	}
-	b := &Backend{conn: c, pool: p, user: user}
+	b := &Backend{conn: c, pool: p, user: user, lastIDKnown: true} // LAST_INSERT_ID() is 0
 	b.setState(&cs, st)
 	return b, nil
 }

@@ -69,6 +69,10 @@ type Session struct {
 	pins       pinning.PinReasons
 	unresolved bool // a read-back of a setting failed: state unknown, pinned
 	stateLost  bool // a held backend with the session's state on it broke
+	// LAST_INSERT_ID() (see lastid.go): the session's value when
+	// lastIDKnown; readsLastID once it has read it.
+	lastID                   uint64
+	lastIDKnown, readsLastID bool
 	countedTx  bool // counted in stats.inTx
 	countedPin bool // counted in stats.pinned
 	inflight   bool // Acquire returned and Done was not called yet
@@ -100,6 +104,8 @@ func (p *Pool) NewSession(user string, opts SessionOptions) *Session {
 		settings: opts.Settings,
 		initial:  opts.Settings,
 		schema:   opts.Schema,
+		// A new connection's LAST_INSERT_ID() is 0.
+		lastIDKnown: true,
 	}
 	s.tag = tagOf(s.schema, &s.settings)
 	s.normalize()
@@ -315,6 +321,7 @@ func (s *Session) apply(ctx context.Context, b *Backend) error {
 // Config.VerifyState is on: a mismatch closes b and fails the borrow.
 func (s *Session) verified(ctx context.Context, b *Backend) (*Backend, error) {
 	err := s.verify(ctx, b)
+	s.ranQuery()
 	if err == nil {
 		return b, nil
 	}

@@ -24,12 +24,6 @@ type BackendConn struct {
 	// stmts caches the statements prepared on cc, by schema and text.
 	stmts stmtCache
 
-	// lastInsertID is what LAST_INSERT_ID() returns on cc as far as the
-	// listener knows; lastInsertKnown is false after something changed it
-	// unseen (a reset, a write that returned rows).
-	lastInsertID    uint64
-	lastInsertKnown bool
-
 	// untrack unregisters cc's socket from the failover monitor (see
 	// Backend.Failover); nil when not registered. Called by Close.
 	untrack func()
@@ -43,7 +37,7 @@ var (
 )
 
 func newBackendConn(cc *wire.ClientConn, cacheSize int) *BackendConn {
-	b := &BackendConn{cc: cc, lastInsertKnown: true}
+	b := &BackendConn{cc: cc}
 	b.stmts.init(cacheSize)
 	return b
 }
@@ -72,7 +66,6 @@ func (b *BackendConn) QueryValue(ctx context.Context, query string) (string, err
 // statement cache is emptied with them.
 func (b *BackendConn) Reset(ctx context.Context) error {
 	b.stmts.clear() // the server dropped them; nothing to close
-	b.lastInsertKnown = false
 	return b.cc.Reset(ctx)
 }
 

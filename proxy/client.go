@@ -35,10 +35,6 @@ type clientConn struct {
 	stmts        map[uint32]*clientStmt
 	nextStmtID   uint32
 	cursors      int // statements with a cursor open on the held backend
-	lastInsertID uint64
-	// lastInsertKnown is false after a statement whose effect on
-	// LAST_INSERT_ID() the listener could not see.
-	lastInsertKnown bool
 	trans           [2]*wire.EOFTranslator // by the backend's CLIENT_DEPRECATE_EOF
 	scratch         []byte
 	// waitCtx bounds the client's waits for a backend: the watcher
@@ -140,7 +136,6 @@ func (c *clientConn) startSession(r *wire.HandshakeResponse) {
 	opts := pool.SessionOptions{Mode: c.srv.Mode, Schema: r.Database, Settings: collationSettings(r.Charset)}
 	c.sess = c.srv.Pool.NewSession(c.key, opts)
 	c.status = wire.StatusAutocommit
-	c.lastInsertID, c.lastInsertKnown = 0, true
 	c.noBackslash = false
 }
 
@@ -342,7 +337,6 @@ func (c *clientConn) resetConnection() error {
 	}
 	c.forgetStatements()
 	c.status = wire.StatusAutocommit
-	c.lastInsertID, c.lastInsertKnown = 0, true
 	c.noBackslash = false
 	return c.writeOK()
 }

@@ -69,13 +69,6 @@ func (c *clientConn) runFor(p []byte, sql string, r *pinning.Result, mode wire.M
 	if !ok {
 		return err
 	}
-	if r != nil && r.ReadsLastInsertID && r.Pins&pinning.LookBehind == 0 {
-		// (A look-behind statement must run first on its connection:
-		// it gets the backend's LAST_INSERT_ID() as it is.)
-		if err := c.syncLastInsertID(be); err != nil {
-			return c.failBefore(b, be, err, hadState)
-		}
-	}
 	var o outcome
 	if err := send(be, p); err != nil {
 		o.beErr = err

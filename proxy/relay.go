@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool"
@@ -173,19 +172,6 @@ func (c *clientConn) hasState() bool {
 	return c.sess.Held() != nil && (c.sess.InTransaction() || c.sess.Pinned() || c.cursors > 0)
 }
 
-// syncLastInsertID makes LAST_INSERT_ID() on be return the client's value
-// before a statement that reads it.
-func (c *clientConn) syncLastInsertID(be *BackendConn) error {
-	if !c.lastInsertKnown || (be.lastInsertKnown && be.lastInsertID == c.lastInsertID) {
-		return nil
-	}
-	if err := be.Exec(c.srv.ctx, "DO LAST_INSERT_ID("+strconv.FormatUint(c.lastInsertID, 10)+")"); err != nil {
-		return err
-	}
-	be.lastInsertID, be.lastInsertKnown = c.lastInsertID, true
-	return nil
-}
-
 // finish ends a command that ran on b: it records the outcome with the
 // session (which gives b back unless something holds it), tells the client
 // about failures and flushes. hadState is hasState before the command: a
@@ -208,15 +194,10 @@ func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result,
 		st.Err = o.serverErr
 	}
 	if o.beErr == nil {
-		switch {
-		case o.insertID != 0:
-			c.lastInsertID, c.lastInsertKnown = o.insertID, true
-			be.lastInsertID, be.lastInsertKnown = o.insertID, true
-		case o.rows && r != nil && !r.ReadOnly:
-			// A write that returned rows (INSERT ... RETURNING, CALL):
-			// its insert id is not visible.
-			c.lastInsertKnown, be.lastInsertKnown = false, false
-		}
+		st.InsertID = o.insertID
+		// A write that returned rows (INSERT ... RETURNING, CALL): its
+		// insert id is not visible.
+		st.InsertIDUnknown = o.insertID == 0 && o.rows && r != nil && !r.ReadOnly
 	}
 	st.MoreResults = c.cursors > 0
 	st.Warnings = int(o.warnings)

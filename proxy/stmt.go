@@ -249,11 +249,6 @@ func (c *clientConn) execute(p []byte) error {
 	if !ok {
 		return err
 	}
-	if cs.res.ReadsLastInsertID && cs.res.Pins&pinning.LookBehind == 0 {
-		if err := c.syncLastInsertID(be); err != nil {
-			return c.failBefore(b, be, err, hadState)
-		}
-	}
 	bs, err := c.backendStmt(be, cs.state, cs.query)
 	if err != nil {
 		return c.failBefore(b, be, err, hadState)
