@@ -73,10 +73,10 @@ type Session struct {
 	// lastIDKnown; readsLastID once it has read it.
 	lastID                   uint64
 	lastIDKnown, readsLastID bool
-	countedTx  bool // counted in stats.inTx
-	countedPin bool // counted in stats.pinned
-	inflight   bool // Acquire returned and Done was not called yet
-	closed     bool
+	countedTx                bool // counted in stats.inTx
+	countedPin               bool // counted in stats.pinned
+	inflight                 bool // Acquire returned and Done was not called yet
+	closed                   bool
 
 	// claim is on the backend the session gave back after its last
 	// statement, for a look-behind statement to take back (AcquireFor);

@@ -24,19 +24,19 @@ type clientConn struct {
 	id  uint32 // connection id announced in the handshake
 
 	// Owned by the serve goroutine.
-	sc           *wire.ServerConn
-	sess         *pool.Session
-	user         string
-	key          string      // pool partition
-	multiStmts   bool        // the client may send ;-separated batches
-	noBackslash  bool        // sql_mode has NO_BACKSLASH_ESCAPES
-	status       wire.Status // server status reported in local answers
-	res          pinning.Result
-	stmts        map[uint32]*clientStmt
-	nextStmtID   uint32
-	cursors      int // statements with a cursor open on the held backend
-	trans           [2]*wire.EOFTranslator // by the backend's CLIENT_DEPRECATE_EOF
-	scratch         []byte
+	sc          *wire.ServerConn
+	sess        *pool.Session
+	user        string
+	key         string      // pool partition
+	multiStmts  bool        // the client may send ;-separated batches
+	noBackslash bool        // sql_mode has NO_BACKSLASH_ESCAPES
+	status      wire.Status // server status reported in local answers
+	res         pinning.Result
+	stmts       map[uint32]*clientStmt
+	nextStmtID  uint32
+	cursors     int                    // statements with a cursor open on the held backend
+	trans       [2]*wire.EOFTranslator // by the backend's CLIENT_DEPRECATE_EOF
+	scratch     []byte
 	// waitCtx bounds the client's waits for a backend: the watcher
 	// cancels it (cancelWait) when the client goes away.
 	waitCtx context.Context
