@@ -283,6 +283,7 @@ func (p *parser) statement() bool {
 		case foldEq(s, "CREATE"):
 			p.create()
 		case foldEq(s, "CALL"):
+			r.Inserts = true // a procedure may insert
 		case foldEq(s, "CASE"):
 			p.compound(t)
 		case foldEq(s, "CHECK"), foldEq(s, "CACHE"), foldEq(s, "CHANGE"):
@@ -337,6 +338,7 @@ func (p *parser) statement() bool {
 	case 'i':
 		switch {
 		case foldEq(s, "INSERT"):
+			r.Inserts = true
 		case foldEq(s, "INSTALL"):
 			r.Tx |= TxImplicitCommit
 		case foldEq(s, "IF"):
@@ -357,6 +359,8 @@ func (p *parser) statement() bool {
 			p.advance()
 			if p.is("INDEX") {
 				r.Tx |= TxImplicitCommit
+			} else {
+				r.Inserts = true // LOAD DATA, LOAD XML
 			}
 		case foldEq(s, "LOOP"):
 			p.compound(t)
@@ -379,6 +383,7 @@ func (p *parser) statement() bool {
 				r.Tx |= TxReleaseSavepoint
 			}
 		case foldEq(s, "REPLACE"):
+			r.Inserts = true
 		case foldEq(s, "RENAME"), foldEq(s, "REVOKE"), foldEq(s, "REPAIR"), foldEq(s, "RESET"):
 			r.Tx |= TxImplicitCommit
 		case foldEq(s, "REPEAT"):
@@ -633,7 +638,10 @@ func (p *parser) with() bool {
 		switch {
 		case p.is("SELECT"), p.is("TABLE"), p.is("VALUES"):
 			return true
-		case p.is("UPDATE"), p.is("DELETE"), p.is("INSERT"), p.is("REPLACE"):
+		case p.is("INSERT"), p.is("REPLACE"):
+			p.r.Inserts = true
+			return false
+		case p.is("UPDATE"), p.is("DELETE"):
 			return false
 		}
 	}

@@ -112,6 +112,9 @@ type Result struct {
 	// driver can run DO LAST_INSERT_ID(n) first on whichever backend it
 	// borrows instead of pinning.
 	ReadsLastInsertID bool
+	// Inserts is set when a statement may insert rows and so set
+	// LAST_INSERT_ID() (INSERT, REPLACE, LOAD DATA, CALL).
+	Inserts bool
 	// ReadOnly is set when every statement only reads data (SELECT without
 	// locking clauses or INTO, SHOW, DESCRIBE, EXPLAIN, ...), so it may be
 	// routed to a reader.
@@ -152,7 +155,7 @@ func (r *Result) Reset() {
 		r.readNames = [numVars]string{}
 	}
 	r.Tx, r.Pins, r.Unpins = 0, 0, 0
-	r.ReadsLastInsertID, r.ReadOnly, r.Statements = false, false, 0
+	r.ReadsLastInsertID, r.ReadOnly, r.Statements, r.Inserts = false, false, 0, false
 	r.Defaults, r.ReadBack = 0, 0
 	r.Schema, r.DroppedSchema, r.dropAfterUse = "", "", false
 }

@@ -61,8 +61,16 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 		s.dropHeld(core.ReasonBroken, st.Err)
 		return
 	}
-	s.noteInsertID(r, st)
+	aligned := s.lastIDAligned(b)
+	wrote := s.noteInsertID(r, st)
 	s.recordLookBehind(r, st)
+	if wrote && !aligned {
+		// The statement inserted on a backend whose LAST_INSERT_ID()
+		// was not the session's: with an explicit id the server kept
+		// that other value, so the session's is lost.
+		s.own = s.own.Remove(pinning.PinLastInsertID)
+		s.base = s.own
+	}
 	if r != nil {
 		switch {
 		case st.Err == nil:

@@ -14,53 +14,59 @@ import (
 // session's, and a new session sees 0. The pool follows it for both front
 // ends:
 //
-//   - Each backend knows its value when the pool does (0 when opened, the
-//     value of a DO LAST_INSERT_ID(n) the pool ran, the value it read back).
-//   - A statement's OK packet carries an insert id (Status.InsertID), which
-//     is LAST_INSERT_ID() only if the server generated it (an explicit id,
-//     as in REPLACE INTO t (id) VALUES (1), is reported too, but leaves
-//     LAST_INSERT_ID() alone). The pool cannot tell, so:
-//   - While the session holds the connection (a transaction, a pin), its
-//     value stays there. When it gives the connection back, the value is
-//     read (SELECT LAST_INSERT_ID(), one round trip) if the session reads
-//     LAST_INSERT_ID() (the classifier's ReadsLastInsertID, seen once), or
-//     if the pool is contended (borrows waiting, or no other connection
-//     idle) and the connection goes to another session at once.
-//   - Otherwise an id-producing statement leaves the value on its
-//     connection only: a read is a look-behind read (reason
-//     pinning.PinLastInsertID) served on that connection if no other
-//     session has used it since (it usually has not: other borrowers
-//     leave a just-released connection alone while another fits), and
-//     refused (ErrLookBehindLost) if one has, never answered with another
-//     session's id. Sessions that never read LAST_INSERT_ID() pay no round
-//     trip while the pool has room.
-//   - Before a read on a backend whose value differs from the session's
-//     known one, the pool runs DO LAST_INSERT_ID(n).
+//   - The session's value is known (a number), or it lives on the
+//     connection of the session's previous statements (the look-behind
+//     state of kind pinning.PinLastInsertID), or it is lost (that
+//     connection broke): then a read is refused (ErrLookBehindLost), never
+//     answered with another session's value.
+//   - A statement's OK packet carries an insert id (Status.InsertID), but
+//     that is LAST_INSERT_ID() only if the server generated it: an
+//     explicit id (REPLACE INTO t (id) VALUES (1)) is reported too and
+//     leaves LAST_INSERT_ID() as it was. So the pool never takes it for
+//     the value. Instead, before a statement that may insert (the
+//     classifier's Inserts) or reads LAST_INSERT_ID(), the backend is
+//     aligned: if its value is not known to be the session's, the pool
+//     runs DO LAST_INSERT_ID(n). After an insert on an aligned backend,
+//     the server's value there is exactly the session's, whichever way the
+//     id came.
+//   - While the session holds the connection (a transaction, a pin), the
+//     value stays there. When it gives the connection back after such a
+//     statement, the value is read (SELECT LAST_INSERT_ID(), one round
+//     trip), so that it is known wherever the session goes next.
+//
+// The cost: a statement that may insert pays a DO first on a backend
+// whose value is another session's, and the SELECT when the backend goes
+// back (once per transaction, or per autocommit insert); statements that
+// neither insert nor read LAST_INSERT_ID() pay nothing.
 
 // noteInsertID records the LAST_INSERT_ID effect of a statement that ran
-// on b, the backend the session holds: LAST_INSERT_ID(expr) or an insert
-// id leaves the session's value on b only (the look-behind state of kind
-// pinning.PinLastInsertID, which recordLookBehind gives the session), to
-// be read back when b is given back (settleLastID).
-func (s *Session) noteInsertID(r *pinning.Result, st Status) {
-	setsExpr := st.Err == nil && r != nil && r.Pins.Has(pinning.PinLastInsertIDSet)
-	if st.InsertID == 0 && !st.InsertIDUnknown && !setsExpr {
-		return
+// on b, the backend the session holds: after LAST_INSERT_ID(expr) or an
+// insert id the session's value lives on b if b was aligned for the
+// statement (lastIDAligned, computed before), and is lost otherwise.
+// It returns whether the statement changed the value.
+func (s *Session) noteInsertID(r *pinning.Result, st Status) bool {
+	if !insertIDWrites(r, st) {
+		return false
 	}
 	s.lastIDKnown = false
 	s.held.lastIDKnown = false
+	return true
+}
+
+// lastIDAligned reports whether LAST_INSERT_ID() on b, the backend the
+// session holds for a statement, is the session's.
+func (s *Session) lastIDAligned(b *Backend) bool {
+	if s.lastIDKnown {
+		return b.lastIDKnown && b.lastID == s.lastID
+	}
+	return s.base.Has(pinning.PinLastInsertID)
 }
 
 // settleLastID runs before the session gives b back after a statement:
-// while the session's LAST_INSERT_ID() is known only to b, it is read back
-// if the session reads LAST_INSERT_ID() or b is likely to go to another
-// session at once (the pool is contended). It returns false if b broke
-// (and was dropped).
+// while the session's LAST_INSERT_ID() is known only to b, it is read
+// back. It returns false if b broke (and was dropped).
 func (s *Session) settleLastID(ctx context.Context, b *Backend) bool {
 	if s.lastIDKnown || !s.own.Has(pinning.PinLastInsertID) {
-		return true
-	}
-	if !s.readsLastID && !s.pool.core.Contended() {
 		return true
 	}
 	v, err := b.conn.QueryValue(ctx, "SELECT LAST_INSERT_ID()")

@@ -252,12 +252,13 @@ func pinsAfter(r *pinning.Result, affine bool) pinning.PinReasons {
 func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result) (*Backend, error) {
 	reads := lookBehindReads(sql, r)
 	sync := false
-	if r != nil && r.ReadsLastInsertID && !s.closed {
-		// From now on the session's inserts are read back (lastid.go).
-		s.readsLastID = true
-		if s.lastIDKnown {
+	if r != nil && (r.ReadsLastInsertID || r.Inserts) && !s.closed {
+		// LAST_INSERT_ID() on the backend must be the session's before
+		// the statement reads it or inserts (lastid.go).
+		switch {
+		case s.lastIDKnown:
 			sync = true
-		} else {
+		case r.ReadsLastInsertID:
 			reads = reads.Add(pinning.PinLastInsertID)
 		}
 	}

@@ -70,13 +70,13 @@ type Session struct {
 	unresolved bool // a read-back of a setting failed: state unknown, pinned
 	stateLost  bool // a held backend with the session's state on it broke
 	// LAST_INSERT_ID() (see lastid.go): the session's value when
-	// lastIDKnown; readsLastID once it has read it.
-	lastID                   uint64
-	lastIDKnown, readsLastID bool
-	countedTx                bool // counted in stats.inTx
-	countedPin               bool // counted in stats.pinned
-	inflight                 bool // Acquire returned and Done was not called yet
-	closed                   bool
+	// lastIDKnown.
+	lastID      uint64
+	lastIDKnown bool
+	countedTx   bool // counted in stats.inTx
+	countedPin  bool // counted in stats.pinned
+	inflight    bool // Acquire returned and Done was not called yet
+	closed      bool
 
 	// claim is on the backend the session gave back after its last
 	// statement, for a look-behind statement to take back (AcquireFor);

@@ -237,12 +237,3 @@ func (p *Pool[T]) expiry(now int64) int64 {
 	}
 	return e
 }
-
-// Contended reports whether a resource given back now would likely go to
-// another borrower at once: borrows are waiting, or no other resource is
-// idle.
-func (p *Pool[T]) Contended() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.waiting > 0 || p.idle == 0
-}
