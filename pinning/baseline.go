@@ -132,14 +132,38 @@ func (s *Settings) DiffFrom(from, base *Settings, names *Names) string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("SET SESSION ")
+	b.WriteString("SET ")
 	first := true
+	if emit&namesGroup != 0 {
+		if names := s.namesClause(base); names != "" {
+			// SET NAMES sets the four variables of the group and, unlike
+			// assigning character_set_client, gives the client character
+			// set the collation, as a handshake does (the server keeps it
+			// out of sight: a string parameter of a prepared statement
+			// takes it). Each variable SET NAMES does not make right is
+			// assigned after it.
+			b.WriteString(names)
+			first = false
+			cl, _ := s.valueOver(base, int(VarCharacterSetClient))
+			cn, _ := s.valueOver(base, int(VarCharacterSetConnection))
+			rs, _ := s.valueOver(base, int(VarCharacterSetResults))
+			emit &^= namesGroup
+			if cn != cl {
+				emit |= 1<<VarCharacterSetConnection | 1<<VarCollationConnection
+			}
+			if rs != cl {
+				emit |= 1 << VarCharacterSetResults
+			}
+		}
+	}
 	for _, v := range diffOrder {
 		if v == VarInvalid || emit&(1<<v) == 0 || names[v] == "" {
 			continue
 		}
 		want, _ := s.valueOver(base, int(v))
-		if !first {
+		if first {
+			b.WriteString("SESSION ")
+		} else {
 			b.WriteString(", ")
 		}
 		first = false
@@ -151,4 +175,26 @@ func (s *Settings) DiffFrom(from, base *Settings, names *Names) string {
 		return ""
 	}
 	return b.String()
+}
+
+// namesGroup are the variables SET NAMES assigns.
+const namesGroup = uint64(1)<<VarCharacterSetClient | 1<<VarCharacterSetConnection |
+	1<<VarCharacterSetResults | 1<<VarCollationConnection
+
+// namesClause returns NAMES 'cs' [COLLATE 'coll'] for the state s over
+// base: the client character set, with the connection's collation when the
+// connection has the same character set; "" when the client character set
+// is not known.
+func (s *Settings) namesClause(base *Settings) string {
+	cl, ok := s.valueOver(base, int(VarCharacterSetClient))
+	if !ok || cl == litNull {
+		return ""
+	}
+	clause := "NAMES " + cl
+	cn, _ := s.valueOver(base, int(VarCharacterSetConnection))
+	co, ok := s.valueOver(base, int(VarCollationConnection))
+	if cn == cl && ok && co != litNull {
+		clause += " COLLATE " + co
+	}
+	return clause
 }

@@ -252,13 +252,13 @@ func pinsAfter(r *pinning.Result, affine bool) pinning.PinReasons {
 func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result) (*Backend, error) {
 	reads := lookBehindReads(sql, r)
 	sync := false
-	if r != nil && (r.ReadsLastInsertID || r.Inserts) && !s.closed {
+	if r != nil && (r.ReadsLastInsertID || r.Inserts || s.autoIsNull()) && !s.closed {
 		// LAST_INSERT_ID() on the backend must be the session's before
 		// the statement reads it or inserts (lastid.go).
 		switch {
 		case s.lastIDKnown:
 			sync = true
-		case r.ReadsLastInsertID:
+		case r.ReadsLastInsertID || s.autoIsNull():
 			reads = reads.Add(pinning.PinLastInsertID)
 		}
 	}
@@ -328,6 +328,14 @@ func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result)
 		return nil, err
 	}
 	return b, nil
+}
+
+// autoIsNull reports whether the session set sql_auto_is_null, under which
+// WHERE id IS NULL finds the row of LAST_INSERT_ID(): every statement may
+// read it.
+func (s *Session) autoIsNull() bool {
+	v, ok := s.settings.Get(pinning.VarSQLAutoIsNull)
+	return ok && v == "1"
 }
 
 // syncBehind brings LAST_INSERT_ID() on b, held for a look-behind
