@@ -130,6 +130,9 @@ func (c *conn) done(ctx context.Context, b *pool.Backend, r *pinning.Result, err
 	c.insertID, c.insertUnknown = 0, false
 	c.s.Done(ctx, b, r, st)
 	c.cur = nil
+	if c.s.Held() != nil && c.s.InTransaction() {
+		c.txOpen = true // the pool holds it in one (a failed statement with autocommit off)
+	}
 	if err == nil && r != nil && r.ChangesSettings() {
 		// The server's value, read back by the pool (SET autocommit =
 		// DEFAULT is the global value, an expression is computed).

@@ -96,6 +96,13 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 		}
 	}
 	s.inTx, s.more = st.InTransaction, st.MoreResults
+	if st.Err != nil && !s.inTx && s.autocommitOff() {
+		// An error packet carries no status: with autocommit off, a
+		// statement that failed may have opened a transaction (InnoDB
+		// starts one as soon as the statement touches a table). Keep
+		// the backend until a later statement's status says.
+		s.inTx = true
+	}
 	if s.mode == ModeTransaction && !s.inTx && !s.more && !s.Pinned() {
 		if !s.settleLastID(ctx, b) {
 			return
@@ -153,6 +160,12 @@ func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result, pin
 	s.addPins(pins)
 	s.pins &^= r.Unpins
 	return true
+}
+
+// autocommitOff reports whether the session runs with autocommit off.
+func (s *Session) autocommitOff() bool {
+	v, ok := s.Value(pinning.VarAutocommit)
+	return ok && v == "0"
 }
 
 // releases reports whether the statement r ends with the server closing

@@ -90,7 +90,15 @@ func (s *Session) settleLastID(ctx context.Context, b *Backend) bool {
 // insertIDWrites reports whether a statement (r, st) left the session's
 // LAST_INSERT_ID() on its connection without the session knowing it.
 func insertIDWrites(r *pinning.Result, st Status) bool {
-	return st.InsertID != 0 || st.InsertIDUnknown || (st.Err == nil && r != nil && r.Pins.Has(pinning.PinLastInsertIDSet))
+	if st.InsertID != 0 || st.InsertIDUnknown {
+		return true
+	}
+	if r == nil {
+		return false
+	}
+	// An insert that failed part-way may have generated ids (and so
+	// changed LAST_INSERT_ID()) before it was rolled back.
+	return (st.Err == nil && r.Pins.Has(pinning.PinLastInsertIDSet)) || (st.Err != nil && r.Inserts)
 }
 
 // syncLastID makes LAST_INSERT_ID() on b, which the session holds for a
