@@ -260,3 +260,27 @@ func TestCorpusRoundTrip(t *testing.T) {
 		t.Errorf("only %d corpus statements change settings", n)
 	}
 }
+
+// TestBareTransactionVariableSetsNextTransaction: @@tx_read_only = 1 with no
+// scope sets the next transaction only (the session's value stays 0 on
+// MariaDB and MySQL), leaving state no variable shows: it pins, as SET
+// TRANSACTION does. With a scope it is the session's setting.
+func TestBareTransactionVariableSetsNextTransaction(t *testing.T) {
+	c := NewClassifier()
+	var r Result
+	for sql, pin := range map[string]bool{
+		"SET @@tx_read_only = 1":                         true,
+		"SET @@transaction_isolation = 'READ-COMMITTED'": true,
+		"SET join_buffer_size=262144, @@tx_read_only=1":  true,
+		"SET @@session.tx_read_only = 1":                 false,
+		"SET SESSION tx_isolation = 'READ-COMMITTED'":    false,
+		"SET tx_isolation = 'READ-COMMITTED'":            false,
+		"SET @@local.transaction_read_only = 1":          false,
+		"SET @@time_zone = '+00:00'":                     false,
+	} {
+		c.Classify(sql, &r)
+		if got := r.Pins.Has(PinSetTransactionNext); got != pin {
+			t.Errorf("%s: pins set-transaction-next = %v, want %v", sql, got, pin)
+		}
+	}
+}

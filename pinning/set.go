@@ -1,5 +1,7 @@
 package pinning
 
+import "strings"
+
 // scope is the scope of a SET assignment.
 type scope uint8
 
@@ -196,7 +198,18 @@ func (p *parser) assign(sc scope) bool {
 		return true
 	case tkSysVar:
 		name = p.text(t)[2:]
-		sc = scopeSession // @@x is the session's unless it says otherwise
+		sc = scopeSession                        // @@x is the session's unless it says otherwise
+		bare := strings.IndexByte(name, '.') < 0 // @@x with no scope
+		defer func() {
+			// @@tx_isolation = ... and @@tx_read_only = ... (and their
+			// transaction_ names) with no scope set the next transaction
+			// only, as SET TRANSACTION does: the session's value stays,
+			// and the connection keeps a pending characteristic no
+			// variable shows.
+			if v, _, ok := LookupVar(name); bare && ok && (v == VarTransactionIsolation || v == VarTransactionReadOnly) {
+				p.pin(PinSetTransactionNext, t)
+			}
+		}()
 		switch {
 		case hasPrefixFold(name, "SESSION."):
 			name = name[len("SESSION."):]
