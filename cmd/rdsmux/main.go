@@ -190,7 +190,8 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 		}
 		metricsAddr = mln.Addr().String()
 		reg := newRegistry(srv.Stats, tlsCount, func() bool { ok, _ := health.ready(); return ok })
-		hs = &http.Server{Handler: httpHandler(reg, health), ReadHeaderTimeout: 5 * time.Second}
+		live := &liveness{check: func() { srv.Stats() }, timeout: livenessTimeout}
+		hs = &http.Server{Handler: httpHandler(reg, health, live), ReadHeaderTimeout: 5 * time.Second}
 		go func() { hsDone <- hs.Serve(mln) }() // ends with hs.Shutdown below
 	}
 	probeCtx, stopProbe := context.WithCancel(context.Background())

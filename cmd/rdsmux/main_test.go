@@ -359,3 +359,36 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestLivenessWedged(t *testing.T) {
+	var mu sync.Mutex
+	l := &liveness{check: func() { mu.Lock(); mu.Unlock() }, timeout: 50 * time.Millisecond}
+	assert.True(t, l.alive())
+	mu.Lock() // as a deadlocked pool would hold its lock
+	assert.False(t, l.alive())
+	assert.False(t, l.alive(), "a second check while the first is stuck")
+	mu.Unlock()
+	assert.Eventually(t, l.alive, 10*time.Second, 10*time.Millisecond)
+}
+
+// TestSecretsOffTheCommandLine: client users from RDSMUX_USER, the backend
+// password from RDSMUX_BACKEND_PASSWORD, and a warning naming the flag when
+// a password is on the command line.
+func TestSecretsOffTheCommandLine(t *testing.T) {
+	db := mariadbtest.Start(t)
+	db.CreateUser(t, "svc", "svc-pw")
+	t.Setenv("RDSMUX_USER", "app:env-pw")
+	t.Setenv("RDSMUX_BACKEND_PASSWORD", "svc-pw")
+	r := startRun(t, "-target", db.Addr(), "-backend-user", "svc")
+	c, err := sql.Open("mysql", "app:env-pw@tcp("+r.clients+")/test")
+	must(t, err)
+	defer c.Close()
+	must(t, c.Ping())
+	assert.NotContains(t, r.logs.String(), "command line")
+
+	t.Setenv("RDSMUX_USER", "")
+	r2 := startRun(t, "-target", db.Addr(), "-user", "app:pw", "-backend-user", "svc")
+	assert.Contains(t, r2.logs.String(), `"level":"WARN","msg":"rdsmux: a password was given on the command line`)
+	assert.Contains(t, r2.logs.String(), `"flag":"-user"`)
+	assert.NotContains(t, r2.logs.String(), "svc-pw")
+}

@@ -208,13 +208,14 @@ func newRegistry(stats func() proxy.Stats, tls *tlsCounter, ready func() bool) *
 
 // httpHandler serves /metrics, /healthz (liveness) and /readyz
 // (readiness).
-func httpHandler(reg *prometheus.Registry, h *health) http.Handler {
+func httpHandler(reg *prometheus.Registry, h *health, live *liveness) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		// Liveness: the process is up and serving HTTP. Draining or an
-		// unreachable database are /readyz's business: a restart would
-		// not fix them.
+		if !live.alive() {
+			http.Error(w, "wedged: the pool's statistics did not answer within "+live.timeout.String(), http.StatusServiceUnavailable)
+			return
+		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
