@@ -362,13 +362,21 @@ func must(t testing.TB, err error) {
 
 func TestLivenessWedged(t *testing.T) {
 	var mu sync.Mutex
-	l := &liveness{check: func() { mu.Lock(); mu.Unlock() }, timeout: 50 * time.Millisecond}
+	var checks int // guarded by mu
+	l := &liveness{check: func() {
+		mu.Lock()
+		checks++
+		mu.Unlock()
+	}, timeout: 50 * time.Millisecond}
 	assert.True(t, l.alive())
 	mu.Lock() // as a deadlocked pool would hold its lock
 	assert.False(t, l.alive())
 	assert.False(t, l.alive(), "a second check while the first is stuck")
 	mu.Unlock()
 	assert.Eventually(t, l.alive, 10*time.Second, 10*time.Millisecond)
+	mu.Lock()
+	assert.LessOrEqual(t, checks, 3, "the stuck check was run again instead of waited for")
+	mu.Unlock()
 }
 
 // TestSecretsOffTheCommandLine: client users from RDSMUX_USER, the backend
