@@ -400,3 +400,38 @@ func TestSecretsOffTheCommandLine(t *testing.T) {
 	assert.Contains(t, r2.logs.String(), `"flag":"-user"`)
 	assert.NotContains(t, r2.logs.String(), "svc-pw")
 }
+
+// TestReadyzWhileDraining: once draining starts (SIGTERM), /readyz answers
+// 503 while a client finishes its transaction, and /healthz stays 200.
+func TestReadyzWhileDraining(t *testing.T) {
+	db := mariadbtest.Start(t)
+	db.CreateUser(t, "app", "pw")
+	r := startRun(t, "-target", db.Addr(), "-user", "app:pw")
+	client, err := sql.Open("mysql", "app:pw@tcp("+r.clients+")/test")
+	must(t, err)
+	defer client.Close()
+	tx, err := client.Begin()
+	must(t, err)
+	var v int
+	must(t, tx.QueryRow("SELECT 1").Scan(&v))
+	assert.Equal(t, "ok\n", get(t, "http://"+r.metrics+"/readyz"))
+
+	r.cancel() // as SIGTERM does; the open transaction holds the drain
+	status := func(path string) int {
+		resp, err := http.Get("http://" + r.metrics + path)
+		must(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Eventually(t, func() bool { return status("/readyz") == http.StatusServiceUnavailable }, 30*time.Second, 10*time.Millisecond)
+	assert.Equal(t, http.StatusOK, status("/healthz"))
+	must(t, tx.QueryRow("SELECT 2").Scan(&v))
+	must(t, tx.Commit())
+	select {
+	case err := <-r.done:
+		must(t, err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("run did not return after the transaction ended")
+	}
+	r.cancel = nil
+}
