@@ -248,11 +248,9 @@ wait:
 func newBackend(cfg *config, creds *credStore) (*proxy.Backend, error) {
 	b := &proxy.Backend{Addr: cfg.target, Database: cfg.backendDatabase, StatementCacheSize: cfg.stmtCache, Credentials: creds.backendFor}
 	if cfg.backendTLS {
-		host, _, err := net.SplitHostPort(cfg.target)
-		if err != nil {
-			return nil, fmt.Errorf("-target: %w", err)
-		}
-		tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		// No ServerName: each connection checks the name of the host it
+		// dials (with -failover, whichever instance is the writer).
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if cfg.backendCA != "" {
 			pem, err := os.ReadFile(cfg.backendCA)
 			if err != nil {

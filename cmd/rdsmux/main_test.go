@@ -435,3 +435,16 @@ func TestReadyzWhileDraining(t *testing.T) {
 	}
 	r.cancel = nil
 }
+
+// TestBackendTLSWithSeveralHosts: -backend-tls with -failover's host list
+// builds (each connection checks its own host's name).
+func TestBackendTLSWithSeveralHosts(t *testing.T) {
+	c, err := parseFlags([]string{"-target", "127.0.0.1:1,127.0.0.1:2", "-failover", "readonly", "-backend-tls",
+		"-user", "a:1", "-backend-user", "svc"}, io.Discard)
+	must(t, err)
+	creds, err := newCredStore(context.Background(), c)
+	must(t, err)
+	b, err := newBackend(c, creds)
+	must(t, err)
+	assert.Empty(t, b.TLSConfig.ServerName)
+}
