@@ -19,7 +19,10 @@ var ErrSessionClosed = errors.New("rdsmux/pool: session is closed")
 var ErrBorrowTimeout = errors.New("rdsmux/pool: timed out waiting for a database connection")
 
 // BorrowTimeoutError is returned when a borrow waited ConnectionBorrowTimeout
-// without getting a backend connection. It matches ErrBorrowTimeout.
+// without getting a backend connection. It matches ErrBorrowTimeout. Its
+// message names the settings an operator changes (the listener's flags,
+// the driver's DSN parameters), which map to Config's MaxConnections,
+// MaxConnectionsPercent and ConnectionBorrowTimeout.
 type BorrowTimeoutError struct {
 	Timeout time.Duration // the ConnectionBorrowTimeout that fired
 	Busy    int           // backend connections borrowed when it fired
@@ -33,7 +36,8 @@ func (e *BorrowTimeoutError) Error() string {
 		busy = fmt.Sprintf("%d of %d connections busy (the rest connecting or closing)", e.Busy, e.Max)
 	}
 	return fmt.Sprintf("rdsmux/pool: timed out after %s waiting for a database connection: %s, %d waiting "+
-		"(raise MaxConnections or MaxConnectionsPercent, shorten transactions, or raise ConnectionBorrowTimeout)",
+		"(raise the connection cap: rdsmux -max-connections or -max-connections-percent, DSN maxConnections or "+
+		"maxConnectionsPercent; shorten transactions; or raise the borrow timeout: rdsmux -borrow-timeout, DSN connectionBorrowTimeout)",
 		seconds(e.Timeout), busy, e.Waiting)
 }
 

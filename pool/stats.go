@@ -154,6 +154,9 @@ const HistogramBuckets = 28
 // last bucket everything from about 67s up.
 type Histogram struct {
 	Counts [HistogramBuckets]int64
+	// Sum is the total of the observed durations (exact, not estimated
+	// from the buckets).
+	Sum time.Duration
 }
 
 // BucketUpperBound returns the exclusive upper bound of bucket i (the last
@@ -196,14 +199,17 @@ func (h *Histogram) Quantile(q float64) time.Duration {
 // histogram is the live, lock-free form of Histogram.
 type histogram struct {
 	counts [HistogramBuckets]atomic.Int64
+	sum    atomic.Int64 // nanoseconds
 }
 
 func (h *histogram) observe(d time.Duration) {
+	d = max(d, 0)
 	i := 0
 	if us := uint64(d / time.Microsecond); us > 0 {
 		i = min(bits.Len64(us), HistogramBuckets-1)
 	}
 	h.counts[i].Add(1)
+	h.sum.Add(int64(d))
 }
 
 func (h *histogram) snapshot() Histogram {
@@ -211,5 +217,20 @@ func (h *histogram) snapshot() Histogram {
 	for i := range h.counts {
 		s.Counts[i] = h.counts[i].Load()
 	}
+	s.Sum = time.Duration(h.sum.Load())
 	return s
 }
+
+// LatencyRecorder records durations into a Histogram: lock-free, safe for
+// concurrent use, and free of allocations, for code that keeps latency
+// histograms of its own in the pool's form (proxy.Server does). The zero
+// value is ready to use.
+type LatencyRecorder struct {
+	h histogram
+}
+
+// Observe records one duration.
+func (r *LatencyRecorder) Observe(d time.Duration) { r.h.observe(d) }
+
+// Snapshot returns what was recorded so far.
+func (r *LatencyRecorder) Snapshot() Histogram { return r.h.snapshot() }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/rdsmux/rdsmux/pinning"
@@ -64,16 +65,19 @@ func (c *clientConn) run(p []byte, r *pinning.Result, mode wire.Mode) error {
 
 // runFor is run for statement text sql (see acquireFor).
 func (c *clientConn) runFor(p []byte, sql string, r *pinning.Result, mode wire.Mode) error {
+	start := time.Now()
 	hadState := c.hasState()
 	b, be, ok, err := c.acquireFor(sql, r)
 	if !ok {
 		return err
 	}
 	var o outcome
+	sent := time.Now()
 	if err := send(be, p); err != nil {
 		o.beErr = err
 	} else {
 		c.relay(be, mode, &o)
+		c.srv.observeCommand(start, sent)
 	}
 	return c.finish(b, be, r, &o, hadState)
 }

@@ -29,6 +29,9 @@ type counters struct {
 	lookBehindLost atomic.Int64
 	vanished       atomic.Int64 // clients gone during a command (vanish.go)
 	vanishKills    atomic.Int64 // their statements stopped with KILL QUERY
+
+	dbLatency   pool.LatencyRecorder // per command, database time (latency.go)
+	respLatency pool.LatencyRecorder // per command, client-seen time (latency.go)
 }
 
 // Stats is a snapshot of the listener's statistics. Fields named
@@ -92,6 +95,17 @@ type Stats struct {
 	// server with KILL QUERY before their backend's slot was freed.
 	VanishedStatementsKilled int64
 
+	// QueryDatabaseResponseLatency: per command relayed to a backend, the
+	// time from sending it to the backend to the end of the response
+	// (RDS Proxy's QueryDatabaseResponseLatency). Text-protocol commands
+	// (COM_QUERY, COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS) are timed.
+	QueryDatabaseResponseLatency pool.Histogram
+	// QueryResponseLatency: per command of the same kinds, the time from
+	// the listener having read it to the end of the response to the
+	// client, borrowing a backend included (RDS Proxy's
+	// QueryResponseLatency).
+	QueryResponseLatency pool.Histogram
+
 	// Pool is the shared pool's snapshot.
 	Pool pool.Stats
 }
@@ -121,6 +135,8 @@ func (s *Server) Stats() Stats {
 		LookBehindLost:                   c.lookBehindLost.Load(),
 		ClientsVanishedMidCommand:        c.vanished.Load(),
 		VanishedStatementsKilled:         c.vanishKills.Load(),
+		QueryDatabaseResponseLatency:     c.dbLatency.Snapshot(),
+		QueryResponseLatency:             c.respLatency.Snapshot(),
 	}
 	if s.Pool != nil {
 		st.Pool = s.Pool.Stats()

@@ -30,9 +30,17 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "install-deps: installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# The tests start their own MariaDB servers and never use a system one, so
+# no service is started, stopped or restarted here: while the packages
+# install, a policy-rc.d answering 101 ("action forbidden") keeps
+# invoke-rc.d/deb-systemd-invoke from starting the mariadb service, and a
+# MariaDB service the user already runs is left as it is. An existing
+# policy-rc.d is not touched.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\n# installed by rdsmux scripts/install-deps.sh for the duration of an install\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+	$SUDO chmod 0755 "$policy"
+	trap '$SUDO rm -f "$policy"' EXIT
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# The package may start a system-wide server; the tests start their own.
-if command -v service >/dev/null 2>&1; then
-	$SUDO service mariadb stop >/dev/null 2>&1 || true
-fi

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,7 +30,7 @@ func TestRunFollowsFailover(t *testing.T) {
 	go func() { // the command; ends when ctx is cancelled
 		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-target", primary.Addr() + "," + replica.Addr(),
 			"-failover", "readonly", "-user", "client:cpw", "-backend-user", "app", "-backend-password", "pw",
-			"-max-connections", "4", "-borrow-timeout", "30s"}, &logs, func(c, m string) { addrs <- [2]string{c, m} })
+			"-max-connections", "4", "-borrow-timeout", "30s"}, io.Discard, &logs, func(c, m string) { addrs <- [2]string{c, m} }, nil)
 	}()
 	var a [2]string
 	select {

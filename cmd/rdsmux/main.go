@@ -7,12 +7,17 @@
 //
 //	rdsmux -target db.example:3306 -user app:secret -max-connections 20 -metrics 127.0.0.1:9104
 //
-// Client users are given with -user name:password (repeatable) or
-// -credentials FILE (JSON, see below). Backend credentials: by default each
+// Every flag can also be set as an RDSMUX_* environment variable or in the
+// YAML file of -config; rdsmux -h lists them, with examples.
+//
+// Client users are given with -credentials FILE (JSON, see below; reloaded
+// on SIGHUP), RDSMUX_USER=name:password, or -user name:password
+// (repeatable; visible in ps). Backend credentials: by default each
 // client user is served by the database account with the same name and
 // password (as when the listener fronts the database's own users); with
 // -backend-user/-backend-password every client user is served by that one
-// account; a -credentials entry may name its own backend account
+// account (-backend-secret: the account of a Secrets Manager secret,
+// rotation followed); a -credentials entry may name its own backend account
 // (backend_user, backend_password), which wins over both. With
 // -backend-iam the backend password is an IAM token for the backend user,
 // signed with the AWS default credentials and sent over TLS.
@@ -23,7 +28,13 @@
 //	]}
 //
 // SIGTERM or SIGINT drains: no new clients, idle clients are closed, clients
-// in a transaction finish it (up to -shutdown-timeout).
+// in a transaction finish it (up to -shutdown-timeout). SIGHUP reloads
+// -credentials: users added, removed or with a new password take effect for
+// the next logins, connected clients stay; the log names what changed.
+//
+// With -metrics ADDR: /metrics (Prometheus), /healthz (liveness: the
+// process is up) and /readyz (503 while draining or while the database has
+// been unreachable for -readiness-failure-window).
 //
 // At start, rdsmux runs itself again (same PID, an exec) with
 // GODEBUG=schedtrace=2147483647 added, which keeps the Go runtime's
@@ -46,12 +57,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/rdsmux/rdsmux/iamauth"
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool"
 	"github.com/rdsmux/rdsmux/proxy"
@@ -61,7 +69,19 @@ func main() {
 	keepSysmonAwake() // see scheduler.go
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+	// SIGHUP reloads the credentials instead of killing the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reload := make(chan struct{}, 1)
+	go func() { // ends with the process
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default: // a reload is already pending
+			}
+		}
+	}()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil, reload); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
@@ -74,19 +94,31 @@ func main() {
 // once they listen (a test seam).
 type listening func(clients, metrics string)
 
-// run runs the listener until ctx ends, then drains it.
-func run(ctx context.Context, args []string, logOut io.Writer, ready listening) error {
-	cfg, err := parseFlags(args)
+// run runs the listener until ctx ends, then drains it. A value on reload
+// reloads the credentials. out receives -h and -version, logOut the log.
+func run(ctx context.Context, args []string, out, logOut io.Writer, ready listening, reload <-chan struct{}) error {
+	cfg, err := parseFlags(args, out)
 	if err != nil {
 		return err
+	}
+	if cfg.version {
+		fmt.Fprintln(out, "rdsmux", buildVersion())
+		return nil
 	}
 	level := slog.LevelInfo
 	if cfg.debug {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+	for _, f := range cfg.passwordFlags {
+		log.Warn("rdsmux: a password was given on the command line, where ps shows it to every local user; use -credentials FILE, RDSMUX_USER, RDSMUX_BACKEND_PASSWORD or -backend-secret instead", "flag", f)
+	}
 
-	backend, err := newBackend(ctx, cfg)
+	creds, err := newCredStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	backend, err := newBackend(cfg, creds)
 	if err != nil {
 		return err
 	}
@@ -99,10 +131,11 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready listening) 
 	}
 	filters, err := pinning.ParseFilters(cfg.filters)
 	if err != nil {
-		return err
+		return fmt.Errorf("-session-pinning-filters: %w", err)
 	}
+	health := newHealth(log, cfg.unreadyAfter)
 	p, err := pool.New(pool.Config{
-		Dial:                      backend.Dial,
+		Dial:                      health.wrapDial(backend.Dial),
 		MaxConnections:            cfg.maxConnections,
 		MaxConnectionsPercent:     cfg.maxConnPercent,
 		MaxIdleConnectionsPercent: cfg.maxIdlePercent,
@@ -120,13 +153,9 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready listening) 
 		defer cl.monitor.InvalidateOnWriterChange(p)()
 	}
 
-	users := proxy.StaticUsers{}
-	for _, u := range cfg.users {
-		users[u.Name] = u.Password
-	}
 	srv := &proxy.Server{
 		Pool:                 p,
-		Users:                users,
+		Users:                creds.clients,
 		RequireTLS:           cfg.requireTLS,
 		MaxClientConnections: cfg.maxClients,
 		IdleClientTimeout:    cfg.idleClientTimeout,
@@ -144,11 +173,12 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready listening) 
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	ln, err := net.Listen("tcp", cfg.listen)
+	rawLn, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
-		return err
+		return fmt.Errorf("-listen: %w", err)
 	}
-	var draining atomic.Bool
+	tlsCount := &tlsCounter{}
+	ln := countingListener{Listener: rawLn, t: tlsCount}
 	metricsAddr := ""
 	var hs *http.Server
 	hsDone := make(chan error, 1)
@@ -159,11 +189,19 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready listening) 
 			return fmt.Errorf("-metrics: %w", err)
 		}
 		metricsAddr = mln.Addr().String()
-		hs = &http.Server{Handler: metricsHandler(srv, func() bool { return !draining.Load() }), ReadHeaderTimeout: 5 * time.Second}
+		reg := newRegistry(srv.Stats, tlsCount, func() bool { ok, _ := health.ready(); return ok })
+		live := &liveness{check: func() { srv.Stats() }, timeout: livenessTimeout}
+		hs = &http.Server{Handler: httpHandler(reg, health, live), ReadHeaderTimeout: 5 * time.Second}
 		go func() { hsDone <- hs.Serve(mln) }() // ends with hs.Shutdown below
 	}
-	log.Info("rdsmux: listening", "addr", ln.Addr().String(), "target", cfg.target, "metrics", metricsAddr,
-		"users", len(cfg.users), "max_connections", cfg.maxConnections, "max_connections_percent", cfg.maxConnPercent)
+	probeCtx, stopProbe := context.WithCancel(context.Background())
+	probeDone := make(chan struct{})
+	go func() { // ends with stopProbe below
+		defer close(probeDone)
+		health.probe(probeCtx, cfg.probeInterval, backend.Dial, creds.anyUser)
+	}()
+	log.Info("rdsmux: listening", "version", buildVersion(), "addr", ln.Addr().String(), "target", cfg.target, "metrics", metricsAddr,
+		"users", len(*creds.backends.Load()), "max_connections", cfg.maxConnections, "max_connections_percent", cfg.maxConnPercent)
 	if ready != nil {
 		ready(ln.Addr().String(), metricsAddr)
 	}
@@ -171,11 +209,19 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready listening) 
 	go func() { serveDone <- srv.Serve(ln) }() // ends with Shutdown below
 
 	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-serveDone:
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case serveErr = <-serveDone:
+			break wait
+		case <-reload:
+			ch, err := creds.reload(ctx)
+			logChange(log, ch, err)
+		}
 	}
-	draining.Store(true)
+	health.draining.Store(true)
 	log.Info("rdsmux: draining", "timeout", cfg.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
@@ -185,6 +231,8 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready listening) 
 	if serveErr == nil {
 		serveErr = <-serveDone
 	}
+	stopProbe()
+	<-probeDone
 	if hs != nil {
 		_ = hs.Shutdown(sctx)
 		<-hsDone
@@ -196,15 +244,13 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready listening) 
 	return serveErr
 }
 
-// newBackend builds the backend side from the flags.
-func newBackend(ctx context.Context, cfg *config) (*proxy.Backend, error) {
-	b := &proxy.Backend{Addr: cfg.target, Database: cfg.backendDatabase, StatementCacheSize: cfg.stmtCache}
+// newBackend builds the backend side from the settings.
+func newBackend(cfg *config, creds *credStore) (*proxy.Backend, error) {
+	b := &proxy.Backend{Addr: cfg.target, Database: cfg.backendDatabase, StatementCacheSize: cfg.stmtCache, Credentials: creds.backendFor}
 	if cfg.backendTLS {
-		host, _, err := net.SplitHostPort(cfg.target)
-		if err != nil {
-			return nil, fmt.Errorf("-target: %w", err)
-		}
-		tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		// No ServerName: each connection checks the name of the host it
+		// dials (with -failover, whichever instance is the writer).
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if cfg.backendCA != "" {
 			pem, err := os.ReadFile(cfg.backendCA)
 			if err != nil {
@@ -216,40 +262,6 @@ func newBackend(ctx context.Context, cfg *config) (*proxy.Backend, error) {
 			}
 		}
 		b.TLSConfig = tc
-	}
-	providers := make(map[string]iamauth.Provider, len(cfg.users))
-	for _, u := range cfg.users {
-		user, pw := u.Name, u.Password
-		switch {
-		case u.BackendUser != "":
-			user, pw = u.BackendUser, u.BackendPassword
-		case cfg.backendUser != "":
-			user, pw = cfg.backendUser, cfg.backendPassword
-		}
-		if cfg.backendIAM {
-			host, portStr, err := net.SplitHostPort(cfg.target)
-			if err != nil {
-				return nil, fmt.Errorf("-target: %w", err)
-			}
-			port, err := strconv.Atoi(portStr)
-			if err != nil {
-				return nil, fmt.Errorf("-target port: %w", err)
-			}
-			src, err := iamauth.NewTokenSource(ctx, host, port, user)
-			if err != nil {
-				return nil, fmt.Errorf("-backend-iam: %w", err)
-			}
-			providers[u.Name] = src
-			continue
-		}
-		providers[u.Name] = iamauth.Static{User: user, Password: pw, Source: "rdsmux flags"}
-	}
-	b.Credentials = func(user string) (iamauth.Provider, error) {
-		p, ok := providers[user]
-		if !ok {
-			return nil, fmt.Errorf("no backend credentials for client user %q", user)
-		}
-		return p, nil
 	}
 	return b, nil
 }

@@ -1,101 +1,227 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
 	"io"
 	"net/http"
-	"strconv"
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool"
 	"github.com/rdsmux/rdsmux/proxy"
 )
 
-// writeMetrics writes st in the Prometheus text exposition format (0.0.4).
-// Names follow RDS Proxy's metrics, snake_cased, under rdsmux_.
-func writeMetrics(w io.Writer, st proxy.Stats) error {
-	bw := bufio.NewWriter(w)
-	m := func(name, typ, help string, v int64) {
-		fmt.Fprintf(bw, "# HELP rdsmux_%s %s\n# TYPE rdsmux_%s %s\nrdsmux_%s %d\n", name, help, name, typ, name, v)
-	}
-	p := st.Pool
-	m("client_connections", "gauge", "Client connections open now.", st.ClientConnections)
-	m("client_connections_received_total", "counter", "Client connections accepted.", st.ClientConnectionsReceived)
-	m("client_connections_setup_succeeded_total", "counter", "Client handshakes that succeeded.", st.ClientConnectionsSetupSucceeded)
-	m("client_connections_setup_failed_auth_total", "counter", "Client authentications that failed.", st.ClientConnectionsSetupFailedAuth)
-	m("client_connections_setup_failed_total", "counter", "Client handshakes that failed otherwise.", st.ClientConnectionsSetupFailed)
-	m("client_connections_no_tls_total", "counter", "Clients refused for not using TLS.", st.ClientConnectionsRefusedNoTLS)
-	m("client_connections_refused_total", "counter", "Clients refused by the client connection cap.", st.ClientConnectionsRefused)
-	m("client_connections_closed_total", "counter", "Client connections closed.", st.ClientConnectionsClosed)
-	m("client_connections_idle_timeout_total", "counter", "Clients closed by the idle client timeout.", st.ClientConnectionsIdleTimeout)
-	m("query_requests_total", "counter", "COM_QUERY commands.", st.QueryRequests)
-	m("command_requests_total", "counter", "Client commands.", st.CommandRequests)
-	m("prepare_requests_total", "counter", "COM_STMT_PREPARE commands.", st.PrepareRequests)
-	m("execute_requests_total", "counter", "COM_STMT_EXECUTE commands.", st.ExecuteRequests)
-	m("backend_prepares_total", "counter", "Statements prepared on backend connections.", st.BackendPrepares)
-	m("borrow_timeouts_total", "counter", "Commands answered with the borrow-timeout error.", st.BorrowTimeouts)
-	m("backend_errors_total", "counter", "Commands failed by a backend failure.", st.BackendErrors)
-	m("cursor_holds_total", "counter", "Executes that opened a cursor.", st.CursorHolds)
-	m("protocol_errors_total", "counter", "Clients closed for malformed or oversized packets.", st.ProtocolErrors)
-	m("look_behind_lost_total", "counter", "ROW_COUNT()/FOUND_ROWS()/SHOW WARNINGS refused: the previous statement's connection was taken.", st.LookBehindLost)
-	m("clients_vanished_mid_command_total", "counter", "Clients that went away while a command of theirs ran.", st.ClientsVanishedMidCommand)
-	m("vanished_statements_killed_total", "counter", "Statements of vanished clients stopped with KILL QUERY.", st.VanishedStatementsKilled)
+// metricPrefix starts every rdsmux metric name. Names are CloudWatch's RDS
+// Proxy metric names, snake_cased (ClientConnectionsNoTLS:
+// client_connections_no_tls), counters with _total.
+const metricPrefix = "rdsmux_"
 
-	m("database_connections", "gauge", "Open backend connections.", int64(p.DatabaseConnections))
-	m("database_connections_currently_borrowed", "gauge", "Backend connections held by client sessions.", int64(p.DatabaseConnectionsCurrentlyBorrowed))
-	m("database_connections_currently_in_transaction", "gauge", "Backend connections in a transaction.", int64(p.DatabaseConnectionsCurrentlyInTransaction))
-	m("database_connections_currently_session_pinned", "gauge", "Backend connections held by pinned sessions.", int64(p.DatabaseConnectionsCurrentlySessionPinned))
-	m("database_connection_requests_total", "counter", "Backend connection attempts.", p.DatabaseConnectionRequests)
-	m("database_connections_setup_succeeded_total", "counter", "Backend connections opened.", p.DatabaseConnectionsSetupSucceeded)
-	m("database_connections_setup_failed_total", "counter", "Backend connection attempts that failed.", p.DatabaseConnectionsSetupFailed)
-	m("max_database_connections_allowed", "gauge", "Cap on backend connections.", int64(p.MaxDatabaseConnectionsAllowed))
-	m("idle_connections", "gauge", "Idle backend connections.", int64(p.IdleConnections))
-	m("borrow_requests_total", "counter", "Borrows of a backend connection.", p.BorrowRequests)
-	m("borrow_waits_total", "counter", "Borrows that had to wait.", p.WaitCount)
-	m("borrows_waiting", "gauge", "Borrows waiting now.", int64(p.WaitingNow))
-	m("resets_total", "counter", "Backend connections reset before reuse.", p.Resets)
-	m("rollbacks_total", "counter", "Transactions rolled back for vanished clients.", p.Rollbacks)
-
-	fmt.Fprintf(bw, "# HELP rdsmux_session_pins_total Sessions pinned, by reason.\n# TYPE rdsmux_session_pins_total counter\n")
-	for r := 1; r < pinning.NumPinReasons; r++ {
-		fmt.Fprintf(bw, "rdsmux_session_pins_total{reason=%q} %d\n", pinning.PinReason(r).String(), p.PinCount(pinning.PinReason(r)))
-	}
-	fmt.Fprintf(bw, "# HELP rdsmux_database_connections_closed_total Backend connections closed, by reason.\n# TYPE rdsmux_database_connections_closed_total counter\n")
-	for r := 0; r < pool.NumCloseReasons; r++ {
-		fmt.Fprintf(bw, "rdsmux_database_connections_closed_total{reason=%q} %d\n", pool.CloseReason(r).String(), p.ClosedCount(pool.CloseReason(r)))
-	}
-	h := p.DatabaseConnectionsBorrowLatency
-	fmt.Fprintf(bw, "# HELP rdsmux_database_connections_borrow_latency_seconds Time to get a ready backend connection.\n# TYPE rdsmux_database_connections_borrow_latency_seconds histogram\n")
-	var cum int64
-	for i := 0; i < pool.HistogramBuckets-1; i++ {
-		cum += h.Counts[i]
-		le := strconv.FormatFloat(pool.BucketUpperBound(i).Seconds(), 'g', -1, 64)
-		fmt.Fprintf(bw, "rdsmux_database_connections_borrow_latency_seconds_bucket{le=%q} %d\n", le, cum)
-	}
-	cum += h.Counts[pool.HistogramBuckets-1]
-	fmt.Fprintf(bw, "rdsmux_database_connections_borrow_latency_seconds_bucket{le=\"+Inf\"} %d\n", cum)
-	// The pool keeps counts per bucket, not a sum: the sum is estimated
-	// from the bucket bounds (an upper bound).
-	var sum float64
-	for i := 0; i < pool.HistogramBuckets-1; i++ {
-		sum += float64(h.Counts[i]) * pool.BucketUpperBound(i).Seconds()
-	}
-	fmt.Fprintf(bw, "rdsmux_database_connections_borrow_latency_seconds_sum %g\n", sum)
-	fmt.Fprintf(bw, "rdsmux_database_connections_borrow_latency_seconds_count %d\n", cum)
-	return bw.Flush()
+// statsCollector is a prometheus.Collector that reads the listener's
+// Stats (and the pool's) once per scrape.
+type statsCollector struct {
+	stats func() proxy.Stats
+	tls   *tlsCounter // current clients with and without TLS
+	descs []*prometheus.Desc
+	// The metrics, in the order collect emits them.
+	gauges, counters []statMetric
+	pins, closed     *prometheus.Desc
+	histograms       []histMetric
 }
 
-// metricsHandler serves /metrics and /healthz.
-func metricsHandler(srv *proxy.Server, healthy func() bool) http.Handler {
+// statMetric is one number of Stats.
+type statMetric struct {
+	desc *prometheus.Desc
+	get  func(*proxy.Stats) float64
+}
+
+// histMetric is one histogram of Stats.
+type histMetric struct {
+	desc *prometheus.Desc
+	get  func(*proxy.Stats) pool.Histogram
+}
+
+func i64(v int64) float64 { return float64(v) }
+
+// newStatsCollector describes every metric.
+func newStatsCollector(stats func() proxy.Stats, tls *tlsCounter) *statsCollector {
+	c := &statsCollector{stats: stats, tls: tls}
+	gauge := func(name, help string, get func(*proxy.Stats) float64) {
+		c.gauges = append(c.gauges, statMetric{prometheus.NewDesc(metricPrefix+name, help, nil, nil), get})
+	}
+	counter := func(name, help string, get func(*proxy.Stats) float64) {
+		c.counters = append(c.counters, statMetric{prometheus.NewDesc(metricPrefix+name+"_total", help, nil, nil), get})
+	}
+	hist := func(name, help string, get func(*proxy.Stats) pool.Histogram) {
+		c.histograms = append(c.histograms, histMetric{prometheus.NewDesc(metricPrefix+name, help, nil, nil), get})
+	}
+
+	// Client side (RDS Proxy: ClientConnections...).
+	gauge("client_connections", "Client connections open now.", func(s *proxy.Stats) float64 { return i64(s.ClientConnections) })
+	gauge("client_connections_no_tls", "Client connections open now that do not use TLS.", func(*proxy.Stats) float64 { return float64(tls.plain.Load()) })
+	gauge("client_connections_tls", "Client connections open now that use TLS.", func(*proxy.Stats) float64 { return float64(tls.secure.Load()) })
+	counter("client_connections_received", "Client connections accepted.", func(s *proxy.Stats) float64 { return i64(s.ClientConnectionsReceived) })
+	counter("client_connections_setup_succeeded", "Client handshakes and authentications that succeeded.", func(s *proxy.Stats) float64 { return i64(s.ClientConnectionsSetupSucceeded) })
+	counter("client_connections_setup_failed_auth", "Client authentications that failed (wrong password, unknown user, refused for not using TLS).", func(s *proxy.Stats) float64 { return i64(s.ClientConnectionsSetupFailedAuth) })
+	counter("client_connections_setup_failed", "Client handshakes that failed otherwise (malformed, timed out, went away).", func(s *proxy.Stats) float64 { return i64(s.ClientConnectionsSetupFailed) })
+	counter("client_connections_refused_no_tls", "Clients refused under -require-tls for not using TLS (also in setup_failed_auth).", func(s *proxy.Stats) float64 { return i64(s.ClientConnectionsRefusedNoTLS) })
+	counter("client_connections_refused", "Clients refused by -max-client-connections.", func(s *proxy.Stats) float64 { return i64(s.ClientConnectionsRefused) })
+	counter("client_connections_closed", "Client connections closed, for any reason.", func(s *proxy.Stats) float64 { return i64(s.ClientConnectionsClosed) })
+	counter("client_connections_idle_timeout", "Clients closed by -idle-client-timeout.", func(s *proxy.Stats) float64 { return i64(s.ClientConnectionsIdleTimeout) })
+
+	// Commands (RDS Proxy: QueryRequests...).
+	counter("query_requests", "COM_QUERY commands.", func(s *proxy.Stats) float64 { return i64(s.QueryRequests) })
+	counter("command_requests", "Client commands of every kind.", func(s *proxy.Stats) float64 { return i64(s.CommandRequests) })
+	counter("prepare_requests", "COM_STMT_PREPARE commands.", func(s *proxy.Stats) float64 { return i64(s.PrepareRequests) })
+	counter("execute_requests", "COM_STMT_EXECUTE commands.", func(s *proxy.Stats) float64 { return i64(s.ExecuteRequests) })
+	counter("backend_prepares", "Statements prepared on backend connections.", func(s *proxy.Stats) float64 { return i64(s.BackendPrepares) })
+	counter("borrow_timeouts", "Commands answered with the borrow-timeout error (-borrow-timeout).", func(s *proxy.Stats) float64 { return i64(s.BorrowTimeouts) })
+	counter("backend_errors", "Commands failed by a backend failure.", func(s *proxy.Stats) float64 { return i64(s.BackendErrors) })
+	counter("cursor_holds", "Executes that opened a cursor.", func(s *proxy.Stats) float64 { return i64(s.CursorHolds) })
+	counter("protocol_errors", "Clients closed for malformed or oversized packets.", func(s *proxy.Stats) float64 { return i64(s.ProtocolErrors) })
+	counter("look_behind_lost", "ROW_COUNT()/FOUND_ROWS()/SHOW WARNINGS refused: the previous statement's connection was taken.", func(s *proxy.Stats) float64 { return i64(s.LookBehindLost) })
+	counter("clients_vanished_mid_command", "Clients that went away while a command of theirs ran.", func(s *proxy.Stats) float64 { return i64(s.ClientsVanishedMidCommand) })
+	counter("vanished_statements_killed", "Statements of vanished clients stopped with KILL QUERY.", func(s *proxy.Stats) float64 { return i64(s.VanishedStatementsKilled) })
+
+	// Database side (RDS Proxy: DatabaseConnections...), from pool.Stats.
+	gauge("database_connections", "Open backend connections.", func(s *proxy.Stats) float64 { return float64(s.Pool.DatabaseConnections) })
+	gauge("database_connections_currently_borrowed", "Backend connections held by client sessions.", func(s *proxy.Stats) float64 { return float64(s.Pool.DatabaseConnectionsCurrentlyBorrowed) })
+	gauge("database_connections_currently_in_transaction", "Backend connections in a transaction.", func(s *proxy.Stats) float64 { return float64(s.Pool.DatabaseConnectionsCurrentlyInTransaction) })
+	gauge("database_connections_currently_session_pinned", "Backend connections held by pinned sessions.", func(s *proxy.Stats) float64 { return float64(s.Pool.DatabaseConnectionsCurrentlySessionPinned) })
+	gauge("max_database_connections_allowed", "Cap on backend connections in force.", func(s *proxy.Stats) float64 { return float64(s.Pool.MaxDatabaseConnectionsAllowed) })
+	gauge("database_connections_idle", "Idle backend connections.", func(s *proxy.Stats) float64 { return float64(s.Pool.IdleConnections) })
+	gauge("database_connections_max_idle", "Idle backend connections kept indefinitely.", func(s *proxy.Stats) float64 { return float64(s.Pool.MaxIdleConnections) })
+	gauge("database_connections_opening", "Backend connections being opened.", func(s *proxy.Stats) float64 { return float64(s.Pool.ConnectionsOpening) })
+	gauge("database_server_max_connections", "The server's @@max_connections as last read (0: not read).", func(s *proxy.Stats) float64 { return float64(s.Pool.ServerMaxConnections) })
+	gauge("database_connections_borrows_waiting", "Borrows waiting for a backend connection now.", func(s *proxy.Stats) float64 { return float64(s.Pool.WaitingNow) })
+	counter("database_connection_requests", "Backend connection attempts.", func(s *proxy.Stats) float64 { return i64(s.Pool.DatabaseConnectionRequests) })
+	counter("database_connections_setup_succeeded", "Backend connections opened.", func(s *proxy.Stats) float64 { return i64(s.Pool.DatabaseConnectionsSetupSucceeded) })
+	counter("database_connections_setup_failed", "Backend connection attempts that failed.", func(s *proxy.Stats) float64 { return i64(s.Pool.DatabaseConnectionsSetupFailed) })
+	counter("database_connections_dial_retries", "Borrows that retried after a transient dial failure.", func(s *proxy.Stats) float64 { return i64(s.Pool.DialRetries) })
+	counter("database_connections_borrow_requests", "Borrows of a backend connection.", func(s *proxy.Stats) float64 { return i64(s.Pool.BorrowRequests) })
+	counter("database_connections_borrow_waits", "Borrows that had to wait.", func(s *proxy.Stats) float64 { return i64(s.Pool.WaitCount) })
+	counter("database_connections_borrow_wait_seconds", "Time borrows spent waiting, in total.", func(s *proxy.Stats) float64 { return s.Pool.WaitDuration.Seconds() })
+	counter("database_connections_borrow_timeouts", "Borrows failed by -borrow-timeout.", func(s *proxy.Stats) float64 { return i64(s.Pool.BorrowTimeouts) })
+	counter("database_connections_borrows_canceled", "Borrows ended because their client went away or gave up.", func(s *proxy.Stats) float64 { return i64(s.Pool.BorrowsCanceled) })
+	counter("database_connections_health_checks", "Pings before reusing a backend connection.", func(s *proxy.Stats) float64 { return i64(s.Pool.HealthChecks) })
+	counter("database_connections_reuse_exact_match", "Borrows whose connection already had the session's settings and schema.", func(s *proxy.Stats) float64 { return i64(s.Pool.ReuseExactMatch) })
+	counter("database_connections_reuse_diff_applied", "Borrows that applied a settings or schema difference.", func(s *proxy.Stats) float64 { return i64(s.Pool.ReuseDiffApplied) })
+	counter("database_connections_resets", "Backend connections reset (COM_RESET_CONNECTION) before reuse.", func(s *proxy.Stats) float64 { return i64(s.Pool.Resets) })
+	counter("database_connections_rollbacks", "Transactions rolled back for vanished clients.", func(s *proxy.Stats) float64 { return i64(s.Pool.Rollbacks) })
+	counter("database_connections_look_behind_reclaimed", "Look-behind statements served by taking back the previous statement's connection.", func(s *proxy.Stats) float64 { return i64(s.Pool.LookBehindReclaimed) })
+
+	c.pins = prometheus.NewDesc(metricPrefix+"database_connections_session_pins_total", "Sessions pinned to their backend connection, by reason.", []string{"reason"}, nil)
+	c.closed = prometheus.NewDesc(metricPrefix+"database_connections_closed_total", "Backend connections closed, by reason.", []string{"reason"}, nil)
+
+	hist("query_database_response_latency_seconds", "Per command relayed to the database, the time the database took to answer it (from sending it to the end of the response).",
+		func(s *proxy.Stats) pool.Histogram { return s.QueryDatabaseResponseLatency })
+	hist("query_response_latency_seconds", "Per command, the time from the listener reading it to the end of the response to the client (borrowing a backend connection included).",
+		func(s *proxy.Stats) pool.Histogram { return s.QueryResponseLatency })
+	hist("database_connections_borrow_latency_seconds", "Time to get a ready backend connection (waiting, health check, settings difference).",
+		func(s *proxy.Stats) pool.Histogram { return s.Pool.DatabaseConnectionsBorrowLatency })
+
+	for _, m := range c.gauges {
+		c.descs = append(c.descs, m.desc)
+	}
+	for _, m := range c.counters {
+		c.descs = append(c.descs, m.desc)
+	}
+	for _, m := range c.histograms {
+		c.descs = append(c.descs, m.desc)
+	}
+	c.descs = append(c.descs, c.pins, c.closed)
+	return c
+}
+
+// Describe implements prometheus.Collector.
+func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: one Stats snapshot per scrape.
+func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.stats()
+	for _, m := range c.gauges {
+		ch <- prometheus.MustNewConstMetric(m.desc, prometheus.GaugeValue, m.get(&st))
+	}
+	for _, m := range c.counters {
+		ch <- prometheus.MustNewConstMetric(m.desc, prometheus.CounterValue, m.get(&st))
+	}
+	for r := 1; r < pinning.NumPinReasons; r++ {
+		reason := pinning.PinReason(r)
+		ch <- prometheus.MustNewConstMetric(c.pins, prometheus.CounterValue, i64(st.Pool.PinCount(reason)), reason.String())
+	}
+	for r := 0; r < pool.NumCloseReasons; r++ {
+		reason := pool.CloseReason(r)
+		ch <- prometheus.MustNewConstMetric(c.closed, prometheus.CounterValue, i64(st.Pool.ClosedCount(reason)), reason.String())
+	}
+	for _, m := range c.histograms {
+		h := m.get(&st)
+		ch <- constHistogram(m.desc, &h)
+	}
+}
+
+// constHistogram converts a pool.Histogram (power-of-two microsecond
+// buckets, exact sum) to a Prometheus histogram in seconds.
+func constHistogram(desc *prometheus.Desc, h *pool.Histogram) prometheus.Metric {
+	buckets := make(map[float64]uint64, pool.HistogramBuckets-1)
+	var cum uint64
+	for i := 0; i < pool.HistogramBuckets-1; i++ {
+		cum += uint64(h.Counts[i])
+		buckets[pool.BucketUpperBound(i).Seconds()] = cum
+	}
+	cum += uint64(h.Counts[pool.HistogramBuckets-1])
+	return prometheus.MustNewConstHistogram(desc, cum, h.Sum.Seconds(), buckets)
+}
+
+// newRegistry returns the registry /metrics serves: the listener's
+// statistics, build information, and the Go runtime's and the process's
+// own metrics.
+func newRegistry(stats func() proxy.Stats, tls *tlsCounter, ready func() bool) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		newStatsCollector(stats, tls),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: metricPrefix + "ready",
+			Help: "1 while /readyz answers 200, 0 while it answers 503.",
+		}, func() float64 {
+			if ready() {
+				return 1
+			}
+			return 0
+		}),
+	)
+	bi := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: metricPrefix + "build_info",
+		Help: "Always 1; the labels say which rdsmux this is.",
+	}, []string{"version", "goversion"})
+	bi.WithLabelValues(buildVersion(), runtime.Version()).Set(1)
+	reg.MustRegister(bi)
+	return reg
+}
+
+// httpHandler serves /metrics, /healthz (liveness) and /readyz
+// (readiness).
+func httpHandler(reg *prometheus.Registry, h *health, live *liveness) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_ = writeMetrics(w, srv.Stats())
-	})
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if !healthy() {
-			http.Error(w, "draining", http.StatusServiceUnavailable)
+		if !live.alive() {
+			http.Error(w, "wedged: the pool's statistics did not answer within "+live.timeout.String(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ok, why := h.ready()
+		if !ok {
+			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ok\n")
