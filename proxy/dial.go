@@ -59,9 +59,9 @@ type Backend struct {
 	// wrong, another is tried until the context ends; writer connections
 	// are registered with the monitor (Dialer.Track), which closes them
 	// when another host becomes the writer, so that a statement stuck on a
-	// failed writer fails at once with 2013 instead of waiting for TCP to
-	// give up. Addr then names the cluster in logs; TLS checks each host's
-	// own name.
+	// failed writer fails at once with ErLostBackend (1158) instead of
+	// waiting for TCP to give up. Addr then names the cluster in logs; TLS
+	// checks each host's own name.
 	Failover *failover.Dialer
 	// ConnectOptions tune the retries through credential rotation (see
 	// iamauth.Connect).

@@ -85,13 +85,17 @@
 //
 // # Failures
 //
-// When the pool's borrow timeout fires, the client gets error 9501 (as RDS
-// Proxy sends) with the pool's message and keeps its connection. When a
-// backend dies during a command, the client gets error 2013 (SQLSTATE HY000)
-// and keeps its connection; if its transaction or pinned state died with the
+// Every error code the listener sends is a server-side one: client libraries
+// built on libmariadb reject client-side codes (2000-2999) in an error packet
+// as a malformed packet. When the pool's borrow timeout fires, the client
+// gets error 9501 (as RDS Proxy sends) with the pool's message and keeps its
+// connection. When a backend dies during a command, the client gets error
+// 1158 (SQLSTATE 08S01, "Lost connection to the database during query") and
+// keeps its connection; if its transaction or pinned state died with the
 // backend, it is disconnected after the error, as a server crash would do. A
 // malformed or oversized packet closes that client only. When no backend
-// can be opened, the client gets 2003; when the database refuses the
+// can be opened, the client gets 1429 ("Unable to connect to the database
+// behind the rdsmux listener", SQLSTATE HY000); when the database refuses the
 // listener's own credentials for the client's backend account, 1045 with a
 // message that names neither that account nor the listener's host (a Warn
 // log line has the server's message).

@@ -1,24 +1,32 @@
 package proxy
 
 import (
+	"context"
 	"errors"
+	"net"
 
 	"github.com/rdsmux/rdsmux/pool"
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
 
-// Error codes the listener sends that MySQL servers do not.
+// Error codes of the listener's own failures. Each is a server-side code:
+// client libraries reserve 2000-2999 (CR_*) and 5000-5999 (MariaDB
+// Connector's CER_*) for errors they raise themselves, and libmariadb-based
+// clients reject such a code in an ERR packet as a malformed packet (error
+// 2027), so the user would never see the listener's message.
 const (
 	// ErBorrowTimeout is sent when no backend connection became free
 	// within the pool's ConnectionBorrowTimeout; RDS Proxy uses the same
 	// code. The client keeps its connection.
 	ErBorrowTimeout uint16 = 9501
-	// ErLostBackend (CR_SERVER_LOST's number) is sent when the backend
-	// connection died during the command.
-	ErLostBackend uint16 = 2013
-	// ErBackendUnavailable (CR_CONN_HOST_ERROR's number) is sent when no
-	// backend connection could be opened.
-	ErBackendUnavailable uint16 = 2003
+	// ErLostBackend (ER_NET_READ_ERROR, SQLSTATE 08S01, as MySQL and
+	// MariaDB number it) is sent when the backend connection died during
+	// the command: the statement may or may not have run.
+	ErLostBackend = wire.ErNetReadError
+	// ErBackendUnavailable (ER_CONNECT_TO_FOREIGN_DATA_SOURCE, SQLSTATE
+	// HY000, "unable to connect to foreign data source") is sent when no
+	// backend connection could be opened. The client keeps its connection.
+	ErBackendUnavailable = wire.ErConnectToForeignDataSource
 )
 
 // errBackendAuth is what a client gets when the database refused the
@@ -57,12 +65,27 @@ func backendError(err error) *wire.Error {
 			Message: "rdsmux: the listener is shutting down; reconnect"}
 	}
 	return &wire.Error{Code: ErBackendUnavailable, State: wire.StateGeneral,
-		Message: "rdsmux: cannot reach the database: " + err.Error()}
+		Message: "Unable to connect to the database behind the rdsmux listener (" + dialCause(err) +
+			"); retry later, or check that the database is up and the listener's backend address"}
+}
+
+// dialCause says why a backend dial failed without naming the pool
+// partition or the database's address: the network error ("connect:
+// connection refused"), a timeout, or the error itself.
+func dialCause(err error) string {
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &oe) && oe.Err != nil:
+		return oe.Op + ": " + oe.Err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	}
+	return err.Error()
 }
 
 // lostBackend is the error a client gets when its backend died mid-command.
 func lostBackend(err error) *wire.Error {
-	return &wire.Error{Code: ErLostBackend, State: wire.StateGeneral,
+	return &wire.Error{Code: ErLostBackend, State: wire.StateCommLink,
 		Message: "Lost connection to the database during query (rdsmux: " + err.Error() + "); the statement may or may not have run"}
 }
 

@@ -170,6 +170,9 @@ const (
 	ErConnectionKilled      uint16 = 1927 // MariaDB
 	ErSecureTransportNeeded uint16 = 3159 // MySQL's ER_SECURE_TRANSPORT_REQUIRED
 	ErNotAllowedCommand     uint16 = 1148 // e.g. LOAD DATA LOCAL INFILE refused
+	// ErConnectToForeignDataSource is ER_CONNECT_TO_FOREIGN_DATA_SOURCE,
+	// "Unable to connect to foreign data source".
+	ErConnectToForeignDataSource uint16 = 1429
 )
 
 // SQLSTATE values that go with the error codes above.
