@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 
 	"github.com/rdsmux/rdsmux/failover"
 	"github.com/rdsmux/rdsmux/iamauth"
@@ -69,6 +70,10 @@ type Backend struct {
 	// MaxPacketSize limits packets read from the server; 0 means
 	// wire.DefaultMaxPacketSize.
 	MaxPacketSize int
+
+	// info is what the server announced on the newest connection (see
+	// ServerInfo); atomic, as connections open concurrently.
+	info atomic.Pointer[ServerInfo]
 }
 
 // SameCredentials maps every client user to the database account with the
@@ -116,6 +121,7 @@ func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.noteServer(cc.Handshake())
 	be := newBackendConn(cc, b.StatementCacheSize)
 	be.untrack = untrack
 	return be, nil

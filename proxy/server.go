@@ -78,9 +78,17 @@ type Server struct {
 	// MaxPacketSize limits the packets read from clients; 0 means
 	// wire.DefaultMaxPacketSize. A larger packet closes that client.
 	MaxPacketSize int
-	// ServerVersion is announced to clients; wire.DefaultServerVersion
-	// when empty.
+	// ServerVersion is announced to clients. When empty, the version of
+	// the server behind Backend is announced, with VersionSuffix appended
+	// (wire.DefaultServerVersion until it is known, or without Backend).
 	ServerVersion string
+	// Backend, when set, is the Backend whose Dial is the Pool's: the
+	// listener then announces what that server announces (its version,
+	// default collation, and of the capabilities the listener offers only
+	// those the server has), read from its handshake when Serve starts and
+	// again from every new backend connection, so that a failover to a
+	// server of another version is followed. Optional.
+	Backend *Backend
 	// Logger receives connection events (Info: accepted/refused errors,
 	// Debug: per-client pins and closes). nil discards them.
 	Logger *slog.Logger
@@ -110,6 +118,7 @@ type Server struct {
 	counts  counters
 	watch   watcher  // finds clients gone mid-command (vanish.go)
 	dbKnown sync.Map // user + "\x00" + database: the database exists for user
+	ident   atomic.Pointer[identCache]
 }
 
 // init validates the configuration once.
@@ -148,6 +157,9 @@ func (s *Server) init() error {
 			RSAKey:            s.RSAKey,
 			MaxPacketSize:     s.MaxPacketSize,
 		}
+		if s.Backend != nil {
+			s.wireCfg.Identity = s.identity
+		}
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = make(map[net.Listener]struct{})
 		s.clients = make(map[*clientConn]struct{})
@@ -172,6 +184,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
+	s.readServerInfo()
 	s.startWatch()
 	defer func() {
 		s.mu.Lock()

@@ -126,6 +126,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready listening) 
 	}
 	srv := &proxy.Server{
 		Pool:                 p,
+		Backend:              backend,
 		Users:                users,
 		RequireTLS:           cfg.requireTLS,
 		MaxClientConnections: cfg.maxClients,
