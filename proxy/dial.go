@@ -18,8 +18,10 @@ import (
 // BackendCapabilities are the capabilities the listener asks of backend
 // servers. Session-state tracking is left out on both sides of the
 // listener (see ClientCapabilities) so that OK packets have the same layout
-// for clients and backends and are relayed unchanged.
-const BackendCapabilities = wire.DefaultClientCapabilities &^ wire.ClientSessionTrack
+// for clients and backends and are relayed unchanged. LOCAL_FILES lets the
+// server ask for a LOAD DATA LOCAL INFILE file: the listener relays the
+// request only to a client that enabled it, and refuses for the others.
+const BackendCapabilities = wire.DefaultClientCapabilities&^wire.ClientSessionTrack | wire.ClientLocalFiles
 
 // foundRowsSuffix marks a pool partition whose backends are dialed with
 // CLIENT_FOUND_ROWS, for clients that asked for it: the flag changes what

@@ -76,8 +76,12 @@
 // COM_PING and COM_SET_OPTION are answered without a backend (the
 // multi-statements option is the client's own: batches from a client that
 // did not enable it are refused). COM_INIT_DB and USE are tracked.
-// COM_FIELD_LIST and COM_STATISTICS are relayed. LOAD DATA LOCAL INFILE is
-// refused (LOCAL INFILE is offered on neither side). COM_PROCESS_KILL,
+// COM_FIELD_LIST and COM_STATISTICS are relayed. LOAD DATA LOCAL INFILE
+// works as on a direct connection for clients that enable it: the server's
+// file request is relayed and the file streamed to the backend packet by
+// packet, whatever its size; a client that goes away mid-file has its
+// backend closed (the statement rolls back); Server.DisableLocalInfile
+// refuses it (infile.go). COM_PROCESS_KILL,
 // replication and other administrative commands are refused with
 // ER_UNKNOWN_COM_ERROR. A KILL statement is relayed like any other and acts
 // on backend connection ids (CONNECTION_ID() returns the borrowed backend's

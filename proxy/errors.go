@@ -93,8 +93,8 @@ var (
 	errUnknownCommand = func(cmd wire.Command) *wire.Error {
 		return wire.NewError(wire.ErUnknownComError, wire.StateSyntaxOrAccess, "Unknown command: %s is not supported by the rdsmux listener", cmd)
 	}
-	errLocalInfile = wire.NewError(wire.ErNotAllowedCommand, wire.StateSyntaxOrAccess,
-		"The used command is not allowed: LOAD DATA LOCAL INFILE is not supported by the rdsmux listener")
+	errLocalInfileDisabled = wire.NewError(wire.ErNotAllowedCommand, wire.StateSyntaxOrAccess,
+		"The used command is not allowed: LOAD DATA LOCAL INFILE is disabled on this rdsmux listener (-local-infile=false)")
 	errMultiStatements = wire.NewError(1064, wire.StateSyntaxOrAccess,
 		"You have an error in your SQL syntax: multiple statements in one query need the client's multi-statements option")
 	errNoCursor = wire.NewError(wire.ErUnknownStmtHandler, wire.StateGeneral,

@@ -135,6 +135,9 @@ type identCache struct {
 // clientCaps are the capabilities the listener offers clients before the
 // backend's are taken into account.
 func (s *Server) clientCaps() wire.Capability {
+	if s.DisableLocalInfile {
+		return ClientCapabilities &^ wire.ClientLocalFiles
+	}
 	return ClientCapabilities
 }
 

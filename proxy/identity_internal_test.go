@@ -22,7 +22,7 @@ func TestIdentityFollowsServerInfo(t *testing.T) {
 	assert.Equal(t, "8.0.mysql_aurora.3.05.2"+VersionSuffix, id.Version)
 	assert.Equal(t, byte(255), id.Charset)
 	assert.Zero(t, id.Capabilities&(wire.ClientMultiStatements|wire.ClientLocalFiles))
-	assert.Equal(t, ClientCapabilities&^wire.ClientMultiStatements, id.Capabilities)
+	assert.Equal(t, ClientCapabilities&^(wire.ClientMultiStatements|wire.ClientLocalFiles), id.Capabilities)
 	assert.Same(t, id, s.identity(), "computed once per server info")
 
 	b.noteServer(&wire.Handshake{ServerVersion: "5.5.5-10.11.6-MariaDB", Charset: 45, Capabilities: wire.DefaultServerCapabilities})
@@ -32,4 +32,19 @@ func TestIdentityFollowsServerInfo(t *testing.T) {
 
 	s2 := &Server{Backend: b, ServerVersion: "8.0.0-operator"}
 	assert.Equal(t, "8.0.0-operator", s2.identity().Version)
+}
+
+// TestLocalInfileNotEnabledByVersion: a client without CLIENT_LOCAL_FILES
+// gets the error its server would send it.
+func TestLocalInfileNotEnabledByVersion(t *testing.T) {
+	for v, code := range map[string]uint16{
+		"5.5.5-10.11.19-MariaDB-0+deb12u1": 4166,
+		"5.5.5-10.4.30-MariaDB":            1148,
+		"11.4.2-MariaDB":                   4166,
+		"8.0.mysql_aurora.3.05.2":          3948,
+		"8.0.36":                           3948,
+		"5.7.12":                           1148,
+	} {
+		assert.Equal(t, code, localInfileNotEnabled(v).Code, v)
+	}
 }

@@ -25,10 +25,12 @@ const (
 )
 
 // ClientCapabilities are the capabilities the listener offers clients:
-// wire's defaults without session-state tracking (see BackendCapabilities),
-// LOCAL INFILE (refused), and IGNORE_SPACE (which backends do not use).
+// wire's defaults without session-state tracking (see BackendCapabilities)
+// and IGNORE_SPACE (which backends do not use). LOCAL_FILES is left out
+// with Server.DisableLocalInfile; with Server.Backend, the backend-dependent
+// ones its server lacks are left out too.
 const ClientCapabilities = wire.DefaultServerCapabilities &^
-	(wire.ClientSessionTrack | wire.ClientLocalFiles | wire.ClientIgnoreSpace)
+	(wire.ClientSessionTrack | wire.ClientIgnoreSpace)
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("rdsmux/proxy: server closed")
@@ -89,6 +91,11 @@ type Server struct {
 	// again from every new backend connection, so that a failover to a
 	// server of another version is followed. Optional.
 	Backend *Backend
+	// DisableLocalInfile refuses LOAD DATA LOCAL INFILE (error 1148) for
+	// every client, and CLIENT_LOCAL_FILES is not offered. By default the
+	// listener behaves as a direct connection: a client that enabled the
+	// capability is asked for its file, which is streamed to the backend.
+	DisableLocalInfile bool
 	// Logger receives connection events (Info: accepted/refused errors,
 	// Debug: per-client pins and closes). nil discards them.
 	Logger *slog.Logger
@@ -148,7 +155,7 @@ func (s *Server) init() error {
 		users := precompute(s.Users)
 		s.wireCfg = &wire.ServerConfig{
 			ServerVersion:     s.ServerVersion,
-			Capabilities:      ClientCapabilities,
+			Capabilities:      s.clientCaps(),
 			TLSConfig:         s.TLSConfig,
 			RequireTLS:        s.RequireTLS,
 			DefaultAuthPlugin: s.DefaultAuthPlugin,

@@ -78,6 +78,7 @@ type config struct {
 	shutdownTimeout   time.Duration
 	stmtCache         int
 	initQuery         string
+	localInfile       bool   // -local-infile: relay LOAD DATA LOCAL INFILE (default)
 	failover          string // "", "readonly" or "aurora"
 }
 
@@ -114,6 +115,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for clients to finish their transactions")
 	fs.IntVar(&c.stmtCache, "statement-cache", 0, "prepared statements cached per backend connection (0: 256)")
 	fs.StringVar(&c.initQuery, "init-query", "", "statement run on every new backend connection")
+	fs.BoolVar(&c.localInfile, "local-infile", true, "relay LOAD DATA LOCAL INFILE to clients that enable it, as a direct connection does (false: refuse it with error 1148)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -131,6 +131,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready listening) 
 		RequireTLS:           cfg.requireTLS,
 		MaxClientConnections: cfg.maxClients,
 		IdleClientTimeout:    cfg.idleClientTimeout,
+		DisableLocalInfile:   !cfg.localInfile,
 		Classifier:           pinning.NewClassifier(pinning.WithFilters(filters)),
 		Logger:               log,
 	}
