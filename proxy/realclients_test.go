@@ -79,8 +79,8 @@ func realClients(t testing.TB) []realClient {
 	return []realClient{
 		{"pymysql", []string{"/usr/bin/python3", filepath.Join(dir, "python", "matrix.py"), "pymysql"}},
 		{"mysqlclient", []string{"/usr/bin/python3", filepath.Join(dir, "python", "matrix.py"), "MySQLdb"}},
-		{"php-pdo", []string{"/usr/bin/php", filepath.Join(dir, "php", "matrix.php"), "pdo"}},
-		{"php-mysqli", []string{"/usr/bin/php", filepath.Join(dir, "php", "matrix.php"), "mysqli"}},
+		{"php-pdo", []string{"/usr/bin/php", "-d", "mysqli.allow_local_infile=1", filepath.Join(dir, "php", "matrix.php"), "pdo"}},
+		{"php-mysqli", []string{"/usr/bin/php", "-d", "mysqli.allow_local_infile=1", filepath.Join(dir, "php", "matrix.php"), "mysqli"}},
 		{"perl-dbd-mariadb", []string{"/usr/bin/perl", filepath.Join(dir, "perl", "matrix.pl")}},
 		{"node-mysql2", []string{node, filepath.Join(dir, "node", "matrix.js")}},
 	}
