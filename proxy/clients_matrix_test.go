@@ -164,4 +164,3 @@ func churn(t *testing.T, e *env, n int) (stop func()) {
 	}
 	return func() { cancel(); wg.Wait() }
 }
-
