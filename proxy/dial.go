@@ -28,6 +28,12 @@ const BackendCapabilities = wire.DefaultClientCapabilities&^wire.ClientSessionTr
 // UPDATE reports as affected rows, and it is fixed per connection.
 const foundRowsSuffix = "\x00found_rows"
 
+// extMetadataSuffix marks a pool partition whose backends are dialed with
+// MariaDB's extended metadata, for clients that asked for it: it changes
+// the column definitions the server sends, which are relayed unchanged.
+// It follows foundRowsSuffix when both are set.
+const extMetadataSuffix = "\x00ext_metadata"
+
 // Backend describes the database server behind the listener and how to
 // connect to it. Its Dial method is the pool's Config.Dial:
 //
@@ -100,7 +106,8 @@ func OneAccount(user, password string) func(string) (iamauth.Provider, error) {
 // Dial opens a backend connection for the connections serving client user
 // key (as the pool names the partition). It implements pool.Config.Dial.
 func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
-	user, foundRows := strings.CutSuffix(key, foundRowsSuffix)
+	user, extMetadata := strings.CutSuffix(key, extMetadataSuffix)
+	user, foundRows := strings.CutSuffix(user, foundRowsSuffix)
 	if b.Credentials == nil {
 		return nil, errors.New("rdsmux/proxy: Backend.Credentials is not set; say which database account serves each client user")
 	}
@@ -111,6 +118,9 @@ func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
 	caps := BackendCapabilities
 	if foundRows {
 		caps |= wire.ClientFoundRows
+	}
+	if extMetadata {
+		caps |= wire.MariaDBClientExtendedMetadata
 	}
 	var untrack func() // of the connection that succeeded
 	cc, err := iamauth.Connect(ctx, prov, func(ctx context.Context, cred iamauth.Credential) (*wire.ClientConn, error) {

@@ -18,10 +18,11 @@ type ServerInfo struct {
 	// Version is the server's version string, such as
 	// "5.5.5-10.11.6-MariaDB" or "8.0.mysql_aurora.3.05.2".
 	Version string
-	// Capabilities are the capability flags the server offers.
+	// Capabilities are the capability flags the server offers, MariaDB's
+	// extended ones in the upper 32 bits.
 	Capabilities wire.Capability
 	// MariaDBCapabilities are MariaDB's extended capabilities the server
-	// offers (0 for MySQL).
+	// offers (0 for MySQL); they are in Capabilities' upper bits too.
 	MariaDBCapabilities uint32
 	// Charset is the server's default collation id.
 	Charset byte
@@ -36,6 +37,13 @@ const VersionSuffix = "-rdsmux"
 // only when the backend server has them: their effect is the server's.
 const backendDependentCaps = wire.ClientMultiStatements | wire.ClientMultiResults | wire.ClientPSMultiResults |
 	wire.ClientFoundRows | wire.ClientTransactions | wire.ClientLocalFiles
+
+// extendedCaps are MariaDB's extended capabilities the listener offers
+// clients when the backend's server has them. Extended metadata changes
+// column definitions only: the client's backends are dialed with it (their
+// own pool partition, see partitionKey) and the definitions are relayed
+// unchanged.
+const extendedCaps = wire.MariaDBClientExtendedMetadata
 
 func serverInfoOf(hs *wire.Handshake) *ServerInfo {
 	return &ServerInfo{Version: hs.ServerVersion, Capabilities: hs.Capabilities,
@@ -118,6 +126,12 @@ func (s *Server) identity() *wire.ServerIdentity {
 		Version:      s.ServerVersion,
 		Capabilities: s.clientCaps() &^ (backendDependentCaps &^ info.Capabilities),
 		Charset:      info.Charset,
+	}
+	if info.Capabilities&wire.ClientLongPassword == 0 {
+		// A MariaDB server: announced as one (no CLIENT_MYSQL), with the
+		// extended capabilities the listener relays (extendedCaps).
+		id.Capabilities &^= wire.ClientLongPassword
+		id.Capabilities |= info.Capabilities & extendedCaps
 	}
 	if id.Version == "" {
 		id.Version = strings.TrimSuffix(info.Version, VersionSuffix) + VersionSuffix

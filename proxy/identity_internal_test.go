@@ -30,6 +30,14 @@ func TestIdentityFollowsServerInfo(t *testing.T) {
 	assert.Equal(t, "5.5.5-10.11.6-MariaDB"+VersionSuffix, id.Version)
 	assert.Equal(t, ClientCapabilities, id.Capabilities)
 
+	// A MariaDB server (no CLIENT_MYSQL): announced the same way, with
+	// the extended capabilities the listener relays and no others.
+	b.noteServer(&wire.Handshake{ServerVersion: "5.5.5-10.11.6-MariaDB", Charset: 45,
+		Capabilities: wire.DefaultServerCapabilities&^wire.ClientLongPassword | wire.MariaDBClientExtendedMetadata | wire.MariaDBClientStmtBulkOperations})
+	id = s.identity()
+	assert.Zero(t, id.Capabilities&(wire.ClientLongPassword|wire.MariaDBClientStmtBulkOperations))
+	assert.NotZero(t, id.Capabilities&wire.MariaDBClientExtendedMetadata)
+
 	s2 := &Server{Backend: b, ServerVersion: "8.0.0-operator"}
 	assert.Equal(t, "8.0.0-operator", s2.identity().Version)
 }

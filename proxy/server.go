@@ -389,8 +389,14 @@ func (s *Server) authorize(ctx context.Context, r *wire.HandshakeResponse) error
 // partitionKey is the pool partition (and the key Backend.Dial receives)
 // for a client user with capabilities caps.
 func partitionKey(user string, caps wire.Capability) string {
+	if caps&(wire.ClientFoundRows|extendedCaps) == 0 {
+		return user
+	}
 	if caps&wire.ClientFoundRows != 0 {
-		return user + foundRowsSuffix
+		user += foundRowsSuffix
+	}
+	if caps&wire.MariaDBClientExtendedMetadata != 0 {
+		user += extMetadataSuffix
 	}
 	return user
 }

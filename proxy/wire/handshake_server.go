@@ -83,12 +83,12 @@ type ServerConfig struct {
 // ServerIdentity is what a ServerConn announces about the server in the
 // handshake; see ServerConfig.Identity.
 type ServerIdentity struct {
-	Version      string     // server version string
-	Capabilities Capability // offered capabilities (as ServerConfig.Capabilities)
-	Charset      byte       // default collation id
-	// MariaDBCapabilities are MariaDB's extended capabilities offered
-	// (sent when ClientLongPassword is not offered).
-	MariaDBCapabilities uint32
+	Version string // server version string
+	// Capabilities offered (as ServerConfig.Capabilities), MariaDB's
+	// extended ones included: they are offered when ClientLongPassword
+	// is not.
+	Capabilities Capability
+	Charset      byte // default collation id
 }
 
 // ServerConn is the server side of a client connection that has completed
@@ -179,7 +179,6 @@ func (s *ServerConn) handshake(ctx context.Context, cfg *ServerConfig) error {
 	nonce := newNonce()
 	s.nonce = nonce
 	version, caps, charset := cfg.ServerVersion, cfg.Capabilities, cfg.Charset
-	var mariaCaps uint32
 	if cfg.Identity != nil {
 		if id := cfg.Identity(); id != nil {
 			if id.Version != "" {
@@ -191,13 +190,9 @@ func (s *ServerConn) handshake(ctx context.Context, cfg *ServerConfig) error {
 			if id.Charset != 0 {
 				charset = id.Charset
 			}
-			mariaCaps = id.MariaDBCapabilities
 		}
 	}
 	offered := cfg.offeredCaps(caps)
-	if offered&ClientLongPassword != 0 {
-		mariaCaps = 0 // MariaDB's extension is read only without CLIENT_MYSQL
-	}
 	plugin := cfg.DefaultAuthPlugin
 	if plugin == "" {
 		plugin = AuthNativePassword
@@ -209,15 +204,14 @@ func (s *ServerConn) handshake(ctx context.Context, cfg *ServerConfig) error {
 		charset = CharsetUTF8MB4GeneralCI
 	}
 	hs := &Handshake{
-		ProtocolVersion:     ProtocolVersion,
-		ServerVersion:       version,
-		ConnectionID:        s.connID,
-		AuthData:            nonce,
-		Capabilities:        offered,
-		Charset:             charset,
-		Status:              StatusAutocommit,
-		AuthPlugin:          plugin,
-		MariaDBCapabilities: mariaCaps,
+		ProtocolVersion: ProtocolVersion,
+		ServerVersion:   version,
+		ConnectionID:    s.connID,
+		AuthData:        nonce,
+		Capabilities:    offered,
+		Charset:         charset,
+		Status:          StatusAutocommit,
+		AuthPlugin:      plugin,
 	}
 	if err := s.WritePacketFlush(AppendHandshake(s.Scratch(), hs)); err != nil {
 		return fmt.Errorf("wire: sending the handshake: %w", err)
