@@ -10,6 +10,20 @@
 // over TLS, RequireTLS refusing plaintext) and serves each client from a
 // pool.Session: see ExampleServer.
 //
+// With Server.Backend set, clients are told what the database tells the
+// listener: its version (with VersionSuffix), default collation and, of the
+// capabilities the listener relays, those the server has; a MariaDB server
+// is announced as one, with MARIADB_CLIENT_EXTENDED_METADATA (clients that
+// ask for it get backends dialed with it). See identity.go.
+//
+// The two hops are encrypted independently: Server.TLSConfig for clients,
+// Backend.TLSConfig for the database (cmd/rdsmux: -tls-cert/-tls-key,
+// -backend-tls/-backend-ca). Ssl_cipher and Ssl_version, like any status,
+// come from the backend connection: a TLS client sees the database's cipher
+// when the listener connects with TLS, and an empty one when it does not
+// (its own hop is encrypted all the same); a plaintext client of a
+// listener that connects with TLS sees the database's cipher.
+//
 // # Multiplexing
 //
 // By default a client borrows a backend per transaction: the listener relays

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 
@@ -74,11 +75,17 @@ func backendError(err error) *wire.Error {
 // connection refused"), a timeout, or the error itself.
 func dialCause(err error) string {
 	var oe *net.OpError
+	var ce *tls.CertificateVerificationError
+	var de *pool.DialError
 	switch {
+	case errors.As(err, &ce):
+		return "the database's TLS certificate is not trusted: " + ce.Err.Error()
 	case errors.As(err, &oe) && oe.Err != nil:
 		return oe.Op + ": " + oe.Err.Error()
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timed out"
+	case errors.As(err, &de) && de.Err != nil:
+		return de.Err.Error() // without the pool's words naming the partition
 	}
 	return err.Error()
 }
