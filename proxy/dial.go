@@ -82,6 +82,8 @@ type Backend struct {
 	// info is what the server announced on the newest connection (see
 	// ServerInfo); atomic, as connections open concurrently.
 	info atomic.Pointer[ServerInfo]
+	// readers counts a reader Backend's connections per host (reader.go).
+	readers readerLoad
 }
 
 // SameCredentials maps every client user to the database account with the
@@ -163,6 +165,9 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 		return cc, nil, err
 	}
 	if b.Failover != nil {
+		if b.Failover.Role() == failover.RoleReader {
+			return b.connectReader(ctx, cfg) // reader.go
+		}
 		return b.connectFailover(ctx, cfg)
 	}
 	if b.DialContext == nil {

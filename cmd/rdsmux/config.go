@@ -79,6 +79,7 @@ type config struct {
 	stmtCache         int
 	initQuery         string
 	localInfile       bool   // -local-infile: relay LOAD DATA LOCAL INFILE (default)
+	readerListen      string // -reader-listen: the reader endpoint's address (needs -failover)
 	failover          string // "", "readonly" or "aurora"
 }
 
@@ -115,6 +116,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for clients to finish their transactions")
 	fs.IntVar(&c.stmtCache, "statement-cache", 0, "prepared statements cached per backend connection (0: 256)")
 	fs.StringVar(&c.initQuery, "init-query", "", "statement run on every new backend connection")
+	fs.StringVar(&c.readerListen, "reader-listen", "", "`address` of a reader endpoint: its clients are served by the cluster's readers (least loaded first; the writer when none is healthy), with a pool of its own (needs -failover)")
 	fs.BoolVar(&c.localInfile, "local-infile", true, "relay LOAD DATA LOCAL INFILE to clients that enable it, as a direct connection does (false: refuse it with error 1148)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -129,6 +131,9 @@ func parseFlags(args []string) (*config, error) {
 	case "", "readonly", "aurora":
 	default:
 		return nil, fmt.Errorf("-failover %q: want readonly or aurora", c.failover)
+	}
+	if c.readerListen != "" && c.failover == "" {
+		return nil, errors.New("-reader-listen needs -failover (readonly or aurora) to know the cluster's readers")
 	}
 	if c.failover == "" && strings.Contains(c.target, ",") {
 		return nil, errors.New("-target lists several hosts: add -failover readonly to follow their writer")

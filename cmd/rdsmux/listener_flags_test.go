@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -67,4 +68,53 @@ func TestRunTLSBothHopsAndLocalInfileFlag(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
+}
+
+// TestRunReaderListen: -reader-listen serves its clients from the
+// cluster's reader, -listen from the writer.
+func TestRunReaderListen(t *testing.T) {
+	w := mariadbtest.Start(t)
+	r := mariadbtest.Start(t)
+	for _, db := range []*mariadbtest.Server{w, r} {
+		db.CreateUser(t, "app", "pw")
+	}
+	r.Exec(t, "SET GLOBAL read_only = 1")
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	readerAddr := free.Addr().String()
+	free.Close()
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan [2]string, 1)
+	done := make(chan error, 1)
+	go func() { // the command; ends when ctx is cancelled
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-target", w.Addr() + "," + r.Addr(), "-failover", "readonly",
+			"-backend-user", "app", "-backend-password", "pw", "-user", "app:pw", "-reader-listen", readerAddr,
+			"-max-connections", "2"}, &logs, func(c, m string) { addrs <- [2]string{c, m} })
+	}()
+	var a [2]string
+	select {
+	case a = <-addrs:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	}
+	port := func(addr string) int {
+		t.Helper()
+		db, err := sql.Open("mysql", "app:pw@tcp("+addr+")/test?timeout=30s")
+		require.NoError(t, err)
+		defer db.Close()
+		var p int
+		require.NoError(t, db.QueryRow("SELECT @@port").Scan(&p))
+		return p
+	}
+	assert.Equal(t, w.Port(), port(a[0]), "-listen")
+	assert.Equal(t, r.Port(), port(readerAddr), "-reader-listen")
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	assert.Contains(t, logs.String(), `"msg":"rdsmux: reader endpoint stopped"`)
 }

@@ -145,6 +145,11 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready listening) 
 		}
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	stopReader, err := startReader(ctx, cfg, cl, srv, log) // reader.go; a no-op without -reader-listen
+	if err != nil {
+		return err
+	}
+	defer stopReader()
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
