@@ -74,6 +74,12 @@ func TestClientMatrix(t *testing.T) {
 		})
 	}
 	t.Run("mariadb-cli", func(t *testing.T) { cliMatrix(t, db, e, infile) })
+	st := e.srv.Stats().Pool
+	t.Logf("listener pool: %d borrows (%d waited) over %d backends opened",
+		st.BorrowRequests, st.WaitCount, st.DatabaseConnectionsSetupSucceeded)
+	if st.MaxDatabaseConnectionsAllowed > matrixBackends {
+		t.Errorf("the listener had %d backends, want at most %d", st.MaxDatabaseConnectionsAllowed, matrixBackends)
+	}
 }
 
 // cliMatrix runs the mariadb CLI (libmariadb) directly and through the
