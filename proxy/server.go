@@ -89,7 +89,11 @@ type Server struct {
 	// default collation, and of the capabilities the listener offers only
 	// those the server has), read from its handshake when Serve starts and
 	// again from every new backend connection, so that a failover to a
-	// server of another version is followed. Optional.
+	// server of another version is followed. Serve's read connects
+	// without authenticating (the server logs an aborted connection and
+	// counts it in Aborted_connects) and waits at most 5 s; until a
+	// backend connection opens, a server that could not be read is
+	// announced as wire.DefaultServerVersion. Optional.
 	Backend *Backend
 	// DisableLocalInfile refuses LOAD DATA LOCAL INFILE (error 1148) for
 	// every client, and CLIENT_LOCAL_FILES is not offered. By default the
