@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 
 	"github.com/rdsmux/rdsmux/failover"
 	"github.com/rdsmux/rdsmux/iamauth"
@@ -17,13 +18,21 @@ import (
 // BackendCapabilities are the capabilities the listener asks of backend
 // servers. Session-state tracking is left out on both sides of the
 // listener (see ClientCapabilities) so that OK packets have the same layout
-// for clients and backends and are relayed unchanged.
-const BackendCapabilities = wire.DefaultClientCapabilities &^ wire.ClientSessionTrack
+// for clients and backends and are relayed unchanged. LOCAL_FILES lets the
+// server ask for a LOAD DATA LOCAL INFILE file: the listener relays the
+// request only to a client that enabled it, and refuses for the others.
+const BackendCapabilities = wire.DefaultClientCapabilities&^wire.ClientSessionTrack | wire.ClientLocalFiles
 
 // foundRowsSuffix marks a pool partition whose backends are dialed with
 // CLIENT_FOUND_ROWS, for clients that asked for it: the flag changes what
 // UPDATE reports as affected rows, and it is fixed per connection.
 const foundRowsSuffix = "\x00found_rows"
+
+// extMetadataSuffix marks a pool partition whose backends are dialed with
+// MariaDB's extended metadata, for clients that asked for it: it changes
+// the column definitions the server sends, which are relayed unchanged.
+// It follows foundRowsSuffix when both are set.
+const extMetadataSuffix = "\x00ext_metadata"
 
 // Backend describes the database server behind the listener and how to
 // connect to it. Its Dial method is the pool's Config.Dial:
@@ -59,9 +68,9 @@ type Backend struct {
 	// wrong, another is tried until the context ends; writer connections
 	// are registered with the monitor (Dialer.Track), which closes them
 	// when another host becomes the writer, so that a statement stuck on a
-	// failed writer fails at once with 2013 instead of waiting for TCP to
-	// give up. Addr then names the cluster in logs; TLS checks each host's
-	// own name.
+	// failed writer fails at once with ErLostBackend (1158) instead of
+	// waiting for TCP to give up. Addr then names the cluster in logs; TLS
+	// checks each host's own name.
 	Failover *failover.Dialer
 	// ConnectOptions tune the retries through credential rotation (see
 	// iamauth.Connect).
@@ -69,6 +78,12 @@ type Backend struct {
 	// MaxPacketSize limits packets read from the server; 0 means
 	// wire.DefaultMaxPacketSize.
 	MaxPacketSize int
+
+	// info is what the server announced on the newest connection (see
+	// ServerInfo); atomic, as connections open concurrently.
+	info atomic.Pointer[ServerInfo]
+	// readers counts a reader Backend's connections per host (reader.go).
+	readers readerLoad
 }
 
 // SameCredentials maps every client user to the database account with the
@@ -93,7 +108,8 @@ func OneAccount(user, password string) func(string) (iamauth.Provider, error) {
 // Dial opens a backend connection for the connections serving client user
 // key (as the pool names the partition). It implements pool.Config.Dial.
 func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
-	user, foundRows := strings.CutSuffix(key, foundRowsSuffix)
+	user, extMetadata := strings.CutSuffix(key, extMetadataSuffix)
+	user, foundRows := strings.CutSuffix(user, foundRowsSuffix)
 	if b.Credentials == nil {
 		return nil, errors.New("rdsmux/proxy: Backend.Credentials is not set; say which database account serves each client user")
 	}
@@ -104,6 +120,9 @@ func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
 	caps := BackendCapabilities
 	if foundRows {
 		caps |= wire.ClientFoundRows
+	}
+	if extMetadata {
+		caps |= wire.MariaDBClientExtendedMetadata
 	}
 	var untrack func() // of the connection that succeeded
 	cc, err := iamauth.Connect(ctx, prov, func(ctx context.Context, cred iamauth.Credential) (*wire.ClientConn, error) {
@@ -116,6 +135,7 @@ func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.noteServer(cc.Handshake())
 	be := newBackendConn(cc, b.StatementCacheSize)
 	be.untrack = untrack
 	return be, nil
@@ -145,6 +165,9 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 		return cc, nil, err
 	}
 	if b.Failover != nil {
+		if b.Failover.Role() == failover.RoleReader {
+			return b.connectReader(ctx, cfg) // reader.go
+		}
 		return b.connectFailover(ctx, cfg)
 	}
 	if b.DialContext == nil {

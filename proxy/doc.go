@@ -10,6 +10,20 @@
 // over TLS, RequireTLS refusing plaintext) and serves each client from a
 // pool.Session: see ExampleServer.
 //
+// With Server.Backend set, clients are told what the database tells the
+// listener: its version (with VersionSuffix), default collation and, of the
+// capabilities the listener relays, those the server has; a MariaDB server
+// is announced as one, with MARIADB_CLIENT_EXTENDED_METADATA (clients that
+// ask for it get backends dialed with it). See identity.go.
+//
+// The two hops are encrypted independently: Server.TLSConfig for clients,
+// Backend.TLSConfig for the database (cmd/rdsmux: -tls-cert/-tls-key,
+// -backend-tls/-backend-ca). Ssl_cipher and Ssl_version, like any status,
+// come from the backend connection: a TLS client sees the database's cipher
+// when the listener connects with TLS, and an empty one when it does not
+// (its own hop is encrypted all the same); a plaintext client of a
+// listener that connects with TLS sees the database's cipher.
+//
 // # Multiplexing
 //
 // By default a client borrows a backend per transaction: the listener relays
@@ -76,8 +90,12 @@
 // COM_PING and COM_SET_OPTION are answered without a backend (the
 // multi-statements option is the client's own: batches from a client that
 // did not enable it are refused). COM_INIT_DB and USE are tracked.
-// COM_FIELD_LIST and COM_STATISTICS are relayed. LOAD DATA LOCAL INFILE is
-// refused (LOCAL INFILE is offered on neither side). COM_PROCESS_KILL,
+// COM_FIELD_LIST and COM_STATISTICS are relayed. LOAD DATA LOCAL INFILE
+// works as on a direct connection for clients that enable it: the server's
+// file request is relayed and the file streamed to the backend packet by
+// packet, whatever its size; a client that goes away mid-file has its
+// backend closed (the statement rolls back); Server.DisableLocalInfile
+// refuses it (infile.go). COM_PROCESS_KILL,
 // replication and other administrative commands are refused with
 // ER_UNKNOWN_COM_ERROR. A KILL statement is relayed like any other and acts
 // on backend connection ids (CONNECTION_ID() returns the borrowed backend's
@@ -85,13 +103,17 @@
 //
 // # Failures
 //
-// When the pool's borrow timeout fires, the client gets error 9501 (as RDS
-// Proxy sends) with the pool's message and keeps its connection. When a
-// backend dies during a command, the client gets error 2013 (SQLSTATE HY000)
-// and keeps its connection; if its transaction or pinned state died with the
+// Every error code the listener sends is a server-side one: client libraries
+// built on libmariadb reject client-side codes (2000-2999) in an error packet
+// as a malformed packet. When the pool's borrow timeout fires, the client
+// gets error 9501 (as RDS Proxy sends) with the pool's message and keeps its
+// connection. When a backend dies during a command, the client gets error
+// 1158 (SQLSTATE 08S01, "Lost connection to the database during query") and
+// keeps its connection; if its transaction or pinned state died with the
 // backend, it is disconnected after the error, as a server crash would do. A
 // malformed or oversized packet closes that client only. When no backend
-// can be opened, the client gets 2003; when the database refuses the
+// can be opened, the client gets 1429 ("Unable to connect to the database
+// behind the rdsmux listener", SQLSTATE HY000); when the database refuses the
 // listener's own credentials for the client's backend account, 1045 with a
 // message that names neither that account nor the listener's host (a Warn
 // log line has the server's message).

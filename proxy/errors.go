@@ -1,24 +1,33 @@
 package proxy
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
+	"net"
 
 	"github.com/rdsmux/rdsmux/pool"
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
 
-// Error codes the listener sends that MySQL servers do not.
+// Error codes of the listener's own failures. Each is a server-side code:
+// client libraries reserve 2000-2999 (CR_*) and 5000-5999 (MariaDB
+// Connector's CER_*) for errors they raise themselves, and libmariadb-based
+// clients reject such a code in an ERR packet as a malformed packet (error
+// 2027), so the user would never see the listener's message.
 const (
 	// ErBorrowTimeout is sent when no backend connection became free
 	// within the pool's ConnectionBorrowTimeout; RDS Proxy uses the same
 	// code. The client keeps its connection.
 	ErBorrowTimeout uint16 = 9501
-	// ErLostBackend (CR_SERVER_LOST's number) is sent when the backend
-	// connection died during the command.
-	ErLostBackend uint16 = 2013
-	// ErBackendUnavailable (CR_CONN_HOST_ERROR's number) is sent when no
-	// backend connection could be opened.
-	ErBackendUnavailable uint16 = 2003
+	// ErLostBackend (ER_NET_READ_ERROR, SQLSTATE 08S01, as MySQL and
+	// MariaDB number it) is sent when the backend connection died during
+	// the command: the statement may or may not have run.
+	ErLostBackend = wire.ErNetReadError
+	// ErBackendUnavailable (ER_CONNECT_TO_FOREIGN_DATA_SOURCE, SQLSTATE
+	// HY000, "unable to connect to foreign data source") is sent when no
+	// backend connection could be opened. The client keeps its connection.
+	ErBackendUnavailable = wire.ErConnectToForeignDataSource
 )
 
 // errBackendAuth is what a client gets when the database refused the
@@ -57,12 +66,33 @@ func backendError(err error) *wire.Error {
 			Message: "rdsmux: the listener is shutting down; reconnect"}
 	}
 	return &wire.Error{Code: ErBackendUnavailable, State: wire.StateGeneral,
-		Message: "rdsmux: cannot reach the database: " + err.Error()}
+		Message: "Unable to connect to the database behind the rdsmux listener (" + dialCause(err) +
+			"); retry later, or check that the database is up and the listener's backend address"}
+}
+
+// dialCause says why a backend dial failed without naming the pool
+// partition or the database's address: the network error ("connect:
+// connection refused"), a timeout, or the error itself.
+func dialCause(err error) string {
+	var oe *net.OpError
+	var ce *tls.CertificateVerificationError
+	var de *pool.DialError
+	switch {
+	case errors.As(err, &ce):
+		return "the database's TLS certificate is not trusted: " + ce.Err.Error()
+	case errors.As(err, &oe) && oe.Err != nil:
+		return oe.Op + ": " + oe.Err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	case errors.As(err, &de) && de.Err != nil:
+		return de.Err.Error() // without the pool's words naming the partition
+	}
+	return err.Error()
 }
 
 // lostBackend is the error a client gets when its backend died mid-command.
 func lostBackend(err error) *wire.Error {
-	return &wire.Error{Code: ErLostBackend, State: wire.StateGeneral,
+	return &wire.Error{Code: ErLostBackend, State: wire.StateCommLink,
 		Message: "Lost connection to the database during query (rdsmux: " + err.Error() + "); the statement may or may not have run"}
 }
 
@@ -70,8 +100,8 @@ var (
 	errUnknownCommand = func(cmd wire.Command) *wire.Error {
 		return wire.NewError(wire.ErUnknownComError, wire.StateSyntaxOrAccess, "Unknown command: %s is not supported by the rdsmux listener", cmd)
 	}
-	errLocalInfile = wire.NewError(wire.ErNotAllowedCommand, wire.StateSyntaxOrAccess,
-		"The used command is not allowed: LOAD DATA LOCAL INFILE is not supported by the rdsmux listener")
+	errLocalInfileDisabled = wire.NewError(wire.ErNotAllowedCommand, wire.StateSyntaxOrAccess,
+		"The used command is not allowed: LOAD DATA LOCAL INFILE is disabled on this rdsmux listener (-local-infile=false)")
 	errMultiStatements = wire.NewError(1064, wire.StateSyntaxOrAccess,
 		"You have an error in your SQL syntax: multiple statements in one query need the client's multi-statements option")
 	errNoCursor = wire.NewError(wire.ErUnknownStmtHandler, wire.StateGeneral,

@@ -282,20 +282,6 @@ func TestMalformedAndOversizedPackets(t *testing.T) {
 	}
 }
 
-func TestLocalInfileRefused(t *testing.T) {
-	e := startEnv(t)
-	db := e.open(t, "allowAllFiles=true")
-	_, err := db.Exec("LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE users")
-	if err == nil {
-		t.Fatal("LOAD DATA LOCAL INFILE succeeded")
-	}
-	t.Logf("LOCAL INFILE: %v", err)
-	must(t, db.Ping())
-	if n := queryInt(t, db, "SELECT COUNT(*) FROM users"); n != 3 {
-		t.Fatal(n)
-	}
-}
-
 // TestShutdownDrains: Shutdown closes idle clients at once and lets a
 // client in a transaction finish it.
 func TestShutdownDrains(t *testing.T) {

@@ -118,7 +118,7 @@ func startEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &proxy.Server{Pool: p, Users: users, Logger: testLogger(t)}
+	srv := &proxy.Server{Pool: p, Users: users, Backend: backend, Logger: testLogger(t)}
 	e := &env{db: db, pool: p, srv: srv}
 	if cfg.tls {
 		certs, err := mariadbtest.GenerateCerts()

@@ -18,7 +18,7 @@ type outcome struct {
 	insertID  uint64      // last non-zero insert id of an OK packet
 	warnings  uint16      // warning count of the last OK or EOF
 	rows      bool        // a result set came back
-	infile    bool        // the server asked for a LOCAL INFILE (refused)
+	infile    bool        // the server asked for a LOCAL INFILE, refused (infile.go)
 	cursor    bool        // a COM_STMT_EXECUTE opened a cursor
 	lastRow   bool        // a COM_STMT_FETCH reached the end of the cursor
 	fatal     bool        // serverErr says the server closes the connection
@@ -90,11 +90,13 @@ func (c *clientConn) relay(be *BackendConn, mode wire.Mode, o *outcome) {
 		case wire.KindResultEnd, wire.KindMetadataEOF:
 			seen = true
 		case wire.KindLocalInfile:
-			// Refuse: the server gets an empty file, the client an error
-			// instead of whatever follows.
-			o.infile, forward = true, false
-			if err := be.cc.WritePacketFlush(nil); err != nil {
-				o.beErr = err
+			// The client's file is streamed to the backend (infile.go);
+			// refused, the server gets an empty file and the client an
+			// error instead of whatever follows.
+			if !c.relayInfile(be, p, o) {
+				o.infile, forward = true, false
+			}
+			if o.beErr != nil {
 				return
 			}
 			continue
@@ -248,7 +250,7 @@ func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result,
 		return nil
 	}
 	if o.infile {
-		return c.writeErr(errLocalInfile)
+		return c.writeErr(c.localInfileRefusal(be))
 	}
 	return c.sc.Flush()
 }

@@ -25,10 +25,12 @@ const (
 )
 
 // ClientCapabilities are the capabilities the listener offers clients:
-// wire's defaults without session-state tracking (see BackendCapabilities),
-// LOCAL INFILE (refused), and IGNORE_SPACE (which backends do not use).
+// wire's defaults without session-state tracking (see BackendCapabilities)
+// and IGNORE_SPACE (which backends do not use). LOCAL_FILES is left out
+// with Server.DisableLocalInfile; with Server.Backend, the backend-dependent
+// ones its server lacks are left out too.
 const ClientCapabilities = wire.DefaultServerCapabilities &^
-	(wire.ClientSessionTrack | wire.ClientLocalFiles | wire.ClientIgnoreSpace)
+	(wire.ClientSessionTrack | wire.ClientIgnoreSpace)
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("rdsmux/proxy: server closed")
@@ -78,9 +80,26 @@ type Server struct {
 	// MaxPacketSize limits the packets read from clients; 0 means
 	// wire.DefaultMaxPacketSize. A larger packet closes that client.
 	MaxPacketSize int
-	// ServerVersion is announced to clients; wire.DefaultServerVersion
-	// when empty.
+	// ServerVersion is announced to clients. When empty, the version of
+	// the server behind Backend is announced, with VersionSuffix appended
+	// (wire.DefaultServerVersion until it is known, or without Backend).
 	ServerVersion string
+	// Backend, when set, is the Backend whose Dial is the Pool's: the
+	// listener then announces what that server announces (its version,
+	// default collation, and of the capabilities the listener offers only
+	// those the server has), read from its handshake when Serve starts and
+	// again from every new backend connection, so that a failover to a
+	// server of another version is followed. Serve's read connects
+	// without authenticating (the server logs an aborted connection and
+	// counts it in Aborted_connects) and waits at most 5 s; until a
+	// backend connection opens, a server that could not be read is
+	// announced as wire.DefaultServerVersion. Optional.
+	Backend *Backend
+	// DisableLocalInfile refuses LOAD DATA LOCAL INFILE (error 1148) for
+	// every client, and CLIENT_LOCAL_FILES is not offered. By default the
+	// listener behaves as a direct connection: a client that enabled the
+	// capability is asked for its file, which is streamed to the backend.
+	DisableLocalInfile bool
 	// Logger receives connection events (Info: accepted/refused errors,
 	// Debug: per-client pins and closes). nil discards them.
 	Logger *slog.Logger
@@ -110,6 +129,7 @@ type Server struct {
 	counts  counters
 	watch   watcher  // finds clients gone mid-command (vanish.go)
 	dbKnown sync.Map // user + "\x00" + database: the database exists for user
+	ident   atomic.Pointer[identCache]
 }
 
 // init validates the configuration once.
@@ -139,7 +159,7 @@ func (s *Server) init() error {
 		users := precompute(s.Users)
 		s.wireCfg = &wire.ServerConfig{
 			ServerVersion:     s.ServerVersion,
-			Capabilities:      ClientCapabilities,
+			Capabilities:      s.clientCaps(),
 			TLSConfig:         s.TLSConfig,
 			RequireTLS:        s.RequireTLS,
 			DefaultAuthPlugin: s.DefaultAuthPlugin,
@@ -147,6 +167,9 @@ func (s *Server) init() error {
 			Authorize:         s.authorize,
 			RSAKey:            s.RSAKey,
 			MaxPacketSize:     s.MaxPacketSize,
+		}
+		if s.Backend != nil {
+			s.wireCfg.Identity = s.identity
 		}
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = make(map[net.Listener]struct{})
@@ -172,6 +195,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
+	s.readServerInfo()
 	s.startWatch()
 	defer func() {
 		s.mu.Lock()
@@ -369,8 +393,14 @@ func (s *Server) authorize(ctx context.Context, r *wire.HandshakeResponse) error
 // partitionKey is the pool partition (and the key Backend.Dial receives)
 // for a client user with capabilities caps.
 func partitionKey(user string, caps wire.Capability) string {
+	if caps&(wire.ClientFoundRows|extendedCaps) == 0 {
+		return user
+	}
 	if caps&wire.ClientFoundRows != 0 {
-		return user + foundRowsSuffix
+		user += foundRowsSuffix
+	}
+	if caps&wire.MariaDBClientExtendedMetadata != 0 {
+		user += extMetadataSuffix
 	}
 	return user
 }

@@ -47,6 +47,8 @@ type config struct {
 	shutdownTimeout   time.Duration
 	stmtCache         int
 	initQuery         string
+	localInfile       bool   // -local-infile: relay LOAD DATA LOCAL INFILE (default)
+	readerListen      string // -reader-listen: the reader endpoint's address (needs -failover)
 	failover          string // "", "readonly" or "aurora"
 	probeInterval     time.Duration
 	unreadyAfter      time.Duration
@@ -166,6 +168,8 @@ func newFlagSet(c *config, users *userFlags, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for clients to finish their transactions")
 	fs.IntVar(&c.stmtCache, "statement-cache", 0, "prepared statements cached per backend connection (0: 256)")
 	fs.StringVar(&c.initQuery, "init-query", "", "statement run on every new backend connection")
+	fs.StringVar(&c.readerListen, "reader-listen", "", "`address` of a reader endpoint: its clients are served by the cluster's readers (least loaded first; the writer when none is healthy), with a pool of its own (needs -failover)")
+	fs.BoolVar(&c.localInfile, "local-infile", true, "relay LOAD DATA LOCAL INFILE to clients that enable it, as a direct connection does (false: refuse it with error 1148)")
 	return fs
 }
 
@@ -227,6 +231,9 @@ func (c *config) validate() error {
 	case "", "readonly", "aurora":
 	default:
 		return fmt.Errorf("-failover %q: want readonly or aurora", c.failover)
+	}
+	if c.readerListen != "" && c.failover == "" {
+		return errors.New("-reader-listen needs -failover (readonly or aurora) to know the cluster's readers")
 	}
 	hosts := strings.Split(c.target, ",")
 	if c.failover == "" && len(hosts) > 1 {

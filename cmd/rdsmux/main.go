@@ -155,10 +155,12 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 
 	srv := &proxy.Server{
 		Pool:                 p,
+		Backend:              backend,
 		Users:                creds.clients,
 		RequireTLS:           cfg.requireTLS,
 		MaxClientConnections: cfg.maxClients,
 		IdleClientTimeout:    cfg.idleClientTimeout,
+		DisableLocalInfile:   !cfg.localInfile,
 		Classifier:           pinning.NewClassifier(pinning.WithFilters(filters)),
 		Logger:               log,
 	}
@@ -172,6 +174,11 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 		}
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	stopReader, err := startReader(ctx, cfg, cl, srv, creds, log) // reader.go; a no-op without -reader-listen
+	if err != nil {
+		return err
+	}
+	defer stopReader()
 
 	rawLn, err := net.Listen("tcp", cfg.listen)
 	if err != nil {

@@ -1,8 +1,11 @@
 package wire
 
 // Capability is a set of CLIENT_* capability flags, exchanged in the
-// handshake. The flags both sides set are in effect for the connection.
-type Capability uint32
+// handshake. The flags both sides set are in effect for the connection. The
+// upper 32 bits are MariaDB's extended capabilities (MARIADB_CLIENT_*), as
+// MariaDB numbers them: they are exchanged only when neither side sets
+// ClientLongPassword ("CLIENT_MYSQL").
+type Capability uint64
 
 // Capability flags.
 const (
@@ -37,17 +40,31 @@ const (
 	ClientMultiFactorAuth            Capability = 1 << 28
 	ClientSSLVerifyServerCert        Capability = 1 << 30
 	ClientRememberOptions            Capability = 1 << 31
+
+	MariaDBClientProgress           Capability = 1 << 32 // progress reports; never negotiated by this package
+	MariaDBClientComMulti           Capability = 1 << 33 // never negotiated by this package
+	MariaDBClientStmtBulkOperations Capability = 1 << 34 // COM_STMT_BULK_EXECUTE; never negotiated by this package
+	MariaDBClientExtendedMetadata   Capability = 1 << 35 // column definitions carry extended type info (json, uuid...)
+	MariaDBClientCacheMetadata      Capability = 1 << 36 // never negotiated by this package
+	MariaDBClientBulkUnitResults    Capability = 1 << 38 // never negotiated by this package
+	mariaDBCaps                     Capability = 0xffffffff << 32
+	mariaDBSupportedCaps            Capability = MariaDBClientExtendedMetadata
 )
+
+// MariaDB returns the extended (MariaDB) part of c, as the 32-bit value sent
+// in the handshake packets.
+func (c Capability) MariaDB() uint32 { return uint32(c >> 32) }
 
 // Has reports whether all flags of f are set in c.
 func (c Capability) Has(f Capability) bool { return c&f == f }
 
 // unsupportedCaps are capabilities this package never negotiates, in either
-// direction: compression, optional result-set metadata, query attributes and
-// multi-factor authentication change the packet formats in ways it does not
-// implement.
+// direction: compression, optional result-set metadata, query attributes,
+// multi-factor authentication and MariaDB's extensions other than extended
+// metadata change the packet formats in ways it does not implement.
 const unsupportedCaps = ClientCompress | ClientZstdCompression | ClientOptionalResultsetMetadata |
-	ClientQueryAttributes | ClientMultiFactorAuth | ClientSSLVerifyServerCert | ClientRememberOptions
+	ClientQueryAttributes | ClientMultiFactorAuth | ClientSSLVerifyServerCert | ClientRememberOptions |
+	mariaDBCaps&^mariaDBSupportedCaps
 
 // Status is a set of SERVER_STATUS_* flags, sent in OK and EOF packets.
 type Status uint16
@@ -170,6 +187,9 @@ const (
 	ErConnectionKilled      uint16 = 1927 // MariaDB
 	ErSecureTransportNeeded uint16 = 3159 // MySQL's ER_SECURE_TRANSPORT_REQUIRED
 	ErNotAllowedCommand     uint16 = 1148 // e.g. LOAD DATA LOCAL INFILE refused
+	// ErConnectToForeignDataSource is ER_CONNECT_TO_FOREIGN_DATA_SOURCE,
+	// "Unable to connect to foreign data source".
+	ErConnectToForeignDataSource uint16 = 1429
 )
 
 // SQLSTATE values that go with the error codes above.

@@ -160,7 +160,7 @@ func (c *ClientConn) readResponse(mode Mode, st *Stmt, cols []*Column) ([]*Resul
 			cur = &Result{}
 			results = append(results, cur)
 		case KindColumnDef:
-			col, err := ParseColumn(p)
+			col, err := ParseColumnCaps(p, c.caps)
 			if err != nil {
 				return nil, err
 			}
@@ -170,7 +170,7 @@ func (c *ClientConn) readResponse(mode Mode, st *Stmt, cols []*Column) ([]*Resul
 				cur.Columns = append(cur.Columns, col)
 			}
 		case KindParamDef:
-			col, err := ParseColumn(p)
+			col, err := ParseColumnCaps(p, c.caps)
 			if err != nil {
 				return nil, err
 			}

@@ -18,7 +18,12 @@ type Column struct {
 }
 
 // ParseColumn parses a column definition packet.
-func ParseColumn(payload []byte) (*Column, error) {
+func ParseColumn(payload []byte) (*Column, error) { return ParseColumnCaps(payload, 0) }
+
+// ParseColumnCaps parses a column definition packet of a connection with
+// capabilities caps: with MariaDBClientExtendedMetadata, the packet carries
+// extended type information (skipped) after the column's name.
+func ParseColumnCaps(payload []byte, caps Capability) (*Column, error) {
 	c := &Column{}
 	b := payload
 	fields := [...]*string{&c.Catalog, &c.Schema, &c.Table, &c.OrgTable, &c.Name, &c.OrgName}
@@ -28,6 +33,13 @@ func ParseColumn(payload []byte) (*Column, error) {
 			return nil, fmt.Errorf("column definition: field %d: %w", i, err)
 		}
 		*f = string(s)
+		b = b[n:]
+	}
+	if caps&MariaDBClientExtendedMetadata != 0 {
+		_, _, n, err := ReadLenEncString(b)
+		if err != nil {
+			return nil, fmt.Errorf("column definition: extended metadata: %w", err)
+		}
 		b = b[n:]
 	}
 	l, _, n, err := ReadLenEncInt(b)

@@ -22,8 +22,9 @@ type Handshake struct {
 	AuthPlugin   string
 	// MariaDBCapabilities are MariaDB's extended capabilities (the upper
 	// 32 bits of its 64-bit capability set), sent when the server does not
-	// set ClientLongPassword ("CLIENT_MYSQL"). This package reads them only
-	// for information and never negotiates them.
+	// set ClientLongPassword ("CLIENT_MYSQL"). ParseHandshake also puts
+	// them in the upper bits of Capabilities; AppendHandshake sends both
+	// combined.
 	MariaDBCapabilities uint32
 }
 
@@ -68,6 +69,11 @@ func ParseHandshake(payload []byte) (*Handshake, error) {
 	h.Capabilities |= Capability(uint16At(b[3:])) << 16
 	authLen := int(b[5])
 	h.MariaDBCapabilities = uint32At(b[12:])
+	if h.Capabilities&ClientLongPassword == 0 {
+		h.Capabilities |= Capability(h.MariaDBCapabilities) << 32
+	} else {
+		h.MariaDBCapabilities = 0
+	}
 	b = b[16:]
 	if h.Capabilities&ClientSecureConnection != 0 {
 		n := max(13, authLen-8)
@@ -117,7 +123,11 @@ func AppendHandshake(dst []byte, h *Handshake) []byte {
 		dst = append(dst, 0)
 	}
 	dst = append(dst, make([]byte, 6)...)
-	dst = appendUint32(dst, h.MariaDBCapabilities)
+	if h.Capabilities&ClientLongPassword == 0 {
+		dst = appendUint32(dst, h.MariaDBCapabilities|h.Capabilities.MariaDB())
+	} else {
+		dst = appendUint32(dst, 0)
+	}
 	if h.Capabilities&ClientSecureConnection != 0 {
 		dst = append(dst, part2...)
 		for i := len(part2); i < 12; i++ { // part 2 is at least 13 bytes with its NUL
@@ -181,6 +191,10 @@ func ParseHandshakeResponse(payload []byte) (*HandshakeResponse, error) {
 	}
 	if len(payload) < sslRequestLen {
 		return nil, malformed("handshake response: too short")
+	}
+	if caps&ClientLongPassword == 0 {
+		// A MariaDB client: its extended capabilities end the filler.
+		caps |= Capability(uint32At(payload[sslRequestLen-4:])) << 32
 	}
 	r := &HandshakeResponse{
 		Capabilities:  caps,
@@ -273,7 +287,11 @@ func AppendSSLRequest(dst []byte, caps Capability, maxPacket uint32, charset byt
 	dst = appendUint32(dst, uint32(caps))
 	dst = appendUint32(dst, maxPacket)
 	dst = append(dst, charset)
-	return append(dst, make([]byte, 23)...)
+	dst = append(dst, make([]byte, 19)...)
+	if caps&ClientLongPassword != 0 {
+		return appendUint32(dst, 0)
+	}
+	return appendUint32(dst, caps.MariaDB()) // MariaDB's extended capabilities
 }
 
 // AppendHandshakeResponse appends a HandshakeResponse41 packet. The auth

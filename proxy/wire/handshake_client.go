@@ -120,6 +120,11 @@ func (c *ClientConn) handshake(ctx context.Context, cfg *ClientConfig) error {
 		want |= ClientSSL
 	}
 	caps := want & (hs.Capabilities | ClientLongPassword)
+	if caps&mariaDBCaps != 0 {
+		// MariaDB's extended capabilities are read only from a client
+		// that does not set CLIENT_MYSQL.
+		caps &^= ClientLongPassword
+	}
 	c.caps = caps
 	c.status = hs.Status
 	charset := cfg.Charset

@@ -73,6 +73,22 @@ type ServerConfig struct {
 	// Charset is the server's default collation id announced in the
 	// handshake; utf8mb4_general_ci when zero.
 	Charset byte
+	// Identity, if set, is asked at each handshake what to announce: its
+	// non-zero fields replace ServerVersion, Capabilities and Charset (a
+	// proxy announces the server behind it, which may change). It must be
+	// safe for concurrent use; nil means the fields above.
+	Identity func() *ServerIdentity
+}
+
+// ServerIdentity is what a ServerConn announces about the server in the
+// handshake; see ServerConfig.Identity.
+type ServerIdentity struct {
+	Version string // server version string
+	// Capabilities offered (as ServerConfig.Capabilities), MariaDB's
+	// extended ones included: they are offered when ClientLongPassword
+	// is not.
+	Capabilities Capability
+	Charset      byte // default collation id
 }
 
 // ServerConn is the server side of a client connection that has completed
@@ -145,9 +161,9 @@ func Accept(ctx context.Context, nc net.Conn, cfg *ServerConfig, connID uint32) 
 	return s, nil
 }
 
-// offeredCaps returns the capabilities the server offers under cfg.
-func (cfg *ServerConfig) offeredCaps() Capability {
-	caps := cfg.Capabilities
+// offeredCaps returns the capabilities the server offers under cfg when it
+// would offer caps (cfg.Capabilities, or an Identity's).
+func (cfg *ServerConfig) offeredCaps(caps Capability) Capability {
 	if caps == 0 {
 		caps = DefaultServerCapabilities
 	}
@@ -162,16 +178,28 @@ func (cfg *ServerConfig) offeredCaps() Capability {
 func (s *ServerConn) handshake(ctx context.Context, cfg *ServerConfig) error {
 	nonce := newNonce()
 	s.nonce = nonce
-	offered := cfg.offeredCaps()
+	version, caps, charset := cfg.ServerVersion, cfg.Capabilities, cfg.Charset
+	if cfg.Identity != nil {
+		if id := cfg.Identity(); id != nil {
+			if id.Version != "" {
+				version = id.Version
+			}
+			if id.Capabilities != 0 {
+				caps = id.Capabilities
+			}
+			if id.Charset != 0 {
+				charset = id.Charset
+			}
+		}
+	}
+	offered := cfg.offeredCaps(caps)
 	plugin := cfg.DefaultAuthPlugin
 	if plugin == "" {
 		plugin = AuthNativePassword
 	}
-	version := cfg.ServerVersion
 	if version == "" {
 		version = DefaultServerVersion
 	}
-	charset := cfg.Charset
 	if charset == 0 {
 		charset = CharsetUTF8MB4GeneralCI
 	}
