@@ -12,11 +12,14 @@ import (
 // replayed assignment with it.
 type Names [NumVars]string
 
-// CanonicalNames returns the canonical spelling of every tracked variable.
+// CanonicalNames returns the canonical spelling of every tracked variable
+// (none for VarClientCollation, which no server variable shows).
 func CanonicalNames() Names {
 	var n Names
 	for v := Var(1); v < numVars; v++ {
-		n[v] = varNames[v]
+		if v != VarClientCollation {
+			n[v] = varNames[v]
+		}
 	}
 	return n
 }
@@ -146,9 +149,10 @@ func (s *Settings) DiffFrom(from, base *Settings, names *Names) string {
 			first = false
 			cl, _ := s.valueOver(base, int(VarCharacterSetClient))
 			cn, _ := s.valueOver(base, int(VarCharacterSetConnection))
+			co, _ := s.valueOver(base, int(VarCollationConnection))
 			rs, _ := s.valueOver(base, int(VarCharacterSetResults))
 			emit &^= namesGroup
-			if cn != cl {
+			if cn != cl || co != s.namesCollation(base) {
 				emit |= 1<<VarCharacterSetConnection | 1<<VarCollationConnection
 			}
 			if rs != cl {
@@ -179,7 +183,7 @@ func (s *Settings) DiffFrom(from, base *Settings, names *Names) string {
 
 // namesGroup are the variables SET NAMES assigns.
 const namesGroup = uint64(1)<<VarCharacterSetClient | 1<<VarCharacterSetConnection |
-	1<<VarCharacterSetResults | 1<<VarCollationConnection
+	1<<VarCharacterSetResults | 1<<VarCollationConnection | 1<<VarClientCollation
 
 // namesClause returns NAMES 'cs' [COLLATE 'coll'] for the state s over
 // base: the client character set, with the connection's collation when the
@@ -191,10 +195,25 @@ func (s *Settings) namesClause(base *Settings) string {
 		return ""
 	}
 	clause := "NAMES " + cl
-	cn, _ := s.valueOver(base, int(VarCharacterSetConnection))
-	co, ok := s.valueOver(base, int(VarCollationConnection))
-	if cn == cl && ok && co != litNull {
+	if co := s.namesCollation(base); co != "" {
 		clause += " COLLATE " + co
 	}
 	return clause
+}
+
+// namesCollation is the collation SET NAMES gives the client character
+// set: VarClientCollation when known, else the connection's collation when
+// the connection has the client's character set; "" for the character
+// set's default.
+func (s *Settings) namesCollation(base *Settings) string {
+	if co, ok := s.valueOver(base, int(VarClientCollation)); ok && co != litNull {
+		return co
+	}
+	cl, _ := s.valueOver(base, int(VarCharacterSetClient))
+	cn, _ := s.valueOver(base, int(VarCharacterSetConnection))
+	co, ok := s.valueOver(base, int(VarCollationConnection))
+	if cn == cl && ok && co != litNull {
+		return co
+	}
+	return ""
 }

@@ -90,6 +90,21 @@ func (f TxFlags) String() string {
 	return b.String()
 }
 
+// ClientCollationEffect is what a statement does to the collation of the
+// client character set (VarClientCollation).
+type ClientCollationEffect uint8
+
+const (
+	// ClientCollationKept: the statement leaves it.
+	ClientCollationKept ClientCollationEffect = iota
+	// ClientCollationConnection: SET NAMES x COLLATE y makes it y, the
+	// collation_connection the statement leaves.
+	ClientCollationConnection
+	// ClientCollationDefault: SET NAMES x, SET CHARACTER SET x and SET
+	// character_set_client = x make it the default collation of x.
+	ClientCollationDefault
+)
+
 // Result is the classification of a statement or of a ;-separated batch.
 // Classify fills a caller-provided Result, resetting it first; reusing one
 // Result across calls is what keeps classification free of allocations.
@@ -135,6 +150,12 @@ type Result struct {
 	// them with ReadBackQuery and records them with ServerValue.
 	ReadBack VarSet
 
+	// ClientCollation says what the statement does to the collation the
+	// server keeps with the client character set (VarClientCollation),
+	// which no variable shows, so the pool derives it after reading the
+	// variables back.
+	ClientCollation ClientCollationEffect
+
 	// Schema is the database of the last USE statement ("" if none).
 	Schema string
 	// DroppedSchema is the database of the last DROP DATABASE ("" if
@@ -156,7 +177,7 @@ func (r *Result) Reset() {
 	}
 	r.Tx, r.Pins, r.Unpins = 0, 0, 0
 	r.ReadsLastInsertID, r.ReadOnly, r.Statements, r.Inserts = false, false, 0, false
-	r.Defaults, r.ReadBack = 0, 0
+	r.Defaults, r.ReadBack, r.ClientCollation = 0, 0, ClientCollationKept
 	r.Schema, r.DroppedSchema, r.dropAfterUse = "", "", false
 }
 

@@ -212,7 +212,7 @@ func TestServerValues(t *testing.T) {
 
 	probe := newSession(t, db)
 	var known []pinning.Var
-	for v := pinning.Var(1); int(v) < pinning.NumVars; v++ {
+	for v := pinning.Var(1); v < pinning.VarClientCollation; v++ {
 		if _, _, ok := probe.value("@@SESSION." + readName(v)); ok {
 			known = append(known, v)
 		}

@@ -133,6 +133,7 @@ func (p *parser) setNames() {
 		for _, v := range [...]Var{VarCharacterSetClient, VarCharacterSetConnection, VarCharacterSetResults, VarCollationConnection} {
 			p.r.defaultVar(v)
 		}
+		p.r.ClientCollation = ClientCollationDefault
 		return
 	}
 	cs, single := p.readValue(true)
@@ -150,8 +151,10 @@ func (p *parser) setNames() {
 	for _, v := range [...]Var{VarCharacterSetClient, VarCharacterSetConnection, VarCharacterSetResults} {
 		p.apply(v, "", lit, op)
 	}
+	p.r.ClientCollation = ClientCollationConnection
 	switch {
 	case !hasColl:
+		p.r.ClientCollation = ClientCollationDefault
 		p.r.defaultVar(VarCollationConnection)
 	case collSingle:
 		lit, op := normalize(VarCollationConnection, &coll)
@@ -176,6 +179,7 @@ func (p *parser) setCharset() {
 		lit, op = normalize(VarCharacterSetClient, &cs)
 	}
 	p.r.applyOp(VarCharacterSetClient, "", lit, op)
+	p.r.ClientCollation = ClientCollationDefault
 	p.r.applyOp(VarCharacterSetResults, "", lit, op)
 	p.r.readBackVar(VarCharacterSetConnection, "")
 	p.r.readBackVar(VarCollationConnection, "")
@@ -252,6 +256,9 @@ func (p *parser) assign(sc scope) bool {
 	case ok:
 		if v == VarAutocommit {
 			p.r.Tx |= TxSetAutocommit
+		}
+		if v == VarCharacterSetClient {
+			p.r.ClientCollation = ClientCollationDefault
 		}
 		lit, op := "", opReadBack
 		if single {

@@ -68,6 +68,14 @@ const (
 	VarMaxSPRecursionDepth
 	VarCTEMaxRecursionDepth
 	VarMaxRecursiveIterations
+	// VarClientCollation is no server variable: it stands for the
+	// collation the server keeps with the client character set, which no
+	// variable shows (@@character_set_client names the character set
+	// only). A handshake and SET NAMES x COLLATE y set it to the
+	// collation; SET NAMES x, SET CHARACTER SET x and SET
+	// character_set_client = x to x's default. A string parameter of a
+	// prepared statement takes it. See Result.ClientCollation.
+	VarClientCollation
 
 	numVars // must stay last and at most 64
 )
@@ -131,6 +139,7 @@ var varNames = [numVars]string{
 	VarMaxSPRecursionDepth:          "max_sp_recursion_depth",
 	VarCTEMaxRecursionDepth:         "cte_max_recursion_depth",
 	VarMaxRecursiveIterations:       "max_recursive_iterations",
+	VarClientCollation:              "(client collation)",
 }
 
 // numVars must fit a VarSet (bit v for Var v).
@@ -159,7 +168,7 @@ func LookupVar(name string) (Var, string, bool) {
 			return VarTransactionReadOnly, "tx_read_only", true
 		}
 	}
-	for v := Var(1); v < numVars; v++ {
+	for v := Var(1); v < VarClientCollation; v++ {
 		if len(varNames[v]) == len(name) && strings.EqualFold(varNames[v], name) {
 			return v, varNames[v], true
 		}

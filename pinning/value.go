@@ -75,6 +75,7 @@ var varKinds = [numVars]valKind{
 	VarMaxSPRecursionDepth:          kindUint,
 	VarCTEMaxRecursionDepth:         kindUint,
 	VarMaxRecursiveIterations:       kindUint,
+	VarClientCollation:              kindCollation,
 }
 
 // valOp is what an assignment does to a tracked variable.

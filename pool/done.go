@@ -81,7 +81,7 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 			// A batch that failed part-way: its earlier statements ran.
 			s.addPins(pinsAfter(r, affine))
 			if r.ChangesSettings() || r.Schema != "" || r.DroppedSchema != "" {
-				if !s.readBack(ctx, b) {
+				if !s.readBack(ctx, b, r) {
 					return
 				}
 			}
@@ -90,7 +90,7 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 			// can interrupt it after the assignment, and an error in a
 			// later assignment of the same SET leaves the earlier ones
 			// in place on some servers. Ask the server.
-			if !s.readBack(ctx, b) {
+			if !s.readBack(ctx, b, r) {
 				return
 			}
 		}
@@ -134,7 +134,7 @@ func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result, pin
 		// follows its character set, max_join_size sets
 		// sql_big_selects. One round trip reads them all, and the
 		// database with them.
-		if !s.readBack(ctx, b) {
+		if !s.readBack(ctx, b, r) {
 			return false
 		}
 	} else if r.Schema != "" || r.DroppedSchema != "" {
@@ -210,7 +210,7 @@ func followsSchema(r *pinning.Result) bool {
 // statement changed it, and makes it the session's (and b's): database and
 // tracked settings. It returns false if b broke (and was dropped); a state
 // that cannot be read pins the session.
-func (s *Session) readBack(ctx context.Context, b *Backend) bool {
+func (s *Session) readBack(ctx context.Context, b *Backend, r *pinning.Result) bool {
 	p := s.pool
 	st := s.part.stateOf()
 	cs, err := readState(ctx, b.conn, st)
@@ -225,6 +225,7 @@ func (s *Session) readBack(ctx context.Context, b *Backend) bool {
 		return true
 	}
 	s.ranQuery()
+	cs.keepClientCollation(b, st, r)
 	b.setState(&cs, st)
 	if b.schema == noSchema {
 		// The current database was dropped: the session has none,

@@ -170,8 +170,15 @@ func TestServerWaitersServedInOrder(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			s := p.NewSession("root", SessionOptions{})
-			value(t, s, "SELECT 1")
+			b, err := s.Acquire(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			// Recorded while the backend is held: the order of service,
+			// not of the goroutines' wake-ups after it.
 			order <- i
+			s.Done(ctx, b, nil, Status{})
 		}()
 		waitUntil(t, "waiter queued", func() bool { return p.Stats().WaitingNow == i+1 })
 	}

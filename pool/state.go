@@ -74,6 +74,12 @@ func (st *serverState) build() {
 		b.WriteString(st.names[v])
 		b.WriteString(")")
 	}
+	if st.names[pinning.VarCharacterSetClient] != "" {
+		// The default collation of the client character set: what SET
+		// NAMES x or SET character_set_client = x leaves as its hidden
+		// collation (pinning.VarClientCollation).
+		b.WriteString(", (SELECT DEFAULT_COLLATE_NAME FROM information_schema.CHARACTER_SETS WHERE CHARACTER_SET_NAME = @@SESSION.character_set_client)")
+	}
 	b.WriteString(") AS BINARY)")
 	st.query = b.String()
 }
@@ -114,7 +120,10 @@ func (st *serverState) forget(err error) bool {
 type connState struct {
 	schema string // DATABASE(); "" with noDB when none
 	noDB   bool
-	full   pinning.Settings // every read variable set
+	full   pinning.Settings // every read variable set, and VarClientCollation
+	// clientDefault is the default collation of the client character set
+	// (a literal; "" when not read).
+	clientDefault string
 }
 
 // relSchema returns cs's database as the pool records it: "" for the
@@ -141,8 +150,12 @@ func readState(ctx context.Context, c Conn, st *serverState) (connState, error) 
 	if err := json.Unmarshal([]byte(raw), &vals); err != nil {
 		return cs, fmt.Errorf("rdsmux/pool: reading a connection's session state: %w (answer %.80q)", err, raw)
 	}
-	if len(vals) != len(st.vars)+1 {
-		return cs, fmt.Errorf("rdsmux/pool: reading a connection's session state: %d values for %d variables", len(vals), len(st.vars)+1)
+	want := len(st.vars) + 1
+	if st.names[pinning.VarCharacterSetClient] != "" {
+		want++
+	}
+	if len(vals) != want {
+		return cs, fmt.Errorf("rdsmux/pool: reading a connection's session state: %d values for %d", len(vals), want)
 	}
 	if vals[0] != nil {
 		cs.schema = *vals[0]
@@ -157,7 +170,39 @@ func readState(ctx context.Context, c Conn, st *serverState) (connState, error) 
 		}
 		cs.full.Set(v, pinning.ServerValue(v, *p, false))
 	}
+	if want > len(st.vars)+1 && vals[want-1] != nil {
+		cs.clientDefault = pinning.ServerValue(pinning.VarCollationConnection, *vals[want-1], false)
+	}
+	// As a connection is opened (or reset), its client character set has
+	// the handshake's collation, which is its collation_connection.
+	if co, ok := cs.full.Get(pinning.VarCollationConnection); ok {
+		cs.full.Set(pinning.VarClientCollation, co)
+	}
 	return cs, nil
+}
+
+// keepClientCollation sets cs's VarClientCollation after a statement r
+// (nil: one that changed no character set) ran on b: the server shows it
+// nowhere, so it follows from what r did (pinning.ClientCollationEffect).
+func (cs *connState) keepClientCollation(b *Backend, st *serverState, r *pinning.Result) {
+	effect := pinning.ClientCollationKept
+	if r != nil {
+		effect = r.ClientCollation
+	}
+	switch effect {
+	case pinning.ClientCollationConnection:
+		return // readState set it to collation_connection
+	case pinning.ClientCollationDefault:
+		if cs.clientDefault != "" {
+			cs.full.Set(pinning.VarClientCollation, cs.clientDefault)
+		}
+		return
+	}
+	if v, ok := b.settings.Get(pinning.VarClientCollation); ok {
+		cs.full.Set(pinning.VarClientCollation, v)
+	} else if v, ok := st.base.Get(pinning.VarClientCollation); ok {
+		cs.full.Set(pinning.VarClientCollation, v)
+	}
 }
 
 // learnState reads a new connection's state for partition part: the first

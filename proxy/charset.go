@@ -23,7 +23,10 @@ func collationSettings(id byte) pinning.Settings {
 	s.Set(pinning.VarCharacterSetClient, cs)
 	s.Set(pinning.VarCharacterSetConnection, cs)
 	s.Set(pinning.VarCharacterSetResults, cs)
-	s.Set(pinning.VarCollationConnection, pinning.ServerValue(pinning.VarCollationConnection, c.name, false))
+	coll := pinning.ServerValue(pinning.VarCollationConnection, c.name, false)
+	s.Set(pinning.VarCollationConnection, coll)
+	// The handshake gives the client character set the collation too.
+	s.Set(pinning.VarClientCollation, coll)
 	return s
 }
 
