@@ -217,3 +217,18 @@ func (s *Settings) namesCollation(base *Settings) string {
 	}
 	return ""
 }
+
+// DefaultCollation returns the default collation of the character set cs,
+// both as normalized literals ('utf8mb4' gives 'utf8mb4_general_ci'), from
+// the server's table of character sets (MariaDB 10.11's; unknown sets give
+// false).
+func DefaultCollation(cs string) (string, bool) {
+	if len(cs) < 2 || cs[0] != '\'' {
+		return "", false
+	}
+	co, ok := defaultCollations[cs[1:len(cs)-1]]
+	if !ok {
+		return "", false
+	}
+	return "'" + co + "'", true
+}

@@ -329,3 +329,28 @@ func stateDiff(got, want map[pinning.Var]string) string {
 	}
 	return b.String()
 }
+
+// TestDefaultCollationsMatchServer checks the generated table of default
+// collations against the server the tests run.
+func TestDefaultCollationsMatchServer(t *testing.T) {
+	db := mariadbtest.Start(t).DB(t)
+	rows, err := db.Query("SELECT CHARACTER_SET_NAME, DEFAULT_COLLATE_NAME FROM information_schema.CHARACTER_SETS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var cs, co string
+		if err := rows.Scan(&cs, &co); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := pinning.DefaultCollation("'" + cs + "'"); !ok || got != "'"+co+"'" {
+			t.Errorf("DefaultCollation(%q) = %q, %v; the server says %q", cs, got, ok, co)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil || n < 30 {
+		t.Fatalf("%d character sets, err %v", n, err)
+	}
+}

@@ -29,9 +29,6 @@ func (c *exampleConn) QueryValue(ctx context.Context, query string) (string, err
 		for range strings.Count(query, "CONCAT(") {
 			vals = append(vals, `"0"`)
 		}
-		if strings.Contains(query, "CHARACTER_SETS") {
-			vals = append(vals, `"utf8mb4_general_ci"`)
-		}
 		return "[" + strings.Join(vals, ",") + "]", nil
 	}
 	return "", errors.New("example: unexpected query")

@@ -108,9 +108,6 @@ func (c *memConn) stateAnswer(q string) string {
 			out = append(out, `"v"`)
 		}
 	}
-	if strings.Contains(q, "CHARACTER_SETS") {
-		out = append(out, `"utf8mb4_general_ci"`) // the client character set's default collation
-	}
 	return "[" + strings.Join(out, ",") + "]"
 }
 

@@ -74,12 +74,8 @@ func (st *serverState) build() {
 		b.WriteString(st.names[v])
 		b.WriteString(")")
 	}
-	if st.names[pinning.VarCharacterSetClient] != "" {
-		// The default collation of the client character set: what SET
-		// NAMES x or SET character_set_client = x leaves as its hidden
-		// collation (pinning.VarClientCollation).
-		b.WriteString(", (SELECT DEFAULT_COLLATE_NAME FROM information_schema.CHARACTER_SETS WHERE CHARACTER_SET_NAME = @@SESSION.character_set_client)")
-	}
+	// No table is read (which would clear the warnings a statement left
+	// for SHOW WARNINGS).
 	b.WriteString(") AS BINARY)")
 	st.query = b.String()
 }
@@ -121,9 +117,6 @@ type connState struct {
 	schema string // DATABASE(); "" with noDB when none
 	noDB   bool
 	full   pinning.Settings // every read variable set, and VarClientCollation
-	// clientDefault is the default collation of the client character set
-	// (a literal; "" when not read).
-	clientDefault string
 }
 
 // relSchema returns cs's database as the pool records it: "" for the
@@ -151,9 +144,6 @@ func readState(ctx context.Context, c Conn, st *serverState) (connState, error) 
 		return cs, fmt.Errorf("rdsmux/pool: reading a connection's session state: %w (answer %.80q)", err, raw)
 	}
 	want := len(st.vars) + 1
-	if st.names[pinning.VarCharacterSetClient] != "" {
-		want++
-	}
 	if len(vals) != want {
 		return cs, fmt.Errorf("rdsmux/pool: reading a connection's session state: %d values for %d", len(vals), want)
 	}
@@ -169,9 +159,6 @@ func readState(ctx context.Context, c Conn, st *serverState) (connState, error) 
 			continue
 		}
 		cs.full.Set(v, pinning.ServerValue(v, *p, false))
-	}
-	if want > len(st.vars)+1 && vals[want-1] != nil {
-		cs.clientDefault = pinning.ServerValue(pinning.VarCollationConnection, *vals[want-1], false)
 	}
 	// As a connection is opened (or reset), its client character set has
 	// the handshake's collation, which is its collation_connection.
@@ -193,8 +180,9 @@ func (cs *connState) keepClientCollation(b *Backend, st *serverState, r *pinning
 	case pinning.ClientCollationConnection:
 		return // readState set it to collation_connection
 	case pinning.ClientCollationDefault:
-		if cs.clientDefault != "" {
-			cs.full.Set(pinning.VarClientCollation, cs.clientDefault)
+		cl, _ := cs.full.Get(pinning.VarCharacterSetClient)
+		if co, ok := pinning.DefaultCollation(cl); ok {
+			cs.full.Set(pinning.VarClientCollation, co)
 		}
 		return
 	}
@@ -432,7 +420,7 @@ func (s *Session) switchTo(ctx context.Context, b *Backend, schema string, setti
 	}
 	want := b.settings
 	// Keep b's own values of the variables not switched.
-	for _, v := range st.vars {
+	for _, v := range append(st.vars[:len(st.vars):len(st.vars)], pinning.VarClientCollation) {
 		if notParsed.Has(v) {
 			continue
 		}
