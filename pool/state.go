@@ -307,10 +307,12 @@ func (s *Session) verify(ctx context.Context, b *Backend) error {
 // of a prepared statement's state (State), so that sessions differing only
 // in them share statements, and a statement prepared in another state
 // never switches them (switching autocommit would commit a transaction).
+//
+// transaction_read_only is not among them: the server refuses to prepare
+// a write under it (1792), as a dedicated connection would show.
 var notParsed = pinning.VarSet(0).
 	Add(pinning.VarAutocommit).
 	Add(pinning.VarTransactionIsolation).
-	Add(pinning.VarTransactionReadOnly).
 	Add(pinning.VarCompletionType)
 
 // State is the part of a session's state the server fixes when it prepares
