@@ -399,7 +399,10 @@ func (s *Session) Close(ctx context.Context) error {
 		s.pins, s.unresolved = 0, false
 		err = s.resetHeld(ctx)
 	case s.inTx:
-		if e := s.held.conn.Exec(ctx, "ROLLBACK"); e != nil {
+		// AND NO CHAIN NO RELEASE: under completion_type=CHAIN a plain ROLLBACK
+		// opens the next transaction, which would go back to the pool
+		// with the connection (and under RELEASE, closes the connection).
+		if e := s.held.conn.Exec(ctx, "ROLLBACK AND NO CHAIN NO RELEASE"); e != nil {
 			s.dropHeld(s.pool.reasonFor(s.held, e), e)
 		} else {
 			s.pool.stats.rollbacks.Add(1)

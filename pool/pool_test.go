@@ -338,7 +338,7 @@ func TestCloseReturnsBackendClean(t *testing.T) {
 	}{
 		{"in transaction: rolled back", nil, func(s *Session, b *Backend) {
 			s.Done(context.Background(), b, nil, Status{InTransaction: true})
-		}, []string{"ROLLBACK"}, true},
+		}, []string{"ROLLBACK AND NO CHAIN NO RELEASE"}, true},
 		{"pinned: reset", nil, func(s *Session, b *Backend) {
 			var r pinning.Result
 			r.Statements, r.Pins = 1, pinning.PinReasons(0).Add(pinning.PinTemporaryTable)
