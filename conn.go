@@ -39,6 +39,8 @@ type conn struct {
 	// statement being finished, for the pool (pool.Status).
 	insertID      uint64
 	insertUnknown bool
+	// prepareDone: the statement being finished was a Prepare.
+	prepareDone bool
 
 	// holding: the session held its backend before the current statement
 	// (transaction, pin or session mode), so state lived on it.
@@ -126,8 +128,8 @@ func (c *conn) done(ctx context.Context, b *pool.Backend, r *pinning.Result, err
 	// the session even after a text COMMIT ended the server's transaction
 	// (its Commit or Rollback must reach that backend, as on a dedicated
 	// connection).
-	st := pool.Status{InTransaction: c.txOpen || c.tx != nil, Err: err, InsertID: c.insertID, InsertIDUnknown: c.insertUnknown}
-	c.insertID, c.insertUnknown = 0, false
+	st := pool.Status{InTransaction: c.txOpen || c.tx != nil, Err: err, InsertID: c.insertID, InsertIDUnknown: c.insertUnknown, Prepared: c.prepareDone}
+	c.insertID, c.insertUnknown, c.prepareDone = 0, false, false
 	c.s.Done(ctx, b, r, st)
 	c.cur = nil
 	if c.s.Held() != nil && c.s.InTransaction() {
@@ -451,6 +453,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 		if owned {
 			st.Close()
 		}
+		c.prepareDone = true
 		c.done(ctx, b, nil, nil)
 		return ps, nil
 	}

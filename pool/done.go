@@ -32,6 +32,14 @@ type Status struct {
 	// list of warnings and errors, which SHOW WARNINGS and the like read
 	// (see AcquireFor).
 	Warnings int
+	// Prepared: the command was a client's prepare (COM_STMT_PREPARE, or
+	// a driver's Prepare), which the caller may have answered from a
+	// cache without the server preparing anything. On a dedicated
+	// connection the server's PREPARE replaces the warning list and
+	// ROW_COUNT(); here they may be left as they were, so the session no
+	// longer owns them (a SHOW WARNINGS next is refused, not answered
+	// with the older list).
+	Prepared bool
 	// InsertID is the insert id of the statement's OK packet (0: none).
 	// The pool follows LAST_INSERT_ID() with it (see lastid.go).
 	InsertID uint64

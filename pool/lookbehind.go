@@ -398,6 +398,9 @@ func (s *Session) recordLookBehind(r *pinning.Result, st Status) {
 		w = w.Add(pinning.PinLastInsertID)
 	}
 	s.own = w | s.base
+	if st.Prepared {
+		s.own &^= pinning.PinReasons(1<<pinning.PinDiagnostics | 1<<pinning.PinRowCount | 1<<pinning.PinFoundRows)
+	}
 	if s.lastIDKnown {
 		s.own = s.own.Remove(pinning.PinLastInsertID)
 	}

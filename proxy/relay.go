@@ -22,6 +22,7 @@ type outcome struct {
 	cursor    bool        // a COM_STMT_EXECUTE opened a cursor
 	lastRow   bool        // a COM_STMT_FETCH reached the end of the cursor
 	fatal     bool        // serverErr says the server closes the connection
+	prepared  bool        // the command was the client's COM_STMT_PREPARE
 }
 
 // fatalServerError reports whether a server error ends the connection it
@@ -202,6 +203,7 @@ func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result,
 		st.InsertIDUnknown = o.insertID == 0 && o.rows && r != nil && !r.ReadOnly
 	}
 	st.MoreResults = c.cursors > 0
+	st.Prepared = o.prepared
 	st.Warnings = int(o.warnings)
 	if o.serverErr != nil {
 		st.Warnings = max(st.Warnings, 1)

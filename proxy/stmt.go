@@ -69,7 +69,7 @@ func (c *clientConn) prepare(p []byte) error {
 	}
 	cl.Classify(query, &cs.res)
 	c.stmts[cs.id] = cs
-	o := outcome{status: be.cc.Status()}
+	o := outcome{status: be.cc.Status(), prepared: true}
 	o.clientErr = c.writePrepareOK(cs, bs, o.status)
 	return c.finish(b, be, nil, &o, hadState)
 }
