@@ -206,10 +206,12 @@ func (s *Settings) namesClause(base *Settings) string {
 // the connection has the client's character set; "" for the character
 // set's default.
 func (s *Settings) namesCollation(base *Settings) string {
-	if co, ok := s.valueOver(base, int(VarClientCollation)); ok && co != litNull {
-		return co
-	}
 	cl, _ := s.valueOver(base, int(VarCharacterSetClient))
+	if co, ok := s.valueOver(base, int(VarClientCollation)); ok && co != litNull {
+		if cs, ok := collationCharset(co); !ok || cs == cl {
+			return co
+		}
+	}
 	cn, _ := s.valueOver(base, int(VarCharacterSetConnection))
 	co, ok := s.valueOver(base, int(VarCollationConnection))
 	if cn == cl && ok && co != litNull {

@@ -89,7 +89,7 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 			// A batch that failed part-way: its earlier statements ran.
 			s.addPins(pinsAfter(r, affine))
 			if r.ChangesSettings() || r.Schema != "" || r.DroppedSchema != "" {
-				if !s.readBack(ctx, b, r) {
+				if !s.readBack(ctx, b, nil) {
 					return
 				}
 			}
@@ -97,8 +97,9 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 			// A SET that failed may still have assigned: a KILL QUERY
 			// can interrupt it after the assignment, and an error in a
 			// later assignment of the same SET leaves the earlier ones
-			// in place on some servers. Ask the server.
-			if !s.readBack(ctx, b, r) {
+			// in place on some servers. Ask the server (the hidden
+			// client collation, which it cannot say, is kept).
+			if !s.readBack(ctx, b, nil) {
 				return
 			}
 		}
