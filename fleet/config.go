@@ -1,0 +1,131 @@
+package fleet
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults.
+const (
+	DefaultLeaseTTL = 5 * time.Second
+	DefaultBlock    = 2
+	// DefaultMinRequestInterval spaces the requests a process makes for
+	// more slots between heartbeats.
+	DefaultMinRequestInterval = 20 * time.Millisecond
+)
+
+// Environment variables read for credentials the URL does not carry.
+const (
+	EnvUsername = "RDSMUX_FLEET_USERNAME"
+	EnvPassword = "RDSMUX_FLEET_PASSWORD"
+)
+
+// Config configures a Member. Name and either URL or Client are required.
+type Config struct {
+	// URL is the Redis or Valkey server: redis://[user:password@]host:port/db,
+	// or rediss:// for TLS. Credentials missing from it are taken from
+	// RDSMUX_FLEET_USERNAME and RDSMUX_FLEET_PASSWORD.
+	URL string
+	// Client, instead of URL, is a client the caller made (for example a
+	// *redis.ClusterClient: the budget's keys share one hash tag). The
+	// Member does not close it.
+	Client redis.UniversalClient
+	// Name names the budget; processes with the same Name share it. The
+	// listener and the driver default it to the target's host:port.
+	Name string
+	// LeaseTTL is how long a process keeps its slots without renewing
+	// them: a process that dies loses them this long after its last
+	// renewal. 0 means DefaultLeaseTTL (5s).
+	LeaseTTL time.Duration
+	// Heartbeat is how often the lease is renewed (and slots moved). 0
+	// means LeaseTTL/5. Each renewal waits at most one Heartbeat.
+	Heartbeat time.Duration
+	// Block is how many slots a process asks for beyond its need when it
+	// grows, so that most new connections need no round trip to Redis. 0
+	// means DefaultBlock.
+	Block int
+	// FallbackCap is the process's own cap once its lease lapsed because
+	// Redis could not be reached. 0 means its last fair share of the
+	// budget (total / processes), or 1 if it never reached Redis.
+	FallbackCap int
+	// MinRequestInterval spaces requests for more slots made between
+	// heartbeats when borrows wait. 0 means DefaultMinRequestInterval.
+	MinRequestInterval time.Duration
+	// Logger receives fallback and rejoin (Warn, Info) and renewal
+	// failures (Debug). nil discards.
+	Logger *slog.Logger
+}
+
+// normalize validates c and fills in defaults.
+func (c Config) normalize() (Config, error) {
+	if c.Name == "" {
+		return c, errors.New("rdsmux/fleet: Config.Name is required (the budget's name, for example the database's host:port)")
+	}
+	if c.URL == "" && c.Client == nil {
+		return c, errors.New("rdsmux/fleet: Config.URL (redis://host:port/db) or Config.Client is required")
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = DefaultLeaseTTL
+	}
+	if c.LeaseTTL < 100*time.Millisecond {
+		return c, fmt.Errorf("rdsmux/fleet: LeaseTTL %v is too short; use at least 100ms", c.LeaseTTL)
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = c.LeaseTTL / 5
+	}
+	if c.Heartbeat > c.LeaseTTL/2 {
+		return c, fmt.Errorf("rdsmux/fleet: Heartbeat %v must be at most half of LeaseTTL %v", c.Heartbeat, c.LeaseTTL)
+	}
+	if c.Block <= 0 {
+		c.Block = DefaultBlock
+	}
+	if c.FallbackCap < 0 {
+		return c, fmt.Errorf("rdsmux/fleet: FallbackCap is %d; use 0 for the fair share or a positive cap", c.FallbackCap)
+	}
+	if c.MinRequestInterval <= 0 {
+		c.MinRequestInterval = DefaultMinRequestInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// client returns the Redis client for c and whether the Member owns it.
+func (c Config) client() (redis.UniversalClient, bool, error) {
+	if c.Client != nil {
+		return c.Client, false, nil
+	}
+	opt, err := redis.ParseURL(c.URL)
+	if err != nil {
+		return nil, false, fmt.Errorf("rdsmux/fleet: fleet URL: %w; use redis://[user:password@]host:port/db or rediss://", err)
+	}
+	if opt.Username == "" {
+		opt.Username = os.Getenv(EnvUsername)
+	}
+	if opt.Password == "" {
+		opt.Password = os.Getenv(EnvPassword)
+	}
+	// A renewal must never wait longer than a heartbeat, nor retry behind
+	// the Member's back: it retries at the next heartbeat.
+	opt.ContextTimeoutEnabled = true
+	opt.MaxRetries = -1
+	opt.DialTimeout = c.Heartbeat
+	opt.ReadTimeout = c.Heartbeat
+	opt.WriteTimeout = c.Heartbeat
+	opt.PoolSize = 2
+	opt.DisableIdentity = true
+	return redis.NewClient(opt), true, nil
+}
+
+// keys are the budget's Redis keys; the {name} hash tag keeps them on one
+// Redis Cluster slot.
+func keys(name string) []string {
+	p := "rdsmux:{" + name + "}:"
+	return []string{p + "members", p + "held", p + "want", p + "total"}
+}
