@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"time"
 
@@ -128,4 +129,14 @@ func (c Config) client() (redis.UniversalClient, bool, error) {
 func keys(name string) []string {
 	p := "rdsmux:{" + name + "}:"
 	return []string{p + "members", p + "held", p + "want", p + "total"}
+}
+
+// RedactURL returns a Redis URL with its password replaced by "xxxxx",
+// for logs and errors.
+func RedactURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	return u.Redacted(), nil
 }
