@@ -134,7 +134,12 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 		return fmt.Errorf("-session-pinning-filters: %w", err)
 	}
 	health := newHealth(log, cfg.unreadyAfter)
+	budget, err := newFleet(cfg, log)
+	if err != nil {
+		return err
+	}
 	p, err := pool.New(pool.Config{
+		Budget:                    budget,
 		Dial:                      health.wrapDial(backend.Dial),
 		MaxConnections:            cfg.maxConnections,
 		MaxConnectionsPercent:     cfg.maxConnPercent,
