@@ -128,7 +128,7 @@ func (c Config) client() (redis.UniversalClient, bool, error) {
 // Redis Cluster slot.
 func keys(name string) []string {
 	p := "rdsmux:{" + name + "}:"
-	return []string{p + "members", p + "held", p + "want", p + "total"}
+	return []string{p + "members", p + "held", p + "want", p + "total", p + "settle"}
 }
 
 // RedactURL returns a Redis URL with its password replaced by "xxxxx",

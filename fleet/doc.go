@@ -55,12 +55,20 @@
 // reporting the connections it has open; a process above its share then
 // shrinks as above.
 //
+// A process that comes back with connections open while Redis does not
+// know it (its lease lapsed while Redis was out of reach, or Redis lost its
+// data: a restart without persistence, a failover to a replica that missed
+// the latest writes) starts a settling period of one lease TTL: nobody is
+// granted more than it has open until every process has had time to
+// re-register what it has, so the processes coming back from their
+// fallback caps are not overbooked by the first one back.
+//
 // Limits: during a fallback the fleet's total is only bounded by the sum of
 // the fallback caps, which is about the budget when every process lost
 // Redis together (a Redis outage) and the budget plus the cut-off
-// processes' caps when only some did (a partition). A Redis failover that
-// loses the latest writes (asynchronous replication) loses leases too:
-// every process re-registers with its open connections at its next
-// renewal, and until then (one heartbeat) a process may be granted slots
-// another still uses.
+// processes' caps when only some did (a partition: Redis expires the
+// cut-off processes' leases and gives their slots to the others). A
+// process starting during a settling period waits for it to end (at most
+// one lease TTL) before its first connection. When the budget is smaller
+// than the number of processes, the processes without a slot wait.
 package fleet

@@ -7,8 +7,10 @@ import "github.com/redis/go-redis/v9"
 // processes' clocks do not matter.
 //
 // KEYS: 1 members (ZSET id -> lease expiry, ms), 2 held (HASH id -> slots),
-// 3 want (HASH id -> slots asked for), 4 total (STRING). All four share a
-// hash tag, so the script runs on one Redis Cluster node.
+// 3 want (HASH id -> slots asked for), 4 total (STRING), 5 settle (a
+// STRING that exists for one lease TTL after a process with connections
+// open re-registered: while it exists nobody grows). All share a hash
+// tag, so the script runs on one Redis Cluster node.
 //
 // ARGV: 1 id, 2 want, 3 have (connections the process has open: it keeps
 // at least these, whatever it is allowed), 4 lease TTL ms, 5 total (0:
@@ -48,6 +50,15 @@ if ARGV[6] == '1' then
   redis.call('ZREM', KEYS[1], id)
   return {0, 0, 0, redis.call('ZCARD', KEYS[1]), 0, 0}
 end
+-- A process with connections open that Redis does not know (Redis lost
+-- its data, or the lease lapsed while Redis was out of reach) may be
+-- running on its fallback cap, as may others not back yet: nobody grows
+-- for one lease TTL, by which time every such process has re-registered
+-- what it has open.
+if have > 0 and not redis.call('ZSCORE', KEYS[1], id) then
+  redis.call('SET', KEYS[5], '1', 'PX', ttl)
+end
+local settling = redis.call('EXISTS', KEYS[5]) == 1
 if total > 0 then
   redis.call('SET', KEYS[4], total, 'PX', keep)
 else
@@ -89,6 +100,7 @@ else
     allowed = math.min(want, math.max(math.min(fair, free), free - reserve))
   end
 end
+if settling then allowed = math.min(allowed, have) end
 if allowed < 0 then allowed = 0 end
 local h = math.max(have, allowed)
 redis.call('HSET', KEYS[2], id, h)
