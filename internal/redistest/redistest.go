@@ -2,7 +2,8 @@
 // redis-server, or Valkey's valkey-server) for tests: each in its own
 // temporary directory, on a free loopback port, without persistence, and
 // stopped when the test ends. A test that needs one and cannot find the
-// binary fails with a message that says what to install.
+// binary fails with a message that says what to install (with go test
+// -short it is skipped instead, as internal/mariadbtest does).
 package redistest
 
 import (
@@ -60,6 +61,9 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	bin, err := findBinary()
 	if err != nil {
+		if testing.Short() {
+			t.Skipf("skipping in -short mode: %v; %s", err, InstallHint)
+		}
 		t.Fatalf("this test needs a real Redis server: %v; %s", err, InstallHint)
 	}
 	port, err := freePort()
