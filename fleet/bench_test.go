@@ -14,11 +14,11 @@ import (
 // measure the pool's borrow path, fleet on and off, not a database.
 type nopConn struct{}
 
-func (nopConn) Exec(context.Context, string) error                { return nil }
+func (nopConn) Exec(context.Context, string) error                 { return nil }
 func (nopConn) QueryValue(context.Context, string) (string, error) { return "", nil }
-func (nopConn) Reset(context.Context) error                       { return nil }
-func (nopConn) Ping(context.Context) error                        { return nil }
-func (nopConn) Close() error                                      { return nil }
+func (nopConn) Reset(context.Context) error                        { return nil }
+func (nopConn) Ping(context.Context) error                         { return nil }
+func (nopConn) Close() error                                       { return nil }
 
 func nopDial(context.Context, string) (pool.Conn, error) { return nopConn{}, nil }
 
