@@ -288,7 +288,7 @@ func acquireTarget(cfg *Config, backendCfg *mysql.Config, dialer *failover.Diale
 	t.pool = p
 	t.dialer = dialer
 	if dialer == nil && cfg.Failover != FailoverOff {
-		if t.monitor, t.dialer, err = clusterFor(cfg, backendCfg); err != nil {
+		if t.monitor, t.dialer, err = clusterFor(cfg, backendCfg, budget); err != nil {
 			p.Close()
 			return nil, err
 		}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,4 +61,62 @@ func TestDriverFleetBudget(t *testing.T) {
 	assert.LessOrEqual(t, st.MaxDatabaseConnectionsAllowed, 3)
 	assert.Positive(t, st.Fleet.Renewals)
 	assert.Equal(t, s.Addr(), st.Fleet.Name)
+}
+
+// TestDriverFleetCountsProbes: with failover=, the monitor's probe
+// connections count in the fleet budget: the pool's cap leaves room for
+// them, and the server never sees more than the budget.
+func TestDriverFleetCountsProbes(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	s := mariadbtest.Start(t)
+	s.CreateUser(t, "app", "app-pw")
+	params := "maxConnections=3&failover=readonly&fleet=" + url.QueryEscape(r.URL())
+	db, err := rdsmux.Open(s.UserDSN("app", "app-pw", "test", params))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var maxSeen atomic.Int64
+	sampled := make(chan struct{})
+	go func() { // ends when stop closes
+		defer close(sampled)
+		root := s.DB(t)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			var n int64
+			if root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'app'").Scan(&n) == nil && n > maxSeen.Load() {
+				maxSeen.Store(n)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				var v int
+				errs <- db.QueryRowContext(ctx, "SELECT SLEEP(0.01) + 1").Scan(&v)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-sampled
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	st := db.PoolStats()
+	require.NotNil(t, st.Fleet)
+	assert.Positive(t, st.Fleet.Outside, "the probe connection is counted")
+	assert.LessOrEqual(t, st.MaxDatabaseConnectionsAllowed, 3-st.Fleet.Outside)
+	assert.LessOrEqual(t, maxSeen.Load(), int64(3), "connections of app seen by the server")
+	t.Logf("budget 3 with failover probes: at most %d connections, %d of them probes now", maxSeen.Load(), st.Fleet.Outside)
 }

@@ -10,7 +10,8 @@
 // renewing, and decides how many slots the process may hold. The Member
 // sets its pool's cap to that number (pool.Config.Budget); every
 // connection the pool opens counts, control connections (KILL QUERY)
-// included. The Redis keys (a sorted set of leases, hashes of slots held
+// included, and so do connections opened beside the pool and reported
+// with Track (failover probes, through failover.ProbeConfig.Track). The Redis keys (a sorted set of leases, hashes of slots held
 // and wanted, the total) share one hash tag and expire by themselves when
 // the fleet is gone.
 //

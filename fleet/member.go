@@ -45,6 +45,8 @@ type Member struct {
 	pressure   bool      // others wait and no slot is free
 	leaseUntil time.Time // local clock: the lease lapses after this without renewal
 	fallback   bool
+	external   int // connections opened outside the pool (failover probes), see Track
+	idlePct    int // the pool's MaxIdleConnectionsPercent, from its usage
 	stats      counters
 }
 
@@ -114,6 +116,28 @@ func (m *Member) Wake() {
 	}
 }
 
+// Track counts a connection the process opens (open) or closes outside
+// its pool, such as a failover probe (failover.ProbeConfig.Track): it is
+// recorded in the budget with the pool's, and the pool's cap leaves room
+// for it. Such connections never wait for a slot; when one opens while the
+// pool is at its cap, the pool closes a connection as soon as one is idle
+// or given back.
+func (m *Member) Track(open bool) {
+	m.mu.Lock()
+	if open {
+		m.external++
+	} else {
+		m.external--
+	}
+	t, allowed, idle := m.target, m.allowed, m.idleCapLocked()
+	ext := m.external
+	m.mu.Unlock()
+	if t != nil {
+		t.SetBudgetCap(max(allowed-ext, 0), idle)
+	}
+	m.Wake()
+}
+
 // Detach implements pool.Budget: it stops the heartbeat and gives the
 // process's slots back (one last request, bounded by a heartbeat).
 func (m *Member) Detach() {
@@ -172,6 +196,9 @@ func (m *Member) wantLocked(u pool.BudgetUsage) int {
 	}
 }
 
+// idleCapLocked is the pool's idle limit: its share of idle connections.
+func (m *Member) idleCapLocked() int { return m.idleShareLocked(m.idlePct) }
+
 // idleShareLocked is how many idle connections a process keeps while
 // others wait: its share of MaxIdleConnectionsPercent of the budget.
 func (m *Member) idleShareLocked(pct int) int {
@@ -190,6 +217,8 @@ func (m *Member) renew() {
 	m.mu.Unlock()
 	u := t.BudgetUsage()
 	m.mu.Lock()
+	u.Open += m.external
+	u.Busy += m.external
 	want := m.wantLocked(u)
 	total := m.total
 	m.mu.Unlock()
@@ -230,7 +259,8 @@ func (m *Member) renew() {
 		}
 		m.live, m.fair, m.pressure = int(res[3]), int(res[4]), res[5] == 1
 	}
-	allowed, idle := m.allowed, m.idleShareLocked(u.MaxIdlePercent)
+	m.idlePct = u.MaxIdlePercent
+	allowed, idle := max(m.allowed-m.external, 0), m.idleCapLocked()
 	m.mu.Unlock()
 	t.SetBudgetCap(allowed, idle)
 }
@@ -272,6 +302,7 @@ func (m *Member) Stats() Stats {
 		Held:            m.held,
 		Allowed:         m.allowed,
 		Wanted:          m.wanted,
+		Outside:         m.external,
 		Live:            m.live,
 		FairShare:       m.fair,
 		Renewals:        m.stats.renewals,

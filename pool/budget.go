@@ -63,6 +63,7 @@ type BudgetStats struct {
 	Held            int    // slots this process holds in the budget
 	Allowed         int    // the cap the budget set on this pool
 	Wanted          int    // slots this process asked for last
+	Outside         int    // connections counted outside the pool (failover probes)
 	Live            int    // processes holding a lease
 	FairShare       int    // total / live
 	Renewals        int64  // lease renewals that succeeded

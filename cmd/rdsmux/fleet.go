@@ -11,9 +11,13 @@ import (
 	"github.com/rdsmux/rdsmux/proxy"
 )
 
+// fleetBudget is the listener's membership in a fleet budget; nil without
+// -fleet.
+type fleetBudget struct{ m *fleet.Member }
+
 // newFleet returns the fleet budget -fleet asks for, or nil. The budget's
 // name defaults to -target.
-func newFleet(cfg *config, log *slog.Logger) (pool.Budget, error) {
+func newFleet(cfg *config, log *slog.Logger) (*fleetBudget, error) {
 	if cfg.fleet == "" {
 		return nil, nil
 	}
@@ -25,7 +29,23 @@ func newFleet(cfg *config, log *slog.Logger) (pool.Budget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-fleet: %w", err)
 	}
-	return m, nil
+	return &fleetBudget{m: m}, nil
+}
+
+// budget is the pool's Budget (nil without -fleet).
+func (f *fleetBudget) budget() pool.Budget {
+	if f == nil {
+		return nil
+	}
+	return f.m
+}
+
+// track counts failover probes in the budget (nil without -fleet).
+func (f *fleetBudget) track() func(open bool) {
+	if f == nil {
+		return nil
+	}
+	return f.m.Track
 }
 
 // fleetCollector is a prometheus.Collector of the fleet budget's gauges

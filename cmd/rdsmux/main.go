@@ -122,7 +122,11 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 	if err != nil {
 		return err
 	}
-	cl, err := newCluster(cfg, backend, log)
+	budget, err := newFleet(cfg, log)
+	if err != nil {
+		return err
+	}
+	cl, err := newCluster(cfg, backend, log, budget.track())
 	if err != nil {
 		return err
 	}
@@ -134,12 +138,8 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 		return fmt.Errorf("-session-pinning-filters: %w", err)
 	}
 	health := newHealth(log, cfg.unreadyAfter)
-	budget, err := newFleet(cfg, log)
-	if err != nil {
-		return err
-	}
 	p, err := pool.New(pool.Config{
-		Budget:                    budget,
+		Budget:                    budget.budget(),
 		Dial:                      health.wrapDial(backend.Dial),
 		MaxConnections:            cfg.maxConnections,
 		MaxConnectionsPercent:     cfg.maxConnPercent,
