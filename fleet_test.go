@@ -120,3 +120,31 @@ func TestDriverFleetCountsProbes(t *testing.T) {
 	assert.LessOrEqual(t, maxSeen.Load(), int64(3), "connections of app seen by the server")
 	t.Logf("budget 3 with failover probes: at most %d connections, %d of them probes now", maxSeen.Load(), st.Fleet.Outside)
 }
+
+// TestDriverFleetPercent: without maxConnections, the fleet's budget is
+// maxConnectionsPercent of the server's max_connections, read by the
+// first process to connect (each process may open one connection until
+// the budget is known).
+func TestDriverFleetPercent(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	s := mariadbtest.Start(t, mariadbtest.WithMaxConnections(100))
+	s.CreateUser(t, "app", "app-pw")
+	db, err := rdsmux.Open(s.UserDSN("app", "app-pw", "test", "maxConnectionsPercent=4&fleet="+url.QueryEscape(r.URL())))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var v int
+			assert.NoError(t, db.QueryRow("SELECT SLEEP(0.05) + 1").Scan(&v))
+		}()
+	}
+	wg.Wait()
+	st := db.PoolStats()
+	require.NotNil(t, st.Fleet)
+	assert.Equal(t, 4, st.Fleet.Total, "4% of max_connections=100")
+	assert.LessOrEqual(t, st.MaxDatabaseConnectionsAllowed, 4)
+}
