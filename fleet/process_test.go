@@ -106,7 +106,7 @@ func runDriverChild() int {
 	var l load
 	l.run(db.DB, workers, stop)
 	fmt.Println("ready")
-	go statsLoop(func() *pool.BudgetStats { return db.PoolStats().Fleet }, stop)
+	go statsLoop(func() *pool.BudgetStats { return db.PoolStats().Fleet }, l.ok.Load, stop)
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	close(stop)
 	l.wg.Wait()
@@ -115,9 +115,9 @@ func runDriverChild() int {
 	return 0
 }
 
-// statsLoop prints the fleet stats every 50ms: "stats held=H allowed=A
-// fallback=F".
-func statsLoop(get func() *pool.BudgetStats, stop <-chan struct{}) {
+// statsLoop prints the fleet stats and the work done every 50ms: "stats
+// held=H allowed=A fallback=F ok=N".
+func statsLoop(get func() *pool.BudgetStats, ok func() int64, stop <-chan struct{}) {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -126,7 +126,7 @@ func statsLoop(get func() *pool.BudgetStats, stop <-chan struct{}) {
 			return
 		case <-t.C:
 			if f := get(); f != nil {
-				fmt.Printf("stats held=%d allowed=%d fallback=%v\n", f.Held, f.Allowed, f.Fallback)
+				fmt.Printf("stats held=%d allowed=%d fallback=%v ok=%d\n", f.Held, f.Allowed, f.Fallback, ok())
 			}
 		}
 	}
@@ -156,7 +156,7 @@ func runListenerChild() int {
 	go func() { _ = srv.Serve(ln) }() // owned by the child; ends at Shutdown
 	fmt.Println("addr", ln.Addr().String())
 	stop := make(chan struct{})
-	go statsLoop(func() *pool.BudgetStats { return p.Stats().Fleet }, stop)
+	go statsLoop(func() *pool.BudgetStats { return p.Stats().Fleet }, func() int64 { return p.Stats().BorrowRequests }, stop)
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	close(stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -178,6 +178,7 @@ type child struct {
 	held   int    // guarded by mu: from the last stats line
 	allow  int    // guarded by mu
 	fallbk bool   // guarded by mu
+	ok     int64  // guarded by mu: statements (driver) or borrows (listener) done
 	exited chan struct{}
 }
 
@@ -204,9 +205,10 @@ func startChild(t *testing.T, mode string, env ...string) *child {
 			case strings.HasPrefix(line, "stats "):
 				var h, a int
 				var f bool
-				if _, err := fmt.Sscanf(line, "stats held=%d allowed=%d fallback=%t", &h, &a, &f); err == nil {
+				var ok int64
+				if _, err := fmt.Sscanf(line, "stats held=%d allowed=%d fallback=%t ok=%d", &h, &a, &f, &ok); err == nil {
 					c.mu.Lock()
-					c.held, c.allow, c.fallbk = h, a, f
+					c.held, c.allow, c.fallbk, c.ok = h, a, f, ok
 					c.mu.Unlock()
 				}
 			case strings.HasPrefix(line, "done "):
@@ -245,6 +247,13 @@ func (c *child) stop(t *testing.T) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.last
+}
+
+// done is how much work the child reported last.
+func (c *child) done() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ok
 }
 
 func (c *child) stats() (held, allowed int, fallback bool) {
@@ -431,6 +440,7 @@ func TestFleetRedisFailures(t *testing.T) {
 	e.redis.Kill()
 	require.Eventually(t, both(func(_, a int, f bool) bool { return f && a == 3 }), 20*time.Second, 10*time.Millisecond,
 		"after the lease lapses both run on the fallback cap (their fair share)")
+	progress(t, a, b)
 	e.redis.Restart()
 	require.Eventually(t, both(func(h, _ int, f bool) bool { return h == 3 && !f }), 20*time.Second, 10*time.Millisecond,
 		"both rejoin the budget")
@@ -438,6 +448,7 @@ func TestFleetRedisFailures(t *testing.T) {
 	fp.Blackhole()
 	require.Eventually(t, both(func(_, _ int, f bool) bool { return f }), 20*time.Second, 10*time.Millisecond,
 		"a stalled Redis lapses the lease too")
+	progress(t, a, b)
 	fp.Clear()
 	require.Eventually(t, both(func(h, _ int, f bool) bool { return h == 3 && !f }), 30*time.Second, 10*time.Millisecond,
 		"both rejoin after the stall")
@@ -447,6 +458,16 @@ func TestFleetRedisFailures(t *testing.T) {
 	maxSeen, samples := sp.end()
 	t.Logf("budget 6 through a Redis kill, restart and stall: at most %d database connections in %d samples", maxSeen, samples)
 	assert.LessOrEqual(t, maxSeen, int64(6))
+}
+
+// progress checks that every child still gets work done.
+func progress(t *testing.T, cs ...*child) {
+	t.Helper()
+	for i, c := range cs {
+		before := c.done()
+		require.Eventually(t, func() bool { return c.done() > before+10 }, 10*time.Second, 10*time.Millisecond,
+			"child %d makes progress", i)
+	}
 }
 
 // TestFleetRebalances: load moves from process A to process B; B gets the
