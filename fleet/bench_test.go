@@ -6,26 +6,21 @@ import (
 	"testing"
 
 	"github.com/rdsmux/rdsmux/fleet"
+	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 	"github.com/rdsmux/rdsmux/internal/redistest"
 	"github.com/rdsmux/rdsmux/pool"
+	"github.com/rdsmux/rdsmux/proxy"
 )
 
-// nopConn is a backend connection that does nothing: the benchmarks
-// measure the pool's borrow path, fleet on and off, not a database.
-type nopConn struct{}
-
-func (nopConn) Exec(context.Context, string) error                 { return nil }
-func (nopConn) QueryValue(context.Context, string) (string, error) { return "", nil }
-func (nopConn) Reset(context.Context) error                        { return nil }
-func (nopConn) Ping(context.Context) error                         { return nil }
-func (nopConn) Close() error                                       { return nil }
-
-func nopDial(context.Context, string) (pool.Conn, error) { return nopConn{}, nil }
-
-// benchPool returns a pool of size connections, all opened, with or
-// without a fleet budget of size on a real Redis.
+// benchPool returns a pool of size connections to a real MariaDB, all
+// opened, with or without a fleet budget of size on a real Redis. The
+// benchmarks measure the borrow path: no statement runs.
 func benchPool(b *testing.B, size int, redisURL string) (*pool.Pool, *fleet.Member) {
-	cfg := pool.Config{Dial: nopDial, MaxConnections: size, HealthCheckIdle: -1}
+	s := mariadbtest.Start(b)
+	s.CreateUser(b, "u", "u-pw")
+	users := proxy.StaticUsers{"u": "u-pw"}
+	backend := &proxy.Backend{Addr: s.Addr(), Credentials: proxy.SameCredentials(users)}
+	cfg := pool.Config{Dial: backend.Dial, MaxConnections: size, HealthCheckIdle: -1}
 	var m *fleet.Member
 	if redisURL != "" {
 		var err error

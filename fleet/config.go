@@ -51,8 +51,9 @@ type Config struct {
 	// means DefaultBlock.
 	Block int
 	// FallbackCap is the process's own cap once its lease lapsed because
-	// Redis could not be reached. 0 means its last fair share of the
-	// budget (total / processes), or 1 if it never reached Redis.
+	// Redis could not be reached. 0 means the smaller of its last fair
+	// share of the budget (total / processes) and the slots it held, but
+	// at least 1 (also when it never reached Redis).
 	FallbackCap int
 	// MinRequestInterval spaces requests for more slots made between
 	// heartbeats when borrows wait. 0 means DefaultMinRequestInterval.

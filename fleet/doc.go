@@ -50,8 +50,8 @@
 // A renewal that fails or takes longer than a heartbeat is retried at the
 // next one; borrows never wait for Redis. The process keeps the slots it
 // holds (and cannot grow) until its lease would have expired, then falls
-// back to FallbackCap (by default its last fair share, or 1 if it never
-// reached Redis), logs it at Warn, and reports it in Stats (Fallback,
+// back to FallbackCap (by default the smaller of its last fair share and
+// the slots it held, at least 1), logs it at Warn, and reports it in Stats (Fallback,
 // FallbackEntered). It rejoins at the first renewal that succeeds,
 // reporting the connections it has open; a process above its share then
 // shrinks as above.

@@ -45,8 +45,9 @@ type Member struct {
 	pressure   bool      // others wait and no slot is free
 	leaseUntil time.Time // local clock: the lease lapses after this without renewal
 	fallback   bool
-	external   int // connections opened outside the pool (failover probes), see Track
-	idlePct    int // the pool's MaxIdleConnectionsPercent, from its usage
+	refused    bool // the last renewal granted less than it asked for
+	external   int  // connections opened outside the pool (failover probes), see Track
+	idlePct    int  // the pool's MaxIdleConnectionsPercent, from its usage
 	stats      counters
 }
 
@@ -164,6 +165,21 @@ func (m *Member) run() {
 			return
 		case <-t.C:
 		case <-m.wake:
+			m.mu.Lock()
+			refused := m.refused
+			m.mu.Unlock()
+			if refused {
+				// The last request was refused: asking again before
+				// the others renew (and give slots back) at their
+				// heartbeat would only load Redis.
+				select {
+				case <-m.stop:
+					m.leave()
+					return
+				case <-t.C:
+				}
+				continue
+			}
 			// Space demand-driven requests: the waiting borrows are
 			// served by the pool as soon as the cap rises.
 			select {
@@ -254,6 +270,7 @@ func (m *Member) renew() {
 			m.log.Info("rdsmux/fleet: Redis answers again; back on the fleet budget")
 		}
 		m.allowed, m.held = int(res[0]), int(res[1])
+		m.refused = m.allowed < want
 		if m.total == 0 {
 			m.total = int(res[2])
 		}
@@ -271,7 +288,9 @@ func (m *Member) fallbackCapLocked() int {
 	case m.cfg.FallbackCap > 0:
 		return m.cfg.FallbackCap
 	case m.fair > 0:
-		return m.fair
+		// The fair share alone is not enough: it may be from a renewal
+		// made before other processes joined (in the last heartbeat).
+		return max(1, min(m.fair, m.held))
 	default:
 		return 1
 	}

@@ -311,13 +311,18 @@ func clientLoad(t *testing.T, addr string, workers int, stop <-chan struct{}) *l
 // sampler counts the fleet's connections (user app) every 10ms until
 // stopped, and keeps the highest count.
 type sampler struct {
+	limit        int64
+	over         func(n int64) // called from the sampler's goroutine when n > limit
 	max, samples atomic.Int64
 	stop         chan struct{}
 	done         chan struct{}
 }
 
-func sample(t *testing.T, s *mariadbtest.Server) *sampler {
-	sp := &sampler{stop: make(chan struct{}), done: make(chan struct{})}
+func sample(t *testing.T, s *mariadbtest.Server) *sampler { return sampleWith(t, s, 0, nil) }
+
+// sampleWith is sample that calls over when a sample exceeds limit.
+func sampleWith(t *testing.T, s *mariadbtest.Server, limit int64, over func(int64)) *sampler {
+	sp := &sampler{limit: limit, over: over, stop: make(chan struct{}), done: make(chan struct{})}
 	root := s.DB(t)
 	go func() { // owned by sp; ends at sp.end
 		defer close(sp.done)
@@ -332,6 +337,9 @@ func sample(t *testing.T, s *mariadbtest.Server) *sampler {
 				continue
 			}
 			sp.samples.Add(1)
+			if sp.over != nil && n > sp.limit {
+				sp.over(n)
+			}
 			for {
 				m := sp.max.Load()
 				if n <= m || sp.max.CompareAndSwap(m, n) {
@@ -426,8 +434,17 @@ func TestFleetSurvivesSIGKILL(t *testing.T) {
 // the budget holds again afterwards.
 func TestFleetRedisFailures(t *testing.T) {
 	e, fp := newFleetEnv(t, 6, true)
-	sp := sample(t, e.db)
-	a, b := e.driver(t, 8), e.driver(t, 8)
+	var a, b *child
+	var ready atomic.Bool
+	sp := sampleWith(t, e.db, 6, func(n int64) {
+		if ready.Load() {
+			ha, aa, fa := a.stats()
+			hb, ab, fb := b.stats()
+			t.Logf("%d connections: a held=%d allowed=%d fallback=%v, b held=%d allowed=%d fallback=%v", n, ha, aa, fa, hb, ab, fb)
+		}
+	})
+	a, b = e.driver(t, 8), e.driver(t, 8)
+	ready.Store(true)
 	both := func(cond func(held, allowed int, fallback bool) bool) func() bool {
 		return func() bool {
 			ha, aa, fa := a.stats()
