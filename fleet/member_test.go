@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -182,4 +183,19 @@ func TestConfigErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "redis://")
 	_, err = New(Config{Name: "x", URL: "redis://127.0.0.1:1/0", LeaseTTL: time.Second, Heartbeat: time.Second})
 	assert.ErrorContains(t, err, "half")
+}
+
+// TestRedisCluster: the budget's keys share a hash tag, so the script runs
+// on a Redis Cluster (which refuses keys of different slots in one
+// script, CROSSSLOT).
+func TestRedisCluster(t *testing.T) {
+	r := redistest.Start(t, redistest.WithCluster())
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{r.Addr()}})
+	t.Cleanup(func() { client.Close() })
+	a, ta := newMember(t, "", "db", 4, func(c *Config) { c.Client = client })
+	_, tb := newMember(t, "", "db", 4, func(c *Config) { c.Client = client })
+	ta.setDemand(4)
+	tb.setDemand(4)
+	require.Eventually(t, func() bool { return ta.cap() == 2 && tb.cap() == 2 }, 10*time.Second, 10*time.Millisecond)
+	assert.Zero(t, a.Stats().RenewalFailures)
 }

@@ -28,10 +28,11 @@ const InstallHint = "install Redis: `apt-get install redis-server` on Debian/Ubu
 
 // Server is one running redis-server.
 type Server struct {
-	t    testing.TB
-	bin  string
-	dir  string
-	port int
+	t       testing.TB
+	bin     string
+	dir     string
+	port    int
+	cluster bool
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -55,9 +56,17 @@ func findBinary() (string, error) {
 	return "", errors.New("neither redis-server nor valkey-server found")
 }
 
+// Option configures a server started by Start.
+type Option func(*Server)
+
+// WithCluster starts the server as a one-node Redis Cluster that serves
+// every hash slot: a command whose keys map to different slots fails with
+// CROSSSLOT there as on a real cluster.
+func WithCluster() Option { return func(s *Server) { s.cluster = true } }
+
 // Start starts a server for t, stopped by t.Cleanup. It fails t when no
 // binary is installed.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	bin, err := findBinary()
 	if err != nil {
@@ -71,6 +80,9 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("redistest: finding a free port: %v", err)
 	}
 	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: port}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.launch(); err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
@@ -80,11 +92,17 @@ func Start(t testing.TB) *Server {
 
 // launch starts the process on s.port and waits until it answers PING.
 func (s *Server) launch() error {
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
 		"--dir", s.dir, "--save", "", "--appendonly", "no",
 		"--protected-mode", "no", "--daemonize", "no",
-		"--logfile", filepath.Join(s.dir, "redis.log"))
+		"--logfile", filepath.Join(s.dir, "redis.log"),
+	}
+	if s.cluster {
+		_ = os.Remove(filepath.Join(s.dir, "nodes.conf"))
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(s.dir, "nodes.conf"))
+	}
+	cmd := exec.Command(s.bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", s.bin, err)
@@ -100,6 +118,9 @@ func (s *Server) launch() error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if s.ping() == nil {
+			if s.cluster {
+				return s.clusterUp(deadline)
+			}
 			return nil
 		}
 		select {
@@ -113,23 +134,44 @@ func (s *Server) launch() error {
 	return fmt.Errorf("%s did not answer PING within 10s:\n%s", s.bin, s.logTail())
 }
 
+// clusterUp gives the one node every slot and waits for the cluster to
+// be up.
+func (s *Server) clusterUp(deadline time.Time) error {
+	if err := s.command("CLUSTER ADDSLOTSRANGE 0 16383", "+OK"); err != nil {
+		return err
+	}
+	for {
+		err := s.command("SET {probe}:k v", "+OK")
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the one-node cluster did not come up: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // ping sends an inline PING and expects +PONG.
-func (s *Server) ping() error {
+func (s *Server) ping() error { return s.command("PING", "+PONG") }
+
+// command sends an inline command and expects an answer starting with want.
+func (s *Server) command(cmd, want string) error {
 	c, err := net.DialTimeout("tcp", s.Addr(), 200*time.Millisecond)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+	if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
 		return err
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("unexpected answer to PING: %q", line)
+	if !strings.HasPrefix(line, want) {
+		return fmt.Errorf("unexpected answer to %s: %q", cmd, line)
 	}
 	return nil
 }
