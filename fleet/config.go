@@ -29,8 +29,10 @@ const (
 // Config configures a Member. Name and either URL or Client are required.
 type Config struct {
 	// URL is the Redis or Valkey server: redis://[user:password@]host:port/db,
-	// or rediss:// for TLS. Credentials missing from it are taken from
-	// RDSMUX_FLEET_USERNAME and RDSMUX_FLEET_PASSWORD.
+	// or rediss:// for TLS. For Redis Cluster, add cluster=true (and more
+	// seed nodes with addr=host:port): redis://host:port?cluster=true.
+	// Credentials missing from it are taken from RDSMUX_FLEET_USERNAME and
+	// RDSMUX_FLEET_PASSWORD.
 	URL string
 	// Client, instead of URL, is a client the caller made (for example a
 	// *redis.ClusterClient: the budget's keys share one hash tag). The
@@ -103,6 +105,9 @@ func (c Config) client() (redis.UniversalClient, bool, error) {
 	if c.Client != nil {
 		return c.Client, false, nil
 	}
+	if u, err := url.Parse(c.URL); err == nil && (u.Query().Has("addr") || u.Query().Get("cluster") == "true") {
+		return c.clusterClient(u)
+	}
 	opt, err := redis.ParseURL(c.URL)
 	if err != nil {
 		return nil, false, fmt.Errorf("rdsmux/fleet: fleet URL: %w; use redis://[user:password@]host:port/db or rediss://", err)
@@ -123,6 +128,32 @@ func (c Config) client() (redis.UniversalClient, bool, error) {
 	opt.PoolSize = 2
 	opt.DisableIdentity = true
 	return redis.NewClient(opt), true, nil
+}
+
+// clusterClient is client for a Redis Cluster URL: cluster=true, or
+// more nodes given with addr=host:port.
+func (c Config) clusterClient(u *url.URL) (redis.UniversalClient, bool, error) {
+	q := u.Query()
+	q.Del("cluster")
+	u.RawQuery = q.Encode()
+	opt, err := redis.ParseClusterURL(u.String())
+	if err != nil {
+		return nil, false, fmt.Errorf("rdsmux/fleet: fleet URL: %w; for Redis Cluster use redis://[user:password@]host:port?cluster=true[&addr=host2:port...]", err)
+	}
+	if opt.Username == "" {
+		opt.Username = os.Getenv(EnvUsername)
+	}
+	if opt.Password == "" {
+		opt.Password = os.Getenv(EnvPassword)
+	}
+	opt.ContextTimeoutEnabled = true
+	opt.MaxRetries = -1
+	opt.DialTimeout = c.Heartbeat
+	opt.ReadTimeout = c.Heartbeat
+	opt.WriteTimeout = c.Heartbeat
+	opt.PoolSize = 2
+	opt.DisableIdentity = true
+	return redis.NewClusterClient(opt), true, nil
 }
 
 // keys are the budget's Redis keys; the {name} hash tag keeps them on one

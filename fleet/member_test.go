@@ -199,3 +199,14 @@ func TestRedisCluster(t *testing.T) {
 	require.Eventually(t, func() bool { return ta.cap() == 2 && tb.cap() == 2 }, 10*time.Second, 10*time.Millisecond)
 	assert.Zero(t, a.Stats().RenewalFailures)
 }
+
+// TestRedisClusterURL: cluster=true in the URL makes a cluster client.
+func TestRedisClusterURL(t *testing.T) {
+	r := redistest.Start(t, redistest.WithCluster())
+	a, ta := newMember(t, "redis://"+r.Addr()+"?cluster=true", "db", 4)
+	ta.setDemand(4)
+	require.Eventually(t, func() bool { return ta.cap() == 4 }, 10*time.Second, 10*time.Millisecond)
+	assert.Zero(t, a.Stats().RenewalFailures)
+	_, ok := a.client.(*redis.ClusterClient)
+	assert.True(t, ok, "a cluster client")
+}
