@@ -20,7 +20,9 @@
 // while the process holds spare slots: the pool's borrow path does not
 // call Redis at all. When borrows wait at the cap, the pool wakes the
 // Member, which asks for more at once (at most once per
-// MinRequestInterval).
+// MinRequestInterval); a Member whose last request was refused asks again
+// at its next heartbeat, when the others have renewed and given back what
+// they no longer need.
 //
 // # Guarantees
 //

@@ -192,7 +192,9 @@ func (m *Member) run() {
 	}
 }
 
-// want is how many slots to ask for, given the pool's usage.
+// wantLocked is how many slots to ask for, given the pool's usage: what
+// is busy or waited for, what is idle (only its idle share while others
+// wait), and a block of headroom when growing.
 func (m *Member) wantLocked(u pool.BudgetUsage) int {
 	idleKeep := u.Idle
 	if m.pressure {
