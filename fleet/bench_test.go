@@ -111,6 +111,7 @@ func BenchmarkFleetBorrowContended(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.SetParallelism(16) // 32 goroutines on 2 CPUs
+			b.ResetTimer()       // not the servers' start
 			b.RunParallel(func(pb *testing.PB) {
 				ctx := context.Background()
 				s := p.NewSession("u", pool.SessionOptions{})
