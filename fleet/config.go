@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,7 +33,9 @@ type Config struct {
 	// or rediss:// for TLS. For Redis Cluster, add cluster=true (and more
 	// seed nodes with addr=host:port): redis://host:port?cluster=true.
 	// Credentials missing from it are taken from RDSMUX_FLEET_USERNAME and
-	// RDSMUX_FLEET_PASSWORD.
+	// RDSMUX_FLEET_PASSWORD. The query parameters lease_ttl, heartbeat,
+	// block and fallback_cap set the fields of the same meaning when they
+	// are zero (redis://host:6379/0?lease_ttl=8s&fallback_cap=2).
 	URL string
 	// Client, instead of URL, is a client the caller made (for example a
 	// *redis.ClusterClient: the budget's keys share one hash tag). The
@@ -65,8 +68,66 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// urlSettings are the Config fields a fleet URL may carry as query
+// parameters, so that the DSN's fleet= and the listener's -fleet can set
+// them: lease_ttl and heartbeat (durations), block and fallback_cap.
+var urlSettings = []string{"lease_ttl", "heartbeat", "block", "fallback_cap"}
+
+// fromURL moves the urlSettings found in c.URL into c (a field already set
+// wins) and removes them from the URL, which go-redis then parses.
+func (c Config) fromURL() (Config, error) {
+	if c.URL == "" {
+		return c, nil
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return c, fmt.Errorf("rdsmux/fleet: fleet URL: %w; use redis://[user:password@]host:port/db", err)
+	}
+	q := u.Query()
+	for _, k := range urlSettings {
+		v := q.Get(k)
+		if !q.Has(k) {
+			continue
+		}
+		q.Del(k)
+		var err error
+		switch k {
+		case "lease_ttl":
+			var d time.Duration
+			if d, err = time.ParseDuration(v); err == nil && c.LeaseTTL == 0 {
+				c.LeaseTTL = d
+			}
+		case "heartbeat":
+			var d time.Duration
+			if d, err = time.ParseDuration(v); err == nil && c.Heartbeat == 0 {
+				c.Heartbeat = d
+			}
+		case "block":
+			var n int
+			if n, err = strconv.Atoi(v); err == nil && c.Block == 0 {
+				c.Block = n
+			}
+		case "fallback_cap":
+			var n int
+			if n, err = strconv.Atoi(v); err == nil && c.FallbackCap == 0 {
+				c.FallbackCap = n
+			}
+		}
+		if err != nil {
+			return c, fmt.Errorf("rdsmux/fleet: fleet URL parameter %s=%q: %w", k, v, err)
+		}
+	}
+	u.RawQuery = q.Encode()
+	c.URL = u.String()
+	return c, nil
+}
+
 // normalize validates c and fills in defaults.
 func (c Config) normalize() (Config, error) {
+	c, err := c.fromURL()
+	if err != nil {
+		return c, err
+	}
 	if c.Name == "" {
 		return c, errors.New("rdsmux/fleet: Config.Name is required (the budget's name, for example the database's host:port)")
 	}

@@ -210,3 +210,37 @@ func TestRedisClusterURL(t *testing.T) {
 	_, ok := a.client.(*redis.ClusterClient)
 	assert.True(t, ok, "a cluster client")
 }
+
+func TestURLSettings(t *testing.T) {
+	m, err := New(Config{Name: "x", URL: "redis://127.0.0.1:1/0?lease_ttl=8s&heartbeat=500ms&block=4&fallback_cap=2"})
+	require.NoError(t, err)
+	t.Cleanup(m.Detach)
+	assert.Equal(t, 8*time.Second, m.cfg.LeaseTTL)
+	assert.Equal(t, 500*time.Millisecond, m.cfg.Heartbeat)
+	assert.Equal(t, 4, m.cfg.Block)
+	assert.Equal(t, 2, m.cfg.FallbackCap)
+	assert.Equal(t, "redis://127.0.0.1:1/0", m.cfg.URL, "go-redis gets the URL without them")
+
+	_, err = New(Config{Name: "x", URL: "redis://127.0.0.1:1/0?lease_ttl=soon"})
+	assert.ErrorContains(t, err, "lease_ttl")
+}
+
+// TestOneSlotEach: a budget with room for exactly one connection per
+// process gives every process one, however much each wants.
+func TestOneSlotEach(t *testing.T) {
+	r := redistest.Start(t)
+	var ts []*target
+	for range 5 {
+		_, tg := newMember(t, r.URL(), "db", 5)
+		tg.setDemand(50)
+		ts = append(ts, tg)
+	}
+	require.Eventually(t, func() bool {
+		for _, tg := range ts {
+			if tg.cap() != 1 {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond)
+}
