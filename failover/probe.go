@@ -100,11 +100,12 @@ func (p *prober) hostLocked(addr string) (*probeHost, error) {
 	c.DialFunc = func(ctx context.Context, _, a string) (net.Conn, error) { return tcp.dialTCP(ctx, a) }
 	if track := p.cfg.Track; track != nil {
 		c.DialFunc = func(ctx context.Context, _, a string) (net.Conn, error) {
+			track(true) // before the connection exists, so that room is made first
 			nc, err := tcp.dialTCP(ctx, a)
 			if err != nil {
+				track(false)
 				return nil, err
 			}
-			track(true)
 			return &probeConn{Conn: nc, track: track}, nil
 		}
 	}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -46,6 +48,36 @@ func (f *fleetBudget) track() func(open bool) {
 		return nil
 	}
 	return f.m.Track
+}
+
+// trackDial makes the connections of dial (the readiness probe's) count in
+// the budget while open (nil-safe: dial itself without -fleet).
+func (f *fleetBudget) trackDial(dial func(ctx context.Context, key string) (pool.Conn, error)) func(ctx context.Context, key string) (pool.Conn, error) {
+	if f == nil {
+		return dial
+	}
+	return func(ctx context.Context, key string) (pool.Conn, error) {
+		f.m.Track(true) // before the connection exists: the pool makes room first
+		c, err := dial(ctx, key)
+		if err != nil {
+			f.m.Track(false)
+			return nil, err
+		}
+		return &trackedConn{Conn: c, untrack: func() { f.m.Track(false) }}, nil
+	}
+}
+
+// trackedConn is a connection counted in the fleet budget until closed.
+type trackedConn struct {
+	pool.Conn
+	once    sync.Once
+	untrack func()
+}
+
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.untrack)
+	return err
 }
 
 // fleetCollector is a prometheus.Collector of the fleet budget's gauges

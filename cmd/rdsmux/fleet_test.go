@@ -1,35 +1,44 @@
 package main
 
 import (
-	"context"
 	"database/sql"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 	"github.com/rdsmux/rdsmux/internal/redistest"
 	"github.com/rdsmux/rdsmux/pool"
+	"github.com/rdsmux/rdsmux/proxy"
 )
 
 func TestFleetMetrics(t *testing.T) {
-	var b strings.Builder
-	writeFleetMetrics(&b, nil)
-	if b.Len() != 0 {
-		t.Fatalf("metrics without -fleet: %q", b.String())
+	var fs *pool.BudgetStats
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newFleetCollector(func() proxy.Stats { return proxy.Stats{Pool: pool.Stats{Fleet: fs}} }))
+	got := func() map[string]float64 {
+		mfs, err := reg.Gather()
+		must(t, err)
+		m := map[string]float64{}
+		for _, mf := range mfs {
+			for _, x := range mf.GetMetric() {
+				m[mf.GetName()] = x.GetGauge().GetValue() + x.GetCounter().GetValue()
+			}
+		}
+		return m
 	}
-	writeFleetMetrics(&b, &pool.BudgetStats{Total: 40, Held: 6, Allowed: 6, Wanted: 8, Live: 5, Renewals: 12, RenewalFailures: 1, Fallback: true, FallbackCap: 3, FallbackEntered: 1})
-	for _, want := range []string{
-		"rdsmux_fleet_budget 40\n",
-		"rdsmux_fleet_slots_held 6\n",
-		"rdsmux_fleet_slots_wanted 8\n",
-		"rdsmux_fleet_lease_renewals_total 12\n",
-		"rdsmux_fleet_lease_renewal_failures_total 1\n",
-		"rdsmux_fleet_fallback 1\n",
-		"# TYPE rdsmux_fleet_fallback gauge\n",
+	if m := got(); len(m) != 0 {
+		t.Fatalf("metrics without -fleet: %v", m)
+	}
+	fs = &pool.BudgetStats{Total: 40, Held: 6, Allowed: 6, Wanted: 8, Live: 5, Renewals: 12, RenewalFailures: 1, Fallback: true, FallbackCap: 3, FallbackEntered: 1}
+	m := got()
+	for name, want := range map[string]float64{
+		"rdsmux_fleet_budget": 40, "rdsmux_fleet_slots_held": 6, "rdsmux_fleet_slots_wanted": 8,
+		"rdsmux_fleet_lease_renewals_total": 12, "rdsmux_fleet_lease_renewal_failures_total": 1,
+		"rdsmux_fleet_fallback": 1, "rdsmux_fleet_fallback_cap": 3, "rdsmux_fleet_processes": 5,
 	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("metrics lack %q:\n%s", want, b.String())
+		if m[name] != want {
+			t.Errorf("%s = %v, want %v", name, m[name], want)
 		}
 	}
 }
@@ -40,36 +49,19 @@ func TestRunWithFleet(t *testing.T) {
 	db := mariadbtest.Start(t)
 	db.CreateUser(t, "app", "pw")
 	r := redistest.Start(t)
-	var logs syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan [2]string, 1)
-	done := make(chan error, 1)
-	go func() { // the command; ends when ctx is cancelled
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-metrics", "127.0.0.1:0", "-target", db.Addr(),
-			"-user", "app:pw", "-max-connections", "3", "-fleet", r.URL(), "-fleet-name", "orders"}, &logs, func(c, m string) { addrs <- [2]string{c, m} })
-	}()
-	var a [2]string
-	select {
-	case a = <-addrs:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
-	client, err := sql.Open("mysql", "app:pw@tcp("+a[0]+")/test")
+	run := startRun(t, "-target", db.Addr(), "-user", "app:pw", "-max-connections", "3", "-fleet", r.URL(), "-fleet-name", "orders")
+	client, err := sql.Open("mysql", "app:pw@tcp("+run.clients+")/test")
 	must(t, err)
+	defer client.Close()
 	var v int
 	must(t, client.QueryRow("SELECT 1").Scan(&v))
-	metrics := get(t, "http://"+a[1]+"/metrics")
-	for _, want := range []string{"rdsmux_fleet_budget 3\n", "rdsmux_fleet_fallback 0\n", "rdsmux_fleet_processes 1\n"} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
+	mf := scrape(t, run.metrics)
+	for name, want := range map[string]float64{"rdsmux_fleet_budget": 3, "rdsmux_fleet_fallback": 0, "rdsmux_fleet_processes": 1} {
+		f := mf[name]
+		if f == nil || len(f.GetMetric()) != 1 || f.GetMetric()[0].GetGauge().GetValue() != want {
+			t.Errorf("/metrics: %s = %v, want %v", name, f, want)
 		}
 	}
 	client.Close()
-	cancel()
-	select {
-	case err := <-done:
-		must(t, err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
+	run.stop(t)
 }
