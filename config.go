@@ -101,6 +101,16 @@ type Config struct {
 	// backends connect to.
 	FailoverRole string
 
+	// Fleet, when set, shares one connection budget with every process
+	// that uses the same FleetName, through Redis or Valkey
+	// (redis://[user:password@]host:port/db, rediss:// for TLS; URL-escape
+	// it in a DSN). MaxConnections, or MaxConnectionsPercent of the
+	// server's max_connections, is then the cap for the whole fleet. See
+	// package fleet.
+	Fleet string
+	// FleetName names the shared budget (default: the target's host:port).
+	FleetName string
+
 	// Logger receives pool events and, at debug level, pin reasons. Set it
 	// with WithLogger; nil means slog.Default().
 	Logger *slog.Logger
@@ -148,6 +158,8 @@ const (
 	paramFailover                  = "failover"
 	paramFailoverHosts             = "failoverHosts"
 	paramFailoverRole              = "failoverRole"
+	paramFleet                     = "fleet"
+	paramFleetName                 = "fleetName"
 )
 
 // ParseDSN parses a go-sql-driver DSN with rdsmux parameters, for example
@@ -257,6 +269,10 @@ func (c *Config) setParam(key, value string) (bool, error) {
 		}
 	case paramFailoverRole:
 		c.FailoverRole = strings.ToLower(value)
+	case paramFleet:
+		c.Fleet = value
+	case paramFleetName:
+		c.FleetName = value
 	default:
 		return false, nil
 	}
@@ -346,6 +362,12 @@ func (c *Config) FormatDSN() string {
 	}
 	if c.FailoverRole != "" {
 		add(paramFailoverRole, c.FailoverRole)
+	}
+	if c.Fleet != "" {
+		add(paramFleet, c.Fleet)
+	}
+	if c.FleetName != "" {
+		add(paramFleetName, c.FleetName)
 	}
 	if len(params) == 0 {
 		return dsn

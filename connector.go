@@ -231,9 +231,10 @@ func targetKey(cfg *mysql.Config) string { return cfg.Net + "(" + cfg.Addr + ")"
 
 func poolSettings(cfg *Config) string {
 	return fmt.Sprintf("maxConnections=%d maxConnectionsPercent=%d maxIdleConnectionsPercent=%d "+
-		"connectionBorrowTimeout=%s initQuery=%q maxLifetime=%s idleTimeout=%s healthCheckIdle=%s",
+		"connectionBorrowTimeout=%s initQuery=%q maxLifetime=%s idleTimeout=%s healthCheckIdle=%s fleet=%q fleetName=%q",
 		cfg.MaxConnections, cfg.MaxConnectionsPercent, cfg.MaxIdleConnectionsPercent,
-		cfg.ConnectionBorrowTimeout, cfg.InitQuery, cfg.MaxLifetime, cfg.IdleTimeout, cfg.HealthCheckIdle)
+		cfg.ConnectionBorrowTimeout, cfg.InitQuery, cfg.MaxLifetime, cfg.IdleTimeout, cfg.HealthCheckIdle,
+		redactURL(cfg.Fleet), cfg.FleetName)
 }
 
 func acquireTarget(cfg *Config, backendCfg *mysql.Config, dialer *failover.Dialer) (*target, error) {
@@ -257,7 +258,11 @@ func acquireTarget(cfg *Config, backendCfg *mysql.Config, dialer *failover.Diale
 	}
 	t := &target{key: key, opts: opts, users: map[string]driver.Connector{}, killers: map[string]*killer{}, refs: 1}
 	borrowTimeout := cfg.ConnectionBorrowTimeout
-	p, err := pool.New(pool.Config{
+	budget, err := fleetBudget(cfg, backendCfg)
+	if err != nil {
+		return nil, err
+	}
+	pcfg := pool.Config{
 		Dial:                      t.dial(cfg.StatementCacheSize),
 		MaxConnections:            cfg.MaxConnections,
 		MaxConnectionsPercent:     cfg.MaxConnectionsPercent,
@@ -269,14 +274,21 @@ func acquireTarget(cfg *Config, backendCfg *mysql.Config, dialer *failover.Diale
 		HealthCheckIdle:           cfg.HealthCheckIdle,
 		Logger:                    cfg.Logger,
 		IsBroken:                  isBroken,
-	})
+	}
+	if budget != nil {
+		pcfg.Budget = budget
+	}
+	p, err := pool.New(pcfg)
 	if err != nil {
+		if budget != nil {
+			budget.Detach()
+		}
 		return nil, fmt.Errorf("rdsmux: creating the pool for %s: %w", key, err)
 	}
 	t.pool = p
 	t.dialer = dialer
 	if dialer == nil && cfg.Failover != FailoverOff {
-		if t.monitor, t.dialer, err = clusterFor(cfg, backendCfg); err != nil {
+		if t.monitor, t.dialer, err = clusterFor(cfg, backendCfg, budget); err != nil {
 			p.Close()
 			return nil, err
 		}
@@ -326,10 +338,19 @@ func (t *target) register(user string, dial driver.Connector, logger *slog.Logge
 	defer t.mu.Unlock()
 	t.users[user] = dial
 	if k := t.killers[user]; k != nil {
-		k.setDial(dial)
+		k.setDial(t.killDial(dial))
 		return
 	}
-	t.killers[user] = newKiller(dial, logger)
+	t.killers[user] = newKiller(t.killDial(dial), logger)
+}
+
+// killDial is how the killer connects: with a fleet budget, its control
+// connections take a slot of it.
+func (t *target) killDial(dial driver.Connector) driver.Connector {
+	if t.pool.Stats().Fleet == nil {
+		return dial
+	}
+	return reserving{Connector: dial, pool: t.pool}
 }
 
 // dial returns the pool's dial function: a go-sql-driver connection for the

@@ -9,6 +9,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/rdsmux/rdsmux/failover"
+	"github.com/rdsmux/rdsmux/fleet"
 )
 
 // Failover modes for Config.Failover (DSN parameter failover).
@@ -43,8 +44,11 @@ func WithFailover(d *failover.Dialer) Option {
 
 // clusterFor builds the monitor and dialer a DSN's failover parameters ask
 // for; the target owns them.
-func clusterFor(cfg *Config, backendCfg *mysql.Config) (*failover.Monitor, *failover.Dialer, error) {
+func clusterFor(cfg *Config, backendCfg *mysql.Config, budget *fleet.Member) (*failover.Monitor, *failover.Dialer, error) {
 	probe := failover.ProbeConfig{MySQL: backendCfg.Clone()}
+	if budget != nil {
+		probe.Track = budget.Track // probes count in the fleet's budget
+	}
 	var prov failover.Provider
 	var err error
 	switch cfg.Failover {

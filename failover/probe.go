@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -32,6 +33,11 @@ type ProbeConfig struct {
 	FailureThreshold int
 	// TCP tunes probe sockets.
 	TCP TCPConfig
+	// Track, if set, is told when a probe connection opens (true) and
+	// closes (false), so that a connection budget shared by a fleet
+	// (package fleet) counts probes too. It must not block: probes never
+	// wait for a slot.
+	Track func(open bool)
 }
 
 func (c ProbeConfig) withDefaults() (ProbeConfig, error) {
@@ -92,6 +98,17 @@ func (p *prober) hostLocked(addr string) (*probeHost, error) {
 	c.Timeout = p.cfg.Timeout
 	tcp := p.cfg.TCP
 	c.DialFunc = func(ctx context.Context, _, a string) (net.Conn, error) { return tcp.dialTCP(ctx, a) }
+	if track := p.cfg.Track; track != nil {
+		c.DialFunc = func(ctx context.Context, _, a string) (net.Conn, error) {
+			track(true) // before the connection exists, so that room is made first
+			nc, err := tcp.dialTCP(ctx, a)
+			if err != nil {
+				track(false)
+				return nil, err
+			}
+			return &probeConn{Conn: nc, track: track}, nil
+		}
+	}
 	conn, err := mysql.NewConnector(c)
 	if err != nil {
 		return nil, fmt.Errorf("failover: probe connection settings for %s: %w", addr, err)
@@ -254,4 +271,27 @@ func queryReadOnly(ctx context.Context, db *sql.DB, query string) (bool, error) 
 		return false, err
 	}
 	return v.Valid && v.Int64 != 0, nil
+}
+
+// probeConn reports its Close to ProbeConfig.Track, once.
+type probeConn struct {
+	net.Conn
+	once  sync.Once
+	track func(open bool)
+}
+
+// SyscallConn lets go-sql-driver check the socket before reusing it, as
+// it does on a plain TCP connection.
+func (c *probeConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
+}
+
+func (c *probeConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.track(false) })
+	return err
 }

@@ -89,6 +89,12 @@ type Config struct {
 	VerifyState bool
 	// Now is the clock (a test seam). nil means time.Now.
 	Now func() time.Time
+
+	// Budget, if set, shares the cap with other processes (package fleet):
+	// MaxConnections, or MaxConnectionsPercent of @@max_connections, is
+	// then the total for the whole fleet, and this pool's cap is what the
+	// budget grants it. See Budget.
+	Budget Budget
 }
 
 // normalize validates c and fills in defaults.

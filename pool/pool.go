@@ -89,7 +89,17 @@ func New(cfg Config) (*Pool, error) {
 		now, base := cfg.Now, cfg.Now()
 		coreCfg.Now = func() int64 { return int64(now().Sub(base)) }
 	}
+	if cfg.Budget != nil {
+		coreCfg.AtCap = cfg.Budget.Wake
+	}
 	p.core = core.New(coreCfg)
+	if cfg.Budget != nil {
+		p.core.SetLimits(core.Limits{IdleTimeout: cfg.IdleTimeout}) // nothing until the budget grants slots
+		cfg.Budget.Attach(p)
+		if cfg.MaxConnections > 0 {
+			cfg.Budget.SetTotal(cfg.MaxConnections)
+		}
+	}
 	go p.maintainLoop()
 	return p, nil
 }
@@ -108,6 +118,9 @@ func (p *Pool) Close() {
 		close(p.stopMaintain)
 		<-p.maintainDone
 		p.core.Close()
+		if p.cfg.Budget != nil {
+			p.cfg.Budget.Detach()
+		}
 	})
 }
 
@@ -128,16 +141,26 @@ func (p *Pool) Invalidate(reason string) {
 // (Config.Dial, so through a failover-aware or credential-refreshing Dial
 // too), bounded by Config.DialTimeout, for control statements such as
 // KILL QUERY that must not wait for a pooled connection. The pool does not
-// own it: it is not counted against MaxConnections, InitQuery does not run
-// on it, and the caller closes it.
+// own it: InitQuery does not run on it, and the caller closes it. It is
+// not counted against MaxConnections, except with a Budget: then it takes
+// a slot (ReserveConnection) that its Close gives back, and the returned
+// Conn wraps Dial's (see Unwrap).
 func (p *Pool) DialControl(ctx context.Context, user string) (Conn, error) {
+	release, err := p.ReserveConnection(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
 	c, err := p.cfg.Dial(ctx, user)
 	if err != nil {
+		release()
 		return nil, &DialError{User: user, Err: err}
 	}
-	return c, nil
+	if p.cfg.Budget == nil {
+		return c, nil
+	}
+	return &controlConn{Conn: c, release: release}, nil
 }
 
 // partition returns the partition for user.
@@ -154,6 +177,9 @@ func (p *Pool) partition(user string) *partition {
 
 // dial opens and sets up one backend connection; it is the core's Dial.
 func (p *Pool) dial(ctx context.Context, user string) (*Backend, error) {
+	if user == controlKey {
+		return &Backend{pool: p, user: user}, nil // a slot for ReserveConnection
+	}
 	p.stats.dialsStarted.Add(1)
 	c, err := p.cfg.Dial(ctx, user)
 	if err != nil {
@@ -209,6 +235,11 @@ func (p *Pool) resolveLimits(ctx context.Context, c Conn) error {
 	p.mu.Lock()
 	p.resolved, p.serverMax = true, n
 	p.mu.Unlock()
+	if b := p.cfg.Budget; b != nil {
+		b.SetTotal(maxSize)
+		p.log.Info("rdsmux/pool: fleet budget resolved", "max_connections", n, "fleet_budget", maxSize)
+		return nil
+	}
 	p.core.SetLimits(core.Limits{MaxSize: maxSize, MaxIdle: maxIdle, IdleTimeout: p.cfg.IdleTimeout})
 	p.log.Info("rdsmux/pool: connection limits resolved", "max_connections", n,
 		"max_database_connections_allowed", maxSize, "max_idle", maxIdle)
@@ -217,6 +248,9 @@ func (p *Pool) resolveLimits(ctx context.Context, c Conn) error {
 
 // closeBackend is the core's Close.
 func (p *Pool) closeBackend(b *Backend) {
+	if b.conn == nil {
+		return // a ReserveConnection slot
+	}
 	if err := b.conn.Close(); err != nil {
 		p.log.Debug("rdsmux/pool: closing a backend connection", "user", b.user, "err", err)
 	}

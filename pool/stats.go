@@ -23,6 +23,7 @@ const (
 	CloseInvalidated = core.ReasonInvalidated // opened before Invalidate
 	CloseDirty       = core.ReasonDirty       // state unknown and not resettable
 	ClosePoolClosed  = core.ReasonPoolClosed  // the pool was closed
+	CloseControl     = core.ReasonControl     // a control connection's slot of a fleet budget was given back
 )
 
 // NumCloseReasons sizes Stats.Closed.
@@ -82,6 +83,8 @@ type Stats struct {
 	Closed         [NumCloseReasons]int64
 	Pins           [numPinReasons]int64 // sessions newly pinned, per reason
 	ClosedTotal    int64
+	// Fleet is the fleet budget's state (nil without Config.Budget).
+	Fleet *BudgetStats
 }
 
 // Stats returns a snapshot.
@@ -119,6 +122,10 @@ func (p *Pool) Stats() Stats {
 		LookBehindReclaimed:                       p.stats.lookBehindReclaimed.Load(),
 		LookBehindLost:                            p.stats.lookBehindLost.Load(),
 		Closed:                                    cs.Closed,
+	}
+	if b := p.cfg.Budget; b != nil {
+		fs := b.BudgetStats()
+		s.Fleet = &fs
 	}
 	for i := range s.Pins {
 		s.Pins[i] = p.stats.pins[i].Load()

@@ -43,6 +43,7 @@ type envConfig struct {
 	server        func(*proxy.Server)
 	tls           bool
 	db            *mariadbtest.Server // reuse a server
+	budget        pool.Budget         // a fleet budget for the pool
 }
 
 type envOption func(*envConfig)
@@ -114,6 +115,7 @@ func startEnv(t testing.TB, opts ...envOption) *env {
 		MaxConnections:          cfg.backends,
 		ConnectionBorrowTimeout: cfg.borrowTimeout,
 		Logger:                  testLogger(t),
+		Budget:                  cfg.budget,
 	})
 	if err != nil {
 		t.Fatal(err)

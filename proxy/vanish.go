@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rdsmux/rdsmux/pool"
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
 
@@ -56,6 +57,7 @@ type watcher struct {
 // controlConn is an unpooled backend connection for KILL QUERY.
 type controlConn struct {
 	be   *BackendConn
+	conn pool.Conn // as DialControl returned it; closing it frees its slot of a fleet budget
 	used time.Time
 }
 
@@ -84,7 +86,7 @@ func (s *Server) stopWatch() {
 	}
 	w.killMu.Lock()
 	for key, cc := range w.controls {
-		_ = cc.be.Close()
+		_ = cc.conn.Close()
 		delete(w.controls, key)
 	}
 	w.killMu.Unlock()
@@ -201,7 +203,7 @@ func (s *Server) killQuery(key string, be *BackendConn) error {
 	defer cancel()
 	cc := w.controls[slot]
 	if cc != nil && !cc.be.IsValid() {
-		_ = cc.be.Close()
+		_ = cc.conn.Close()
 		delete(w.controls, slot)
 		cc = nil
 	}
@@ -210,19 +212,19 @@ func (s *Server) killQuery(key string, be *BackendConn) error {
 		if err != nil {
 			return fmt.Errorf("rdsmux/proxy: opening a control connection for KILL QUERY: %w", err)
 		}
-		ctl, ok := conn.(*BackendConn)
+		ctl, ok := pool.Unwrap(conn).(*BackendConn)
 		if !ok {
 			_ = conn.Close()
 			return fmt.Errorf("rdsmux/proxy: misconfigured listener: the pool's Dial must be proxy.Backend.Dial (got %T)", conn)
 		}
 		if got := ctl.cc.NetConn().RemoteAddr().String(); got != addr {
-			_ = ctl.Close()
+			_ = conn.Close()
 			return fmt.Errorf("%w (statement on %s, control connection to %s)", errKillElsewhere, addr, got)
 		}
 		if w.controls == nil {
 			w.controls = make(map[string]*controlConn)
 		}
-		cc = &controlConn{be: ctl}
+		cc = &controlConn{be: ctl, conn: conn}
 		w.controls[slot] = cc
 	}
 	cc.used = time.Now()
@@ -236,7 +238,7 @@ func (s *Server) killQuery(key string, be *BackendConn) error {
 	case errors.As(err, &e):
 		return fmt.Errorf("rdsmux/proxy: KILL QUERY %d: %w", id, err)
 	}
-	_ = cc.be.Close()
+	_ = cc.conn.Close()
 	delete(w.controls, slot)
 	return fmt.Errorf("rdsmux/proxy: KILL QUERY %d: %w", id, err)
 }
@@ -248,7 +250,7 @@ func (s *Server) closeIdleControls(before time.Time) {
 	defer w.killMu.Unlock()
 	for key, cc := range w.controls {
 		if cc.used.Before(before) {
-			_ = cc.be.Close()
+			_ = cc.conn.Close()
 			delete(w.controls, key)
 		}
 	}

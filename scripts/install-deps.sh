@@ -19,6 +19,7 @@ command -v make >/dev/null 2>&1 || need+=(make)
 /usr/bin/perl -MDBD::MariaDB -e 1 >/dev/null 2>&1 || need+=(libdbd-mariadb-perl)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v redis-server >/dev/null 2>&1 || command -v valkey-server >/dev/null 2>&1 || need+=(redis-server)
 
 # Node's mysql2 for the client matrix, from the committed lockfile.
 node_clients() {

@@ -50,6 +50,7 @@ type config struct {
 	localInfile       bool   // -local-infile: relay LOAD DATA LOCAL INFILE (default)
 	readerListen      string // -reader-listen: the reader endpoint's address (needs -failover)
 	failover          string // "", "readonly" or "aurora"
+	fleet, fleetName  string // -fleet redis URL and -fleet-name
 	probeInterval     time.Duration
 	unreadyAfter      time.Duration
 	version           bool
@@ -170,6 +171,8 @@ func newFlagSet(c *config, users *userFlags, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.initQuery, "init-query", "", "statement run on every new backend connection")
 	fs.StringVar(&c.readerListen, "reader-listen", "", "`address` of a reader endpoint: its clients are served by the cluster's readers (least loaded first; the writer when none is healthy), with a pool of its own (needs -failover)")
 	fs.BoolVar(&c.localInfile, "local-infile", true, "relay LOAD DATA LOCAL INFILE to clients that enable it, as a direct connection does (false: refuse it with error 1148)")
+	fs.StringVar(&c.fleet, "fleet", "", "share one connection budget with every listener and driver of the same -fleet-name through Redis/Valkey: `redis://host:port/db` (rediss:// for TLS); -max-connections is then the whole fleet's cap")
+	fs.StringVar(&c.fleetName, "fleet-name", "", "name of the fleet budget (default: -target)")
 	return fs
 }
 

@@ -21,7 +21,7 @@ type cluster struct {
 
 // newCluster builds the monitor and dialer for -failover and points the
 // backend's dials at the current writer.
-func newCluster(cfg *config, b *proxy.Backend, log *slog.Logger) (*cluster, error) {
+func newCluster(cfg *config, b *proxy.Backend, log *slog.Logger, track func(open bool)) (*cluster, error) {
 	if cfg.failover == "" {
 		return nil, nil
 	}
@@ -38,9 +38,9 @@ func newCluster(cfg *config, b *proxy.Backend, log *slog.Logger) (*cluster, erro
 	var err error
 	switch cfg.failover {
 	case "readonly":
-		prov, err = failover.NewReadOnly(failover.ReadOnlyConfig{Hosts: hosts, Probe: failover.ProbeConfig{MySQL: probe}})
+		prov, err = failover.NewReadOnly(failover.ReadOnlyConfig{Hosts: hosts, Probe: failover.ProbeConfig{MySQL: probe, Track: track}})
 	case "aurora":
-		prov, err = failover.NewAurora(failover.AuroraConfig{ClusterEndpoint: hosts[0], Probe: failover.ProbeConfig{MySQL: probe}})
+		prov, err = failover.NewAurora(failover.AuroraConfig{ClusterEndpoint: hosts[0], Probe: failover.ProbeConfig{MySQL: probe, Track: track}})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("-failover: %w", err)

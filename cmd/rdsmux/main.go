@@ -122,7 +122,11 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 	if err != nil {
 		return err
 	}
-	cl, err := newCluster(cfg, backend, log)
+	budget, err := newFleet(cfg, log)
+	if err != nil {
+		return err
+	}
+	cl, err := newCluster(cfg, backend, log, budget.track())
 	if err != nil {
 		return err
 	}
@@ -135,6 +139,7 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 	}
 	health := newHealth(log, cfg.unreadyAfter)
 	p, err := pool.New(pool.Config{
+		Budget:                    budget.budget(),
 		Dial:                      health.wrapDial(backend.Dial),
 		MaxConnections:            cfg.maxConnections,
 		MaxConnectionsPercent:     cfg.maxConnPercent,
@@ -205,7 +210,7 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 	probeDone := make(chan struct{})
 	go func() { // ends with stopProbe below
 		defer close(probeDone)
-		health.probe(probeCtx, cfg.probeInterval, backend.Dial, creds.anyUser)
+		health.probe(probeCtx, cfg.probeInterval, budget.trackDial(backend.Dial), creds.anyUser)
 	}()
 	log.Info("rdsmux: listening", "version", buildVersion(), "addr", ln.Addr().String(), "target", cfg.target, "metrics", metricsAddr,
 		"users", len(*creds.backends.Load()), "max_connections", cfg.maxConnections, "max_connections_percent", cfg.maxConnPercent)

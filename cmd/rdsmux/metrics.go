@@ -185,6 +185,7 @@ func newRegistry(stats func() proxy.Stats, tls *tlsCounter, ready func() bool) *
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		newStatsCollector(stats, tls),
+		newFleetCollector(stats),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

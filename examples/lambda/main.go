@@ -19,6 +19,19 @@
 //     CA bundle, global-bundle.pem, with the function) and iamauth refuses
 //     to send a token over anything less.
 //
+// What an in-process pool cannot do here: an execution environment serves
+// one request at a time and is frozen between invocations with its
+// sockets open, so the function's database connections are concurrency x
+// DB_MAX_CONNECTIONS, however idle they are, and a fleet budget (the DSN's
+// fleet=) cannot help a frozen environment give its slots back. For
+// bursts, point DB_HOST at a fleet of rdsmux listeners that share one
+// budget through Redis instead (the self-hosted RDS Proxy): see
+// listener-fleet/ (compose file, ECS task definition and settings). The
+// listener then signs in to the database with IAM (-backend-iam), and the
+// functions sign in to the listener as one of its client users (a
+// password, from Secrets Manager for example, instead of this example's
+// IAM token).
+//
 // Environment: DB_HOST, DB_PORT (default 3306), DB_USER (a user created
 // with IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'), DB_NAME,
 // DB_CA_FILE, DB_MAX_CONNECTIONS (default 2). The region comes from an RDS

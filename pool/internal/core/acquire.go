@@ -77,7 +77,11 @@ func (p *Pool[T]) AcquireAfter(ctx context.Context, part *Partition[T], tag stri
 	p.enqueueLocked(w, part, tag, now)
 	p.counters.Waits++
 	p.fillLocked()
+	atCap := p.atCap != nil && p.size >= p.limits.MaxSize
 	p.mu.Unlock()
+	if atCap {
+		p.atCap()
+	}
 	return p.wait(ctx, w, timeout, now)
 }
 
@@ -130,19 +134,20 @@ func (p *Pool[T]) abandon(w *waiter[T], ctxErr error, timeout time.Duration, sta
 
 // putLocked hands r (borrowed or fresh, counted in size but not in borrowed)
 // to the first waiter of its partition, or gives its slot to another
-// partition's waiter, or idles it.
+// partition's waiter, or idles it. Over a lowered MaxSize it closes r
+// first, waiters or not, so that a lower cap takes hold under load too.
 func (p *Pool[T]) putLocked(r *Resource[T], now int64) {
 	part := r.part
+	if p.size-p.closing > p.limits.MaxSize {
+		p.closeLocked(r, ReasonEvicted)
+		return
+	}
 	if w := part.waiters.head; w != nil {
 		p.dequeueLocked(w)
 		p.handOutLocked(r, 0)
 		r.waited = durationBetween(w.start, now)
 		p.counters.WaitNanos += int64(r.waited)
 		w.ch <- delivery[T]{r: r, match: match(w.tag, r.tag)}
-		return
-	}
-	if p.size-p.closing > p.limits.MaxSize {
-		p.closeLocked(r, ReasonEvicted)
 		return
 	}
 	if p.waiting > 0 && p.size >= p.limits.MaxSize && p.unmetLocked() > p.closing {

@@ -36,12 +36,19 @@ type Config[T any] struct {
 	// Now returns a monotonic clock reading in nanoseconds. nil uses the
 	// process's monotonic clock.
 	Now func() int64
+	// AtCap, if set, is called (without locks, on the acquirer's
+	// goroutine) when an Acquire queues while the pool is at MaxSize, so
+	// that whoever sets the limits (a fleet budget) can raise them. It
+	// must not block. Acquires served from the idle list never call it.
+	AtCap func()
 }
 
 // Limits are the pool's size limits.
 type Limits struct {
 	// MaxSize caps resources of all partitions together (idle, borrowed,
-	// dialing and closing). At least 1.
+	// dialing and closing). New makes it at least 1; SetLimits accepts 0
+	// (nothing is dialed and acquirers wait until it is raised), which a
+	// fleet budget uses while the process holds no slot.
 	MaxSize int
 	// MaxIdle is how many idle resources may stay idle indefinitely; idle
 	// resources beyond it are closed by Maintain once idle for IdleTimeout.
@@ -59,6 +66,7 @@ type Pool[T any] struct {
 	lifetime    int64
 	jitter      int64
 	claimWindow int64
+	atCap       func() // nil: none
 
 	dialCtx     context.Context // cancelled by Close
 	cancelDials context.CancelFunc
@@ -107,6 +115,7 @@ func New[T any](cfg Config[T]) *Pool[T] {
 		lifetime:    int64(cfg.MaxLifetime),
 		jitter:      int64(cfg.LifetimeJitter),
 		claimWindow: int64(cfg.ClaimWindow),
+		atCap:       cfg.AtCap,
 		limits:      cfg.Limits,
 		parts:       make(map[string]*Partition[T]),
 	}
@@ -136,9 +145,7 @@ func (p *Pool[T]) Partition(key string) *Partition[T] {
 // SetLimits changes the limits. Lowering MaxSize closes idle resources down
 // to it; borrowed ones are closed as they come back until the pool fits.
 func (p *Pool[T]) SetLimits(l Limits) {
-	if l.MaxSize < 1 {
-		l.MaxSize = 1
-	}
+	l.MaxSize = max(l.MaxSize, 0)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.limits = l

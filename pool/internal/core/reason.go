@@ -16,6 +16,7 @@ const (
 	ReasonDirty                     // state unknown and could not be reset
 	ReasonSetupFailed               // dialed but its setup (init query etc.) failed
 	ReasonPoolClosed                // the pool was closed
+	ReasonControl                   // a slot reserved for a control connection was given back
 	NumReasons        int    = iota
 )
 
@@ -30,6 +31,7 @@ var reasonNames = [NumReasons]string{
 	ReasonDirty:       "dirty",
 	ReasonSetupFailed: "setup_failed",
 	ReasonPoolClosed:  "pool_closed",
+	ReasonControl:     "control",
 }
 
 // String returns the reason's snake_case name, as used in metrics.
