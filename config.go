@@ -89,6 +89,13 @@ type Config struct {
 	// connection (LRU); 0 means the default, a negative value disables
 	// caching (statements are prepared and closed per use).
 	StatementCacheSize int
+	// VerifySessionState reads each borrowed backend's session state
+	// (database, tracked variables, open transaction) back from the
+	// server and fails the statement with a pool.StateMismatchError naming
+	// the variable and both values if it is not the session's (see
+	// pool.Config.VerifyState). A round trip per borrow: for tests, or to
+	// confirm a suspected leak.
+	VerifySessionState bool
 
 	// Failover is "" (connect to the DSN's address), "readonly" (follow the
 	// writer of FailoverHosts by probing read_only) or "aurora" (follow an
@@ -155,6 +162,7 @@ const (
 	paramIdleTimeout               = "idleTimeout"
 	paramHealthCheckIdle           = "healthCheckIdle"
 	paramStatementCacheSize        = "statementCacheSize"
+	paramVerifySessionState        = "verifySessionState"
 	paramFailover                  = "failover"
 	paramFailoverHosts             = "failoverHosts"
 	paramFailoverRole              = "failoverRole"
@@ -258,6 +266,8 @@ func (c *Config) setParam(key, value string) (bool, error) {
 		c.HealthCheckIdle, err = time.ParseDuration(value)
 	case paramStatementCacheSize:
 		c.StatementCacheSize, err = strconv.Atoi(value)
+	case paramVerifySessionState:
+		c.VerifySessionState, err = strconv.ParseBool(value)
 	case paramFailover:
 		c.Failover = strings.ToLower(value)
 	case paramFailoverHosts:
@@ -353,6 +363,9 @@ func (c *Config) FormatDSN() string {
 	}
 	if c.StatementCacheSize != def.StatementCacheSize {
 		add(paramStatementCacheSize, strconv.Itoa(c.StatementCacheSize))
+	}
+	if c.VerifySessionState {
+		add(paramVerifySessionState, "true")
 	}
 	if c.Failover != "" {
 		add(paramFailover, c.Failover)

@@ -269,6 +269,7 @@ func acquireTarget(cfg *Config, backendCfg *mysql.Config, dialer *failover.Diale
 		MaxIdleConnectionsPercent: cfg.MaxIdleConnectionsPercent,
 		ConnectionBorrowTimeout:   borrowTimeout,
 		InitQuery:                 cfg.InitQuery,
+		VerifyState:               cfg.VerifySessionState,
 		MaxLifetime:               cfg.MaxLifetime,
 		IdleTimeout:               cfg.IdleTimeout,
 		HealthCheckIdle:           cfg.HealthCheckIdle,

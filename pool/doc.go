@@ -27,6 +27,54 @@
 // the difference. Close never gives a backend back dirty: it rolls back,
 // resets (Conn.Reset) or closes it.
 //
+// # Why no session state survives a reuse unseen
+//
+// Every client must see what a dedicated connection would give it. The
+// pool holds to that by knowing each backend's real state rather than
+// inferring it (state.go, lastid.go):
+//
+//   - What is tracked: the current database and the session variables of
+//     pinning.Var (character sets and collations, sql_mode, time_zone,
+//     transaction characteristics, autocommit, limits and timeouts, ...),
+//     plus the collation the server keeps with the client character set
+//     (pinning.VarClientCollation), the open transaction and
+//     LAST_INSERT_ID().
+//   - The baseline: the first connection of a partition is read in one
+//     query (DATABASE() and every tracked variable the server has, so a
+//     server without transaction_isolation is asked for tx_isolation) after
+//     the handshake, DSN parameters and InitQuery ran. That is the state
+//     every fresh connection starts in; sessions and backends record their
+//     settings as differences from it, and a backend that opened in
+//     another state records its own differences.
+//   - Read, not guessed: after every statement that changes a setting
+//     (even one that failed), after a reset, and when a connection opens,
+//     the pool reads the state back from the server. A value the server
+//     rounded, a collation that followed its character set, sql_big_selects
+//     after max_join_size, DEFAULT (the global value) all come back as the
+//     server holds them.
+//   - Reuse is explicit: bringing a backend to a session's state is one
+//     SET with literal values (SET NAMES cs COLLATE coll for the character
+//     set group, which also sets the hidden client collation, then each
+//     variable that differs), never DEFAULT, spelled as that server knows
+//     each variable. A prepared statement is cached per backend under the
+//     state it was prepared in (State: database and settings, less those
+//     the server does not use to prepare) and runs in the state the client
+//     prepared it in, as on a dedicated connection.
+//   - Transactions: the server's status flags, where the front end sees
+//     them (the listener); completion_type and the statement's effects
+//     where it does not (the driver). A statement that failed with
+//     autocommit off keeps the backend (an ERR packet carries no flags). A
+//     closing session's transaction ends with ROLLBACK AND NO CHAIN NO
+//     RELEASE.
+//   - What cannot be known pins: user variables, temporary tables, named
+//     locks, text PREPARE, SET TRANSACTION and @@tx_* with no scope (the
+//     next transaction only), assignments to character_set_database, and
+//     untracked variables. A pinned session keeps its backend, which is
+//     reset (or closed) before anyone else gets it.
+//   - What the pool does not see at all (a stored procedure that changes a
+//     session variable) Config.VerifyState catches: every borrow reads the
+//     state back and a difference fails with a *StateMismatchError.
+//
 // # Look-behind statements
 //
 // Some statements read state that earlier statements left on the

@@ -47,6 +47,7 @@ type config struct {
 	shutdownTimeout   time.Duration
 	stmtCache         int
 	initQuery         string
+	verifyState       bool   // -verify-session-state
 	localInfile       bool   // -local-infile: relay LOAD DATA LOCAL INFILE (default)
 	readerListen      string // -reader-listen: the reader endpoint's address (needs -failover)
 	failover          string // "", "readonly" or "aurora"
@@ -169,6 +170,7 @@ func newFlagSet(c *config, users *userFlags, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for clients to finish their transactions")
 	fs.IntVar(&c.stmtCache, "statement-cache", 0, "prepared statements cached per backend connection (0: 256)")
 	fs.StringVar(&c.initQuery, "init-query", "", "statement run on every new backend connection")
+	fs.BoolVar(&c.verifyState, "verify-session-state", false, "read every borrowed backend's session state back and fail the command with the variable and both values if it is not the client's (a round trip per borrow: to confirm a suspected leak)")
 	fs.StringVar(&c.readerListen, "reader-listen", "", "`address` of a reader endpoint: its clients are served by the cluster's readers (least loaded first; the writer when none is healthy), with a pool of its own (needs -failover)")
 	fs.BoolVar(&c.localInfile, "local-infile", true, "relay LOAD DATA LOCAL INFILE to clients that enable it, as a direct connection does (false: refuse it with error 1148)")
 	fs.StringVar(&c.fleet, "fleet", "", "share one connection budget with every listener and driver of the same -fleet-name through Redis/Valkey: `redis://host:port/db` (rediss:// for TLS); -max-connections is then the whole fleet's cap")

@@ -146,6 +146,7 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 		MaxIdleConnectionsPercent: cfg.maxIdlePercent,
 		ConnectionBorrowTimeout:   cfg.borrowTimeout,
 		InitQuery:                 cfg.initQuery,
+		VerifyState:               cfg.verifyState,
 		Logger:                    log,
 	})
 	if err != nil {
