@@ -359,6 +359,20 @@ func (s *Session) resetHeld(ctx context.Context) error {
 	if err == nil && p.cfg.InitQuery != "" {
 		err = b.conn.Exec(ctx, p.cfg.InitQuery)
 	}
+	if err == nil {
+		// MariaDB keeps the current database across a reset but returns
+		// character_set_database and collation_database to the server's
+		// defaults; USE it again sets them from the database, as on a
+		// fresh connection.
+		if db := b.schema; db != noSchema {
+			if db == "" {
+				db = s.part.stateOf().baseSchema
+			}
+			if db != "" {
+				err = b.conn.Exec(ctx, "USE "+quoteIdent(db))
+			}
+		}
+	}
 	if err != nil {
 		reason := core.ReasonDirty
 		if !errors.Is(err, ErrResetUnsupported) && p.broken(b.conn, err) {

@@ -17,7 +17,7 @@ type exampleConn struct{ user string }
 func (c *exampleConn) Exec(ctx context.Context, query string) error { return nil }
 func (c *exampleConn) QueryValue(ctx context.Context, query string) (string, error) {
 	switch query {
-	case "SELECT @@max_connections":
+	case "SELECT @@max_connections LIMIT 1":
 		return "100", nil
 	case "SELECT DATABASE()":
 		return "app", nil

@@ -69,7 +69,7 @@ func (s *Session) settleLastID(ctx context.Context, b *Backend) bool {
 	if s.lastIDKnown || !s.own.Has(pinning.PinLastInsertID) {
 		return true
 	}
-	v, err := b.conn.QueryValue(ctx, "SELECT LAST_INSERT_ID()")
+	v, err := b.conn.QueryValue(ctx, "SELECT LAST_INSERT_ID() LIMIT 1")
 	s.ranQuery()
 	if err == nil {
 		var n uint64

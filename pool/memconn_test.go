@@ -115,7 +115,7 @@ func (c *memConn) QueryValue(ctx context.Context, q string) (string, error) {
 	c.srv.mu.Lock()
 	defer c.srv.mu.Unlock()
 	switch {
-	case q == "SELECT @@max_connections":
+	case q == "SELECT @@max_connections LIMIT 1":
 		return c.srv.maxConnections, nil
 	case q == "SELECT DATABASE()":
 		return c.srv.database, nil
@@ -123,7 +123,7 @@ func (c *memConn) QueryValue(ctx context.Context, q string) (string, error) {
 		c.srv.mu.Unlock()
 		defer c.srv.mu.Lock()
 		return c.stateAnswer(q), nil
-	case q == "SELECT @@in_transaction":
+	case q == "SELECT @@in_transaction LIMIT 1":
 		return "0", nil
 	case strings.HasSuffix(q, " IS NULL"):
 		if v, ok := c.srv.values[strings.TrimSuffix(strings.TrimPrefix(q, "SELECT @@SESSION."), " IS NULL")]; ok && v == "<null>" {

@@ -222,7 +222,7 @@ func (p *Pool) setup(ctx context.Context, user string, c Conn) (*Backend, error)
 // resolveLimits reads @@max_connections and sets the cap from
 // MaxConnectionsPercent.
 func (p *Pool) resolveLimits(ctx context.Context, c Conn) error {
-	v, err := c.QueryValue(ctx, "SELECT @@max_connections")
+	v, err := c.QueryValue(ctx, "SELECT @@max_connections LIMIT 1")
 	if err != nil {
 		return fmt.Errorf("rdsmux/pool: reading @@max_connections to apply MaxConnectionsPercent: %w", err)
 	}

@@ -343,13 +343,13 @@ func TestCloseReturnsBackendClean(t *testing.T) {
 			var r pinning.Result
 			r.Statements, r.Pins = 1, pinning.PinReasons(0).Add(pinning.PinTemporaryTable)
 			s.Done(context.Background(), b, &r, Status{})
-		}, []string{"<reset>", "SET NAMES utf8mb4"}, true},
+		}, []string{"<reset>", "SET NAMES utf8mb4", "USE `test`"}, true},
 		{"pinned, reset unsupported: closed", ErrResetUnsupported, func(s *Session, b *Backend) {
 			var r pinning.Result
 			r.Statements, r.Pins = 1, pinning.PinReasons(0).Add(pinning.PinGetLock)
 			s.Done(context.Background(), b, &r, Status{})
 		}, nil, false},
-		{"Acquire without Done: reset", nil, func(s *Session, b *Backend) {}, []string{"<reset>", "SET NAMES utf8mb4"}, true},
+		{"Acquire without Done: reset", nil, func(s *Session, b *Backend) {}, []string{"<reset>", "SET NAMES utf8mb4", "USE `test`"}, true},
 		{"results pending: closed", nil, func(s *Session, b *Backend) {
 			s.Done(context.Background(), b, nil, Status{MoreResults: true})
 		}, nil, false},
@@ -403,7 +403,7 @@ func TestResetState(t *testing.T) {
 		t.Fatalf("after ResetState: pinned=%v tx=%v settings=%v schema=%q held=%v",
 			s.Pinned(), s.InTransaction(), s.settings.Key(), s.Schema(), s.Held() != nil)
 	}
-	if got := memOf(b).takeExecs(); !slices.Equal(got, []string{"<reset>"}) {
+	if got := memOf(b).takeExecs(); !slices.Equal(got, []string{"<reset>", "USE `other`"}) {
 		t.Fatalf("got %q", got)
 	}
 	// The reset backend is back in its starting state except for the

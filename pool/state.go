@@ -76,7 +76,9 @@ func (st *serverState) build() {
 	}
 	// No table is read (which would clear the warnings a statement left
 	// for SHOW WARNINGS).
-	b.WriteString(") AS BINARY)")
+	// LIMIT 1: an explicit limit, which sql_select_limit does not
+	// override (under sql_select_limit=0 the query would return no row).
+	b.WriteString(") AS BINARY) LIMIT 1")
 	st.query = b.String()
 }
 
@@ -286,7 +288,7 @@ func (s *Session) verify(ctx context.Context, b *Backend) error {
 	if cs.schema != wantSchema {
 		return &StateMismatchError{Var: "database", Want: wantSchema, Got: cs.schema}
 	}
-	if v, err := b.conn.QueryValue(ctx, "SELECT @@in_transaction"); err == nil && v != "0" {
+	if v, err := b.conn.QueryValue(ctx, "SELECT @@in_transaction LIMIT 1"); err == nil && v != "0" {
 		return &StateMismatchError{Var: "in_transaction", Want: "0", Got: v}
 	}
 	for _, v := range st.vars {
