@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -257,7 +258,9 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 		}
 		if err := s.apply(ctx, b); err != nil {
 			failures++
-			if ctx.Err() == nil && p.broken(b.conn, err) && failures < 3 {
+			// b is closed by now (on another goroutine): ask the error,
+			// not the connection, whether it was dead.
+			if ctx.Err() == nil && errors.Is(err, errDead) && failures < 3 {
 				continue // that connection was dead; try another
 			}
 			return nil, err
@@ -292,8 +295,7 @@ func (s *Session) apply(ctx context.Context, b *Backend) error {
 			return fmt.Errorf("rdsmux/pool: %w: cannot return a connection to no database", ErrBroken)
 		}
 		if err := b.conn.Exec(ctx, "USE "+quoteIdent(target)); err != nil {
-			b.res.Destroy(p.reasonFor(b, err))
-			return fmt.Errorf("rdsmux/pool: switching a backend connection to database %q: %w", target, err)
+			return s.applyFailed(b, err, fmt.Errorf("rdsmux/pool: switching a backend connection to database %q: %w", target, err))
 		}
 		b.schema = s.schema
 		diffed = true
@@ -301,8 +303,7 @@ func (s *Session) apply(ctx context.Context, b *Backend) error {
 	if !b.settings.Equal(&s.settings) {
 		if stmt := s.settings.DiffFrom(&b.settings, &st.base, &st.names); stmt != "" {
 			if err := b.conn.Exec(ctx, stmt); err != nil {
-				b.res.Destroy(p.reasonFor(b, err))
-				return fmt.Errorf("rdsmux/pool: applying the session's settings (%s): %w", stmt, err)
+				return s.applyFailed(b, err, fmt.Errorf("rdsmux/pool: applying the session's settings (%s): %w", stmt, err))
 			}
 		}
 		b.settings = s.settings
@@ -330,6 +331,29 @@ func (s *Session) verified(ctx context.Context, b *Backend) (*Backend, error) {
 	b.res.Destroy(core.ReasonDirty)
 	return nil, err
 }
+
+// errDead marks an error of apply after which the connection was found
+// dead (and closed).
+var errDead = errors.New("rdsmux/pool: the backend connection was dead")
+
+// applyFailed closes b after apply's statement failed with err, and
+// returns wrapped, marked errDead if b was dead: b's state must be read
+// before it is closed, since closing runs on another goroutine.
+func (s *Session) applyFailed(b *Backend, err, wrapped error) error {
+	reason := s.pool.reasonFor(b, err)
+	b.res.Destroy(reason)
+	if reason == core.ReasonBroken {
+		return &deadError{wrapped}
+	}
+	return wrapped
+}
+
+// deadError is an apply error after which the connection was dead.
+type deadError struct{ err error }
+
+func (e *deadError) Error() string        { return e.err.Error() }
+func (e *deadError) Unwrap() error        { return e.err }
+func (e *deadError) Is(target error) bool { return target == errDead }
 
 // normalize says the session's starting state as differences from the
 // partition's baseline, once it is known: a starting schema that is the
