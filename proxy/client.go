@@ -37,6 +37,10 @@ type clientConn struct {
 	cursors     int                    // statements with a cursor open on the held backend
 	trans       [2]*wire.EOFTranslator // by the backend's CLIENT_DEPRECATE_EOF
 	scratch     []byte
+	// metaDefs holds back the column definitions of an execute's
+	// result until relay knows whether the client needs them (see
+	// metacache.go); its packets are reused.
+	metaDefs [][]byte
 	// waitCtx bounds the client's waits for a backend: the watcher
 	// cancels it (cancelWait) when the client goes away.
 	waitCtx context.Context

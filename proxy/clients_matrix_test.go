@@ -20,7 +20,7 @@ import (
 // without the feature reports ok with a "n/a" detail, directly and through
 // the listener alike).
 var matrixChecks = []string{
-	"charsets", "unicode", "types", "json_metadata", "stmt_cache", "transactions", "insert_id", "dup_key",
+	"charsets", "unicode", "types", "json_metadata", "metadata_cache", "stmt_cache", "transactions", "insert_id", "dup_key",
 	"warnings", "call_multi", "multi_on", "multi_off", "select_db", "change_user", "reset",
 	"session_state", "stream", "cursor", "local_infile", "burst",
 }

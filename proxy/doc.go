@@ -14,7 +14,10 @@
 // listener: its version (with VersionSuffix), default collation and, of the
 // capabilities the listener relays, those the server has; a MariaDB server
 // is announced as one, with MARIADB_CLIENT_EXTENDED_METADATA (clients that
-// ask for it get backends dialed with it). See identity.go.
+// ask for it get backends dialed with it) and MARIADB_CLIENT_CACHE_METADATA,
+// which the listener emulates: backends always send column definitions,
+// and a client is sent an execute's definitions only when they differ from
+// those it holds for the statement (metacache.go). See identity.go.
 //
 // The two hops are encrypted independently: Server.TLSConfig for clients,
 // Backend.TLSConfig for the database (cmd/rdsmux: -tls-cert/-tls-key,

@@ -42,8 +42,9 @@ const backendDependentCaps = wire.ClientMultiStatements | wire.ClientMultiResult
 // clients when the backend's server has them. Extended metadata changes
 // column definitions only: the client's backends are dialed with it (their
 // own pool partition, see partitionKey) and the definitions are relayed
-// unchanged.
-const extendedCaps = wire.MariaDBClientExtendedMetadata
+// unchanged. The metadata cache is emulated by the listener (metacache.go):
+// backends are dialed without it and always send definitions.
+const extendedCaps = wire.MariaDBClientExtendedMetadata | wire.MariaDBClientCacheMetadata
 
 func serverInfoOf(hs *wire.Handshake) *ServerInfo {
 	return &ServerInfo{Version: hs.ServerVersion, Capabilities: hs.Capabilities,

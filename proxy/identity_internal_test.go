@@ -37,6 +37,11 @@ func TestIdentityFollowsServerInfo(t *testing.T) {
 	id = s.identity()
 	assert.Zero(t, id.Capabilities&(wire.ClientLongPassword|wire.MariaDBClientStmtBulkOperations))
 	assert.NotZero(t, id.Capabilities&wire.MariaDBClientExtendedMetadata)
+	assert.Zero(t, id.Capabilities&wire.MariaDBClientCacheMetadata, "offered only when the server has it")
+	b.noteServer(&wire.Handshake{ServerVersion: "5.5.5-10.11.6-MariaDB", Charset: 45,
+		Capabilities: wire.DefaultServerCapabilities&^wire.ClientLongPassword | wire.MariaDBClientCacheMetadata})
+	id = s.identity()
+	assert.NotZero(t, id.Capabilities&wire.MariaDBClientCacheMetadata)
 
 	s2 := &Server{Backend: b, ServerVersion: "8.0.0-operator"}
 	assert.Equal(t, "8.0.0-operator", s2.identity().Version)
@@ -55,4 +60,13 @@ func TestLocalInfileNotEnabledByVersion(t *testing.T) {
 	} {
 		assert.Equal(t, code, localInfileNotEnabled(v).Code, v)
 	}
+}
+
+// TestCacheMetadataSharesPartition: the metadata cache is emulated by the
+// listener, so its clients share the backends of the others (dialed
+// without it), unlike extended metadata.
+func TestCacheMetadataSharesPartition(t *testing.T) {
+	assert.Equal(t, "app", partitionKey("app", wire.MariaDBClientCacheMetadata))
+	assert.Equal(t, "app"+foundRowsSuffix, partitionKey("app", wire.ClientFoundRows|wire.MariaDBClientCacheMetadata))
+	assert.Equal(t, "app"+extMetadataSuffix, partitionKey("app", wire.MariaDBClientExtendedMetadata|wire.MariaDBClientCacheMetadata))
 }

@@ -62,11 +62,12 @@ func TestAnnouncesBackendVersion(t *testing.T) {
 	hs := cc.Handshake()
 	assert.Equal(t, aVersion+proxy.VersionSuffix, hs.ServerVersion)
 	assert.True(t, strings.Contains(hs.ServerVersion, "MariaDB"))
-	assert.Zero(t, hs.Capabilities&^(proxy.ClientCapabilities|wire.ClientSSL|wire.MariaDBClientExtendedMetadata))
+	assert.Zero(t, hs.Capabilities&^(proxy.ClientCapabilities|wire.ClientSSL|wire.MariaDBClientExtendedMetadata|wire.MariaDBClientCacheMetadata))
 	// Announced as MariaDB announces itself: no CLIENT_MYSQL, extended
-	// metadata offered.
+	// metadata and the metadata cache (emulated) offered.
 	assert.Zero(t, hs.Capabilities&wire.ClientLongPassword)
 	assert.NotZero(t, hs.Capabilities&wire.MariaDBClientExtendedMetadata)
+	assert.NotZero(t, hs.Capabilities&wire.MariaDBClientCacheMetadata)
 	v, _, err := cc.QueryValue(ctx, "SELECT VERSION()")
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(aVersion, "5.5.5-"+v), "VERSION() %q, handshake %q", v, aVersion)

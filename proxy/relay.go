@@ -23,6 +23,10 @@ type outcome struct {
 	lastRow   bool        // a COM_STMT_FETCH reached the end of the cursor
 	fatal     bool        // serverErr says the server closes the connection
 	prepared  bool        // the command was the client's COM_STMT_PREPARE
+	// stmt is the statement of a COM_STMT_EXECUTE, whose result's column
+	// definitions the metadata cache may leave out (metacache.go); nil
+	// for other commands.
+	stmt *clientStmt
 }
 
 // fatalServerError reports whether a server error ends the connection it
@@ -63,6 +67,13 @@ func (c *clientConn) relay(be *BackendConn, mode wire.Mode, o *outcome) {
 	caps := be.cc.Capabilities()
 	seen := false // an OK or EOF set the status
 	forward := true
+	// With MariaDB's metadata cache, every column count gets the
+	// metadata-follows byte, and the definitions of an execute's result
+	// are held back (holding) until the listener knows whether the
+	// client needs them (metacache.go).
+	cache := c.cacheMetadata()
+	results, held := 0, 0
+	holding := false
 	for !f.Done() {
 		p, err := be.cc.ReadPacket()
 		if err != nil {
@@ -88,6 +99,29 @@ func (c *clientConn) relay(be *BackendConn, mode wire.Mode, o *outcome) {
 			}
 		case wire.KindColumnCount:
 			o.rows = true
+			results++
+			if !cache || !forward || o.clientErr != nil {
+				break
+			}
+			if c.cachedResult(mode, o, results) {
+				holding, held = true, 0
+			} else {
+				o.clientErr = c.writeColumnCount(f.Columns(), true)
+			}
+			continue
+		case wire.KindColumnDef:
+			if !holding {
+				break
+			}
+			// The translator still sees the definition (an EOF may be
+			// due after the last one); it is written, or not, with the
+			// column count once all are held.
+			tr.Translate(f, kind, p)
+			if held = c.holdDefinition(held, p); uint64(held) == f.Columns() {
+				holding = false
+				o.clientErr = c.writeCachedMetadata(o.stmt, f.Columns())
+			}
+			continue
 		case wire.KindResultEnd, wire.KindMetadataEOF:
 			seen = true
 		case wire.KindLocalInfile:

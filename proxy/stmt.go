@@ -34,6 +34,14 @@ type clientStmt struct {
 	// closed.
 	cursor     bool
 	cursorStmt *backendStmt
+	// cols are the column definitions the client holds for the
+	// statement, from the prepare answer or the last execute that sent
+	// them, and colsState the session state key they were produced in:
+	// a client with MariaDB's metadata cache is sent definitions at
+	// execute only when they changed (see metacache.go). Never modified
+	// in place.
+	cols      [][]byte
+	colsState string
 }
 
 // stmtKey identifies a statement prepared on a backend: the session state
@@ -71,6 +79,7 @@ func (c *clientConn) prepare(p []byte) error {
 	c.stmts[cs.id] = cs
 	o := outcome{status: be.cc.Status(), prepared: true}
 	o.clientErr = c.writePrepareOK(cs, bs, o.status)
+	cs.cols, cs.colsState = bs.columns, state.Key()
 	return c.finish(b, be, nil, &o, hadState)
 }
 
@@ -260,7 +269,7 @@ func (c *clientConn) execute(p []byte) error {
 			"rdsmux: statement %d now has %d parameters on the server, %d when it was prepared; prepare it again",
 			cs.id, bs.numParams, cs.numParams), hadState)
 	}
-	var o outcome
+	o := outcome{stmt: cs}
 	for _, ld := range cs.longData {
 		_ = wire.SetStatementID(ld, bs.id)
 		if err := send(be, ld); err != nil {

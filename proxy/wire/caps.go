@@ -45,7 +45,7 @@ const (
 	MariaDBClientComMulti           Capability = 1 << 33 // never negotiated by this package
 	MariaDBClientStmtBulkOperations Capability = 1 << 34 // COM_STMT_BULK_EXECUTE; never negotiated by this package
 	MariaDBClientExtendedMetadata   Capability = 1 << 35 // column definitions carry extended type info (json, uuid...)
-	MariaDBClientCacheMetadata      Capability = 1 << 36 // never negotiated by this package
+	MariaDBClientCacheMetadata      Capability = 1 << 36 // column counts carry a metadata-follows byte; offered by a ServerConn only (see serverOnlyCaps)
 	MariaDBClientBulkUnitResults    Capability = 1 << 38 // never negotiated by this package
 	mariaDBCaps                     Capability = 0xffffffff << 32
 	mariaDBSupportedCaps            Capability = MariaDBClientExtendedMetadata
@@ -58,13 +58,21 @@ func (c Capability) MariaDB() uint32 { return uint32(c >> 32) }
 // Has reports whether all flags of f are set in c.
 func (c Capability) Has(f Capability) bool { return c&f == f }
 
-// unsupportedCaps are capabilities this package never negotiates, in either
-// direction: compression, optional result-set metadata, query attributes,
+// unsupportedCaps are capabilities a ClientConn never asks for:
+// compression, optional result-set metadata, query attributes,
 // multi-factor authentication and MariaDB's extensions other than extended
-// metadata change the packet formats in ways it does not implement.
+// metadata change the packet formats in ways it does not implement. A
+// ServerConn does not offer them either, except serverOnlyCaps.
 const unsupportedCaps = ClientCompress | ClientZstdCompression | ClientOptionalResultsetMetadata |
 	ClientQueryAttributes | ClientMultiFactorAuth | ClientSSLVerifyServerCert | ClientRememberOptions |
 	mariaDBCaps&^mariaDBSupportedCaps
+
+// serverOnlyCaps are capabilities a ServerConn offers when configured to,
+// though a ClientConn never asks for them: with MariaDB's metadata cache,
+// every column count packet the server's user writes carries the
+// metadata-follows byte (AppendColumnCount), and the user decides when a
+// prepared statement's column definitions are left out.
+const serverOnlyCaps = MariaDBClientCacheMetadata
 
 // Status is a set of SERVER_STATUS_* flags, sent in OK and EOF packets.
 type Status uint16

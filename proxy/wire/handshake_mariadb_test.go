@@ -44,3 +44,17 @@ func TestMariaDBExtendedCapabilities(t *testing.T) {
 	assert.Equal(t, "j", c.Name)
 	assert.Equal(t, TypeBlob, c.Type)
 }
+
+// TestCacheMetadataOfferedByServerOnly: a ServerConn offers MariaDB's
+// metadata cache when configured to (its user writes the metadata-follows
+// byte); a ClientConn never asks for it, nor a ServerConn offers MariaDB's
+// other extensions.
+func TestCacheMetadataOfferedByServerOnly(t *testing.T) {
+	cfg := &ServerConfig{}
+	offered := cfg.offeredCaps(DefaultServerCapabilities&^ClientLongPassword | MariaDBClientCacheMetadata |
+		MariaDBClientStmtBulkOperations | MariaDBClientProgress)
+	assert.NotZero(t, offered&MariaDBClientCacheMetadata)
+	assert.Zero(t, offered&(MariaDBClientStmtBulkOperations|MariaDBClientProgress))
+	assert.NotZero(t, unsupportedCaps&MariaDBClientCacheMetadata, "a ClientConn never asks for it")
+	assert.Zero(t, cfg.offeredCaps(DefaultServerCapabilities)&MariaDBClientCacheMetadata)
+}

@@ -39,6 +39,9 @@ type ServerConfig struct {
 	ServerVersion string
 	// Capabilities offered to clients; DefaultServerCapabilities when
 	// zero. ClientSSL is managed by TLSConfig; compression is removed.
+	// Offering MariaDBClientCacheMetadata (with ClientLongPassword
+	// unset) obliges the caller to write column counts with
+	// AppendColumnCount to the clients that take it.
 	Capabilities Capability
 	// TLSConfig enables TLS (clients that send an SSLRequest); nil offers
 	// no TLS.
@@ -167,7 +170,7 @@ func (cfg *ServerConfig) offeredCaps(caps Capability) Capability {
 	if caps == 0 {
 		caps = DefaultServerCapabilities
 	}
-	caps &^= unsupportedCaps | ClientSSL
+	caps &^= unsupportedCaps&^serverOnlyCaps | ClientSSL
 	caps |= ClientProtocol41 | ClientSecureConnection | ClientPluginAuth
 	if cfg.TLSConfig != nil {
 		caps |= ClientSSL

@@ -49,7 +49,7 @@ func (s *ServerConn) WriteTextResult(cols []*Column, rows [][][]byte, status Sta
 	if len(cols) == 0 {
 		return errors.New("wire: a result set needs at least one column")
 	}
-	b := AppendLenEncInt(s.Scratch(), uint64(len(cols)))
+	b := AppendColumnCount(s.Scratch(), uint64(len(cols)), true, s.caps)
 	if err := s.WritePacket(b); err != nil {
 		return err
 	}

@@ -108,6 +108,9 @@ Object.assign(checks, {
       return [ok, { text: typeof a.j, binary: typeof b.j }];
     });
   },
+  async metadata_cache() {
+    return [true, "n/a: mysql2 does not ask for MariaDB's metadata cache"];
+  },
   async stmt_cache() {
     return withConn({}, async (c) => {
       let total = 0;

@@ -89,6 +89,28 @@ $checks{types} = sub {
     return ($ok, { map { $_ => $got{$_} ? 1 : 0 } keys %got });
 };
 $checks{json_metadata} = sub { return (1, "n/a: the library does not read MariaDB's extended metadata") };
+$checks{metadata_cache} = sub {
+    # libmariadb negotiates MariaDB's metadata cache: a server-prepared
+    # statement keeps the column definitions it got at prepare (utf8mb4,
+    # 400 bytes long) after character_set_results changes (binary: 100),
+    # as MariaDB resends them only when the statement's metadata changes.
+    my $dbh = connect_env(mariadb_server_prepare => 1);
+    my $t = "matrix_types_$TAG";
+    $dbh->do("DELETE FROM $t");
+    $dbh->do("INSERT INTO $t (id, s) VALUES (1, ?)", undef, $UNI);
+    my $st = $dbh->prepare("SELECT s FROM $t WHERE id = ?");
+    my (@text, @len);
+    for my $cs ('utf8mb4', 'binary', 'binary', 'utf8mb4') {
+        $dbh->do("SET SESSION character_set_results = '$cs'");
+        $st->execute(1);
+        push @text, $st->fetchrow_arrayref->[0] eq $UNI ? 1 : 0;
+        push @len, $st->{PRECISION}[0];
+        $st->finish;
+    }
+    my $ok = !grep { !$_ } @text;
+    $ok &&= !grep { $_ != 400 } @len;
+    return ($ok, { text => \@text, length => \@len });
+};
 $checks{stmt_cache} = sub {
     my $dbh = connect_env(mariadb_server_prepare => 1);
     my $st = $dbh->prepare('SELECT ? + 1');

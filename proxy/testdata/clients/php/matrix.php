@@ -125,6 +125,7 @@ $checks['types'] = function () use ($UNI, $TAG, $native) {
     return [!in_array(false, $got, true), $got];
 };
 $checks['json_metadata'] = function () { return [true, "n/a: the library does not read MariaDB's extended metadata"]; };
+$checks['metadata_cache'] = function () { return [true, "n/a: mysqlnd does not ask for MariaDB's metadata cache"]; };
 $checks['stmt_cache'] = function () use ($native) {
     global $api;
     $c = conn('utf8mb4', $api === 'pdo' ? $native : []);

@@ -300,6 +300,10 @@ def check_json_metadata():
     return True, "n/a: the library does not read MariaDB's extended metadata"
 
 
+def check_metadata_cache():
+    return True, "n/a: no server-side prepared statements in this library"
+
+
 def check_reset():
     return True, "n/a: no COM_RESET_CONNECTION in this library"
 

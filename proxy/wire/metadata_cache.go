@@ -1,0 +1,70 @@
+package wire
+
+import "bytes"
+
+// ParseColumnCount parses the packet that starts a result set on a
+// connection with capabilities caps: the column count and, with MariaDB's
+// MariaDBClientCacheMetadata, the metadata-follows byte (0: the column
+// definitions are left out and the client reuses those it holds for the
+// prepared statement; 1: they follow). Without the capability, metadata
+// always follows and extra bytes are ignored, as clients do.
+func ParseColumnCount(p []byte, caps Capability) (n uint64, metadataFollows bool, err error) {
+	n, null, l, err := ReadLenEncInt(p)
+	if err != nil || null || n == 0 {
+		return 0, false, malformed("bad column count")
+	}
+	if caps&MariaDBClientCacheMetadata == 0 {
+		return n, true, nil
+	}
+	if len(p) <= l {
+		return 0, false, malformed("column count: metadata-follows byte missing")
+	}
+	switch p[l] {
+	case 0:
+		return n, false, nil
+	case 1:
+		return n, true, nil
+	}
+	return 0, false, malformed("column count: metadata-follows byte is neither 0 nor 1")
+}
+
+// AppendColumnCount appends the packet that starts a result set of n
+// columns for a connection with capabilities caps: with
+// MariaDBClientCacheMetadata, the metadata-follows byte says whether the
+// column definitions follow (false only for a prepared statement's result
+// whose definitions the client holds).
+func AppendColumnCount(dst []byte, n uint64, metadataFollows bool, caps Capability) []byte {
+	dst = AppendLenEncInt(dst, n)
+	if caps&MariaDBClientCacheMetadata == 0 {
+		return dst
+	}
+	if metadataFollows {
+		return append(dst, 1)
+	}
+	return append(dst, 0)
+}
+
+// columnFixedLen is the length of a column definition's fixed-length
+// fields (after their 0x0c length byte): character set (2), column length
+// (4), type (1), flags (2), decimals (1), filler (2).
+const columnFixedLen = 12
+
+// SameColumnShape reports whether two column definition packets of result
+// sets describe the same column but for its character set and display
+// length: the same names (schema, tables, column, extended metadata), type,
+// flags and decimals. Those two fields are what the session's
+// character_set_results changes in the definitions of a statement the
+// server does not re-prepare. Packets that do not end with the fixed-length
+// fields (as definitions of result sets do) are never the same shape.
+func SameColumnShape(a, b []byte) bool {
+	if len(a) < columnFixedLen+1 || len(b) < columnFixedLen+1 {
+		return false
+	}
+	fa, fb := len(a)-columnFixedLen, len(b)-columnFixedLen
+	if a[fa-1] != columnFixedLen || b[fb-1] != columnFixedLen {
+		return false
+	}
+	// The names, then type, flags and decimals (offsets 6 to 10 of the
+	// fixed fields); character set (0-2) and length (2-6) may differ.
+	return bytes.Equal(a[:fa], b[:fb]) && bytes.Equal(a[fa+6:fa+10], b[fb+6:fb+10])
+}
