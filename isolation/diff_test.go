@@ -1,0 +1,349 @@
+package isolation
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rdsmux/rdsmux/internal/mariadbtest"
+)
+
+// Short mode sizes: 64 sessions of 40 operations over 4 backends.
+const (
+	shortSessions = 64
+	shortOps      = 40
+	maxBackends   = 4
+	historyLen    = 50
+)
+
+// subjectKind opens the handles sessions are multiplexed through.
+type subjectKind struct {
+	name string
+	// open returns a handle on which each sql.Conn is one client session,
+	// given the client's go-sql-driver parameters and the number of
+	// backend connections to share.
+	open func(t *testing.T, params string, backends int) *sql.DB
+}
+
+func driverSubject(db *mariadbtest.Server) subjectKind {
+	return subjectKind{name: "driver", open: func(t *testing.T, params string, backends int) *sql.DB {
+		return openDriver(t, db, params, backends).DB
+	}}
+}
+
+// listenerSubject starts one listener per number of backends asked for;
+// every profile of a run shares it.
+func listenerSubject(db *mariadbtest.Server) subjectKind {
+	ls := map[int]*listener{}
+	return subjectKind{name: "listener", open: func(t *testing.T, params string, backends int) *sql.DB {
+		l := ls[backends]
+		if l == nil {
+			l = startListener(t, db, backends)
+			ls[backends] = l
+		}
+		return l.open(t, params)
+	}}
+}
+
+func directSubject(db *mariadbtest.Server) subjectKind {
+	return subjectKind{name: "direct", open: func(t *testing.T, params string, _ int) *sql.DB {
+		return openDirect(t, db, params)
+	}}
+}
+
+// profile is one client behaviour: go-sql-driver parameters, with the
+// subject and twin handles that use them.
+type profile struct {
+	params  string
+	subject *sql.DB
+	twin    *sql.DB
+}
+
+// suite is one differential run.
+type suite struct {
+	t    *testing.T
+	db   *mariadbtest.Server
+	seed uint64
+	kind subjectKind
+
+	sessions, ops, comparisons, refusals, violations atomic.Int64
+
+	mu       sync.Mutex // guards viols and backends
+	viols    []*violation
+	backends map[int64]bool // CONNECTION_ID()s the subjects ran on
+}
+
+// violation is the first difference one session saw.
+type violation struct {
+	session int
+	profile string
+	opIndex int
+	op      op
+	step    string
+	subject outcome
+	twin    outcome
+	ops     []op     // the session's operations up to and including op
+	history []string // the same, with the subject's outcomes
+}
+
+func (v *violation) report(seed uint64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "VIOLATION (seed %d, RDSMUX_SEED=%d to repeat) session %d (client params %q), operation #%d: %s\n",
+		seed, seed, v.session, v.profile, v.opIndex, v.op)
+	fmt.Fprintf(&b, "  differing step: %s\n  subject: %s\n  twin:    %s\n", v.step, v.subject, v.twin)
+	h := v.history
+	from := 0
+	if len(h) > historyLen {
+		from = len(h) - historyLen
+	}
+	fmt.Fprintf(&b, "  the session's history (operations %d..%d):\n", from, len(h)-1)
+	for i := from; i < len(h); i++ {
+		fmt.Fprintf(&b, "    #%d %s\n", i, h[i])
+	}
+	return b.String()
+}
+
+// seed returns the run's seed: RDSMUX_SEED when set, else the clock.
+func seed(t *testing.T) uint64 {
+	t.Helper()
+	s := uint64(time.Now().UnixNano())
+	if v := os.Getenv("RDSMUX_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("RDSMUX_SEED=%q: %v", v, err)
+		}
+		s = n
+	}
+	t.Logf("seed %d (rerun with RDSMUX_SEED=%d)", s, s)
+	return s
+}
+
+// soak returns the RDSMUX_ISOLATION duration, 0 in short mode.
+func soak(t *testing.T) time.Duration {
+	t.Helper()
+	v := os.Getenv("RDSMUX_ISOLATION")
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		t.Fatalf("RDSMUX_ISOLATION=%q: want a duration such as 10m: %v", v, err)
+	}
+	return d
+}
+
+// differential runs the suite: sessions spread over the client profiles,
+// each session's operations compared with its twin's, sessions in
+// parallel. In soak mode it runs rounds until the duration is over.
+func differential(t *testing.T, kind subjectKind, params []string, sessions, nops int) {
+	db := server(t)
+	if os.Getenv("RDSMUX_ISOLATION_DIRECT") != "" && kind.name != "direct" {
+		t.Logf("RDSMUX_ISOLATION_DIRECT is set: the subject is a direct connection, not the %s", kind.name)
+		kind = directSubject(db)
+	}
+	s := &suite{t: t, db: db, seed: seed(t), kind: kind, backends: map[int64]bool{}}
+	profiles := make([]*profile, len(params))
+	for i, p := range params {
+		profiles[i] = &profile{params: p, subject: kind.open(t, p, maxBackends), twin: openDirect(t, db, p)}
+	}
+	dur := soak(t)
+	deadline := time.Now().Add(dur)
+	for round := 0; ; round++ {
+		s.round(round, profiles, sessions, nops)
+		if dur == 0 || time.Now().After(deadline) || s.violations.Load() > 0 {
+			break
+		}
+	}
+	t.Logf("%s: %d sessions, %d operations, %d comparisons, %d violations, %d look-behind refusals, %d backend connections seen",
+		kind.name, s.sessions.Load(), s.ops.Load(), s.comparisons.Load(), s.violations.Load(), s.refusals.Load(), len(s.backends))
+	if len(s.viols) == 0 {
+		return
+	}
+	for i, v := range s.viols {
+		if i == 3 {
+			break
+		}
+		t.Error(v.report(s.seed))
+	}
+	byStep := map[string]int{}
+	for _, v := range s.viols {
+		byStep[firstWord(v.step)]++
+	}
+	t.Errorf("%d of %d sessions saw a violation (by kind of differing step: %v); seed %d",
+		len(s.viols), s.sessions.Load(), byStep, s.seed)
+	for _, p := range profiles {
+		p.subject.Close() // a driver handle with another pool size must not meet these
+	}
+	s.shrink(s.viols[0])
+}
+
+func firstWord(s string) string {
+	w, rest, _ := strings.Cut(s, " ")
+	if w == "exec" || w == "query" {
+		w2, _, _ := strings.Cut(rest, " ")
+		return w + " " + strings.ToUpper(w2)
+	}
+	return w
+}
+
+// round runs one set of sessions in parallel.
+func (s *suite) round(round int, profiles []*profile, sessions, nops int) {
+	names := make([]string, 0, 2*sessions)
+	for i := range sessions {
+		names = append(names, tableName(round, i, "s"), tableName(round, i, "d"))
+	}
+	createTables(s.t, s.db, names)
+	var wg sync.WaitGroup
+	for i := range sessions {
+		wg.Add(1)
+		go func() { // ends after its session's last operation
+			defer wg.Done()
+			id := round*sessions + i
+			p := profiles[i%len(profiles)]
+			v := s.session(id, p, tableName(round, i, "s"), tableName(round, i, "d"), nops)
+			if v != nil {
+				s.violations.Add(1)
+				s.mu.Lock()
+				s.viols = append(s.viols, v)
+				s.mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func tableName(round, i int, side string) string {
+	return "t" + itoa(round) + "_" + itoa(i) + side
+}
+
+// session runs one session's operations on its subject and its twin and
+// returns the first violation, if any.
+func (s *suite) session(id int, p *profile, subjTable, twinTable string, nops int) *violation {
+	s.sessions.Add(1)
+	ctx := context.Background()
+	g := newGen(s.seed + uint64(id)*0x100000001b3)
+	probe := rand.New(rand.NewPCG(s.seed, uint64(id)))
+	v := &violation{session: id, profile: p.params}
+	subj, err := newSide(ctx, p.subject, subjTable)
+	if err != nil {
+		v.step, v.subject = "connect", outcome{err: errText(err)}
+		return v
+	}
+	defer subj.close()
+	twin, err := newSide(ctx, p.twin, twinTable)
+	if err != nil {
+		s.t.Errorf("connecting a twin: %v", err)
+		return nil
+	}
+	defer twin.close()
+	for i := range nops {
+		o := g.next()
+		v.ops = append(v.ops, o)
+		if probe.IntN(4) == 0 {
+			s.probe(ctx, subj, twin)
+		}
+		s.ops.Add(1)
+		bad, hist := compareOp(ctx, subj, twin, o, &s.comparisons, &s.refusals)
+		v.history = append(v.history, o.String()+"  =>  "+hist)
+		if bad != nil {
+			v.opIndex, v.op, v.step, v.subject, v.twin = i, o, bad.step, bad.subject, bad.twin
+			return v
+		}
+	}
+	return nil
+}
+
+// probe records which backend connection the subject runs on. It is not
+// compared; it runs on the twin too, so that what later statements read
+// of the previous one (FOUND_ROWS(), warnings) stays the same on both.
+func (s *suite) probe(ctx context.Context, subj, twin *side) {
+	var id, other int64
+	err := subj.ex().QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id)
+	_ = twin.ex().QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&other)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.backends[id] = true
+	s.mu.Unlock()
+}
+
+// difference is one step whose outcomes differ.
+type difference struct {
+	step          string
+	subject, twin outcome
+}
+
+// compareOp runs o's steps, each on the subject then on the twin, and
+// returns the first difference and a one-line summary of the subject's
+// outcomes. A look-behind step the subject refuses is counted and skipped
+// on the twin too.
+func compareOp(ctx context.Context, subj, twin *side, o op, comparisons, refusals *atomic.Int64) (*difference, string) {
+	steps := o.steps
+	if o.warnings {
+		steps = append(steps[:len(steps):len(steps)], showWarnings)
+	}
+	var hist []string
+	for i, st := range steps {
+		warn := o.warnings && i == len(steps)-1
+		so := subj.run(ctx, st)
+		if so.err == errRefused {
+			refusals.Add(1)
+			hist = append(hist, "refused")
+			continue
+		}
+		to := twin.run(ctx, st)
+		if warn {
+			so, to = warningsOutcome(so), warningsOutcome(to)
+		}
+		comparisons.Add(1)
+		hist = append(hist, so.String())
+		if !so.same(to) {
+			return &difference{step: st.String(), subject: so, twin: to}, strings.Join(hist, " | ")
+		}
+	}
+	return nil, strings.Join(hist, " | ")
+}
+
+// Client behaviours of the driver: server-side prepared statements for
+// arguments, and client-side interpolation.
+var driverProfiles = []string{"", "interpolateParams=true"}
+
+// Client behaviours through the listener: text and binary protocol, and
+// the handshake collations clients ask for.
+var listenerProfiles = []string{
+	"",
+	"interpolateParams=true",
+	"collation=utf8mb4_unicode_ci",
+	"collation=latin1_swedish_ci",
+	"collation=utf8mb3_general_ci",
+	"collation=utf8mb4_general_ci&interpolateParams=true",
+}
+
+// TestDifferentialDriver compares sessions through the rdsmux driver
+// (64 sessions over 4 backends) with their twins.
+func TestDifferentialDriver(t *testing.T) {
+	differential(t, driverSubject(server(t)), driverProfiles, shortSessions, shortOps)
+}
+
+// TestDifferentialListener compares client sessions through the listener
+// (64 sessions over 4 backends) with their twins.
+func TestDifferentialListener(t *testing.T) {
+	differential(t, listenerSubject(server(t)), listenerProfiles, shortSessions, shortOps)
+}
+
+// TestDifferentialDirectVsDirect runs the suite with direct connections as
+// subjects: with no multiplexer there must be no violation, or the suite
+// compares something that legitimately differs between two connections.
+func TestDifferentialDirectVsDirect(t *testing.T) {
+	db := server(t)
+	differential(t, directSubject(db), append(append([]string{}, driverProfiles...), listenerProfiles[2:]...), 24, shortOps)
+}
