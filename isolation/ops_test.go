@@ -223,11 +223,13 @@ type side struct {
 	conn  *sql.Conn
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt
-	table string // the side's own table name, replacing {T}
+	// names are the side's own names for placeholders in statements:
+	// {T}, its table; others for scripts that need more (own schemas).
+	names map[string]string
 }
 
 func newSide(ctx context.Context, db *sql.DB, table string) (*side, error) {
-	s := &side{db: db, stmts: map[string]*sql.Stmt{}, table: table}
+	s := &side{db: db, stmts: map[string]*sql.Stmt{}, names: map[string]string{"{T}": table}}
 	return s, s.connect(ctx)
 }
 
@@ -264,14 +266,22 @@ func (s *side) ex() executor {
 	return s.conn
 }
 
-func (s *side) render(q string) string { return strings.ReplaceAll(q, "{T}", s.table) }
+func (s *side) render(q string) string {
+	for k, v := range s.names {
+		q = strings.ReplaceAll(q, k, v)
+	}
+	return q
+}
 
-// run runs one step on the side. Column names that spell the side's
-// table name spell {T} instead.
+// run runs one step on the side. Column names that spell one of the
+// side's own names spell its placeholder instead.
 func (s *side) run(parent context.Context, st step) outcome {
 	o := s.run1(parent, st)
 	for i, c := range o.cols {
-		o.cols[i] = strings.ReplaceAll(c, s.table, "{T}")
+		for k, v := range s.names {
+			c = strings.ReplaceAll(c, v, k)
+		}
+		o.cols[i] = c
 	}
 	return o
 }

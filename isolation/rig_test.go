@@ -52,9 +52,12 @@ func TestMain(m *testing.M) {
 }
 
 // server returns the package's MariaDB, started on first use, with the
-// app account and the suite's schemas. Lock waits are short so that a
-// session stuck behind a leaked lock fails in seconds, not in minutes; the
-// twins run under the same server defaults, so the comparison is fair.
+// app account and the suite's schemas. Its global character set is latin1
+// while clients ask for utf8mb4 in their handshake (go-sql-driver's
+// default), so that a session reset to the server's global values (SET
+// ... = DEFAULT) instead of its own shows. Lock waits are short so that a
+// session stuck behind a leaked lock fails in seconds, not in minutes. The
+// twins run under the same server, so the comparison is fair.
 func server(t testing.TB) *mariadbtest.Server {
 	t.Helper()
 	if testing.Short() {
@@ -64,7 +67,8 @@ func server(t testing.TB) *mariadbtest.Server {
 	defer sharedMu.Unlock()
 	if shared == nil {
 		db, err := mariadbtest.Launch(mariadbtest.WithMaxConnections(800),
-			mariadbtest.WithFlags("--innodb-lock-wait-timeout=5", "--lock-wait-timeout=10"))
+			mariadbtest.WithFlags("--innodb-lock-wait-timeout=5", "--lock-wait-timeout=10",
+				"--character-set-server=latin1", "--collation-server=latin1_swedish_ci"))
 		if err != nil {
 			if db != nil {
 				db.Close()

@@ -1,0 +1,301 @@
+package isolation
+
+import (
+	"database/sql"
+	"testing"
+)
+
+// Each test here reproduces one known way a session saw another's state,
+// through the driver and through the listener, comparing every step with
+// the same step on dedicated direct connections. They failed on the pool
+// of 2026-12-04 (before the state-tracking rewrite).
+
+// TestLeakStatementCacheKey: a prepared statement cached per backend by
+// its SQL text alone. A statement prepared under one session's schema or
+// sql_mode must not run for another session under another.
+func TestLeakStatementCacheKey(t *testing.T) {
+	db := server(t)
+	bothWays(t, 1, func(t *testing.T, open func(string) *sql.DB) {
+		t.Run("schema", func(t *testing.T) {
+			createSchemas(t, "r1sa", "r1sb", "r1da", "r1db")
+			sc := newScript(t, "INSERT INTO t prepared in another schema")
+			subj, twin := open(""), openDirect(t, db, "")
+			sc.session(0, subj, twin, map[string][2]string{"{S}": {"r1sa", "r1da"}})
+			sc.session(1, subj, twin, map[string][2]string{"{S}": {"r1sb", "r1db"}})
+			sc.exec(0, "USE {S}")
+			sc.exec(1, "USE {S}")
+			sc.exec(0, "INSERT INTO t (g) VALUES (?)", 1)
+			sc.exec(1, "INSERT INTO t (g) VALUES (?)", 2)
+			sc.exec(0, "INSERT INTO t (g) VALUES (?)", 3)
+			sc.query(0, "SELECT id, g FROM t ORDER BY id")
+			sc.query(1, "SELECT id, g FROM t ORDER BY id")
+			sc.query(1, "SELECT g FROM t WHERE g = ?", 2)
+		})
+		t.Run("sql_mode", func(t *testing.T) {
+			sc := newScript(t, "SELECT 'a' || ? prepared under PIPES_AS_CONCAT")
+			subj, twin := open(""), openDirect(t, db, "")
+			sc.session(0, subj, twin, nil)
+			sc.session(1, subj, twin, nil)
+			sc.exec(0, "SET sql_mode = 'PIPES_AS_CONCAT'")
+			sc.query(0, "SELECT 'a' || ?", "b")
+			sc.queryW(1, "SELECT 'a' || ?", "b")
+			sc.query(0, "SELECT 'a' || ?", "b")
+			sc.fresh(1)
+			sc.queryW(1, "SELECT 'a' || ?", "b")
+		})
+	})
+}
+
+// TestLeakCharsetDefault: a backend left with another session's character
+// set must be brought back to this session's own, not to the server's
+// global default (SET ... = DEFAULT): the client's handshake character set
+// and a round trip of 'é' must be as on a direct connection.
+func TestLeakCharsetDefault(t *testing.T) {
+	db := server(t)
+	t.Run("listener", func(t *testing.T) {
+		l := startListener(t, db, 1)
+		tables := ownTables(t, "r2l", 2)
+		sc := newScript(t, "a latin1 client, then a utf8mb4 client")
+		sc.session(0, l.open(t, "charset=latin1"), openDirect(t, db, "charset=latin1"), tables[0])
+		sc.session(1, l.open(t, ""), openDirect(t, db, ""), tables[1])
+		sc.query(0, "SELECT @@character_set_client, HEX('é')")
+		sc.query(1, "SELECT @@character_set_client, @@character_set_connection, @@character_set_results, @@collation_connection")
+		sc.exec(1, "USE s_utf8")
+		sc.exec(1, "INSERT INTO {T} (s) VALUES ('é')")
+		sc.query(1, "SELECT s, HEX(s) FROM {T}")
+		sc.query(0, "SELECT HEX('é')")
+		sc.query(1, "SELECT HEX('é'), @@character_set_client")
+	})
+	t.Run("driver", func(t *testing.T) {
+		h := openDriver(t, db, "", 1).DB
+		twin := openDirect(t, db, "")
+		sc := newScript(t, "SET NAMES utf8mb3, then a fresh session")
+		sc.session(0, h, twin, nil)
+		sc.exec(0, "SET NAMES utf8mb3")
+		sc.query(0, "SELECT HEX('é'), @@character_set_client")
+		sc.end(0)
+		sc.session(1, h, twin, nil)
+		sc.query(1, "SELECT HEX('é'), @@character_set_client, @@character_set_connection, @@character_set_results, @@collation_connection")
+	})
+}
+
+// TestLeakHandshakeCollation: the listener must give each client the
+// collation its handshake asked for, on every backend it borrows.
+func TestLeakHandshakeCollation(t *testing.T) {
+	db := server(t)
+	l := startListener(t, db, 2)
+	collations := []string{"latin1_general_ci", "cp1257_bin", "utf8mb4_unicode_ci", "utf8mb4_general_ci"}
+	sc := newScript(t, "handshake collation")
+	for i, c := range collations {
+		sc.session(i, l.open(t, "collation="+c), openDirect(t, db, "collation="+c), nil)
+	}
+	noise := len(collations)
+	sc.session(noise, l.open(t, ""), openDirect(t, db, ""), nil)
+	for round := range 3 {
+		for i := range collations {
+			sc.query(i, "SELECT @@collation_connection, @@character_set_client, @@character_set_connection, @@character_set_results")
+			sc.exec(noise, []string{"SET NAMES latin1", "SET NAMES cp1257", "SET NAMES utf8mb4 COLLATE utf8mb4_bin"}[(round+i)%3])
+		}
+	}
+}
+
+// TestLeakSetSessionTransaction: SET SESSION TRANSACTION must be replayed
+// in a spelling the server knows (MariaDB 10.11: tx_isolation,
+// tx_read_only), and stay the session's own.
+func TestLeakSetSessionTransaction(t *testing.T) {
+	db := server(t)
+	bothWays(t, 1, func(t *testing.T, open func(string) *sql.DB) {
+		sc := newScript(t, "SET SESSION TRANSACTION")
+		subj, twin := open(""), openDirect(t, db, "")
+		for i := range 3 {
+			sc.session(i, subj, twin, nil)
+		}
+		sc.exec(0, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+		sc.query(0, "SELECT @@tx_isolation")
+		sc.query(1, "SELECT @@tx_isolation, 1")
+		sc.query(0, "SELECT @@tx_isolation, @@tx_read_only")
+		sc.exec(1, "SET SESSION TRANSACTION READ ONLY")
+		sc.query(1, "SELECT @@tx_read_only")
+		sc.query(2, "SELECT @@tx_isolation, @@tx_read_only")
+		sc.query(0, "SELECT @@tx_isolation, @@tx_read_only")
+		sc.query(1, "SELECT @@tx_isolation, @@tx_read_only")
+		sc.fresh(0)
+		sc.query(0, "SELECT @@tx_isolation, @@tx_read_only")
+	})
+}
+
+// TestLeakTransactions: transaction boundaries as the server sees them:
+// completion_type=CHAIN keeps a transaction open after COMMIT; a READ ONLY
+// transaction never carries over to another session; SET autocommit=0
+// inside a transaction keeps the next statements in one.
+func TestLeakTransactions(t *testing.T) {
+	db := server(t)
+	// Two backends: when rdsmux rightly keeps a session's backend, the
+	// other session gets the second one instead of waiting.
+	bothWays(t, 2, func(t *testing.T, open func(string) *sql.DB) {
+		t.Run("completion_type", func(t *testing.T) {
+			tables := ownTables(t, "r5c", 2)
+			sc := newScript(t, "completion_type=CHAIN")
+			subj, twin := open(""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.session(1, subj, twin, tables[1])
+			sc.exec(0, "SET completion_type = CHAIN")
+			sc.exec(0, "BEGIN")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (1)")
+			sc.exec(0, "COMMIT")
+			sc.query(0, "SELECT @@in_transaction")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (2)")
+			sc.query(1, "SELECT @@in_transaction, COUNT(*) FROM {T}")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (3)")
+			sc.exec(0, "ROLLBACK")
+			sc.query(0, "SELECT @@in_transaction, COUNT(*), GROUP_CONCAT(g) FROM {T}")
+			sc.exec(0, "SET completion_type = 1")
+			sc.exec(0, "COMMIT")
+			sc.query(0, "SELECT @@in_transaction")
+		})
+		t.Run("read_only", func(t *testing.T) {
+			tables := ownTables(t, "r5r", 2)
+			sc := newScript(t, "START TRANSACTION READ ONLY")
+			subj, twin := open(""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.session(1, subj, twin, tables[1])
+			sc.exec(0, "START TRANSACTION READ ONLY")
+			sc.query(0, "SELECT COUNT(*) FROM {T}")
+			sc.exec(0, "COMMIT")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (1)")
+			sc.exec(0, "SET completion_type = CHAIN")
+			sc.exec(0, "START TRANSACTION READ ONLY")
+			sc.exec(0, "COMMIT")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (2)")
+			sc.query(1, "SELECT @@in_transaction, COUNT(*) FROM {T}")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (3)")
+			sc.query(0, "SELECT @@in_transaction")
+			sc.exec(0, "ROLLBACK")
+			sc.exec(0, "SET completion_type = 0")
+			sc.exec(0, "ROLLBACK")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (4)")
+			sc.query(1, "SELECT COUNT(*) FROM {T}")
+		})
+		t.Run("autocommit", func(t *testing.T) {
+			tables := ownTables(t, "r5a", 2)
+			sc := newScript(t, "SET autocommit=0 inside a transaction")
+			subj, twin := open(""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.session(1, subj, twin, tables[1])
+			sc.exec(0, "BEGIN")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (1)")
+			sc.exec(0, "SET autocommit = 0")
+			sc.exec(0, "COMMIT")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (2)")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (10)")
+			sc.query(1, "SELECT COUNT(*) FROM {T}")
+			sc.exec(0, "ROLLBACK")
+			sc.query(0, "SELECT @@in_transaction, @@autocommit, COUNT(*), GROUP_CONCAT(g) FROM {T}")
+			sc.exec(0, "BEGIN")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (3)")
+			sc.exec(0, "SET autocommit = 1")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (4)")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (11)")
+			sc.exec(0, "ROLLBACK")
+			sc.query(0, "SELECT @@in_transaction, @@autocommit, COUNT(*), GROUP_CONCAT(g) FROM {T}")
+		})
+	})
+}
+
+// TestLeakRoundedValue: a value the server rounded or clamped (with a
+// warning, under a non-strict sql_mode) must be replayed on another
+// backend without error after the session turned strict mode on.
+func TestLeakRoundedValue(t *testing.T) {
+	db := server(t)
+	bothWays(t, 2, func(t *testing.T, open func(string) *sql.DB) {
+		sc := newScript(t, "SET join_buffer_size=1000, then strict mode")
+		subj, twin := open(""), openDirect(t, db, "")
+		for i := range 3 {
+			sc.session(i, subj, twin, nil)
+		}
+		sc.exec(0, "BEGIN")
+		sc.exec(0, "SET sql_mode = ''")
+		sc.execW(0, "SET join_buffer_size = 1000")
+		sc.execW(0, "SET max_heap_table_size = 1000, div_precision_increment = 31")
+		sc.exec(0, "SET sql_mode = 'STRICT_ALL_TABLES'")
+		was := sc.connID(0)
+		sc.exec(0, "COMMIT")
+		// Sessions 1 and 2 take both backends; the one on session 0's
+		// gives it back last, so that session 0 runs on the other one,
+		// where its settings are replayed.
+		sc.exec(1, "BEGIN")
+		sc.exec(2, "BEGIN")
+		first, second := 1, 2
+		if sc.connID(1) == was {
+			first, second = 2, 1
+		} else if sc.connID(2) != was {
+			t.Fatalf("neither session 1 nor 2 is on session 0's backend %d", was)
+		}
+		sc.exec(first, "COMMIT")
+		sc.query(0, "SELECT @@join_buffer_size, @@max_heap_table_size, @@div_precision_increment, @@sql_mode")
+		if now := sc.connID(0); now == was {
+			t.Fatalf("session 0 did not move off backend %d: the test proves nothing", was)
+		}
+		sc.exec(second, "COMMIT")
+		sc.query(1, "SELECT @@join_buffer_size, @@sql_mode")
+	})
+}
+
+// TestLeakLastInsertID: LAST_INSERT_ID() and @@last_insert_id are a
+// session's own, also on a fresh or pinned session on a backend where
+// another session inserted; and what the server derives from a setting
+// (sql_big_selects from max_join_size) is as on a direct connection.
+func TestLeakLastInsertID(t *testing.T) {
+	db := server(t)
+	bothWays(t, 1, func(t *testing.T, open func(string) *sql.DB) {
+		t.Run("last_insert_id", func(t *testing.T) {
+			tables := ownTables(t, "r7", 4)
+			sc := newScript(t, "LAST_INSERT_ID on a fresh session")
+			subj, twin := open(""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (1), (2)")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (3)")
+			sc.query(0, "SELECT LAST_INSERT_ID()")
+			sc.session(1, subj, twin, tables[1])
+			sc.query(1, "SELECT LAST_INSERT_ID(), @@last_insert_id")
+			sc.end(1)
+			sc.session(2, subj, twin, tables[2])
+			sc.exec(2, "SET @x = 1")
+			sc.query(2, "SELECT LAST_INSERT_ID(), @@last_insert_id, @x")
+			sc.end(2)
+			sc.query(0, "SELECT LAST_INSERT_ID(), @@last_insert_id")
+			sc.end(0)
+			sc.session(3, subj, twin, tables[3])
+			sc.query(3, "SELECT @@last_insert_id")
+			sc.query(3, "SELECT @@last_insert_id, LAST_INSERT_ID()")
+			sc.exec(3, "BEGIN")
+			sc.exec(3, "INSERT INTO {T} (g) VALUES (?)", 5)
+			sc.exec(3, "COMMIT")
+			sc.end(3)
+			sc.session(1, subj, twin, tables[1])
+			sc.query(1, "SELECT @@last_insert_id")
+			sc.exec(1, "SET @y = 2")
+			sc.query(1, "SELECT @@last_insert_id")
+			sc.query(1, "SELECT LAST_INSERT_ID()")
+		})
+		t.Run("sql_big_selects", func(t *testing.T) {
+			sc := newScript(t, "SET max_join_size=1000")
+			subj, twin := open(""), openDirect(t, db, "")
+			sc.session(0, subj, twin, nil)
+			sc.session(1, subj, twin, nil)
+			sc.exec(0, "SET max_join_size = 1000")
+			sc.query(0, "SELECT @@sql_big_selects, @@max_join_size")
+			sc.query(1, "SELECT @@sql_big_selects, @@max_join_size")
+			sc.query(0, "SELECT @@sql_big_selects, @@max_join_size")
+			sc.exec(0, "SET max_join_size = DEFAULT")
+			sc.query(0, "SELECT @@sql_big_selects, @@max_join_size")
+			sc.query(1, "SELECT @@sql_big_selects")
+			sc.exec(1, "SET sql_big_selects = 0")
+			sc.exec(1, "SET max_join_size = 1000000")
+			sc.query(1, "SELECT @@sql_big_selects")
+			sc.query(0, "SELECT @@sql_big_selects")
+			sc.fresh(1)
+			sc.query(1, "SELECT @@sql_big_selects, @@max_join_size")
+		})
+	})
+}
