@@ -15,11 +15,11 @@ import (
 // sql_mode must not run for another session under another.
 func TestLeakStatementCacheKey(t *testing.T) {
 	db := server(t)
-	bothWays(t, 1, func(t *testing.T, open func(string) *sql.DB) {
+	bothWays(t, 1, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
 		t.Run("schema", func(t *testing.T) {
 			createSchemas(t, "r1sa", "r1sb", "r1da", "r1db")
 			sc := newScript(t, "INSERT INTO t prepared in another schema")
-			subj, twin := open(""), openDirect(t, db, "")
+			subj, twin := open(t, ""), openDirect(t, db, "")
 			sc.session(0, subj, twin, map[string][2]string{"{S}": {"r1sa", "r1da"}})
 			sc.session(1, subj, twin, map[string][2]string{"{S}": {"r1sb", "r1db"}})
 			sc.exec(0, "USE {S}")
@@ -33,7 +33,7 @@ func TestLeakStatementCacheKey(t *testing.T) {
 		})
 		t.Run("sql_mode", func(t *testing.T) {
 			sc := newScript(t, "SELECT 'a' || ? prepared under PIPES_AS_CONCAT")
-			subj, twin := open(""), openDirect(t, db, "")
+			subj, twin := open(t, ""), openDirect(t, db, "")
 			sc.session(0, subj, twin, nil)
 			sc.session(1, subj, twin, nil)
 			sc.exec(0, "SET sql_mode = 'PIPES_AS_CONCAT'")
@@ -104,9 +104,9 @@ func TestLeakHandshakeCollation(t *testing.T) {
 // tx_read_only), and stay the session's own.
 func TestLeakSetSessionTransaction(t *testing.T) {
 	db := server(t)
-	bothWays(t, 1, func(t *testing.T, open func(string) *sql.DB) {
+	bothWays(t, 1, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
 		sc := newScript(t, "SET SESSION TRANSACTION")
-		subj, twin := open(""), openDirect(t, db, "")
+		subj, twin := open(t, ""), openDirect(t, db, "")
 		for i := range 3 {
 			sc.session(i, subj, twin, nil)
 		}
@@ -132,11 +132,11 @@ func TestLeakTransactions(t *testing.T) {
 	db := server(t)
 	// Two backends: when rdsmux rightly keeps a session's backend, the
 	// other session gets the second one instead of waiting.
-	bothWays(t, 2, func(t *testing.T, open func(string) *sql.DB) {
+	bothWays(t, 2, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
 		t.Run("completion_type", func(t *testing.T) {
 			tables := ownTables(t, "r5c", 2)
 			sc := newScript(t, "completion_type=CHAIN")
-			subj, twin := open(""), openDirect(t, db, "")
+			subj, twin := open(t, ""), openDirect(t, db, "")
 			sc.session(0, subj, twin, tables[0])
 			sc.session(1, subj, twin, tables[1])
 			sc.exec(0, "SET completion_type = CHAIN")
@@ -152,11 +152,30 @@ func TestLeakTransactions(t *testing.T) {
 			sc.exec(0, "SET completion_type = 1")
 			sc.exec(0, "COMMIT")
 			sc.query(0, "SELECT @@in_transaction")
+			sc.exec(0, "SET completion_type = 0")
+			sc.exec(0, "COMMIT")
+		})
+		t.Run("end_in_chain", func(t *testing.T) {
+			tables := ownTables(t, "r5e", 3)
+			sc := newScript(t, "a session ends in a chained READ ONLY transaction")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.exec(0, "SET completion_type = CHAIN")
+			sc.exec(0, "START TRANSACTION READ ONLY")
+			sc.exec(0, "COMMIT")
+			sc.query(0, "SELECT @@in_transaction")
+			sc.end(0)
+			sc.session(1, subj, twin, tables[1])
+			sc.query(1, "SELECT @@in_transaction, @@completion_type")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (1)")
+			sc.session(2, subj, twin, tables[2])
+			sc.exec(2, "INSERT INTO {T} (g) VALUES (1)")
+			sc.query(2, "SELECT @@in_transaction")
 		})
 		t.Run("read_only", func(t *testing.T) {
 			tables := ownTables(t, "r5r", 2)
 			sc := newScript(t, "START TRANSACTION READ ONLY")
-			subj, twin := open(""), openDirect(t, db, "")
+			subj, twin := open(t, ""), openDirect(t, db, "")
 			sc.session(0, subj, twin, tables[0])
 			sc.session(1, subj, twin, tables[1])
 			sc.exec(0, "START TRANSACTION READ ONLY")
@@ -179,7 +198,7 @@ func TestLeakTransactions(t *testing.T) {
 		t.Run("autocommit", func(t *testing.T) {
 			tables := ownTables(t, "r5a", 2)
 			sc := newScript(t, "SET autocommit=0 inside a transaction")
-			subj, twin := open(""), openDirect(t, db, "")
+			subj, twin := open(t, ""), openDirect(t, db, "")
 			sc.session(0, subj, twin, tables[0])
 			sc.session(1, subj, twin, tables[1])
 			sc.exec(0, "BEGIN")
@@ -207,9 +226,9 @@ func TestLeakTransactions(t *testing.T) {
 // backend without error after the session turned strict mode on.
 func TestLeakRoundedValue(t *testing.T) {
 	db := server(t)
-	bothWays(t, 2, func(t *testing.T, open func(string) *sql.DB) {
+	bothWays(t, 2, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
 		sc := newScript(t, "SET join_buffer_size=1000, then strict mode")
-		subj, twin := open(""), openDirect(t, db, "")
+		subj, twin := open(t, ""), openDirect(t, db, "")
 		for i := range 3 {
 			sc.session(i, subj, twin, nil)
 		}
@@ -247,11 +266,11 @@ func TestLeakRoundedValue(t *testing.T) {
 // (sql_big_selects from max_join_size) is as on a direct connection.
 func TestLeakLastInsertID(t *testing.T) {
 	db := server(t)
-	bothWays(t, 1, func(t *testing.T, open func(string) *sql.DB) {
+	bothWays(t, 1, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
 		t.Run("last_insert_id", func(t *testing.T) {
 			tables := ownTables(t, "r7", 4)
 			sc := newScript(t, "LAST_INSERT_ID on a fresh session")
-			subj, twin := open(""), openDirect(t, db, "")
+			subj, twin := open(t, ""), openDirect(t, db, "")
 			sc.session(0, subj, twin, tables[0])
 			sc.exec(0, "INSERT INTO {T} (g) VALUES (1), (2)")
 			sc.exec(0, "INSERT INTO {T} (g) VALUES (3)")
@@ -277,10 +296,39 @@ func TestLeakLastInsertID(t *testing.T) {
 			sc.exec(1, "SET @y = 2")
 			sc.query(1, "SELECT @@last_insert_id")
 			sc.query(1, "SELECT LAST_INSERT_ID()")
+			sc.end(1)
+			// The same through a prepared statement (binary protocol), on
+			// a session pinned by RELEASE_LOCK after another inserted.
+			sc.session(0, subj, twin, tables[0])
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (6)")
+			sc.end(0)
+			sc.session(1, subj, twin, tables[1])
+			sc.step(1, step{kind: opPrepare, slot: "p", sql: "SELECT LAST_INSERT_ID(), @@session.last_insert_id, ? + 1"})
+			sc.step(1, step{kind: opStmtQuery, slot: "p", args: []any{1}})
+			sc.query(1, "SELECT RELEASE_LOCK('r7')")
+			sc.step(1, step{kind: opStmtQuery, slot: "p", args: []any{2}})
+			sc.query(1, "SELECT @@session.last_insert_id")
+		})
+		t.Run("explicit_id", func(t *testing.T) {
+			// An INSERT with an explicit id reports that id in its OK
+			// packet, but LAST_INSERT_ID() does not change.
+			tables := ownTables(t, "r7e", 2)
+			sc := newScript(t, "LAST_INSERT_ID after an explicit id")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.session(1, subj, twin, tables[1])
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (1), (2)")
+			sc.exec(0, "REPLACE INTO {T} (id, g) VALUES (1, 3)")
+			sc.query(0, "SELECT LAST_INSERT_ID(), @@last_insert_id")
+			sc.exec(0, "INSERT INTO {T} (id, g) VALUES (7, 3)")
+			sc.query(0, "SELECT LAST_INSERT_ID()")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (4)")
+			sc.exec(0, "INSERT INTO {T} (id, g) VALUES (20, 3)")
+			sc.query(0, "SELECT LAST_INSERT_ID()")
 		})
 		t.Run("sql_big_selects", func(t *testing.T) {
 			sc := newScript(t, "SET max_join_size=1000")
-			subj, twin := open(""), openDirect(t, db, "")
+			subj, twin := open(t, ""), openDirect(t, db, "")
 			sc.session(0, subj, twin, nil)
 			sc.session(1, subj, twin, nil)
 			sc.exec(0, "SET max_join_size = 1000")

@@ -109,16 +109,22 @@ func ownTables(t *testing.T, prefix string, sessions int) []map[string][2]string
 	return out
 }
 
-// bothWays runs f through the driver and through the listener, each with
-// a pool of backends backend connections.
-func bothWays(t *testing.T, backends int, f func(t *testing.T, open func(params string) *sql.DB)) {
+// bothWays runs f through the driver and through the listener. open
+// returns a handle on a pool of backends backend connections for the
+// (sub)test it is given, closed at its end: subtests do not share a pool.
+func bothWays(t *testing.T, backends int, f func(t *testing.T, open func(t *testing.T, params string) *sql.DB)) {
 	db := server(t)
 	t.Run("driver", func(t *testing.T) {
-		f(t, func(params string) *sql.DB { return openDriver(t, db, params, backends).DB })
+		f(t, func(t *testing.T, params string) *sql.DB { return openDriver(t, db, params, backends).DB })
 	})
 	t.Run("listener", func(t *testing.T) {
-		l := startListener(t, db, backends)
-		f(t, func(params string) *sql.DB { return l.open(t, params) })
+		ls := map[*testing.T]*listener{}
+		f(t, func(t *testing.T, params string) *sql.DB {
+			if ls[t] == nil {
+				ls[t] = startListener(t, db, backends)
+			}
+			return ls[t].open(t, params)
+		})
 	})
 }
 

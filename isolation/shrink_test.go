@@ -90,6 +90,7 @@ func (s *suite) shrink(v *violation) {
 			i += chunk
 		}
 	}
+	_, _, log := s.replayLog(ctx, subj, twin, ops, noise)
 	var b strings.Builder
 	fmt.Fprintf(&b, "SHRUNK (seed %d, session %d, client params %q): %d operations (from %d; %d trials) on a pool of 1 backend",
 		s.seed, v.session, v.profile, len(ops), len(v.ops), trials)
@@ -98,6 +99,9 @@ func (s *suite) shrink(v *violation) {
 	}
 	b.WriteString(":\n")
 	for i, o := range ops {
+		if i < len(log) && log[i] != "" {
+			fmt.Fprintf(&b, "       (noise session: %s)\n", log[i])
+		}
 		fmt.Fprintf(&b, "    #%d %s\n", i, o)
 	}
 	fmt.Fprintf(&b, "  differing step: %s\n  subject: %s\n  twin:    %s", d.step, d.subject, d.twin)
@@ -109,24 +113,32 @@ func (s *suite) shrink(v *violation) {
 // operation whose outcomes differ, and the difference; -1 and nil when
 // none does.
 func (s *suite) replay(ctx context.Context, subj, twin *sql.DB, ops []op, noise bool) (int, *difference) {
+	at, d, _ := s.replayLog(ctx, subj, twin, ops, noise)
+	return at, d
+}
+
+// replayLog is replay that also returns, for each operation, what the
+// noise session ran before it.
+func (s *suite) replayLog(ctx context.Context, subj, twin *sql.DB, ops []op, noise bool) (int, *difference, []string) {
+	var log []string
 	root := s.db.DB(s.t)
 	for _, sc := range schemas {
 		for _, tb := range shrinkTables {
 			if _, err := root.ExecContext(ctx, "TRUNCATE TABLE "+sc+"."+tb); err != nil {
 				s.t.Errorf("shrinking: %v", err)
-				return -1, nil
+				return -1, nil, nil
 			}
 		}
 	}
 	a, err := newSide(ctx, subj, shrinkTables[0])
 	if err != nil {
-		return 0, &difference{step: "connect", subject: outcome{err: errText(err)}}
+		return 0, &difference{step: "connect", subject: outcome{err: errText(err)}}, nil
 	}
 	defer a.close()
 	b, err := newSide(ctx, twin, shrinkTables[1])
 	if err != nil {
 		s.t.Errorf("shrinking: connecting a twin: %v", err)
-		return -1, nil
+		return -1, nil, nil
 	}
 	defer b.close()
 	var n *side
@@ -144,13 +156,16 @@ func (s *suite) replay(ctx context.Context, subj, twin *sql.DB, ops []op, noise 
 	}()
 	var c, r atomic.Int64
 	for i, o := range ops {
+		log = append(log, "")
 		if n != nil {
 			// The noise session waits for the backend at most a second: the
 			// session under test may hold it (a transaction, a pin), and
 			// then the noise stops for this trial.
 			nctx, cancel := context.WithTimeout(ctx, time.Second)
-			for _, st := range ng.nextNoise().steps {
-				n.run(nctx, st)
+			no := ng.nextNoise()
+			var outs []string
+			for _, st := range no.steps {
+				outs = append(outs, n.run(nctx, st).String())
 				if nctx.Err() != nil {
 					n.close()
 					n = nil
@@ -158,10 +173,11 @@ func (s *suite) replay(ctx context.Context, subj, twin *sql.DB, ops []op, noise 
 				}
 			}
 			cancel()
+			log[i] = no.String() + "  =>  " + strings.Join(outs, " | ")
 		}
 		if d, _ := compareOp(ctx, a, b, o, &c, &r); d != nil {
-			return i, d
+			return i, d, log
 		}
 	}
-	return -1, nil
+	return -1, nil, log
 }
