@@ -347,3 +347,43 @@ func TestLeakLastInsertID(t *testing.T) {
 		})
 	})
 }
+
+// TestLeakPreparedState: a prepared statement is prepared where and as
+// the session is: in its transaction (a READ ONLY one refuses to prepare
+// an UPDATE), in its handshake collation (a literal compared with an
+// argument), with its character_set_results (the column types).
+func TestLeakPreparedState(t *testing.T) {
+	db := server(t)
+	bothWays(t, 1, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		t.Run("read_only_transaction", func(t *testing.T) {
+			tables := ownTables(t, "r8", 1)
+			sc := newScript(t, "prepare in a READ ONLY transaction")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.step(0, step{kind: opBegin, txOpts: &sql.TxOptions{Isolation: sql.LevelSerializable, ReadOnly: true}})
+			sc.step(0, step{kind: opPrepare, slot: "u", sql: "UPDATE {T} SET g = g + 1 WHERE id = ?"})
+			sc.step(0, step{kind: opRollback})
+			sc.exec(0, "START TRANSACTION READ ONLY")
+			sc.step(0, step{kind: opPrepare, slot: "u", sql: "INSERT INTO {T} (g) VALUES (?)"})
+			sc.step(0, step{kind: opStmtExec, slot: "u", args: []any{1}})
+			sc.exec(0, "ROLLBACK")
+		})
+		for _, c := range []string{"utf8mb4_unicode_ci", "latin1_swedish_ci"} {
+			t.Run(c, func(t *testing.T) {
+				sc := newScript(t, "prepare under collation "+c)
+				subj, twin := open(t, "collation="+c), openDirect(t, db, "collation="+c)
+				other, otherTwin := open(t, ""), openDirect(t, db, "")
+				sc.session(0, subj, twin, nil)
+				sc.session(1, other, otherTwin, nil)
+				sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT HEX(?), CHARSET(?), ? = 'é'"})
+				sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"o'k", "é", "ñandú"}})
+				sc.exec(1, "SET NAMES utf8mb4 COLLATE utf8mb4_bin, character_set_results = NULL")
+				sc.query(1, "SELECT @@character_set_results")
+				sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"é", "é", "é"}})
+				sc.step(0, step{kind: opPrepare, slot: "q", sql: "SELECT @@sql_mode, DATABASE(), @@character_set_client"})
+				sc.step(0, step{kind: opStmtQuery, slot: "q"})
+				sc.query(0, "SELECT @@collation_connection, @@character_set_results, 'é' = ?", "é")
+			})
+		}
+	})
+}
