@@ -272,6 +272,26 @@ func (s *suite) session(id int, p *profile, subjTable, twinTable string, nops in
 		return nil
 	}
 	defer twin.close()
+	defer func() {
+		if v.step != "" {
+			return
+		}
+		// What the session left committed, once it ended: what a
+		// subject's session commits or rolls back as it closes shows
+		// here.
+		subj.close()
+		twin.close()
+		s.comparisons.Add(1)
+		if a, b := s.committed(subjTable), s.committed(twinTable); a != b {
+			v.step, v.subject, v.twin = "the rows committed in the session's tables after it ended (read as root)",
+				outcome{rows: [][]string{{a}}}, outcome{rows: [][]string{{b}}}
+			v.opIndex, v.op = len(v.ops), op{}
+			s.violations.Add(1)
+			s.mu.Lock()
+			s.viols = append(s.viols, v)
+			s.mu.Unlock()
+		}
+	}()
 	for i := range nops {
 		o := g.next()
 		v.ops = append(v.ops, o)
@@ -287,6 +307,24 @@ func (s *suite) session(id int, p *profile, subjTable, twinTable string, nops in
 		}
 	}
 	return nil
+}
+
+// committed reads, as root, the committed rows of a session's tables in
+// every schema.
+func (s *suite) committed(table string) string {
+	var b strings.Builder
+	for _, sc := range schemas {
+		var n int64
+		var ids, gs sql.NullString
+		err := s.db.DB(s.t).QueryRow("SELECT COUNT(*), GROUP_CONCAT(id ORDER BY id), GROUP_CONCAT(COALESCE(g, 'NULL') ORDER BY id) FROM "+
+			sc+"."+table).Scan(&n, &ids, &gs)
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v; ", sc, err)
+			continue
+		}
+		fmt.Fprintf(&b, "%s: %d rows, ids [%s], g [%s]; ", sc, n, ids.String, gs.String)
+	}
+	return b.String()
 }
 
 // probe records which backend connection the subject runs on. It is not

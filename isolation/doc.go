@@ -11,23 +11,35 @@
 //     SQL text, "= DEFAULT" character set undo, handshake collations in the
 //     listener, SET SESSION TRANSACTION spelling, completion_type and
 //     READ ONLY transactions, rounded values replayed under strict mode,
-//     LAST_INSERT_ID and sql_big_selects on fresh sessions). Each runs a
-//     short script on sessions through rdsmux and, step by step, on
-//     dedicated direct connections, and fails on the first step whose
-//     results differ.
+//     LAST_INSERT_ID and sql_big_selects on fresh sessions), and the leaks
+//     the differential suite found since (a session ending in a chained
+//     transaction, LAST_INSERT_ID after an explicit id, statements
+//     prepared outside the session's transaction or collation). Each runs
+//     a short script (script_test.go) on sessions through rdsmux and, step
+//     by step, on dedicated direct connections, and reports every step
+//     whose results differ.
 //   - diff_test.go: the differential suite. Every logical session has a
 //     twin, a dedicated go-sql-driver connection straight to MariaDB.
 //     Operations from a seeded generator (SETs of every tracked variable in
 //     every spelling, USE, text and API transactions, prepared statements,
 //     pinning statements, LAST_INSERT_ID, FOUND_ROWS, warnings, reads of
 //     session state) run on the subject, then on the twin, and every result
-//     is compared. Many sessions share few backends, through the driver and
-//     through the listener with several client behaviours. A violation
-//     prints the seed, the session, the operation, both results and the
-//     session's history, and a shortened reproduction when one is found.
+//     is compared, and so are the rows each session left committed once it
+//     ended. Many sessions share few backends, through the driver and
+//     through the listener with several client behaviours (text and
+//     binary protocol, handshake collations, session variables in the
+//     DSN). A violation prints the seed, the session, the operation, both
+//     results and the session's history; violations are grouped by kind,
+//     and the first is shrunk (shrink_test.go): replayed alone on a pool of
+//     one backend with a noise session, operations removed while it still
+//     shows, the shortest sequence printed with the noise between.
 //     TestDifferentialDirectVsDirect runs the same suite with a direct
 //     connection as the subject: it must report no violation, which shows
 //     that the suite itself compares only what must be equal.
+//
+// The server's global character set is latin1 while clients ask for
+// utf8mb4, so that a session brought back to the server's globals instead
+// of its own baseline shows.
 //
 // A look-behind statement (SHOW WARNINGS, FOUND_ROWS(), ...) that rdsmux
 // refuses with an error wrapping pool.ErrLookBehindLost is counted as a
