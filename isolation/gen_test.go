@@ -100,10 +100,9 @@ var strArgs = []string{"é", "abc", "o'k", "ñandú", "0123456789", "", "a\\b"}
 
 // stmtTemplate is a statement kept as a long-lived *sql.Stmt.
 type stmtTemplate struct {
-	sql   string
-	nargs int
-	exec  bool
-	args  func(r *rand.Rand) []any
+	sql  string
+	exec bool
+	args func(r *rand.Rand) []any
 }
 
 func intArg(r *rand.Rand) any { return r.IntN(20) }

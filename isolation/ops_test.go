@@ -179,22 +179,6 @@ type op struct {
 	warnings bool
 }
 
-// looksBehind reports whether o reads what the statement before it left
-// on the connection (warnings, FOUND_ROWS(), ROW_COUNT()), even when its
-// own first statement fails.
-func (o op) looksBehind() bool {
-	if o.warnings {
-		return true
-	}
-	for _, s := range o.steps {
-		u := strings.ToUpper(s.sql)
-		if strings.Contains(u, "FOUND_ROWS") || strings.Contains(u, "ROW_COUNT") || strings.Contains(u, "WARNING") {
-			return true
-		}
-	}
-	return false
-}
-
 func (o op) String() string {
 	parts := make([]string, len(o.steps))
 	for i, s := range o.steps {
