@@ -228,7 +228,8 @@ func (s *suite) round(round int, profiles []*profile, sessions, nops int) {
 	for i := range sessions {
 		names = append(names, tableName(round, i, "s"), tableName(round, i, "d"))
 	}
-	createTables(s.t, s.db, names)
+	drop := createTables(s.t, s.db, names)
+	defer drop()
 	var wg sync.WaitGroup
 	for i := range sessions {
 		wg.Add(1)

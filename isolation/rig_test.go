@@ -254,9 +254,9 @@ func itoa(n int) string {
 }
 
 // createTables creates, in every schema of the suite, the tables named
-// names: (id auto_increment, g int, s varchar(8)). They are dropped at the
-// end of t.
-func createTables(t testing.TB, db *mariadbtest.Server, names []string) {
+// names: (id auto_increment, g int, s varchar(8)). They are dropped by the
+// returned function or at the end of t, whichever comes first.
+func createTables(t testing.TB, db *mariadbtest.Server, names []string) (drop func()) {
 	t.Helper()
 	ctx := context.Background()
 	root := db.DB(t)
@@ -284,19 +284,26 @@ func createTables(t testing.TB, db *mariadbtest.Server, names []string) {
 	for err := range errs {
 		t.Fatalf("creating the sessions' tables: %v", err)
 	}
-	t.Cleanup(func() {
-		for _, s := range schemas {
-			for i := 0; i < len(names); i += 50 {
-				j := min(i+50, len(names))
-				var b strings.Builder
-				for k, n := range names[i:j] {
-					if k > 0 {
-						b.WriteString(", ")
-					}
-					b.WriteString(s + "." + n)
+	var once sync.Once
+	drop = func() { once.Do(func() { dropTables(root, names) }) }
+	t.Cleanup(drop)
+	return drop
+}
+
+// dropTables drops the tables named names in every schema.
+func dropTables(root *sql.DB, names []string) {
+	ctx := context.Background()
+	for _, s := range schemas {
+		for i := 0; i < len(names); i += 50 {
+			j := min(i+50, len(names))
+			var b strings.Builder
+			for k, n := range names[i:j] {
+				if k > 0 {
+					b.WriteString(", ")
 				}
-				_, _ = root.ExecContext(ctx, "DROP TABLE IF EXISTS "+b.String())
+				b.WriteString(s + "." + n)
 			}
+			_, _ = root.ExecContext(ctx, "DROP TABLE IF EXISTS "+b.String())
 		}
-	})
+	}
 }
