@@ -259,6 +259,7 @@ func (s *suite) session(id int, p *profile, subjTable, twinTable string, nops in
 	s.sessions.Add(1)
 	ctx := context.Background()
 	g := newGen(s.seed + uint64(id)*0x100000001b3)
+	g.multi = strings.Contains(p.params, "multiStatements=true")
 	probe := rand.New(rand.NewPCG(s.seed, uint64(id)))
 	v := &violation{session: id, profile: p.params}
 	subj, err := newSide(ctx, p.subject, subjTable)
@@ -389,6 +390,8 @@ func compareOp(ctx context.Context, subj, twin *side, o op, comparisons, refusal
 var driverProfiles = []string{
 	"time_zone=%27%2B02%3A00%27&div_precision_increment=6",
 	"time_zone=%27%2B02%3A00%27&div_precision_increment=6&interpolateParams=true",
+	"time_zone=%27%2B02%3A00%27&div_precision_increment=6&multiStatements=true",
+	"time_zone=%27%2B02%3A00%27&div_precision_increment=6&interpolateParams=true",
 }
 
 // Client behaviours through the listener: text and binary protocol, and
@@ -401,6 +404,7 @@ var listenerProfiles = []string{
 	"collation=utf8mb3_general_ci",
 	"collation=utf8mb4_general_ci&interpolateParams=true",
 	"collation=cp1257_bin&time_zone=%27%2B02%3A00%27",
+	"multiStatements=true",
 }
 
 // TestDifferentialDriver compares sessions through the rdsmux driver

@@ -132,6 +132,7 @@ type gen struct {
 	slots    map[string]stmtTemplate
 	pinOps   int  // pinning operations generated so far
 	noPinOps bool // generate no pinning operation (noise sessions)
+	multi    bool // the client may send several statements in one query
 }
 
 func newGen(seed uint64) *gen {
@@ -311,6 +312,8 @@ func (g *gen) draw() op {
 		return g.warn()
 	case n < 97 && !g.noPinOps:
 		return one(step{kind: opReconnect})
+	case n < 99 && g.multi:
+		return g.multiStatement()
 	default:
 		return one(qu("SELECT @@" + g.pick(readableVars) + ", @@session." + g.pick(readableVars)))
 	}
@@ -458,6 +461,26 @@ func (g *gen) lookBehind() op {
 	default:
 		return op{steps: []step{ex("INSERT INTO {T} (g) VALUES (8), (9)"), qu("SELECT LAST_INSERT_ID()")}, warnings: true}
 	}
+}
+
+// multiStatement is several statements in one query (for clients with
+// go-sql-driver's multiStatements=true): their effects must be tracked
+// as the server applies them, in order.
+func (g *gen) multiStatement() op {
+	q := g.pick([]string{
+		"SET sql_mode = 'PIPES_AS_CONCAT'; SELECT 'a' || 'b'",
+		"SET NAMES latin1; SELECT @@character_set_client, HEX('é')",
+		"USE s_latin; SELECT DATABASE(), @@character_set_database",
+		"BEGIN; INSERT INTO {T} (g) VALUES (1); COMMIT",
+		"BEGIN; INSERT INTO {T} (g) VALUES (2)",
+		"INSERT INTO {T} (g) VALUES (5); SELECT LAST_INSERT_ID()",
+		"SET @u = 1; SELECT @u",
+		"SELECT 1; SET " + g.assignment(),
+		"SET " + g.assignment() + "; SELECT @@in_transaction",
+		"COMMIT; SET autocommit = 0; INSERT INTO {T} (g) VALUES (3)",
+		"ROLLBACK; SET autocommit = 1",
+	})
+	return op{steps: []step{qu(q)}, warnings: g.chance(0.3)}
 }
 
 func (g *gen) warn() op {

@@ -54,38 +54,52 @@ func execOutcome(res sql.Result, err error) outcome {
 	return o
 }
 
+// queryOutcome reads every result set of rows (more than one after a
+// multi-statement query); the columns of each after the first are
+// appended after a "--" marker, and its rows after a "--" row.
 func queryOutcome(rows *sql.Rows, err error) outcome {
 	if err != nil {
 		return outcome{err: errText(err)}
 	}
 	defer rows.Close()
 	var o outcome
-	types, err := rows.ColumnTypes()
-	if err != nil {
-		return outcome{err: "ColumnTypes: " + errText(err)}
-	}
-	for _, ct := range types {
-		o.cols = append(o.cols, ct.Name()+" "+ct.DatabaseTypeName())
-	}
-	vals := make([]any, len(types))
-	ptrs := make([]any, len(types))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return outcome{err: "Scan: " + errText(err)}
+	for set := 0; ; set++ {
+		if set > 0 {
+			o.cols = append(o.cols, "--")
+			o.rows = append(o.rows, []string{"--"})
 		}
-		row := make([]string, len(vals))
-		for i, v := range vals {
-			row[i] = valueText(v)
+		types, err := rows.ColumnTypes()
+		if err != nil {
+			return outcome{err: "ColumnTypes: " + errText(err)}
 		}
-		o.rows = append(o.rows, row)
+		for _, ct := range types {
+			o.cols = append(o.cols, ct.Name()+" "+ct.DatabaseTypeName())
+		}
+		vals := make([]any, len(types))
+		ptrs := make([]any, len(types))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				return outcome{err: "Scan: " + errText(err)}
+			}
+			row := make([]string, len(vals))
+			for i, v := range vals {
+				row[i] = valueText(v)
+			}
+			o.rows = append(o.rows, row)
+		}
+		if err := rows.Err(); err != nil {
+			return outcome{err: errText(err)}
+		}
+		if !rows.NextResultSet() {
+			if err := rows.Err(); err != nil {
+				return outcome{err: errText(err)}
+			}
+			return o
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return outcome{err: errText(err)}
-	}
-	return o
 }
 
 // valueText is a scanned value as text, tagged with its Go type.
