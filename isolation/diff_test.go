@@ -76,9 +76,13 @@ type suite struct {
 
 	sessions, ops, comparisons, refusals, violations atomic.Int64
 
-	mu       sync.Mutex // guards viols and backends
+	mu       sync.Mutex // guards viols, backends, slowest and slowestOp
 	viols    []*violation
 	backends map[int64]bool // CONNECTION_ID()s the subjects ran on
+	// slowest is the longest an operation took (subject and twin), for
+	// the statistics only: nothing is asserted on time.
+	slowest   time.Duration
+	slowestOp string
 }
 
 // violation is the first difference one session saw.
@@ -155,15 +159,20 @@ func differential(t *testing.T, kind subjectKind, params []string, sessions, nop
 		profiles[i] = &profile{params: p, subject: kind.open(t, p, maxBackends), twin: openDirect(t, db, p)}
 	}
 	dur := soak(t)
-	deadline := time.Now().Add(dur)
+	began := time.Now()
+	deadline := began.Add(dur)
 	for round := 0; ; round++ {
 		s.round(round, profiles, sessions, nops)
 		if dur == 0 || time.Now().After(deadline) || s.violations.Load() > 0 {
 			break
 		}
 	}
-	t.Logf("%s: %d sessions, %d operations, %d comparisons, %d violations, %d look-behind refusals, %d backend connections seen",
-		kind.name, s.sessions.Load(), s.ops.Load(), s.comparisons.Load(), s.violations.Load(), s.refusals.Load(), len(s.backends))
+	t.Logf("%s: %d sessions, %d operations, %d comparisons, %d violations, %d look-behind refusals, %d backend connections seen, %v",
+		kind.name, s.sessions.Load(), s.ops.Load(), s.comparisons.Load(), s.violations.Load(), s.refusals.Load(), len(s.backends),
+		time.Since(began).Round(time.Millisecond))
+	if s.slowest > 0 {
+		t.Logf("slowest operation (over a second): %v: %s", s.slowest.Round(time.Millisecond), s.slowestOp)
+	}
 	if len(s.viols) == 0 {
 		return
 	}
@@ -178,7 +187,7 @@ func differential(t *testing.T, kind subjectKind, params []string, sessions, nop
 			sigs = append(sigs, sig)
 		}
 		bySig[sig]++
-		if !shown[sig] && len(shown) < 6 {
+		if !shown[sig] && len(shown) < 8 {
 			shown[sig] = true
 			t.Error(v.report(s.seed))
 		}
@@ -192,7 +201,9 @@ func differential(t *testing.T, kind subjectKind, params []string, sessions, nop
 	for _, p := range profiles {
 		p.subject.Close() // a driver handle with another pool size must not meet these
 	}
-	s.shrink(s.viols[0])
+	shrinkStart := time.Now()
+	s.shrink(s.viols)
+	t.Logf("shrinking took %v", time.Since(shrinkStart).Round(time.Millisecond))
 }
 
 // signature names the kind of a violation: the differing step's kind and
@@ -210,7 +221,18 @@ func (v *violation) signature() string {
 		}
 		return "rows"
 	}
-	return firstWord(v.step) + ": " + short(v.subject) + " vs " + short(v.twin)
+	what := firstWord(v.step)
+	if v.subject.err == "" && v.twin.err == "" {
+		// Both ran: what differs is in the values; name the statement.
+		what = v.step
+		if i := strings.Index(what, " ["); i > 0 {
+			what = what[:i] // without the arguments
+		}
+		if len(what) > 70 {
+			what = what[:70] + "..."
+		}
+	}
+	return what + ": " + short(v.subject) + " vs " + short(v.twin)
 }
 
 func firstWord(s string) string {
@@ -301,7 +323,15 @@ func (s *suite) session(id int, p *profile, subjTable, twinTable string, nops in
 			s.probe(ctx, subj, twin)
 		}
 		s.ops.Add(1)
+		start := time.Now()
 		bad, hist := compareOp(ctx, subj, twin, o, &s.comparisons, &s.refusals)
+		if took := time.Since(start); took > time.Second {
+			s.mu.Lock()
+			if took > s.slowest {
+				s.slowest, s.slowestOp = took, fmt.Sprintf("session %d #%d %s => %s", id, i, o, hist)
+			}
+			s.mu.Unlock()
+		}
 		v.history = append(v.history, o.String()+"  =>  "+hist)
 		if bad != nil {
 			v.opIndex, v.op, v.step, v.subject, v.twin = i, o, bad.step, bad.subject, bad.twin

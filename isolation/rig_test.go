@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -123,7 +124,7 @@ func openDirect(t testing.TB, db *mariadbtest.Server, params string) *sql.DB {
 func openDriver(t testing.TB, db *mariadbtest.Server, params string, backends int) *rdsmux.DB {
 	t.Helper()
 	h, err := rdsmux.Open(db.UserDSN(appUser, appPass, "test",
-		joinParams(driverPoolParams(backends), params)))
+		joinParams(driverPoolParams(backends), params)), rdsmux.WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +137,22 @@ func openDriver(t testing.TB, db *mariadbtest.Server, params string, backends in
 // many backends (handles on one target must agree on them).
 func driverPoolParams(backends int) string {
 	return "maxConnections=" + itoa(backends) + "&connectionBorrowTimeout=60s&timeout=10s"
+}
+
+// testLogger logs rdsmux's events to the test when RDSMUX_TEST_LOG is
+// set, and discards them otherwise.
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("RDSMUX_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // listener is a proxy.Server in front of a pool on the package's MariaDB.
@@ -153,11 +170,11 @@ func startListener(t testing.TB, db *mariadbtest.Server, backends int) *listener
 	users := proxy.StaticUsers{appUser: appPass}
 	backend := &proxy.Backend{Addr: db.Addr(), Credentials: proxy.SameCredentials(users)}
 	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: backends,
-		ConnectionBorrowTimeout: 60 * time.Second})
+		ConnectionBorrowTimeout: 60 * time.Second, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &proxy.Server{Pool: p, Users: users}
+	srv := &proxy.Server{Pool: p, Users: users, Logger: testLogger(t)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

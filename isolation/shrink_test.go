@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -12,7 +13,7 @@ import (
 // shrinkBudget bounds the time spent shortening a violation in short mode
 // (in soak mode, ten times as much). It bounds only how short the
 // reproduction gets, never a verdict.
-const shrinkBudget = 25 * time.Second
+const shrinkBudget = 15 * time.Second
 
 // Tables of the shrinking trials: the session's, its twin's, the noise
 // session's.
@@ -53,17 +54,44 @@ func (g *gen) nextNoise() op {
 // shrink replays the violating session's operations alone on a pool of
 // one backend, with a noise session's operations interleaved, and removes
 // operations while a violation still shows; it logs the shortest sequence
-// found.
-func (s *suite) shrink(v *violation) {
+// found. It tries the violations of distinct kinds, shortest history
+// first, until one reproduces or the time budget is spent.
+func (s *suite) shrink(viols []*violation) {
 	t := s.t
 	budget := shrinkBudget
 	if soak(t) > 0 {
 		budget *= 10
 	}
 	deadline := time.Now().Add(budget)
-	subj := s.kind.open(t, v.profile, 1)
-	twin := openDirect(t, s.db, v.profile)
 	createTables(t, s.db, shrinkTables)
+	seen := map[string]bool{}
+	var cands []*violation
+	for _, v := range viols {
+		if !seen[v.signature()] && v.op.steps != nil {
+			seen[v.signature()] = true
+			cands = append(cands, v)
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return len(cands[i].ops) < len(cands[j].ops) })
+	handles := map[string][2]*sql.DB{}
+	for _, v := range cands {
+		if time.Now().After(deadline) {
+			return
+		}
+		h, ok := handles[v.profile]
+		if !ok {
+			h = [2]*sql.DB{s.kind.open(t, v.profile, 1), openDirect(t, s.db, v.profile)}
+			handles[v.profile] = h
+		}
+		if s.shrinkOne(v, h[0], h[1], deadline) {
+			return
+		}
+	}
+}
+
+// shrinkOne shrinks v; it reports whether v showed again alone.
+func (s *suite) shrinkOne(v *violation, subj, twin *sql.DB, deadline time.Time) bool {
+	t := s.t
 	ctx := context.Background()
 	ops := v.ops
 	noise := true
@@ -73,9 +101,9 @@ func (s *suite) shrink(v *violation) {
 		at, d = s.replay(ctx, subj, twin, ops, false)
 	}
 	if d == nil {
-		t.Logf("shrinking session %d: its %d operations alone on one backend (with and without a noise session) showed no violation: "+
-			"it needs the interleaving of the full run; repeat with RDSMUX_SEED=%d", v.session, len(ops), s.seed)
-		return
+		t.Logf("shrinking session %d (%s): its %d operations alone on one backend (with and without a noise session) showed no violation: "+
+			"it needs the interleaving of the full run; repeat with RDSMUX_SEED=%d", v.session, v.signature(), len(ops), s.seed)
+		return false
 	}
 	ops = ops[:at+1]
 	trials := 2
@@ -106,6 +134,29 @@ func (s *suite) shrink(v *violation) {
 	}
 	fmt.Fprintf(&b, "  differing step: %s\n  subject: %s\n  twin:    %s", d.step, d.subject, d.twin)
 	t.Log(b.String())
+	return true
+}
+
+// noise runs one noise operation on a session of its own, ended right
+// after: the backend it used keeps what the operation changed, and
+// whatever rdsmux pinned the session for is released. It waits for the
+// backend at most a second, since the session under test may hold it (a
+// transaction, a pin); the operation is then cut short.
+func (s *suite) noise(ctx context.Context, subj *sql.DB, ng *gen) (string, bool) {
+	nctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	n, err := newSide(nctx, subj, shrinkTables[2])
+	if err != nil {
+		return "noise session not connected: " + err.Error(), nctx.Err() != nil
+	}
+	defer n.close()
+	ng.slots, ng.inTx, ng.apiTx, ng.noAuto = map[string]stmtTemplate{}, 0, false, false
+	no := ng.nextNoise()
+	var outs []string
+	for _, st := range no.steps {
+		outs = append(outs, n.run(nctx, st).String())
+	}
+	return no.String() + "  =>  " + strings.Join(outs, " | "), nctx.Err() != nil
 }
 
 // replay runs ops on a fresh session of subj and of twin, with a noise
@@ -125,7 +176,7 @@ func (s *suite) replayLog(ctx context.Context, subj, twin *sql.DB, ops []op, noi
 	for _, sc := range schemas {
 		for _, tb := range shrinkTables {
 			if _, err := root.ExecContext(ctx, "TRUNCATE TABLE "+sc+"."+tb); err != nil {
-				s.t.Errorf("shrinking: %v", err)
+				s.t.Logf("shrinking: %v", err)
 				return -1, nil, nil
 			}
 		}
@@ -141,39 +192,18 @@ func (s *suite) replayLog(ctx context.Context, subj, twin *sql.DB, ops []op, noi
 		return -1, nil, nil
 	}
 	defer b.close()
-	var n *side
 	ng := newGen(s.seed ^ 0x5eed)
 	ng.noPinOps = true
-	if noise {
-		if n, err = newSide(ctx, subj, shrinkTables[2]); err != nil {
-			n = nil
-		}
-	}
-	defer func() {
-		if n != nil {
-			n.close()
-		}
-	}()
 	var c, r atomic.Int64
 	for i, o := range ops {
 		log = append(log, "")
-		if n != nil {
-			// The noise session waits for the backend at most a second: the
-			// session under test may hold it (a transaction, a pin), and
-			// then the noise stops for this trial.
-			nctx, cancel := context.WithTimeout(ctx, time.Second)
-			no := ng.nextNoise()
-			var outs []string
-			for _, st := range no.steps {
-				outs = append(outs, n.run(nctx, st).String())
-				if nctx.Err() != nil {
-					n.close()
-					n = nil
-					break
-				}
+		if noise {
+			var blocked bool
+			if log[i], blocked = s.noise(ctx, subj, ng); blocked {
+				// The session under test holds the backend: no more
+				// noise in this trial.
+				noise = false
 			}
-			cancel()
-			log[i] = no.String() + "  =>  " + strings.Join(outs, " | ")
 		}
 		if d, _ := compareOp(ctx, a, b, o, &c, &r); d != nil {
 			return i, d, log
