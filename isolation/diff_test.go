@@ -31,11 +31,18 @@ type subjectKind struct {
 	// given the client's go-sql-driver parameters and the number of
 	// backend connections to share.
 	open func(t *testing.T, params string, backends int) *sql.DB
+	// fresh returns a handle on a pool of its own with one backend, and
+	// the function that closes both: each shrinking trial starts from
+	// clean backends.
+	fresh func(t *testing.T, params string) (*sql.DB, func())
 }
 
 func driverSubject(db *mariadbtest.Server) subjectKind {
 	return subjectKind{name: "driver", open: func(t *testing.T, params string, backends int) *sql.DB {
 		return openDriver(t, db, params, backends).DB
+	}, fresh: func(t *testing.T, params string) (*sql.DB, func()) {
+		h := openDriver(t, db, params, 1)
+		return h.DB, func() { h.Close() }
 	}}
 }
 
@@ -50,12 +57,18 @@ func listenerSubject(db *mariadbtest.Server) subjectKind {
 			ls[backends] = l
 		}
 		return l.open(t, params)
+	}, fresh: func(t *testing.T, params string) (*sql.DB, func()) {
+		l := startListener(t, db, 1)
+		h := l.open(t, params)
+		return h, func() { h.Close(); l.stop() }
 	}}
 }
 
 func directSubject(db *mariadbtest.Server) subjectKind {
-	return subjectKind{name: "direct", open: func(t *testing.T, params string, _ int) *sql.DB {
-		return openDirect(t, db, params)
+	open := func(t *testing.T, params string, _ int) *sql.DB { return openDirect(t, db, params) }
+	return subjectKind{name: "direct", open: open, fresh: func(t *testing.T, params string) (*sql.DB, func()) {
+		h := open(t, params, 1)
+		return h, func() { h.Close() }
 	}}
 }
 
@@ -83,6 +96,8 @@ type suite struct {
 	// the statistics only: nothing is asserted on time.
 	slowest   time.Duration
 	slowestOp string
+	// allOps are every session's operations, noise for the shrinker.
+	allOps map[int][]op
 }
 
 // violation is the first difference one session saw.
@@ -153,7 +168,7 @@ func differential(t *testing.T, kind subjectKind, params []string, sessions, nop
 		t.Logf("RDSMUX_ISOLATION_DIRECT is set: the subject is a direct connection, not the %s", kind.name)
 		kind = directSubject(db)
 	}
-	s := &suite{t: t, db: db, seed: seed(t), kind: kind, backends: map[int64]bool{}}
+	s := &suite{t: t, db: db, seed: seed(t), kind: kind, backends: map[int64]bool{}, allOps: map[int][]op{}}
 	profiles := make([]*profile, len(params))
 	for i, p := range params {
 		profiles[i] = &profile{params: p, subject: kind.open(t, p, maxBackends), twin: openDirect(t, db, p)}
@@ -284,6 +299,11 @@ func (s *suite) session(id int, p *profile, subjTable, twinTable string, nops in
 	g.multi = strings.Contains(p.params, "multiStatements=true")
 	probe := rand.New(rand.NewPCG(s.seed, uint64(id)))
 	v := &violation{session: id, profile: p.params}
+	defer func() {
+		s.mu.Lock()
+		s.allOps[id] = v.ops
+		s.mu.Unlock()
+	}()
 	subj, err := newSide(ctx, p.subject, subjTable)
 	if err != nil {
 		v.step, v.subject = "connect", outcome{err: errText(err)}

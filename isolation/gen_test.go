@@ -388,7 +388,9 @@ var reads = []string{
 }
 
 func (g *gen) read() op {
-	switch g.r.IntN(12) {
+	switch g.r.IntN(13) {
+	case 12:
+		return one(qu(g.pick(pinReads)))
 	case 0:
 		return one(qu("SELECT ? || 'b', CONCAT(?, 'é')", strArg(g.r), strArg(g.r)))
 	case 1:
@@ -428,7 +430,16 @@ func (g *gen) stmt() op {
 }
 
 func (g *gen) pin() op {
-	switch g.r.IntN(8) {
+	switch g.r.IntN(11) {
+	case 8:
+		// The same temporary table name in every session: a session that
+		// borrowed a backend with another's would see its rows.
+		return op{steps: []step{ex("CREATE TEMPORARY TABLE IF NOT EXISTS tmp_shared (a INT)"),
+			ex("INSERT INTO tmp_shared VALUES (1)"), qu("SELECT COUNT(*) FROM tmp_shared")}}
+	case 9:
+		return op{steps: []step{ex("LOCK TABLES {T} WRITE"), qu("SELECT COUNT(*) FROM {T}"), qu("SELECT COUNT(*) FROM ro")}}
+	case 10:
+		return one(ex("UNLOCK TABLES"))
 	case 0:
 		return one(ex("SET @u = ?", intArg(g.r)))
 	case 1:
@@ -448,6 +459,15 @@ func (g *gen) pin() op {
 	default:
 		return one(qu("SELECT @u, @v"))
 	}
+}
+
+// pinReads are reads of what pinning statements leave on a connection,
+// generated at any time: on a session that never pinned, they must find
+// nothing another session left.
+var pinReads = []string{
+	"SELECT @u, @v, @x",
+	"SELECT COUNT(*) FROM tmp_shared",
+	"SELECT IS_FREE_LOCK('{T}')",
 }
 
 func (g *gen) lookBehind() op {

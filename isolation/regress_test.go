@@ -387,3 +387,46 @@ func TestLeakPreparedState(t *testing.T) {
 		}
 	})
 }
+
+// TestLeakSchemaCharset: @@character_set_database follows the session's
+// current database (test is utf8mb4 on a latin1 server), from the first
+// statement of a fresh session on.
+func TestLeakSchemaCharset(t *testing.T) {
+	db := server(t)
+	bothWays(t, 1, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		sc := newScript(t, "character_set_database of the current database")
+		subj, twin := open(t, ""), openDirect(t, db, "")
+		sc.session(0, subj, twin, nil)
+		sc.query(0, "SELECT DATABASE(), @@character_set_database, @@collation_database")
+		sc.exec(0, "USE s_cp")
+		sc.query(0, "SELECT DATABASE(), @@character_set_database, @@collation_database")
+		sc.session(1, subj, twin, nil)
+		sc.query(1, "SELECT DATABASE(), @@character_set_database, @@collation_database")
+		sc.exec(0, "USE test")
+		sc.query(0, "SELECT DATABASE(), @@character_set_database, @@collation_database")
+		sc.end(0)
+		sc.end(1)
+		sc.session(2, subj, twin, nil)
+		sc.query(2, "SELECT DATABASE(), @@character_set_database, @@collation_database")
+	})
+}
+
+// TestLeakMultiStatementSettings: SET NAMES inside a multi-statement
+// query (go-sql-driver multiStatements=true) is the session's setting
+// for what follows, prepared statements included.
+func TestLeakMultiStatementSettings(t *testing.T) {
+	db := server(t)
+	bothWays(t, 1, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		sc := newScript(t, "SET NAMES in a multi-statement query")
+		subj, twin := open(t, "multiStatements=true"), openDirect(t, db, "multiStatements=true")
+		sc.session(0, subj, twin, nil)
+		sc.session(1, subj, twin, nil)
+		sc.query(0, "SET NAMES latin1; SELECT @@character_set_client, HEX('é')")
+		sc.query(0, "SELECT ? || 'b', CONCAT(?, 'é'), @@character_set_results", "a", "é")
+		sc.query(1, "SELECT @@character_set_client")
+		sc.query(0, "SELECT CONCAT(?, 'é'), @@character_set_client", "é")
+		sc.query(0, "SET sql_mode = 'PIPES_AS_CONCAT'; SELECT 'a' || 'b'")
+		sc.query(1, "SELECT 'a' || ?", "b")
+		sc.query(0, "SELECT 'a' || ?, @@sql_mode", "b")
+	})
+}

@@ -161,6 +161,7 @@ type listener struct {
 	pool *pool.Pool
 	srv  *proxy.Server
 	addr string
+	stop func() // closes the listener and its pool; also at the end of the test
 }
 
 // startListener starts a listener whose pool has at most backends backend
@@ -181,14 +182,18 @@ func startListener(t testing.TB, db *mariadbtest.Server, backends int) *listener
 	}
 	l := &listener{db: db, pool: p, srv: srv, addr: ln.Addr().String()}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }() // ends with Close below
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-served; !errors.Is(err, proxy.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-		p.Close()
-	})
+	go func() { served <- srv.Serve(ln) }() // ends with stop below
+	var once sync.Once
+	l.stop = func() {
+		once.Do(func() {
+			srv.Close()
+			if err := <-served; !errors.Is(err, proxy.ErrServerClosed) {
+				t.Errorf("Serve returned %v, want ErrServerClosed", err)
+			}
+			p.Close()
+		})
+	}
+	t.Cleanup(l.stop)
 	return l
 }
 
