@@ -368,6 +368,21 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.step(0, step{kind: opStmtExec, slot: "u", args: []any{1}})
 			sc.exec(0, "ROLLBACK")
 		})
+		t.Run("read_only_session", func(t *testing.T) {
+			// Shrunk by the suite (seed 1796396937925687710): a read-only
+			// session, outside any transaction, after another session's
+			// transaction on the backend.
+			tables := ownTables(t, "r8s", 2)
+			sc := newScript(t, "prepare in a read-only session")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.execW(0, "SET @@local.innodb_lock_wait_timeout=5, @@tx_read_only=1")
+			sc.session(1, subj, twin, tables[1])
+			sc.exec(1, "START TRANSACTION WITH CONSISTENT SNAPSHOT")
+			sc.end(1)
+			sc.step(0, step{kind: opPrepare, slot: "v", sql: "INSERT INTO {T} (g, s) VALUES (?, ?)"})
+			sc.step(0, step{kind: opStmtExec, slot: "v", args: []any{1, "x"}})
+		})
 		for _, c := range []string{"utf8mb4_unicode_ci", "latin1_swedish_ci"} {
 			t.Run(c, func(t *testing.T) {
 				sc := newScript(t, "prepare under collation "+c)
@@ -408,6 +423,13 @@ func TestLeakSchemaCharset(t *testing.T) {
 		sc.end(1)
 		sc.session(2, subj, twin, nil)
 		sc.query(2, "SELECT DATABASE(), @@character_set_database, @@collation_database")
+		// A session pinned by a temporary table ends: its backend is
+		// reset (MariaDB keeps the current database across
+		// COM_RESET_CONNECTION, not its character set).
+		sc.exec(2, "CREATE TEMPORARY TABLE r9 (a INT)")
+		sc.end(2)
+		sc.session(3, subj, twin, nil)
+		sc.query(3, "SELECT DATABASE(), @@character_set_database, @@collation_database")
 	})
 }
 

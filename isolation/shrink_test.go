@@ -52,11 +52,13 @@ func (g *gen) nextNoise() op {
 	}
 }
 
-// shrink replays the violating session's operations alone on a pool of
-// one backend, with a noise session's operations interleaved, and removes
-// operations while a violation still shows; it logs the shortest sequence
-// found. It tries the violations of distinct kinds, shortest history
-// first, until one reproduces or the time budget is spent.
+// shrink replays a violating session's operations alone on a pool of
+// one backend, with noise operations (each in a short session of its own)
+// before and between them, and removes operations, its own and the
+// noise's, while a violation still shows; it logs the shortest schedule
+// found, a self-contained reproduction. It tries the violations of
+// distinct kinds, shortest history first, until one shows again or the
+// time budget is spent.
 func (s *suite) shrink(viols []*violation) {
 	t := s.t
 	budget := shrinkBudget
@@ -84,72 +86,114 @@ func (s *suite) shrink(viols []*violation) {
 	}
 }
 
+// entry is one operation of a shrinking schedule: the session under
+// test's (compared with its twin's) or a noise operation.
+type entry struct {
+	noise bool
+	op    op
+}
+
+// preludeOps is how many noise operations dirty a trial's fresh pool
+// before the session under test starts.
+const preludeOps = 12
+
+// schedule lays out ops with noise from source: preludeOps noise
+// operations first, then one before each of ops.
+func schedule(ops []op, source *noiseSource) []entry {
+	var sched []entry
+	var next func() op
+	if source != nil {
+		next = source.iter()
+		for range preludeOps {
+			sched = append(sched, entry{noise: true, op: next()})
+		}
+	}
+	for _, o := range ops {
+		if next != nil {
+			sched = append(sched, entry{noise: true, op: next()})
+		}
+		sched = append(sched, entry{op: o})
+	}
+	return sched
+}
+
 // shrinkOne shrinks v; it reports whether v showed again alone.
 func (s *suite) shrinkOne(v *violation, twin *sql.DB, deadline time.Time) bool {
 	t := s.t
 	ctx := context.Background()
-	ops := v.ops
 	// Noise from a few generator seeds, then the operations of a few other
 	// sessions of the run, then none, until the violation shows.
-	var noise *noiseSource
-	at, d := -1, (*difference)(nil)
+	var sched []entry
+	var source *noiseSource
+	var d *difference
+	trials := 0
 	for _, n := range s.noiseSources(v) {
 		if time.Now().After(deadline) {
 			break
 		}
-		if at, d = s.replay(ctx, v.profile, twin, ops, n); d != nil {
-			noise = n
+		trials++
+		cand := schedule(v.ops, n)
+		var at int
+		if at, d, _ = s.replay(ctx, v.profile, twin, cand); d != nil {
+			sched, source = cand[:at+1], n
 			break
 		}
 	}
 	if d == nil {
-		t.Logf("shrinking session %d (%s): its %d operations alone on one backend (with and without a noise session) showed no violation: "+
-			"it needs the interleaving of the full run; repeat with RDSMUX_SEED=%d", v.session, v.signature(), len(ops), s.seed)
+		t.Logf("shrinking session %d (%s): its %d operations alone on one backend (with and without noise) showed no violation: "+
+			"it needs the interleaving of the full run; repeat with RDSMUX_SEED=%d", v.session, v.signature(), len(v.ops), s.seed)
 		return false
 	}
-	ops = ops[:at+1]
-	trials := 2
-	for chunk := len(ops) / 2; chunk >= 1 && time.Now().Before(deadline); chunk /= 2 {
-		for i := 0; i+chunk <= len(ops) && time.Now().Before(deadline); {
-			cand := append(append([]op{}, ops[:i]...), ops[i+chunk:]...)
+	for chunk := len(sched) / 2; chunk >= 1 && time.Now().Before(deadline); chunk /= 2 {
+		for i := 0; i+chunk <= len(sched) && time.Now().Before(deadline); {
+			cand := append(append([]entry{}, sched[:i]...), sched[i+chunk:]...)
 			trials++
-			if a, dd := s.replay(ctx, v.profile, twin, cand, noise); dd != nil {
-				ops, d = cand[:a+1], dd
+			if a, dd, _ := s.replay(ctx, v.profile, twin, cand); dd != nil {
+				sched, d = cand[:a+1], dd
 				continue
 			}
 			i += chunk
 		}
 	}
-	_, _, log, prelude := s.replayLog(ctx, v.profile, twin, ops, noise)
+	_, _, log := s.replay(ctx, v.profile, twin, sched)
+	mine := 0
+	for _, e := range sched {
+		if !e.noise {
+			mine++
+		}
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "SHRUNK (seed %d, session %d, client params %q): %d operations (from %d; %d trials) on a pool of 1 backend",
-		s.seed, v.session, v.profile, len(ops), len(v.ops), trials)
-	if noise != nil {
-		fmt.Fprintf(&b, ", after %d noise operations (%s) on the fresh pool, each in a session of its own, and with one before each", preludeOps, noise.name)
+	fmt.Fprintf(&b, "SHRUNK (seed %d, session %d, client params %q): %d of its %d operations and %d noise operations",
+		s.seed, v.session, v.profile, mine, len(v.ops), len(sched)-mine)
+	if source != nil {
+		fmt.Fprintf(&b, " (from %s; each in a session of its own)", source.name)
 	}
-	b.WriteString(":\n")
-	if noise != nil {
-		for _, l := range prelude {
-			fmt.Fprintf(&b, "       (noise session, before: %s)\n", l)
+	fmt.Fprintf(&b, ", on a fresh pool of 1 backend (%d trials):\n", trials)
+	n := 0
+	for i, e := range sched {
+		l := ""
+		if i < len(log) {
+			l = "  =>  " + log[i]
 		}
-	}
-	for i, o := range ops {
-		if i < len(log) && log[i] != "" {
-			fmt.Fprintf(&b, "       (noise session: %s)\n", log[i])
+		if e.noise {
+			fmt.Fprintf(&b, "       noise: %s%s\n", e.op, l)
+			continue
 		}
-		fmt.Fprintf(&b, "    #%d %s\n", i, o)
+		fmt.Fprintf(&b, "    #%d %s%s\n", n, e.op, l)
+		n++
 	}
 	fmt.Fprintf(&b, "  differing step: %s\n  subject: %s\n  twin:    %s", d.step, d.subject, d.twin)
 	t.Log(b.String())
 	return true
 }
 
-// noise runs one noise operation on a session of its own, ended right
+// runNoise runs one noise operation on a session of its own, ended right
 // after: the backend it used keeps what the operation changed, and
 // whatever rdsmux pinned the session for is released. It waits for the
 // backend at most a second, since the session under test may hold it (a
-// transaction, a pin); the operation is then cut short.
-func (s *suite) noise(ctx context.Context, subj *sql.DB, next func() op) (string, bool) {
+// transaction, a pin); the operation is then cut short, and it reports
+// that it was blocked.
+func (s *suite) runNoise(ctx context.Context, subj *sql.DB, o op) (string, bool) {
 	nctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	n, err := newSide(nctx, subj, shrinkTables[2])
@@ -157,19 +201,13 @@ func (s *suite) noise(ctx context.Context, subj *sql.DB, next func() op) (string
 		return "noise session not connected: " + err.Error(), nctx.Err() != nil
 	}
 	defer n.close()
-	no := next()
 	var outs []string
-	for _, st := range no.steps {
+	for _, st := range o.steps {
 		outs = append(outs, n.run(nctx, st).String())
 	}
-	return no.String() + "  =>  " + strings.Join(outs, " | "), nctx.Err() != nil
+	return strings.Join(outs, " | "), nctx.Err() != nil
 }
 
-// replay runs ops on a fresh session of a subject on a pool of its own
-// (one backend, clean) and of twin, with a noise session on the same pool
-// when noise is set, and returns the index of the first
-// operation whose outcomes differ, and the difference; -1 and nil when
-// none does.
 // noiseSource is where a trial's noise operations come from: a generator
 // seed, or another session's operations.
 type noiseSource struct {
@@ -196,7 +234,8 @@ func (n *noiseSource) iter() func() op {
 	}
 }
 
-// noiseSources are the noises the shrinker tries for v.
+// noiseSources are the noises the shrinker tries for v, the last one
+// none (nil).
 func (s *suite) noiseSources(v *violation) []*noiseSource {
 	var out []*noiseSource
 	for k := range uint64(3) {
@@ -205,7 +244,7 @@ func (s *suite) noiseSources(v *violation) []*noiseSource {
 	s.mu.Lock()
 	ids := make([]int, 0, len(s.allOps))
 	for id := range s.allOps {
-		if id != v.session {
+		if id != v.session && len(s.allOps[id]) > 0 {
 			ids = append(ids, id)
 		}
 	}
@@ -219,65 +258,66 @@ func (s *suite) noiseSources(v *violation) []*noiseSource {
 	return append(out, nil)
 }
 
-func (s *suite) replay(ctx context.Context, params string, twin *sql.DB, ops []op, noise *noiseSource) (int, *difference) {
-	at, d, _, _ := s.replayLog(ctx, params, twin, ops, noise)
-	return at, d
-}
-
-// preludeOps is how many noise operations dirty a trial's fresh pool
-// before the session under test starts.
-const preludeOps = 12
-
-// replayLog is replay that also returns, for each operation, what the
-// noise session ran before it, and the noise operations run before the
-// session started.
-func (s *suite) replayLog(ctx context.Context, params string, twin *sql.DB, ops []op, source *noiseSource) (int, *difference, []string, []string) {
-	var log, prelude []string
-	subj, closeSubj := s.kind.fresh(s.t, params)
-	defer closeSubj()
-	noise := source != nil
-	var next func() op
-	if noise {
-		next = source.iter()
-		for range preludeOps {
-			l, _ := s.noise(ctx, subj, next)
-			prelude = append(prelude, l)
-		}
-	}
+// replay runs a schedule on a fresh pool of one backend: the session
+// under test's operations on a fresh session of it and of twin, compared;
+// the noise operations each on a short session of their own on the same
+// pool. It returns the index of the first entry whose outcomes differ and
+// the difference (-1 and nil when none does), and the subject's outcome
+// of each entry run. Once a noise operation waited a second for the
+// backend (the session under test holds it), the trial runs no more
+// noise.
+func (s *suite) replay(ctx context.Context, params string, twin *sql.DB, sched []entry) (int, *difference, []string) {
 	root := s.db.DB(s.t)
 	for _, sc := range schemas {
 		for _, tb := range shrinkTables {
 			if _, err := root.ExecContext(ctx, "TRUNCATE TABLE "+sc+"."+tb); err != nil {
 				s.t.Logf("shrinking: %v", err)
-				return -1, nil, nil, nil
+				return -1, nil, nil
 			}
 		}
 	}
-	a, err := newSide(ctx, subj, shrinkTables[0])
-	if err != nil {
-		return 0, &difference{step: "connect", subject: outcome{err: errText(err)}}, nil, nil
-	}
-	defer a.close()
-	b, err := newSide(ctx, twin, shrinkTables[1])
-	if err != nil {
-		s.t.Errorf("shrinking: connecting a twin: %v", err)
-		return -1, nil, nil, nil
-	}
-	defer b.close()
+	subj, closeSubj := s.kind.fresh(s.t, params)
+	defer closeSubj()
+	var log []string
+	var a, b *side
+	defer func() {
+		if a != nil {
+			a.close()
+		}
+		if b != nil {
+			b.close()
+		}
+	}()
+	blocked := false
 	var c, r atomic.Int64
-	for i, o := range ops {
-		log = append(log, "")
-		if noise {
-			var blocked bool
-			if log[i], blocked = s.noise(ctx, subj, next); blocked {
-				// The session under test holds the backend: no more
-				// noise in this trial.
-				noise = false
+	for i, e := range sched {
+		if e.noise {
+			if blocked {
+				log = append(log, "(skipped: the session holds the backend)")
+				continue
+			}
+			l, bl := s.runNoise(ctx, subj, e.op)
+			log = append(log, l)
+			blocked = bl
+			continue
+		}
+		if a == nil {
+			// The session starts at its first operation, after the
+			// noise before it.
+			var err error
+			if a, err = newSide(ctx, subj, shrinkTables[0]); err != nil {
+				return i, &difference{step: "connect", subject: outcome{err: errText(err)}}, log
+			}
+			if b, err = newSide(ctx, twin, shrinkTables[1]); err != nil {
+				s.t.Errorf("shrinking: connecting a twin: %v", err)
+				return -1, nil, nil
 			}
 		}
-		if d, _ := compareOp(ctx, a, b, o, &c, &r); d != nil {
-			return i, d, log, prelude
+		d, hist := compareOp(ctx, a, b, e.op, &c, &r)
+		log = append(log, hist)
+		if d != nil {
+			return i, d, log
 		}
 	}
-	return -1, nil, log, prelude
+	return -1, nil, log
 }
