@@ -2,6 +2,9 @@ package isolation
 
 import (
 	"database/sql"
+	"net"
+	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -451,4 +454,52 @@ func TestLeakMultiStatementSettings(t *testing.T) {
 		sc.query(1, "SELECT 'a' || ?", "b")
 		sc.query(0, "SELECT 'a' || ?, @@sql_mode", "b")
 	})
+}
+
+// TestLeakCharsetCLI: the mariadb command-line client, which announces
+// its --default-character-set in the handshake, sees through the listener
+// what it sees directly, before and after clients in other character sets
+// used the backend.
+func TestLeakCharsetCLI(t *testing.T) {
+	db := server(t)
+	l := startListener(t, db, 1)
+	const q = "SELECT @@character_set_client, @@character_set_connection, @@character_set_results, @@collation_connection, HEX('é')"
+	cli := func(addr, charset string) string {
+		t.Helper()
+		out, err := mariadbCLI(t, addr, "--default-character-set="+charset, "-e", q)
+		if err != nil {
+			return "error: " + err.Error() + ": " + out
+		}
+		return out
+	}
+	check := func(charset string) {
+		t.Helper()
+		if got, want := cli(l.addr, charset), cli(db.Addr(), charset); got != want {
+			t.Errorf("mariadb --default-character-set=%s through the listener:\n    %s\ndirect:\n    %s", charset, got, want)
+		}
+	}
+	check("latin1")
+	sc := newScript(t, "a go client after the CLI")
+	sc.session(0, l.open(t, ""), openDirect(t, db, ""), nil)
+	sc.query(0, q)
+	check("utf8mb4")
+	sc.exec(0, "SET NAMES cp1257")
+	check("latin1")
+	check("utf8mb3")
+	sc.query(0, q)
+}
+
+// mariadbCLI runs the mariadb command-line client as the app account
+// against addr and returns its output.
+func mariadbCLI(t *testing.T, addr string, args ...string) (string, error) {
+	t.Helper()
+	bin, err := exec.LookPath("mariadb")
+	if err != nil {
+		t.Fatalf("the mariadb client is missing (%v); install mariadb-client (scripts/install-deps.sh does)", err)
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	full := append([]string{"--no-defaults", "-h", host, "-P", port, "-u", appUser, "-p" + appPass, "-D", "test",
+		"--batch", "--skip-column-names", "--connect-timeout=10"}, args...)
+	out, err := exec.Command(bin, full...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
 }
