@@ -226,41 +226,55 @@ func TestLeakTransactions(t *testing.T) {
 
 // TestLeakRoundedValue: a value the server rounded or clamped (with a
 // warning, under a non-strict sql_mode) must be replayed on another
-// backend without error after the session turned strict mode on.
+// backend without error after the session turned strict mode on: in
+// separate statements, in a transaction, or in one SET.
 func TestLeakRoundedValue(t *testing.T) {
 	db := server(t)
-	bothWays(t, 2, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
-		sc := newScript(t, "SET join_buffer_size=1000, then strict mode")
-		subj, twin := open(t, ""), openDirect(t, db, "")
-		for i := range 3 {
-			sc.session(i, subj, twin, nil)
-		}
-		sc.exec(0, "BEGIN")
-		sc.exec(0, "SET sql_mode = ''")
-		sc.execW(0, "SET join_buffer_size = 1000")
-		sc.execW(0, "SET max_heap_table_size = 1000, div_precision_increment = 31")
-		sc.exec(0, "SET sql_mode = 'STRICT_ALL_TABLES'")
-		was := sc.connID(0)
-		sc.exec(0, "COMMIT")
-		// Sessions 1 and 2 take both backends; the one on session 0's
-		// gives it back last, so that session 0 runs on the other one,
-		// where its settings are replayed.
-		sc.exec(1, "BEGIN")
-		sc.exec(2, "BEGIN")
-		first, second := 1, 2
-		if sc.connID(1) == was {
-			first, second = 2, 1
-		} else if sc.connID(2) != was {
-			t.Fatalf("neither session 1 nor 2 is on session 0's backend %d", was)
-		}
-		sc.exec(first, "COMMIT")
-		sc.query(0, "SELECT @@join_buffer_size, @@max_heap_table_size, @@div_precision_increment, @@sql_mode")
-		if now := sc.connID(0); now == was {
-			t.Fatalf("session 0 did not move off backend %d: the test proves nothing", was)
-		}
-		sc.exec(second, "COMMIT")
-		sc.query(1, "SELECT @@join_buffer_size, @@sql_mode")
-	})
+	for _, variant := range []string{"autocommit", "transaction", "one_statement"} {
+		t.Run(variant, func(t *testing.T) {
+			bothWays(t, 2, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+				sc := newScript(t, "SET join_buffer_size=1000, then strict mode ("+variant+")")
+				subj, twin := open(t, ""), openDirect(t, db, "")
+				for i := range 3 {
+					sc.session(i, subj, twin, nil)
+				}
+				if variant == "transaction" {
+					sc.exec(0, "BEGIN")
+				}
+				if variant == "one_statement" {
+					sc.execW(0, "SET sql_mode = '', join_buffer_size = 1000, max_heap_table_size = 1000, "+
+						"div_precision_increment = 31, sql_mode = 'STRICT_ALL_TABLES'")
+				} else {
+					sc.exec(0, "SET sql_mode = ''")
+					sc.exec(0, "SET join_buffer_size = 1000")
+					sc.exec(0, "SET max_heap_table_size = 1000, div_precision_increment = 31")
+					sc.exec(0, "SET sql_mode = 'STRICT_ALL_TABLES'")
+				}
+				was := sc.connID(0)
+				if variant == "transaction" {
+					sc.exec(0, "COMMIT")
+				}
+				// Sessions 1 and 2 take both backends; the one on session
+				// 0's gives it back last, so that session 0 runs on the
+				// other one, where its settings are replayed.
+				sc.exec(1, "BEGIN")
+				sc.exec(2, "BEGIN")
+				first, second := 1, 2
+				if sc.connID(1) == was {
+					first, second = 2, 1
+				} else if sc.connID(2) != was {
+					t.Fatalf("neither session 1 nor 2 is on session 0's backend %d", was)
+				}
+				sc.exec(first, "COMMIT")
+				sc.query(0, "SELECT @@join_buffer_size, @@max_heap_table_size, @@div_precision_increment, @@sql_mode")
+				if now := sc.connID(0); now == was {
+					t.Fatalf("session 0 did not move off backend %d: the test proves nothing", was)
+				}
+				sc.exec(second, "COMMIT")
+				sc.query(1, "SELECT @@join_buffer_size, @@sql_mode")
+			})
+		})
+	}
 }
 
 // TestLeakLastInsertID: LAST_INSERT_ID() and @@last_insert_id are a
