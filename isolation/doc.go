@@ -14,10 +14,12 @@
 //     LAST_INSERT_ID and sql_big_selects on fresh sessions), and the leaks
 //     the differential suite found since (a session ending in a chained
 //     transaction, LAST_INSERT_ID after an explicit id, statements
-//     prepared outside the session's transaction or collation). Each runs
-//     a short script (script_test.go) on sessions through rdsmux and, step
-//     by step, on dedicated direct connections, and reports every step
-//     whose results differ.
+//     prepared outside the session's transaction, read-only state or
+//     collation, @@character_set_database after a reset, SET inside
+//     multi-statement queries, the mariadb CLI's handshake character set).
+//     Each runs a short script (script_test.go) on sessions through rdsmux
+//     and, step by step, on dedicated direct connections, and reports
+//     every step whose results differ.
 //   - diff_test.go: the differential suite. Every logical session has a
 //     twin, a dedicated go-sql-driver connection straight to MariaDB.
 //     Operations from a seeded generator (SETs of every tracked variable in
@@ -30,9 +32,11 @@
 //     binary protocol, handshake collations, session variables in the
 //     DSN). A violation prints the seed, the session, the operation, both
 //     results and the session's history; violations are grouped by kind,
-//     and the first is shrunk (shrink_test.go): replayed alone on a pool of
-//     one backend with a noise session, operations removed while it still
-//     shows, the shortest sequence printed with the noise between.
+//     and one is shrunk (shrink_test.go): replayed alone on a fresh pool of
+//     one backend with noise operations (generated, or another session's)
+//     before and between its own, each in a short session of its own;
+//     operations, the noise's included, are removed while it still shows,
+//     and the shortest schedule is printed, a self-contained reproduction.
 //     TestDifferentialDirectVsDirect runs the same suite with a direct
 //     connection as the subject: it must report no violation, which shows
 //     that the suite itself compares only what must be equal.
