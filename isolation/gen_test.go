@@ -388,7 +388,13 @@ var reads = []string{
 }
 
 func (g *gen) read() op {
-	switch g.r.IntN(13) {
+	switch g.r.IntN(14) {
+	case 13:
+		// MariaDB's per-statement settings: the session's stay as they
+		// were.
+		return one(qu("SET STATEMENT " + g.pick([]string{"sql_mode='PIPES_AS_CONCAT'", "time_zone='+05:00'",
+			"div_precision_increment=10", "sql_select_limit=1", "character_set_results='latin1'"}) +
+			" FOR SELECT 'a' || 'b', FROM_UNIXTIME(0), 1/7, v FROM ro ORDER BY id"))
 	case 12:
 		return one(qu(g.pick(pinReads)))
 	case 0:
