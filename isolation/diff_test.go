@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 )
 
@@ -27,6 +29,9 @@ const (
 // subjectKind opens the handles sessions are multiplexed through.
 type subjectKind struct {
 	name string
+	// shared: sessions run their statements on the handle itself, not on
+	// a sql.Conn each (see side.shared).
+	shared bool
 	// open returns a handle on which each sql.Conn is one client session,
 	// given the client's go-sql-driver parameters and the number of
 	// backend connections to share.
@@ -82,6 +87,7 @@ type profile struct {
 
 // suite is one differential run.
 type suite struct {
+	id   int // this run's number in the process, in its table names
 	t    *testing.T
 	db   *mariadbtest.Server
 	seed uint64
@@ -168,12 +174,30 @@ func differential(t *testing.T, kind subjectKind, params []string, sessions, nop
 		t.Logf("RDSMUX_ISOLATION_DIRECT is set: the subject is a direct connection, not the %s", kind.name)
 		kind = directSubject(db)
 	}
-	s := &suite{t: t, db: db, seed: seed(t), kind: kind, backends: map[int64]bool{}, allOps: map[int][]op{}}
+	s, profiles := runDifferential(t, db, kind, params, sessions, nops, soak(t))
+	if len(s.viols) == 0 {
+		return
+	}
+	s.report()
+	for _, p := range profiles {
+		p.subject.Close() // a driver handle with another pool size must not meet these
+	}
+	shrinkStart := time.Now()
+	s.shrink(s.viols)
+	t.Logf("shrinking took %v", time.Since(shrinkStart).Round(time.Millisecond))
+}
+
+// runDifferential runs sessions over the client profiles params, in
+// rounds until dur is over (one round when dur is 0, and no round after
+// one with a violation), and logs the statistics.
+func runDifferential(t *testing.T, db *mariadbtest.Server, kind subjectKind, params []string, sessions, nops int,
+	dur time.Duration) (*suite, []*profile) {
+	s := &suite{t: t, db: db, seed: seed(t), kind: kind, backends: map[int64]bool{}, allOps: map[int][]op{},
+		id: int(suites.Add(1))}
 	profiles := make([]*profile, len(params))
 	for i, p := range params {
 		profiles[i] = &profile{params: p, subject: kind.open(t, p, maxBackends), twin: openDirect(t, db, p)}
 	}
-	dur := soak(t)
 	began := time.Now()
 	deadline := began.Add(dur)
 	for round := 0; ; round++ {
@@ -188,11 +212,14 @@ func differential(t *testing.T, kind subjectKind, params []string, sessions, nop
 	if s.slowest > 0 {
 		t.Logf("slowest operation (over a second): %v: %s", s.slowest.Round(time.Millisecond), s.slowestOp)
 	}
-	if len(s.viols) == 0 {
-		return
-	}
-	// One report per kind of violation (the step's kind and both errors):
-	// one root cause usually shows in many sessions.
+	return s, profiles
+}
+
+// report fails the test with one report per kind of violation (the
+// step's kind and both outcomes: one root cause usually shows in many
+// sessions) and a count by kind.
+func (s *suite) report() {
+	t := s.t
 	shown := map[string]bool{}
 	bySig := map[string]int{}
 	var sigs []string
@@ -213,12 +240,6 @@ func differential(t *testing.T, kind subjectKind, params []string, sessions, nop
 	}
 	t.Errorf("%d of %d sessions saw a violation; seed %d; by kind (sessions, differing step, subject vs twin):%s",
 		len(s.viols), s.sessions.Load(), s.seed, b.String())
-	for _, p := range profiles {
-		p.subject.Close() // a driver handle with another pool size must not meet these
-	}
-	shrinkStart := time.Now()
-	s.shrink(s.viols)
-	t.Logf("shrinking took %v", time.Since(shrinkStart).Round(time.Millisecond))
 }
 
 // signature names the kind of a violation: the differing step's kind and
@@ -263,10 +284,20 @@ func firstWord(s string) string {
 func (s *suite) round(round int, profiles []*profile, sessions, nops int) {
 	names := make([]string, 0, 2*sessions)
 	for i := range sessions {
-		names = append(names, tableName(round, i, "s"), tableName(round, i, "d"))
+		names = append(names, s.tableName(round, i, "s"), s.tableName(round, i, "d"))
 	}
 	drop := createTables(s.t, s.db, names)
 	defer drop()
+	if s.kind.shared {
+		// The sessions leave their transactions on the shared pool's
+		// connections: close those before the tables are dropped.
+		defer func() {
+			for _, p := range profiles {
+				p.subject.SetMaxIdleConns(0)
+				p.subject.SetMaxIdleConns(2)
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	for i := range sessions {
 		wg.Add(1)
@@ -274,7 +305,7 @@ func (s *suite) round(round int, profiles []*profile, sessions, nops int) {
 			defer wg.Done()
 			id := round*sessions + i
 			p := profiles[i%len(profiles)]
-			v := s.session(id, p, tableName(round, i, "s"), tableName(round, i, "d"), nops)
+			v := s.session(id, p, s.tableName(round, i, "s"), s.tableName(round, i, "d"), nops)
 			if v != nil {
 				s.violations.Add(1)
 				s.mu.Lock()
@@ -286,8 +317,12 @@ func (s *suite) round(round int, profiles []*profile, sessions, nops int) {
 	wg.Wait()
 }
 
-func tableName(round, i int, side string) string {
-	return "t" + itoa(round) + "_" + itoa(i) + side
+// suites numbers the differential runs of the test process, so that no
+// run meets another's tables.
+var suites atomic.Int64
+
+func (s *suite) tableName(round, i int, side string) string {
+	return "t" + itoa(s.id) + "r" + itoa(round) + "_" + itoa(i) + side
 }
 
 // session runs one session's operations on its subject and its twin and
@@ -304,10 +339,15 @@ func (s *suite) session(id int, p *profile, subjTable, twinTable string, nops in
 		s.allOps[id] = v.ops
 		s.mu.Unlock()
 	}()
-	subj, err := newSide(ctx, p.subject, subjTable)
-	if err != nil {
-		v.step, v.subject = "connect", outcome{err: errText(err)}
-		return v
+	var subj *side
+	if s.kind.shared {
+		subj = newSharedSide(p.subject, subjTable)
+	} else {
+		var err error
+		if subj, err = newSide(ctx, p.subject, subjTable); err != nil {
+			v.step, v.subject = "connect", outcome{err: errText(err)}
+			return v
+		}
 	}
 	defer subj.close()
 	twin, err := newSide(ctx, p.twin, twinTable)
@@ -467,6 +507,27 @@ func TestDifferentialDriver(t *testing.T) {
 // (64 sessions over 4 backends) with their twins.
 func TestDifferentialListener(t *testing.T) {
 	differential(t, listenerSubject(server(t)), listenerProfiles, shortSessions, shortOps)
+}
+
+// TestDifferentialCatchesANaivePool runs the suite against a naive
+// multiplexer: sessions send each statement to a go-sql-driver pool of
+// two connections, which tracks no state at all. The suite must report
+// violations; if it did not, it would prove nothing about rdsmux.
+func TestDifferentialCatchesANaivePool(t *testing.T) {
+	db := server(t)
+	naive := subjectKind{name: "naive pool", shared: true, open: func(t *testing.T, params string, _ int) *sql.DB {
+		h := openDirect(t, db, params)
+		h.SetMaxOpenConns(2)
+		h.SetMaxIdleConns(2)
+		return h
+	}}
+	s, _ := runDifferential(t, db, naive, []string{"", "interpolateParams=true"}, 8, 20, 0)
+	require.NotZero(t, s.violations.Load(), "a pool that tracks no session state showed no violation: the suite compares too little")
+	kinds := map[string]bool{}
+	for _, v := range s.viols {
+		kinds[v.signature()] = true
+	}
+	t.Logf("%d of 8 sessions through the naive pool saw a violation, of %d kinds", len(s.viols), len(kinds))
 }
 
 // TestDifferentialDirectVsDirect runs the suite with direct connections as

@@ -217,21 +217,51 @@ type executor interface {
 // twin (a dedicated direct connection). Only its session's goroutine uses
 // it.
 type side struct {
-	db    *sql.DB
-	conn  *sql.Conn
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	db *sql.DB
+	// shared: the side's statements go to db itself, connection by
+	// connection as database/sql picks them, instead of one sql.Conn (a
+	// naive multiplexer, to show the suite catches one).
+	shared bool
+	conn   sessionConn
+	tx     *sql.Tx
+	stmts  map[string]*sql.Stmt
 	// names are the side's own names for placeholders in statements:
 	// {T}, its table; others for scripts that need more (own schemas).
 	names map[string]string
 }
+
+// sessionConn is what a side's session runs on: a *sql.Conn, or a
+// sharedDB.
+type sessionConn interface {
+	executor
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+	Close() error
+}
+
+// sharedDB runs a session's statements on a *sql.DB, whose Close it
+// leaves alone.
+type sharedDB struct{ *sql.DB }
+
+func (sharedDB) Close() error { return nil }
 
 func newSide(ctx context.Context, db *sql.DB, table string) (*side, error) {
 	s := &side{db: db, stmts: map[string]*sql.Stmt{}, names: map[string]string{"{T}": table}}
 	return s, s.connect(ctx)
 }
 
+// newSharedSide is newSide for a side whose statements go to db itself.
+func newSharedSide(db *sql.DB, table string) *side {
+	s := &side{db: db, shared: true, stmts: map[string]*sql.Stmt{}, names: map[string]string{"{T}": table}}
+	s.conn = sharedDB{db}
+	return s
+}
+
 func (s *side) connect(ctx context.Context) error {
+	if s.shared {
+		s.conn = sharedDB{s.db}
+		return nil
+	}
 	c, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
