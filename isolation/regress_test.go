@@ -405,6 +405,25 @@ func TestLeakPreparedState(t *testing.T) {
 				sc.end(0)
 			}
 		})
+		t.Run("set_names_collate", func(t *testing.T) {
+			// Shrunk by the suite on main 86dd946 (seed 1796397786069286861):
+			// 1253 (collation not valid for the character set).
+			const params = "time_zone=%27%2B02%3A00%27&div_precision_increment=6&interpolateParams=true"
+			sc := newScript(t, "a statement prepared before SET NAMES ... COLLATE")
+			subj, twin := open(t, params), openDirect(t, db, params)
+			sc.session(0, subj, twin, nil)
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT HEX(?), CHARSET(?), ? = 'é'"})
+			// Another session pins its backend and ends: the backend is
+			// reset.
+			sc.session(1, subj, twin, map[string][2]string{"{L}": {"r10s", "r10d"}})
+			sc.query(1, "SELECT GET_LOCK('{L}', 0)")
+			sc.end(1)
+			sc.exec(0, "SET NAMES latin1 COLLATE latin1_general_ci")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"o'k", "é", "0123456789"}})
+			sc.exec(0, "SET NAMES cp1257 COLLATE cp1257_bin")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"é", "é", "é"}})
+			sc.query(0, "SELECT @@collation_connection, ? = 'é'", "é")
+		})
 		for _, c := range []string{"utf8mb4_unicode_ci", "latin1_swedish_ci"} {
 			t.Run(c, func(t *testing.T) {
 				sc := newScript(t, "prepare under collation "+c)
