@@ -424,6 +424,19 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"é", "é", "é"}})
 			sc.query(0, "SELECT @@collation_connection, ? = 'é'", "é")
 		})
+		t.Run("results_charset", func(t *testing.T) {
+			// Shrunk by the suite on main 62636a5 (seed
+			// 1796398143244887381): the column names of a statement
+			// prepared under character_set_results=latin1 and run after
+			// SET NAMES utf8mb4 are in latin1 directly.
+			sc := newScript(t, "a statement prepared under another character_set_results")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, nil)
+			sc.exec(0, "SET character_set_results = 'latin1'")
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT HEX(?), CHARSET(?), ? = 'é'"})
+			sc.exec(0, "SET NAMES utf8mb4")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"", "é", "a"}})
+		})
 		for _, c := range []string{"utf8mb4_unicode_ci", "latin1_swedish_ci"} {
 			t.Run(c, func(t *testing.T) {
 				sc := newScript(t, "prepare under collation "+c)
