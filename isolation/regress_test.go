@@ -100,6 +100,13 @@ func TestLeakHandshakeCollation(t *testing.T) {
 			sc.exec(noise, []string{"SET NAMES latin1", "SET NAMES cp1257", "SET NAMES utf8mb4 COLLATE utf8mb4_bin"}[(round+i)%3])
 		}
 	}
+	// Errors are the server's own: an unknown collation or character set
+	// is 1273 or 1115 whatever the session's handshake collation.
+	for i := range collations {
+		sc.exec(i, "SET SESSION collation_connection = 'nope_ci', div_precision_increment = DEFAULT")
+		sc.exec(i, "SET NAMES bogus")
+		sc.query(i, "SELECT @@collation_connection, @@div_precision_increment")
+	}
 }
 
 // TestLeakSetSessionTransaction: SET SESSION TRANSACTION must be replayed
