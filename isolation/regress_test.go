@@ -544,6 +544,23 @@ func TestLeakMultiStatementTransaction(t *testing.T) {
 		sc.end(1)
 		sc.session(2, subj, twin, tables[1])
 		sc.query(2, "SELECT @@in_transaction, @@autocommit, COUNT(*), SUM(g) FROM {T}")
+		// Shrunk by the suite on main 4f64a85 (seed 1796398961004368813):
+		// SET SESSION TRANSACTION READ ONLY inside the transaction the
+		// multi-statement query opened applies to the next transaction,
+		// not to this one.
+		sc.session(3, subj, twin, tables[0])
+		sc.query(2, "COMMIT; SET autocommit = 0; INSERT INTO {T} (g) VALUES (3)")
+		// Another session takes a backend: if session 2's were given
+		// back, it would be this one.
+		sc.exec(3, "BEGIN")
+		sc.query(3, "SELECT COUNT(*) FROM {T}")
+		sc.exec(2, "SET SESSION TRANSACTION READ ONLY")
+		sc.exec(2, "REPLACE INTO {T} (id, g) VALUES (1, 2)")
+		sc.query(2, "SELECT @@in_transaction, @@tx_read_only, COUNT(*) FROM {T}")
+		sc.exec(3, "COMMIT")
+		sc.exec(2, "COMMIT")
+		sc.exec(2, "INSERT INTO {T} (g) VALUES (4)")
+		sc.query(2, "ROLLBACK; SET autocommit = 1; SET SESSION TRANSACTION READ WRITE")
 	})
 }
 
