@@ -1,0 +1,613 @@
+package isolation
+
+import (
+	"database/sql"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// Each test here reproduces one known way a session saw another's state,
+// through the driver and through the listener, comparing every step with
+// the same step on dedicated direct connections. They failed on the pool
+// of 2026-12-04 (before the state-tracking rewrite).
+
+// TestLeakStatementCacheKey: a prepared statement cached per backend by
+// its SQL text alone. A statement prepared under one session's schema or
+// sql_mode must not run for another session under another.
+func TestLeakStatementCacheKey(t *testing.T) {
+	db := server(t)
+	bothWays(t, 1, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		t.Run("schema", func(t *testing.T) {
+			createSchemas(t, "r1sa", "r1sb", "r1da", "r1db")
+			sc := newScript(t, "INSERT INTO t prepared in another schema")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, map[string][2]string{"{S}": {"r1sa", "r1da"}})
+			sc.session(1, subj, twin, map[string][2]string{"{S}": {"r1sb", "r1db"}})
+			sc.exec(0, "USE {S}")
+			sc.exec(1, "USE {S}")
+			sc.exec(0, "INSERT INTO t (g) VALUES (?)", 1)
+			sc.exec(1, "INSERT INTO t (g) VALUES (?)", 2)
+			sc.exec(0, "INSERT INTO t (g) VALUES (?)", 3)
+			sc.query(0, "SELECT id, g FROM t ORDER BY id")
+			sc.query(1, "SELECT id, g FROM t ORDER BY id")
+			sc.query(1, "SELECT g FROM t WHERE g = ?", 2)
+		})
+		t.Run("sql_mode", func(t *testing.T) {
+			sc := newScript(t, "SELECT 'a' || ? prepared under PIPES_AS_CONCAT")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, nil)
+			sc.session(1, subj, twin, nil)
+			sc.exec(0, "SET sql_mode = 'PIPES_AS_CONCAT'")
+			sc.query(0, "SELECT 'a' || ?", "b")
+			sc.queryW(1, "SELECT 'a' || ?", "b")
+			sc.query(0, "SELECT 'a' || ?", "b")
+			sc.fresh(1)
+			sc.queryW(1, "SELECT 'a' || ?", "b")
+		})
+	})
+}
+
+// TestLeakCharsetDefault: a backend left with another session's character
+// set must be brought back to this session's own, not to the server's
+// global default (SET ... = DEFAULT): the client's handshake character set
+// and a round trip of 'é' must be as on a direct connection.
+func TestLeakCharsetDefault(t *testing.T) {
+	db := server(t)
+	t.Run("listener", func(t *testing.T) {
+		l := startListener(t, db, 1)
+		tables := ownTables(t, "r2l", 2)
+		sc := newScript(t, "a latin1 client, then a utf8mb4 client")
+		sc.session(0, l.open(t, "charset=latin1"), openDirect(t, db, "charset=latin1"), tables[0])
+		sc.session(1, l.open(t, ""), openDirect(t, db, ""), tables[1])
+		sc.query(0, "SELECT @@character_set_client, HEX('é')")
+		sc.query(1, "SELECT @@character_set_client, @@character_set_connection, @@character_set_results, @@collation_connection")
+		sc.exec(1, "USE s_utf8")
+		sc.exec(1, "INSERT INTO {T} (s) VALUES ('é')")
+		sc.query(1, "SELECT s, HEX(s) FROM {T}")
+		sc.query(0, "SELECT HEX('é')")
+		sc.query(1, "SELECT HEX('é'), @@character_set_client")
+	})
+	t.Run("driver", func(t *testing.T) {
+		h := openDriver(t, db, "", 1).DB
+		twin := openDirect(t, db, "")
+		sc := newScript(t, "SET NAMES utf8mb3, then a fresh session")
+		sc.session(0, h, twin, nil)
+		sc.exec(0, "SET NAMES utf8mb3")
+		sc.query(0, "SELECT HEX('é'), @@character_set_client")
+		sc.end(0)
+		sc.session(1, h, twin, nil)
+		sc.query(1, "SELECT HEX('é'), @@character_set_client, @@character_set_connection, @@character_set_results, @@collation_connection")
+	})
+}
+
+// TestLeakHandshakeCollation: the listener must give each client the
+// collation its handshake asked for, on every backend it borrows.
+func TestLeakHandshakeCollation(t *testing.T) {
+	db := server(t)
+	l := startListener(t, db, 2)
+	collations := []string{"latin1_general_ci", "cp1257_bin", "utf8mb4_unicode_ci", "utf8mb4_general_ci"}
+	sc := newScript(t, "handshake collation")
+	for i, c := range collations {
+		sc.session(i, l.open(t, "collation="+c), openDirect(t, db, "collation="+c), nil)
+	}
+	noise := len(collations)
+	sc.session(noise, l.open(t, ""), openDirect(t, db, ""), nil)
+	for round := range 3 {
+		for i := range collations {
+			sc.query(i, "SELECT @@collation_connection, @@character_set_client, @@character_set_connection, @@character_set_results")
+			sc.exec(noise, []string{"SET NAMES latin1", "SET NAMES cp1257", "SET NAMES utf8mb4 COLLATE utf8mb4_bin"}[(round+i)%3])
+		}
+	}
+	// Errors are the server's own: an unknown collation or character set
+	// is 1273 or 1115 whatever the session's handshake collation.
+	for i := range collations {
+		sc.exec(i, "SET SESSION collation_connection = 'nope_ci', div_precision_increment = DEFAULT")
+		sc.exec(i, "SET NAMES bogus")
+		sc.query(i, "SELECT @@collation_connection, @@div_precision_increment")
+	}
+}
+
+// TestLeakSetSessionTransaction: SET SESSION TRANSACTION must be replayed
+// in a spelling the server knows (MariaDB 10.11: tx_isolation,
+// tx_read_only), and stay the session's own.
+func TestLeakSetSessionTransaction(t *testing.T) {
+	db := server(t)
+	bothWays(t, 1, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		sc := newScript(t, "SET SESSION TRANSACTION")
+		subj, twin := open(t, ""), openDirect(t, db, "")
+		for i := range 3 {
+			sc.session(i, subj, twin, nil)
+		}
+		sc.exec(0, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+		sc.query(0, "SELECT @@tx_isolation")
+		sc.query(1, "SELECT @@tx_isolation, 1")
+		sc.query(0, "SELECT @@tx_isolation, @@tx_read_only")
+		sc.exec(1, "SET SESSION TRANSACTION READ ONLY")
+		sc.query(1, "SELECT @@tx_read_only")
+		sc.query(2, "SELECT @@tx_isolation, @@tx_read_only")
+		sc.query(0, "SELECT @@tx_isolation, @@tx_read_only")
+		sc.query(1, "SELECT @@tx_isolation, @@tx_read_only")
+		sc.fresh(0)
+		sc.query(0, "SELECT @@tx_isolation, @@tx_read_only")
+	})
+}
+
+// TestLeakTransactions: transaction boundaries as the server sees them:
+// completion_type=CHAIN keeps a transaction open after COMMIT; a READ ONLY
+// transaction never carries over to another session; SET autocommit=0
+// inside a transaction keeps the next statements in one.
+func TestLeakTransactions(t *testing.T) {
+	db := server(t)
+	// Two backends: when rdsmux rightly keeps a session's backend, the
+	// other session gets the second one instead of waiting.
+	bothWays(t, 2, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		t.Run("completion_type", func(t *testing.T) {
+			tables := ownTables(t, "r5c", 2)
+			sc := newScript(t, "completion_type=CHAIN")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.session(1, subj, twin, tables[1])
+			sc.exec(0, "SET completion_type = CHAIN")
+			sc.exec(0, "BEGIN")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (1)")
+			sc.exec(0, "COMMIT")
+			sc.query(0, "SELECT @@in_transaction")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (2)")
+			sc.query(1, "SELECT @@in_transaction, COUNT(*) FROM {T}")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (3)")
+			sc.exec(0, "ROLLBACK")
+			sc.query(0, "SELECT @@in_transaction, COUNT(*), GROUP_CONCAT(g) FROM {T}")
+			sc.exec(0, "SET completion_type = 1")
+			sc.exec(0, "COMMIT")
+			sc.query(0, "SELECT @@in_transaction")
+			sc.exec(0, "SET completion_type = 0")
+			sc.exec(0, "COMMIT")
+		})
+		t.Run("end_in_chain", func(t *testing.T) {
+			tables := ownTables(t, "r5e", 3)
+			sc := newScript(t, "a session ends in a chained READ ONLY transaction")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.exec(0, "SET completion_type = CHAIN")
+			sc.exec(0, "START TRANSACTION READ ONLY")
+			sc.exec(0, "COMMIT")
+			sc.query(0, "SELECT @@in_transaction")
+			sc.end(0)
+			sc.session(1, subj, twin, tables[1])
+			sc.query(1, "SELECT @@in_transaction, @@completion_type")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (1)")
+			sc.session(2, subj, twin, tables[2])
+			sc.exec(2, "INSERT INTO {T} (g) VALUES (1)")
+			sc.query(2, "SELECT @@in_transaction")
+		})
+		t.Run("read_only", func(t *testing.T) {
+			tables := ownTables(t, "r5r", 2)
+			sc := newScript(t, "START TRANSACTION READ ONLY")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.session(1, subj, twin, tables[1])
+			sc.exec(0, "START TRANSACTION READ ONLY")
+			sc.query(0, "SELECT COUNT(*) FROM {T}")
+			sc.exec(0, "COMMIT")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (1)")
+			sc.exec(0, "SET completion_type = CHAIN")
+			sc.exec(0, "START TRANSACTION READ ONLY")
+			sc.exec(0, "COMMIT")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (2)")
+			sc.query(1, "SELECT @@in_transaction, COUNT(*) FROM {T}")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (3)")
+			sc.query(0, "SELECT @@in_transaction")
+			sc.exec(0, "ROLLBACK")
+			sc.exec(0, "SET completion_type = 0")
+			sc.exec(0, "ROLLBACK")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (4)")
+			sc.query(1, "SELECT COUNT(*) FROM {T}")
+		})
+		t.Run("autocommit", func(t *testing.T) {
+			tables := ownTables(t, "r5a", 2)
+			sc := newScript(t, "SET autocommit=0 inside a transaction")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.session(1, subj, twin, tables[1])
+			sc.exec(0, "BEGIN")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (1)")
+			sc.exec(0, "SET autocommit = 0")
+			sc.exec(0, "COMMIT")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (2)")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (10)")
+			sc.query(1, "SELECT COUNT(*) FROM {T}")
+			sc.exec(0, "ROLLBACK")
+			sc.query(0, "SELECT @@in_transaction, @@autocommit, COUNT(*), GROUP_CONCAT(g) FROM {T}")
+			sc.exec(0, "BEGIN")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (3)")
+			sc.exec(0, "SET autocommit = 1")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (4)")
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (11)")
+			sc.exec(0, "ROLLBACK")
+			sc.query(0, "SELECT @@in_transaction, @@autocommit, COUNT(*), GROUP_CONCAT(g) FROM {T}")
+		})
+	})
+}
+
+// TestLeakRoundedValue: a value the server rounded or clamped (with a
+// warning, under a non-strict sql_mode) must be replayed on another
+// backend without error after the session turned strict mode on: in
+// separate statements, in a transaction, or in one SET.
+func TestLeakRoundedValue(t *testing.T) {
+	db := server(t)
+	for _, variant := range []string{"autocommit", "transaction", "one_statement"} {
+		t.Run(variant, func(t *testing.T) {
+			bothWays(t, 2, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+				sc := newScript(t, "SET join_buffer_size=1000, then strict mode ("+variant+")")
+				subj, twin := open(t, ""), openDirect(t, db, "")
+				for i := range 3 {
+					sc.session(i, subj, twin, nil)
+				}
+				if variant == "transaction" {
+					sc.exec(0, "BEGIN")
+				}
+				if variant == "one_statement" {
+					sc.execW(0, "SET sql_mode = '', join_buffer_size = 1000, max_heap_table_size = 1000, "+
+						"div_precision_increment = 31, sql_mode = 'STRICT_ALL_TABLES'")
+				} else {
+					sc.exec(0, "SET sql_mode = ''")
+					sc.exec(0, "SET join_buffer_size = 1000")
+					sc.exec(0, "SET max_heap_table_size = 1000, div_precision_increment = 31")
+					sc.exec(0, "SET sql_mode = 'STRICT_ALL_TABLES'")
+				}
+				was := sc.connID(0)
+				if variant == "transaction" {
+					sc.exec(0, "COMMIT")
+				}
+				// Sessions 1 and 2 take both backends; the one on session
+				// 0's gives it back last, so that session 0 runs on the
+				// other one, where its settings are replayed.
+				sc.exec(1, "BEGIN")
+				sc.exec(2, "BEGIN")
+				first, second := 1, 2
+				if sc.connID(1) == was {
+					first, second = 2, 1
+				} else if sc.connID(2) != was {
+					t.Fatalf("neither session 1 nor 2 is on session 0's backend %d", was)
+				}
+				sc.exec(first, "COMMIT")
+				sc.query(0, "SELECT @@join_buffer_size, @@max_heap_table_size, @@div_precision_increment, @@sql_mode")
+				if now := sc.connID(0); now == was {
+					t.Fatalf("session 0 did not move off backend %d: the test proves nothing", was)
+				}
+				sc.exec(second, "COMMIT")
+				sc.query(1, "SELECT @@join_buffer_size, @@sql_mode")
+			})
+		})
+	}
+}
+
+// TestLeakLastInsertID: LAST_INSERT_ID() and @@last_insert_id are a
+// session's own, also on a fresh or pinned session on a backend where
+// another session inserted; and what the server derives from a setting
+// (sql_big_selects from max_join_size) is as on a direct connection.
+func TestLeakLastInsertID(t *testing.T) {
+	db := server(t)
+	bothWays(t, 1, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		t.Run("last_insert_id", func(t *testing.T) {
+			tables := ownTables(t, "r7", 4)
+			sc := newScript(t, "LAST_INSERT_ID on a fresh session")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (1), (2)")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (3)")
+			sc.query(0, "SELECT LAST_INSERT_ID()")
+			sc.session(1, subj, twin, tables[1])
+			sc.query(1, "SELECT LAST_INSERT_ID(), @@last_insert_id")
+			sc.end(1)
+			sc.session(2, subj, twin, tables[2])
+			sc.exec(2, "SET @x = 1")
+			sc.query(2, "SELECT LAST_INSERT_ID(), @@last_insert_id, @x")
+			sc.end(2)
+			sc.query(0, "SELECT LAST_INSERT_ID(), @@last_insert_id")
+			sc.end(0)
+			sc.session(3, subj, twin, tables[3])
+			sc.query(3, "SELECT @@last_insert_id")
+			sc.query(3, "SELECT @@last_insert_id, LAST_INSERT_ID()")
+			sc.exec(3, "BEGIN")
+			sc.exec(3, "INSERT INTO {T} (g) VALUES (?)", 5)
+			sc.exec(3, "COMMIT")
+			sc.end(3)
+			sc.session(1, subj, twin, tables[1])
+			sc.query(1, "SELECT @@last_insert_id")
+			sc.exec(1, "SET @y = 2")
+			sc.query(1, "SELECT @@last_insert_id")
+			sc.query(1, "SELECT LAST_INSERT_ID()")
+			sc.end(1)
+			// The same through a prepared statement (binary protocol), on
+			// a session pinned by RELEASE_LOCK after another inserted.
+			sc.session(0, subj, twin, tables[0])
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (6)")
+			sc.end(0)
+			sc.session(1, subj, twin, tables[1])
+			sc.step(1, step{kind: opPrepare, slot: "p", sql: "SELECT LAST_INSERT_ID(), @@session.last_insert_id, ? + 1"})
+			sc.step(1, step{kind: opStmtQuery, slot: "p", args: []any{1}})
+			sc.query(1, "SELECT RELEASE_LOCK('r7')")
+			sc.step(1, step{kind: opStmtQuery, slot: "p", args: []any{2}})
+			sc.query(1, "SELECT @@session.last_insert_id")
+		})
+		t.Run("explicit_id", func(t *testing.T) {
+			// An INSERT with an explicit id reports that id in its OK
+			// packet, but LAST_INSERT_ID() does not change.
+			tables := ownTables(t, "r7e", 2)
+			sc := newScript(t, "LAST_INSERT_ID after an explicit id")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.session(1, subj, twin, tables[1])
+			sc.exec(1, "INSERT INTO {T} (g) VALUES (1), (2)")
+			sc.exec(0, "REPLACE INTO {T} (id, g) VALUES (1, 3)")
+			sc.query(0, "SELECT LAST_INSERT_ID(), @@last_insert_id")
+			sc.exec(0, "INSERT INTO {T} (id, g) VALUES (7, 3)")
+			sc.query(0, "SELECT LAST_INSERT_ID()")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (4)")
+			sc.exec(0, "INSERT INTO {T} (id, g) VALUES (20, 3)")
+			sc.query(0, "SELECT LAST_INSERT_ID()")
+		})
+		t.Run("sql_big_selects", func(t *testing.T) {
+			sc := newScript(t, "SET max_join_size=1000")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, nil)
+			sc.session(1, subj, twin, nil)
+			sc.exec(0, "SET max_join_size = 1000")
+			sc.query(0, "SELECT @@sql_big_selects, @@max_join_size")
+			sc.query(1, "SELECT @@sql_big_selects, @@max_join_size")
+			sc.query(0, "SELECT @@sql_big_selects, @@max_join_size")
+			sc.exec(0, "SET max_join_size = DEFAULT")
+			sc.query(0, "SELECT @@sql_big_selects, @@max_join_size")
+			sc.query(1, "SELECT @@sql_big_selects")
+			sc.exec(1, "SET sql_big_selects = 0")
+			sc.exec(1, "SET max_join_size = 1000000")
+			sc.query(1, "SELECT @@sql_big_selects")
+			sc.query(0, "SELECT @@sql_big_selects")
+			sc.fresh(1)
+			sc.query(1, "SELECT @@sql_big_selects, @@max_join_size")
+		})
+	})
+}
+
+// TestLeakPreparedState: a prepared statement is prepared where and as
+// the session is: in its transaction (a READ ONLY one refuses to prepare
+// an UPDATE), in its handshake collation (a literal compared with an
+// argument), with its character_set_results (the column types).
+func TestLeakPreparedState(t *testing.T) {
+	db := server(t)
+	// Two backends: a session that rdsmux pins must not make the next one
+	// wait.
+	bothWays(t, 2, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		t.Run("read_only_transaction", func(t *testing.T) {
+			tables := ownTables(t, "r8", 1)
+			sc := newScript(t, "prepare in a READ ONLY transaction")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.step(0, step{kind: opBegin, txOpts: &sql.TxOptions{Isolation: sql.LevelSerializable, ReadOnly: true}})
+			sc.step(0, step{kind: opPrepare, slot: "u", sql: "UPDATE {T} SET g = g + 1 WHERE id = ?"})
+			sc.step(0, step{kind: opRollback})
+			sc.exec(0, "START TRANSACTION READ ONLY")
+			sc.step(0, step{kind: opPrepare, slot: "u", sql: "INSERT INTO {T} (g) VALUES (?)"})
+			sc.step(0, step{kind: opStmtExec, slot: "u", args: []any{1}})
+			sc.exec(0, "ROLLBACK")
+		})
+		t.Run("read_only_session", func(t *testing.T) {
+			// Shrunk by the suite (seed 1796396937925687710): a read-only
+			// session, outside any transaction, after another session's
+			// transaction on the backend.
+			for k, set := range []string{"SET @@local.innodb_lock_wait_timeout=5, @@tx_read_only=1", "SET SESSION tx_read_only = 1"} {
+				tables := ownTables(t, "r8s"+itoa(k), 2)
+				sc := newScript(t, "prepare in a read-only session ("+set+")")
+				subj, twin := open(t, ""), openDirect(t, db, "")
+				sc.session(0, subj, twin, tables[0])
+				sc.execW(0, set)
+				sc.session(1, subj, twin, tables[1])
+				sc.exec(1, "START TRANSACTION WITH CONSISTENT SNAPSHOT")
+				sc.end(1)
+				sc.step(0, step{kind: opPrepare, slot: "v", sql: "INSERT INTO {T} (g, s) VALUES (?, ?)"})
+				sc.step(0, step{kind: opStmtExec, slot: "v", args: []any{1, "x"}})
+				sc.end(0)
+			}
+		})
+		t.Run("set_names_collate", func(t *testing.T) {
+			// Shrunk by the suite on main 86dd946 (seed 1796397786069286861):
+			// 1253 (collation not valid for the character set).
+			const params = "time_zone=%27%2B02%3A00%27&div_precision_increment=6&interpolateParams=true"
+			sc := newScript(t, "a statement prepared before SET NAMES ... COLLATE")
+			subj, twin := open(t, params), openDirect(t, db, params)
+			sc.session(0, subj, twin, nil)
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT HEX(?), CHARSET(?), ? = 'é'"})
+			// Another session pins its backend and ends: the backend is
+			// reset.
+			sc.session(1, subj, twin, map[string][2]string{"{L}": {"r10s", "r10d"}})
+			sc.query(1, "SELECT GET_LOCK('{L}', 0)")
+			sc.end(1)
+			sc.exec(0, "SET NAMES latin1 COLLATE latin1_general_ci")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"o'k", "é", "0123456789"}})
+			sc.exec(0, "SET NAMES cp1257 COLLATE cp1257_bin")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"é", "é", "é"}})
+			sc.query(0, "SELECT @@collation_connection, ? = 'é'", "é")
+		})
+		t.Run("results_charset", func(t *testing.T) {
+			// Shrunk by the suite on main 62636a5 (seed
+			// 1796398143244887381): the column names of a statement
+			// prepared under character_set_results=latin1 and run after
+			// SET NAMES utf8mb4 are in latin1 directly.
+			sc := newScript(t, "a statement prepared under another character_set_results")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, nil)
+			sc.exec(0, "SET character_set_results = 'latin1'")
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT HEX(?), CHARSET(?), ? = 'é'"})
+			sc.exec(0, "SET NAMES utf8mb4")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"", "é", "a"}})
+		})
+		for _, c := range []string{"utf8mb4_unicode_ci", "latin1_swedish_ci"} {
+			t.Run(c, func(t *testing.T) {
+				sc := newScript(t, "prepare under collation "+c)
+				subj, twin := open(t, "collation="+c), openDirect(t, db, "collation="+c)
+				other, otherTwin := open(t, ""), openDirect(t, db, "")
+				sc.session(0, subj, twin, nil)
+				sc.session(1, other, otherTwin, nil)
+				sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT HEX(?), CHARSET(?), ? = 'é'"})
+				sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"o'k", "é", "ñandú"}})
+				sc.exec(1, "SET NAMES utf8mb4 COLLATE utf8mb4_bin, character_set_results = NULL")
+				sc.query(1, "SELECT @@character_set_results")
+				sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"é", "é", "é"}})
+				sc.step(0, step{kind: opPrepare, slot: "q", sql: "SELECT @@sql_mode, DATABASE(), @@character_set_client"})
+				sc.step(0, step{kind: opStmtQuery, slot: "q"})
+				sc.query(0, "SELECT @@collation_connection, @@character_set_results, 'é' = ?", "é")
+			})
+		}
+	})
+}
+
+// TestLeakSchemaCharset: @@character_set_database follows the session's
+// current database (test is utf8mb4 on a latin1 server), from the first
+// statement of a fresh session on.
+func TestLeakSchemaCharset(t *testing.T) {
+	db := server(t)
+	bothWays(t, 1, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		sc := newScript(t, "character_set_database of the current database")
+		subj, twin := open(t, ""), openDirect(t, db, "")
+		sc.session(0, subj, twin, nil)
+		sc.query(0, "SELECT DATABASE(), @@character_set_database, @@collation_database")
+		sc.exec(0, "USE s_cp")
+		sc.query(0, "SELECT DATABASE(), @@character_set_database, @@collation_database")
+		sc.session(1, subj, twin, nil)
+		sc.query(1, "SELECT DATABASE(), @@character_set_database, @@collation_database")
+		sc.exec(0, "USE test")
+		sc.query(0, "SELECT DATABASE(), @@character_set_database, @@collation_database")
+		sc.end(0)
+		sc.end(1)
+		sc.session(2, subj, twin, nil)
+		sc.query(2, "SELECT DATABASE(), @@character_set_database, @@collation_database")
+		// A session pinned by a temporary table ends: its backend is
+		// reset (MariaDB keeps the current database across
+		// COM_RESET_CONNECTION, not its character set).
+		sc.exec(2, "CREATE TEMPORARY TABLE r9 (a INT)")
+		sc.end(2)
+		sc.session(3, subj, twin, nil)
+		sc.query(3, "SELECT DATABASE(), @@character_set_database, @@collation_database")
+	})
+}
+
+// TestLeakMultiStatementSettings: SET NAMES inside a multi-statement
+// query (go-sql-driver multiStatements=true) is the session's setting
+// for what follows, prepared statements included.
+func TestLeakMultiStatementSettings(t *testing.T) {
+	db := server(t)
+	bothWays(t, 1, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		sc := newScript(t, "SET NAMES in a multi-statement query")
+		subj, twin := open(t, "multiStatements=true"), openDirect(t, db, "multiStatements=true")
+		sc.session(0, subj, twin, nil)
+		sc.session(1, subj, twin, nil)
+		sc.query(0, "SET NAMES latin1; SELECT @@character_set_client, HEX('é')")
+		sc.query(0, "SELECT ? || 'b', CONCAT(?, 'é'), @@character_set_results", "a", "é")
+		sc.query(1, "SELECT @@character_set_client")
+		sc.query(0, "SELECT CONCAT(?, 'é'), @@character_set_client", "é")
+		sc.query(0, "SET sql_mode = 'PIPES_AS_CONCAT'; SELECT 'a' || 'b'")
+		sc.query(1, "SELECT 'a' || ?", "b")
+		sc.query(0, "SELECT 'a' || ?, @@sql_mode", "b")
+	})
+}
+
+// TestLeakMultiStatementTransaction: autocommit switched off inside a
+// multi-statement query opens a transaction with the statements after
+// it; the session keeps it, and no other session's statements join it.
+// The suite saw such a transaction lost on main 62636a5 (seed
+// 1796397998545667299: @@in_transaction 0 instead of 1, and another
+// session's REPLACE rolled back); this script does not reproduce that
+// alone yet, and guards the plain case.
+func TestLeakMultiStatementTransaction(t *testing.T) {
+	db := server(t)
+	bothWays(t, 2, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		tables := ownTables(t, "r11", 2)
+		sc := newScript(t, "COMMIT; SET autocommit = 0; INSERT in one query")
+		subj, twin := open(t, "multiStatements=true"), openDirect(t, db, "multiStatements=true")
+		sc.session(0, subj, twin, tables[0])
+		sc.session(1, subj, twin, tables[1])
+		sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT @@sql_mode, DATABASE(), @@character_set_client, 'a' || 'b'"})
+		sc.query(0, "COMMIT; SET autocommit = 0; INSERT INTO {T} (g) VALUES (3)")
+		sc.step(0, step{kind: opStmtQuery, slot: "p"})
+		sc.exec(0, "SET @@session.tx_isolation = 'SERIALIZABLE'")
+		sc.query(0, "SELECT @@in_transaction, @@autocommit")
+		sc.exec(1, "INSERT INTO {T} (g) VALUES (1)")
+		sc.exec(1, "REPLACE INTO {T} (id, g) VALUES (1, 5)")
+		sc.query(1, "SELECT @@in_transaction, @@autocommit, COUNT(*), SUM(g) FROM {T}")
+		sc.exec(0, "ROLLBACK")
+		sc.query(0, "SELECT @@in_transaction, COUNT(*) FROM {T}")
+		sc.query(0, "ROLLBACK; SET autocommit = 1")
+		sc.end(0)
+		sc.end(1)
+		sc.session(2, subj, twin, tables[1])
+		sc.query(2, "SELECT @@in_transaction, @@autocommit, COUNT(*), SUM(g) FROM {T}")
+		// Shrunk by the suite on main 4f64a85 (seed 1796398961004368813):
+		// SET SESSION TRANSACTION READ ONLY inside the transaction the
+		// multi-statement query opened applies to the next transaction,
+		// not to this one.
+		sc.session(3, subj, twin, tables[0])
+		sc.query(2, "COMMIT; SET autocommit = 0; INSERT INTO {T} (g) VALUES (3)")
+		// Another session takes a backend: if session 2's were given
+		// back, it would be this one.
+		sc.exec(3, "BEGIN")
+		sc.query(3, "SELECT COUNT(*) FROM {T}")
+		sc.exec(2, "SET SESSION TRANSACTION READ ONLY")
+		sc.exec(2, "REPLACE INTO {T} (id, g) VALUES (1, 2)")
+		sc.query(2, "SELECT @@in_transaction, @@tx_read_only, COUNT(*) FROM {T}")
+		sc.exec(3, "COMMIT")
+		sc.exec(2, "COMMIT")
+		sc.exec(2, "INSERT INTO {T} (g) VALUES (4)")
+		sc.query(2, "ROLLBACK; SET autocommit = 1; SET SESSION TRANSACTION READ WRITE")
+	})
+}
+
+// TestLeakCharsetCLI: the mariadb command-line client, which announces
+// its --default-character-set in the handshake, sees through the listener
+// what it sees directly, before and after clients in other character sets
+// used the backend.
+func TestLeakCharsetCLI(t *testing.T) {
+	db := server(t)
+	l := startListener(t, db, 1)
+	const q = "SELECT @@character_set_client, @@character_set_connection, @@character_set_results, @@collation_connection, HEX('é')"
+	cli := func(addr, charset string) string {
+		t.Helper()
+		out, err := mariadbCLI(t, addr, "--default-character-set="+charset, "-e", q)
+		if err != nil {
+			return "error: " + err.Error() + ": " + out
+		}
+		return out
+	}
+	check := func(charset string) {
+		t.Helper()
+		if got, want := cli(l.addr, charset), cli(db.Addr(), charset); got != want {
+			t.Errorf("mariadb --default-character-set=%s through the listener:\n    %s\ndirect:\n    %s", charset, got, want)
+		}
+	}
+	check("latin1")
+	sc := newScript(t, "a go client after the CLI")
+	sc.session(0, l.open(t, ""), openDirect(t, db, ""), nil)
+	sc.query(0, q)
+	check("utf8mb4")
+	sc.exec(0, "SET NAMES cp1257")
+	check("latin1")
+	check("utf8mb3")
+	sc.query(0, q)
+}
+
+// mariadbCLI runs the mariadb command-line client as the app account
+// against addr and returns its output.
+func mariadbCLI(t *testing.T, addr string, args ...string) (string, error) {
+	t.Helper()
+	bin, err := exec.LookPath("mariadb")
+	if err != nil {
+		t.Fatalf("the mariadb client is missing (%v); install mariadb-client (scripts/install-deps.sh does)", err)
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	full := append([]string{"--no-defaults", "-h", host, "-P", port, "-u", appUser, "-p" + appPass, "-D", "test",
+		"--batch", "--skip-column-names", "--connect-timeout=10"}, args...)
+	out, err := exec.Command(bin, full...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
