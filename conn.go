@@ -128,7 +128,7 @@ func (c *conn) done(ctx context.Context, b *pool.Backend, r *pinning.Result, err
 	// the session even after a text COMMIT ended the server's transaction
 	// (its Commit or Rollback must reach that backend, as on a dedicated
 	// connection).
-	st := pool.Status{InTransaction: c.txOpen || c.tx != nil, Err: err, InsertID: c.insertID, InsertIDUnknown: c.insertUnknown, Prepared: c.prepareDone}
+	st := pool.Status{InTransaction: c.txOpen || c.tx != nil, Guessed: true, Err: err, InsertID: c.insertID, InsertIDUnknown: c.insertUnknown, Prepared: c.prepareDone}
 	c.insertID, c.insertUnknown, c.prepareDone = 0, false, false
 	c.s.Done(ctx, b, r, st)
 	c.cur = nil

@@ -189,7 +189,9 @@ func startListener(t testing.TB, db *mariadbtest.Server, backends int) *listener
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &proxy.Server{Pool: p, Users: users, Logger: testLogger(t)}
+	// Backend as cmd/rdsmux sets it: the listener announces the server's
+	// version and offers the capabilities it has (metadata caching).
+	srv := &proxy.Server{Pool: p, Backend: backend, Users: users, Logger: testLogger(t)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,13 @@ type Status struct {
 	// longer owns them (a SHOW WARNINGS next is refused, not answered
 	// with the older list).
 	Prepared bool
+	// Guessed: InTransaction was derived from the statement's text, not
+	// read from the server's status flags (go-sql-driver does not show
+	// them). With autocommit off the pool then keeps the backend after
+	// any statement but a lone COMMIT or ROLLBACK: a batch such as
+	// "SET autocommit=0; INSERT ..." opened a transaction no text rule
+	// follows.
+	Guessed bool
 	// InsertID is the insert id of the statement's OK packet (0: none).
 	// The pool follows LAST_INSERT_ID() with it (see lastid.go).
 	InsertID uint64
@@ -105,7 +112,7 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 		}
 	}
 	s.inTx, s.more = st.InTransaction, st.MoreResults
-	if st.Err != nil && !s.inTx && s.autocommitOff() {
+	if !s.inTx && s.autocommitOff() && (st.Err != nil || (st.Guessed && !endsTx(r))) {
 		// An error packet carries no status: with autocommit off, a
 		// statement that failed may have opened a transaction (InnoDB
 		// starts one as soon as the statement touches a table). Keep
@@ -169,6 +176,12 @@ func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result, pin
 	s.addPins(pins)
 	s.pins &^= r.Unpins
 	return true
+}
+
+// endsTx reports whether r is a lone COMMIT or ROLLBACK (without AND
+// CHAIN), after which no transaction is open whatever autocommit is.
+func endsTx(r *pinning.Result) bool {
+	return r != nil && r.Statements == 1 && r.Tx&(pinning.TxCommit|pinning.TxRollback) != 0 && !r.Tx.Has(pinning.TxChain)
 }
 
 // autocommitOff reports whether the session runs with autocommit off.

@@ -339,6 +339,20 @@ func (st *State) Key() string {
 	return st.key
 }
 
+// KeyExcept is Key with v left out: two states whose KeyExcept are equal
+// differ at most in v.
+func (st *State) KeyExcept(v pinning.Var) string {
+	if st == nil {
+		return ""
+	}
+	if _, ok := st.settings.Get(v); !ok {
+		return st.key
+	}
+	set := st.settings
+	set.Unset(v)
+	return tagOf(st.schema, &set)
+}
+
 // stateOf builds the State of schema and settings.
 func stateOf(schema string, settings *pinning.Settings) State {
 	st := State{schema: schema}

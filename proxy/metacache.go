@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"github.com/rdsmux/rdsmux/pinning"
 
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
@@ -34,14 +35,15 @@ import (
 //     changed a column's type, or another backend's server differs);
 //   - different after the session's state changed (SET NAMES,
 //     character_set_results...): left out when each column has the same
-//     shape, names, type, flags and decimals (wire.SameColumnShape) and
-//     differs only in character set and length, as a server that did not
-//     re-prepare would do; sent otherwise.
+//     type, flags and decimals (wire.SameColumnShape) and differs only in
+//     character set, length and the bytes of its names (which come in
+//     character_set_results), as a server that did not re-prepare would
+//     do; sent otherwise.
 //
 // Limit: a statement re-prepared (its table altered) after the session's
 // character set changed, whose new definitions differ only in character
-// set or length, keeps the client's old definitions where a server would
-// send new ones.
+// set, length or names, keeps the client's old definitions where a server
+// would send new ones.
 
 // cachedResult reports whether the result set that starts now, the
 // results-th of a response in the given mode, is one whose definitions
@@ -100,7 +102,8 @@ func (c *clientConn) writeCachedMetadata(cs *clientStmt, n uint64) error {
 	for i, d := range defs {
 		cols[i] = bytes.Clone(d)
 	}
-	cs.cols, cs.colsState = cols, c.sess.State().Key()
+	st := c.sess.State()
+	cs.cols, cs.colsState, cs.colsParsed = cols, st.Key(), st.KeyExcept(pinning.VarCharacterSetResults)
 	return nil
 }
 
@@ -110,16 +113,26 @@ func (c *clientConn) holdsSame(cs *clientStmt, defs [][]byte) bool {
 	if len(defs) != len(cs.cols) {
 		return false
 	}
-	var state string
+	var state, parsed string
 	stateRead := false
 	for i, d := range defs {
 		if bytes.Equal(d, cs.cols[i]) {
 			continue
 		}
 		if !stateRead {
-			state, stateRead = c.sess.State().Key(), true
+			st := c.sess.State()
+			state, parsed, stateRead = st.Key(), st.KeyExcept(pinning.VarCharacterSetResults), true
 		}
-		if state == cs.colsState || !wire.SameColumnShape(cs.cols[i], d) {
+		if state == cs.colsState {
+			return false
+		}
+		// Only character_set_results changed: the server keeps the
+		// statement's metadata (it converts names and values on the way
+		// out), so the client keeps what it has.
+		if parsed == cs.colsParsed {
+			continue
+		}
+		if !wire.SameColumnShape(cs.cols[i], d) {
 			return false
 		}
 	}

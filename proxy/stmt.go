@@ -42,6 +42,8 @@ type clientStmt struct {
 	// in place.
 	cols      [][]byte
 	colsState string
+	// colsParsed is colsState without character_set_results.
+	colsParsed string
 }
 
 // stmtKey identifies a statement prepared on a backend: the session state
@@ -79,7 +81,7 @@ func (c *clientConn) prepare(p []byte) error {
 	c.stmts[cs.id] = cs
 	o := outcome{status: be.cc.Status(), prepared: true}
 	o.clientErr = c.writePrepareOK(cs, bs, o.status)
-	cs.cols, cs.colsState = bs.columns, state.Key()
+	cs.cols, cs.colsState, cs.colsParsed = bs.columns, state.Key(), state.KeyExcept(pinning.VarCharacterSetResults)
 	return c.finish(b, be, nil, &o, hadState)
 }
 
