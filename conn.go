@@ -166,7 +166,11 @@ func (c *conn) trackTx(r *pinning.Result) {
 	case tx&(pinning.TxBegin|pinning.TxXAStart|pinning.TxChain) != 0:
 		c.txOpen = true
 	case tx&pinning.TxImplicitCommit != 0:
-		c.txOpen = false
+		// UNLOCK TABLES commits only after LOCK TABLES (which pins);
+		// otherwise an open transaction stays open.
+		if !r.Unpins.Has(pinning.PinLockTables) || c.s.PinReasons().Has(pinning.PinLockTables) {
+			c.txOpen = false
+		}
 	}
 	if tx&pinning.TxBegin != 0 && tx&(pinning.TxCommit|pinning.TxRollback) != 0 {
 		// A batch both began and ended a transaction; the order is unknown.
