@@ -238,6 +238,11 @@ func (s *Session) readBack(ctx context.Context, b *Backend, r *pinning.Result) b
 	cs, err := readState(ctx, b.conn, st)
 	if err != nil {
 		if p.broken(b.conn, err) {
+			// The statement ran, but what it left is unknown now: the
+			// session cannot go on as if it had its settings (the
+			// client is told, as when a pinned session loses its
+			// backend).
+			s.stateLost = true
 			s.dropHeld(core.ReasonBroken, err)
 			return false
 		}
