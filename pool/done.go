@@ -76,8 +76,11 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 		s.dropHeld(core.ReasonBroken, st.Err)
 		return
 	}
-	aligned := s.lastIDAligned(b)
-	wrote := s.noteInsertID(r, st)
+	wrote := insertIDWrites(r, st)
+	aligned := wrote && s.lastIDAligned(b)
+	if wrote {
+		s.noteInsertID(r, st)
+	}
 	s.recordLookBehind(r, st)
 	if wrote && !aligned {
 		// The statement inserted on a backend whose LAST_INSERT_ID()
@@ -112,7 +115,7 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 		}
 	}
 	s.inTx, s.more = st.InTransaction, st.MoreResults
-	if !s.inTx && s.autocommitOff() && (st.Err != nil || (st.Guessed && !endsTx(r))) {
+	if !s.inTx && (st.Err != nil || (st.Guessed && !endsTx(r))) && s.autocommitOff() {
 		// An error packet carries no status: with autocommit off, a
 		// statement that failed may have opened a transaction (InnoDB
 		// starts one as soon as the statement touches a table). Keep
@@ -186,8 +189,10 @@ func endsTx(r *pinning.Result) bool {
 
 // autocommitOff reports whether the session runs with autocommit off.
 func (s *Session) autocommitOff() bool {
-	v, ok := s.Value(pinning.VarAutocommit)
-	return ok && v == "0"
+	if v, ok := s.settings.Get(pinning.VarAutocommit); ok {
+		return v == "0"
+	}
+	return s.baseNoAutocommit
 }
 
 // releases reports whether the statement r ends with the server closing

@@ -63,6 +63,11 @@ type Session struct {
 	// partition's baseline (normalize), which is known from the first
 	// connection on.
 	normalized bool
+	// baseNoAutocommit: the baseline has autocommit off; baseline is the
+	// partition's baseline (immutable once set). Both are set by
+	// normalize, so that Value and autocommitOff take no lock.
+	baseNoAutocommit bool
+	baseline         *pinning.Settings
 
 	held       *Backend
 	inTx       bool // the server says a transaction is open
@@ -127,6 +132,9 @@ func (s *Session) Settings() pinning.Settings { return s.settings }
 func (s *Session) Value(v pinning.Var) (lit string, ok bool) {
 	if lit, ok := s.settings.Get(v); ok {
 		return lit, true
+	}
+	if s.baseline != nil {
+		return s.baseline.Get(v)
 	}
 	if st := s.part.stateOf(); st != nil {
 		return st.base.Get(v)
@@ -365,6 +373,10 @@ func (s *Session) normalize() {
 		return
 	}
 	s.normalized = true
+	s.baseline = &st.base
+	if v, ok := st.base.Get(pinning.VarAutocommit); ok && v == "0" {
+		s.baseNoAutocommit = true
+	}
 	if s.schema == st.baseSchema {
 		s.schema = ""
 	}
