@@ -84,6 +84,7 @@ func New(cfg Config) (*Pool, error) {
 		MaxLifetime:    cfg.MaxLifetime,
 		LifetimeJitter: cfg.MaxLifetimeJitter,
 		ClaimWindow:    lookBehindWindow,
+		OnBorrow:       onBorrow,
 	}
 	if cfg.Now != nil {
 		now, base := cfg.Now, cfg.Now()
@@ -217,6 +218,14 @@ func (p *Pool) setup(ctx context.Context, user string, c Conn) (*Backend, error)
 	b := &Backend{conn: c, pool: p, user: user, lastIDKnown: true} // LAST_INSERT_ID() is 0
 	b.setState(&cs, st)
 	return b, nil
+}
+
+// onBorrow tells a Conn that is a Borrower when it is borrowed and given
+// back (core.Config.OnBorrow).
+func onBorrow(b *Backend, borrowed bool) {
+	if br, ok := b.conn.(Borrower); ok {
+		br.Borrowed(borrowed)
+	}
 }
 
 // resolveLimits reads @@max_connections and sets the cap from

@@ -27,6 +27,9 @@ type BackendConn struct {
 	// untrack unregisters cc's socket from the failover monitor (see
 	// Backend.Failover); nil when not registered. Called by Close.
 	untrack func()
+	// reader counts cc's borrows in its reader's load when cc is a reader
+	// Backend's connection (reader.go); nil otherwise.
+	reader *readerSlot
 }
 
 var (
@@ -34,6 +37,8 @@ var (
 	// pool.Config.Dial asks a Validator whether a connection survived an
 	// error: *BackendConn answers from the wire connection's state.
 	_ interface{ IsValid() bool } = (*BackendConn)(nil)
+	// A reader Backend's connections count their borrows per reader.
+	_ pool.Borrower = (*BackendConn)(nil)
 )
 
 func newBackendConn(cc *wire.ClientConn, cacheSize int) *BackendConn {
@@ -80,6 +85,15 @@ func (b *BackendConn) Close() error {
 		b.untrack = nil
 	}
 	return b.cc.Close()
+}
+
+// Borrowed implements pool.Borrower: a reader Backend's connection counts
+// its borrows in its reader's load, which picks the reader of the next
+// connection. Other connections ignore it.
+func (b *BackendConn) Borrowed(borrowed bool) {
+	if b.reader != nil {
+		b.reader.borrowed(borrowed)
+	}
 }
 
 // IsValid reports whether the connection is still usable: false after an

@@ -124,11 +124,11 @@ func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
 	if extMetadata {
 		caps |= wire.MariaDBClientExtendedMetadata
 	}
-	var untrack func() // of the connection that succeeded
+	var hooks connHooks // of the connection that succeeded
 	cc, err := iamauth.Connect(ctx, prov, func(ctx context.Context, cred iamauth.Credential) (*wire.ClientConn, error) {
-		cc, u, err := b.connect(ctx, cred, caps)
+		cc, h, err := b.connect(ctx, cred, caps)
 		if err == nil {
-			untrack = u
+			hooks = h
 		}
 		return cc, markAccessDenied(err)
 	}, b.ConnectOptions...)
@@ -137,13 +137,22 @@ func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
 	}
 	b.noteServer(cc.Handshake())
 	be := newBackendConn(cc, b.StatementCacheSize)
-	be.untrack = untrack
+	be.untrack, be.reader = hooks.untrack, hooks.reader
 	return be, nil
 }
 
-// connect dials and authenticates one connection with cred. untrack, when
-// not nil, unregisters the connection from the failover monitor.
-func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wire.Capability) (cc *wire.ClientConn, untrack func(), err error) {
+// connHooks are what a new connection is tracked by.
+type connHooks struct {
+	// untrack, when not nil, unregisters the connection from the failover
+	// monitor or from its reader's counts (called once, by Close).
+	untrack func()
+	// reader, when not nil, counts the connection's borrows in its
+	// reader's load (reader.go).
+	reader *readerSlot
+}
+
+// connect dials and authenticates one connection with cred.
+func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wire.Capability) (cc *wire.ClientConn, hooks connHooks, err error) {
 	cfg := &wire.ClientConfig{
 		User:                   cred.User,
 		Password:               cred.Password,
@@ -155,14 +164,14 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 		Attrs:                  []wire.Attr{{Key: "program_name", Value: "rdsmux"}},
 	}
 	if cred.Cleartext && b.TLSConfig == nil {
-		return nil, nil, fmt.Errorf("rdsmux/proxy: credentials from %s must be sent in clear text (an IAM token); set Backend.TLSConfig so they travel over TLS", cred.Source)
+		return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: credentials from %s must be sent in clear text (an IAM token); set Backend.TLSConfig so they travel over TLS", cred.Source)
 	}
 	if a, ok := ctx.Value(exactAddrKey{}).(string); ok {
 		// A control connection to one server: not wherever DialContext
 		// or Failover would go now.
 		var d net.Dialer
 		cc, err := b.handshake(ctx, cfg, d.DialContext, a)
-		return cc, nil, err
+		return cc, connHooks{}, err
 	}
 	if b.Failover != nil {
 		if b.Failover.Role() == failover.RoleReader {
@@ -172,10 +181,10 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 	}
 	if b.DialContext == nil {
 		cc, err := wire.Dial(ctx, b.Addr, cfg)
-		return cc, nil, err
+		return cc, connHooks{}, err
 	}
 	cc, err = b.handshake(ctx, cfg, b.DialContext, b.Addr)
-	return cc, nil, err
+	return cc, connHooks{}, err
 }
 
 // handshake dials addr with dial and completes the MySQL handshake; TLS
@@ -210,16 +219,16 @@ func (b *Backend) handshakeOn(ctx context.Context, cfg *wire.ClientConfig, nc ne
 // wrong role (a writer just demoted, a topology not yet refreshed) is
 // reported to the monitor by ConfirmRole, and the next pick is tried after
 // the dialer's backoff, until ctx ends.
-func (b *Backend) connectFailover(ctx context.Context, cfg *wire.ClientConfig) (*wire.ClientConn, func(), error) {
+func (b *Backend) connectFailover(ctx context.Context, cfg *wire.ClientConfig) (*wire.ClientConn, connHooks, error) {
 	d := b.Failover
 	for {
 		nc, h, err := d.DialHost(ctx)
 		if err != nil {
-			return nil, nil, err
+			return nil, connHooks{}, err
 		}
 		cc, err := b.handshakeOn(ctx, cfg, nc, h.Addr)
 		if err != nil {
-			return nil, nil, err
+			return nil, connHooks{}, err
 		}
 		if q := d.RoleQuery(); q != "" {
 			v, _, err := cc.QueryValue(ctx, q)
@@ -229,10 +238,10 @@ func (b *Backend) connectFailover(ctx context.Context, cfg *wire.ClientConfig) (
 			if err != nil {
 				_ = cc.Close()
 				if !errors.Is(err, failover.ErrWrongRole) {
-					return nil, nil, fmt.Errorf("rdsmux/proxy: checking the role of %s: %w", h.Addr, err)
+					return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: checking the role of %s: %w", h.Addr, err)
 				}
 				if werr := d.Backoff(ctx); werr != nil {
-					return nil, nil, fmt.Errorf("rdsmux/proxy: waiting for a %s: %w (last tried: %w)", d.Role(), werr, err)
+					return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: waiting for a %s: %w (last tried: %w)", d.Role(), werr, err)
 				}
 				continue
 			}
@@ -241,7 +250,7 @@ func (b *Backend) connectFailover(ctx context.Context, cfg *wire.ClientConfig) (
 		if d.Role() == failover.RoleWriter {
 			untrack = d.Track(h, nc)
 		}
-		return cc, untrack, nil
+		return cc, connHooks{untrack: untrack}, nil
 	}
 }
 

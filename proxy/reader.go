@@ -14,18 +14,22 @@ import (
 
 // A reader endpoint, as RDS Proxy gives Aurora users: a Backend whose
 // Failover dialer has failover.RoleReader sends each new backend connection
-// to the healthy reader with the fewest connections of this Backend open
-// (ties go round-robin), so that a pool's borrows spread over the readers;
-// when no reader is healthy it falls back to the writer, as RDS Proxy does
-// (unless the dialer's NoWriterFallback is set, when it waits for a
-// reader). Serve such a Backend's pool with its own Server on its own
-// address: cmd/rdsmux -reader-listen does.
+// to the healthy reader with the fewest outstanding borrows (connections
+// of this Backend to it that a session holds now; see pool.Borrower), then
+// the fewest connections of this Backend open (ties go round-robin), so
+// that a pool's borrows spread over the readers; when no reader is healthy
+// it falls back to the writer, as RDS Proxy does (unless the dialer's
+// NoWriterFallback is set, when it waits for a reader). Serve such a
+// Backend's pool with its own Server on its own address: cmd/rdsmux
+// -reader-listen does.
 
-// readerLoad counts the open connections of a reader Backend per host.
+// readerLoad counts the open and the borrowed connections of a reader
+// Backend per host.
 type readerLoad struct {
 	mu sync.Mutex
 	// Guarded by mu.
 	open   map[string]int       // host address -> connections open
+	out    map[string]int       // host address -> connections borrowed now
 	failed map[string]time.Time // host address -> avoid until
 	next   int                  // round-robin among ties
 }
@@ -34,13 +38,14 @@ type readerLoad struct {
 // avoided (the monitor may take a refresh or two to list it as down).
 const readerFailTTL = 5 * time.Second
 
-// pickReader returns the usable reader with the fewest connections open,
-// or false when there is none.
+// pickReader returns the usable reader with the fewest borrows out, then
+// the fewest connections open, or false when there is none.
 func (l *readerLoad) pickReader(top *failover.Topology) (failover.Host, bool) {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	best, bestN, ties := -1, 0, 0
+	var ties []int // indexes in top.Readers of the least loaded
+	bestOut, bestOpen := 0, 0
 	for i := range top.Readers {
 		h := &top.Readers[i]
 		if isDown(top, h.Addr) {
@@ -52,32 +57,23 @@ func (l *readerLoad) pickReader(top *failover.Topology) (failover.Host, bool) {
 			}
 			delete(l.failed, h.Addr)
 		}
-		n := l.open[h.Addr]
+		out, open := l.out[h.Addr], l.open[h.Addr]
 		switch {
-		case best < 0 || n < bestN:
-			best, bestN, ties = i, n, 1
-		case n == bestN:
-			ties++
+		case len(ties) == 0 || out < bestOut || out == bestOut && open < bestOpen:
+			ties, bestOut, bestOpen = append(ties[:0], i), out, open
+		case out == bestOut && open == bestOpen:
+			ties = append(ties, i)
 		}
 	}
-	if best < 0 {
+	if len(ties) == 0 {
 		return failover.Host{}, false
 	}
-	if ties > 1 {
-		k := l.next % ties
+	k := 0
+	if len(ties) > 1 {
+		k = l.next % len(ties)
 		l.next++
-		for i := range top.Readers {
-			h := &top.Readers[i]
-			if l.open[h.Addr] != bestN || isDown(top, h.Addr) || now.Before(l.failed[h.Addr]) {
-				continue
-			}
-			if k == 0 {
-				return *h, true
-			}
-			k--
-		}
 	}
-	return top.Readers[best], true
+	return top.Readers[ties[k]], true
 }
 
 func isDown(top *failover.Topology, addr string) bool {
@@ -89,25 +85,50 @@ func isDown(top *failover.Topology, addr string) bool {
 	return false
 }
 
-// opened counts a new connection to addr and returns what uncounts it.
-func (l *readerLoad) opened(addr string) func() {
+// readerSlot is one open connection of a reader Backend, counted in its
+// reader's load until closed.
+type readerSlot struct {
+	l    *readerLoad
+	addr string
+	once sync.Once
+}
+
+// opened counts a new connection to addr.
+func (l *readerLoad) opened(addr string) *readerSlot {
 	l.mu.Lock()
 	if l.open == nil {
 		l.open = make(map[string]int)
 	}
 	l.open[addr]++
 	l.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			l.mu.Lock()
-			l.open[addr]--
-			if l.open[addr] <= 0 {
-				delete(l.open, addr)
-			}
-			l.mu.Unlock()
-		})
+	return &readerSlot{l: l, addr: addr}
+}
+
+// close uncounts the connection (once).
+func (s *readerSlot) close() {
+	s.once.Do(func() {
+		s.l.mu.Lock()
+		s.l.open[s.addr]--
+		if s.l.open[s.addr] <= 0 {
+			delete(s.l.open, s.addr)
+		}
+		s.l.mu.Unlock()
+	})
+}
+
+// borrowed counts the connection as borrowed by a session (true) or given
+// back (false); the pool calls it through BackendConn.Borrowed.
+func (s *readerSlot) borrowed(on bool) {
+	s.l.mu.Lock()
+	if s.l.out == nil {
+		s.l.out = make(map[string]int)
 	}
+	if on {
+		s.l.out[s.addr]++
+	} else if s.l.out[s.addr]--; s.l.out[s.addr] <= 0 {
+		delete(s.l.out, s.addr)
+	}
+	s.l.mu.Unlock()
 }
 
 // fail records that addr could not be reached.
@@ -132,9 +153,21 @@ func (b *Backend) ReaderConnections() map[string]int {
 	return m
 }
 
+// ReaderBorrows returns, for a reader Backend, how many of its connections
+// are borrowed by a session now, per host address.
+func (b *Backend) ReaderBorrows() map[string]int {
+	b.readers.mu.Lock()
+	defer b.readers.mu.Unlock()
+	m := make(map[string]int, len(b.readers.out))
+	for k, v := range b.readers.out {
+		m[k] = v
+	}
+	return m
+}
+
 // connectReader connects a reader Backend's connection: to the least
-// loaded healthy reader, else (writer fallback) wherever the dialer goes.
-func (b *Backend) connectReader(ctx context.Context, cfg *wire.ClientConfig) (*wire.ClientConn, func(), error) {
+// loaded healthy reader (fewest borrows out, then fewest open), else (writer fallback) wherever the dialer goes.
+func (b *Backend) connectReader(ctx context.Context, cfg *wire.ClientConfig) (*wire.ClientConn, connHooks, error) {
 	d := b.Failover
 	for {
 		top := d.Monitor().Topology()
@@ -148,17 +181,17 @@ func (b *Backend) connectReader(ctx context.Context, cfg *wire.ClientConfig) (*w
 				b.readers.fail(h.Addr)
 				d.Monitor().ReportFailure(h.Addr, err)
 				if werr := d.Backoff(ctx); werr != nil {
-					return nil, nil, fmt.Errorf("rdsmux/proxy: dialing the reader %s: %w (and the wait for another ended: %w)", h.Addr, err, werr)
+					return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: dialing the reader %s: %w (and the wait for another ended: %w)", h.Addr, err, werr)
 				}
 				continue
 			}
 		} else if nc, h, err = d.DialHost(ctx); err != nil {
 			// No healthy reader: the dialer falls back to the writer.
-			return nil, nil, err
+			return nil, connHooks{}, err
 		}
 		cc, err := b.handshakeOn(ctx, cfg, nc, h.Addr)
 		if err != nil {
-			return nil, nil, err
+			return nil, connHooks{}, err
 		}
 		if q := d.RoleQuery(); q != "" {
 			v, _, err := cc.QueryValue(ctx, q)
@@ -168,14 +201,15 @@ func (b *Backend) connectReader(ctx context.Context, cfg *wire.ClientConfig) (*w
 			if err != nil {
 				_ = cc.Close()
 				if !errors.Is(err, failover.ErrWrongRole) {
-					return nil, nil, fmt.Errorf("rdsmux/proxy: checking the role of %s: %w", h.Addr, err)
+					return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: checking the role of %s: %w", h.Addr, err)
 				}
 				if werr := d.Backoff(ctx); werr != nil {
-					return nil, nil, fmt.Errorf("rdsmux/proxy: waiting for a reader: %w (last tried: %w)", werr, err)
+					return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: waiting for a reader: %w (last tried: %w)", werr, err)
 				}
 				continue
 			}
 		}
-		return cc, b.readers.opened(h.Addr), nil
+		slot := b.readers.opened(h.Addr)
+		return cc, connHooks{untrack: slot.close, reader: slot}, nil
 	}
 }

@@ -18,8 +18,9 @@ import (
 type fleetBudget struct{ m *fleet.Member }
 
 // newFleet returns the fleet budget -fleet asks for, or nil. The budget's
-// name defaults to -target.
-func newFleet(cfg *config, log *slog.Logger) (*fleetBudget, error) {
+// name is -fleet-name (default -target) followed by suffix ("" for the
+// main pool's, readerFleetSuffix for the reader endpoint's).
+func newFleet(cfg *config, suffix string, log *slog.Logger) (*fleetBudget, error) {
 	if cfg.fleet == "" {
 		return nil, nil
 	}
@@ -27,6 +28,7 @@ func newFleet(cfg *config, log *slog.Logger) (*fleetBudget, error) {
 	if name == "" {
 		name = cfg.target
 	}
+	name += suffix
 	m, err := fleet.New(fleet.Config{URL: cfg.fleet, Name: name, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("-fleet: %w", err)
@@ -40,6 +42,13 @@ func (f *fleetBudget) budget() pool.Budget {
 		return nil
 	}
 	return f.m
+}
+
+// close leaves the budget when no pool took it (nil-safe).
+func (f *fleetBudget) close() {
+	if f != nil {
+		f.m.Detach()
+	}
 }
 
 // track counts failover probes in the budget (nil without -fleet).
@@ -95,10 +104,12 @@ type fleetMetric struct {
 	get  func(*pool.BudgetStats) float64
 }
 
-func newFleetCollector(stats func() proxy.Stats) *fleetCollector {
+// newFleetCollector describes the fleet metrics of one endpoint's pool,
+// with labels as constant labels.
+func newFleetCollector(stats func() proxy.Stats, labels prometheus.Labels) *fleetCollector {
 	c := &fleetCollector{stats: stats}
 	add := func(name string, typ prometheus.ValueType, help string, get func(*pool.BudgetStats) float64) {
-		c.metrics = append(c.metrics, fleetMetric{prometheus.NewDesc(metricPrefix+name, help, nil, nil), typ, get})
+		c.metrics = append(c.metrics, fleetMetric{prometheus.NewDesc(metricPrefix+name, help, nil, labels), typ, get})
 	}
 	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
 	add("fleet_budget", gauge, "Connections the whole fleet may open (0: not known yet).", func(f *pool.BudgetStats) float64 { return float64(f.Total) })

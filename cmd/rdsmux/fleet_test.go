@@ -15,7 +15,7 @@ import (
 func TestFleetMetrics(t *testing.T) {
 	var fs *pool.BudgetStats
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newFleetCollector(func() proxy.Stats { return proxy.Stats{Pool: pool.Stats{Fleet: fs}} }))
+	reg.MustRegister(newFleetCollector(func() proxy.Stats { return proxy.Stats{Pool: pool.Stats{Fleet: fs}} }, nil))
 	got := func() map[string]float64 {
 		mfs, err := reg.Gather()
 		must(t, err)

@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 	if err != nil {
 		return err
 	}
-	budget, err := newFleet(cfg, log)
+	budget, err := newFleet(cfg, "", log)
 	if err != nil {
 		return err
 	}
@@ -180,11 +180,11 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 		}
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	stopReader, err := startReader(ctx, cfg, cl, srv, creds, log) // reader.go; a no-op without -reader-listen
+	reader, err := startReader(ctx, cfg, cl, srv, creds, log) // reader.go; nil without -reader-listen
 	if err != nil {
 		return err
 	}
-	defer stopReader()
+	defer reader.close()
 
 	rawLn, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
@@ -202,7 +202,8 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 			return fmt.Errorf("-metrics: %w", err)
 		}
 		metricsAddr = mln.Addr().String()
-		reg := newRegistry(srv.Stats, tlsCount, func() bool { ok, _ := health.ready(); return ok })
+		endpoints := append([]endpoint{{name: "writer", stats: srv.Stats, tls: tlsCount}}, reader.metrics()...)
+		reg := newRegistry(endpoints, func() bool { ok, _ := health.ready(); return ok })
 		live := &liveness{check: func() { srv.Stats() }, timeout: livenessTimeout}
 		hs = &http.Server{Handler: httpHandler(reg, health, live), ReadHeaderTimeout: 5 * time.Second}
 		go func() { hsDone <- hs.Serve(mln) }() // ends with hs.Shutdown below

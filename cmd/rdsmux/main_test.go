@@ -235,9 +235,14 @@ func TestRunEndToEnd(t *testing.T) {
 	require.NotNil(t, pins)
 	found := false
 	for _, m := range pins.Metric {
-		if m.Label[0].GetValue() == "user-variable" {
+		labels := map[string]string{}
+		for _, l := range m.Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["reason"] == "user-variable" {
 			found = true
 			assert.Equal(t, 1.0, m.Counter.GetValue())
+			assert.Equal(t, "writer", labels["endpoint"], "the main listener's series are endpoint=\"writer\"")
 		}
 	}
 	assert.True(t, found, "no user-variable pin reason")

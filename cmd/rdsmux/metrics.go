@@ -19,8 +19,20 @@ import (
 // client_connections_no_tls), counters with _total.
 const metricPrefix = "rdsmux_"
 
-// statsCollector is a prometheus.Collector that reads the listener's
-// Stats (and the pool's) once per scrape.
+// endpoint is one listener whose statistics /metrics exports: the main
+// one ("writer") and, with -reader-listen, the reader endpoint ("reader").
+// Every series of its statistics carries the label endpoint=name.
+type endpoint struct {
+	name  string
+	stats func() proxy.Stats
+	tls   *tlsCounter // its clients with and without TLS
+}
+
+// labels are the constant labels of the endpoint's series.
+func (e endpoint) labels() prometheus.Labels { return prometheus.Labels{"endpoint": e.name} }
+
+// statsCollector is a prometheus.Collector that reads an endpoint's Stats
+// (the listener's and its pool's) once per scrape.
 type statsCollector struct {
 	stats func() proxy.Stats
 	tls   *tlsCounter // current clients with and without TLS
@@ -45,17 +57,19 @@ type histMetric struct {
 
 func i64(v int64) float64 { return float64(v) }
 
-// newStatsCollector describes every metric.
-func newStatsCollector(stats func() proxy.Stats, tls *tlsCounter) *statsCollector {
-	c := &statsCollector{stats: stats, tls: tls}
+// newStatsCollector describes every metric of ep.
+func newStatsCollector(ep endpoint) *statsCollector {
+	tls := ep.tls
+	c := &statsCollector{stats: ep.stats, tls: tls}
+	labels := ep.labels()
 	gauge := func(name, help string, get func(*proxy.Stats) float64) {
-		c.gauges = append(c.gauges, statMetric{prometheus.NewDesc(metricPrefix+name, help, nil, nil), get})
+		c.gauges = append(c.gauges, statMetric{prometheus.NewDesc(metricPrefix+name, help, nil, labels), get})
 	}
 	counter := func(name, help string, get func(*proxy.Stats) float64) {
-		c.counters = append(c.counters, statMetric{prometheus.NewDesc(metricPrefix+name+"_total", help, nil, nil), get})
+		c.counters = append(c.counters, statMetric{prometheus.NewDesc(metricPrefix+name+"_total", help, nil, labels), get})
 	}
 	hist := func(name, help string, get func(*proxy.Stats) pool.Histogram) {
-		c.histograms = append(c.histograms, histMetric{prometheus.NewDesc(metricPrefix+name, help, nil, nil), get})
+		c.histograms = append(c.histograms, histMetric{prometheus.NewDesc(metricPrefix+name, help, nil, labels), get})
 	}
 
 	// Client side (RDS Proxy: ClientConnections...).
@@ -112,8 +126,8 @@ func newStatsCollector(stats func() proxy.Stats, tls *tlsCounter) *statsCollecto
 	counter("database_connections_rollbacks", "Transactions rolled back for vanished clients.", func(s *proxy.Stats) float64 { return i64(s.Pool.Rollbacks) })
 	counter("database_connections_look_behind_reclaimed", "Look-behind statements served by taking back the previous statement's connection.", func(s *proxy.Stats) float64 { return i64(s.Pool.LookBehindReclaimed) })
 
-	c.pins = prometheus.NewDesc(metricPrefix+"database_connections_session_pins_total", "Sessions pinned to their backend connection, by reason.", []string{"reason"}, nil)
-	c.closed = prometheus.NewDesc(metricPrefix+"database_connections_closed_total", "Backend connections closed, by reason.", []string{"reason"}, nil)
+	c.pins = prometheus.NewDesc(metricPrefix+"database_connections_session_pins_total", "Sessions pinned to their backend connection, by reason.", []string{"reason"}, labels)
+	c.closed = prometheus.NewDesc(metricPrefix+"database_connections_closed_total", "Backend connections closed, by reason.", []string{"reason"}, labels)
 
 	hist("query_database_response_latency_seconds", "Per command relayed to the database, the time the database took to answer it (from sending it to the end of the response).",
 		func(s *proxy.Stats) pool.Histogram { return s.QueryDatabaseResponseLatency })
@@ -178,14 +192,15 @@ func constHistogram(desc *prometheus.Desc, h *pool.Histogram) prometheus.Metric 
 	return prometheus.MustNewConstHistogram(desc, cum, h.Sum.Seconds(), buckets)
 }
 
-// newRegistry returns the registry /metrics serves: the listener's
-// statistics, build information, and the Go runtime's and the process's
-// own metrics.
-func newRegistry(stats func() proxy.Stats, tls *tlsCounter, ready func() bool) *prometheus.Registry {
+// newRegistry returns the registry /metrics serves: the statistics of
+// each endpoint (labelled endpoint="writer" or "reader"), build
+// information, and the Go runtime's and the process's own metrics.
+func newRegistry(endpoints []endpoint, ready func() bool) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
+	for _, ep := range endpoints {
+		reg.MustRegister(newStatsCollector(ep), newFleetCollector(ep.stats, ep.labels()))
+	}
 	reg.MustRegister(
-		newStatsCollector(stats, tls),
-		newFleetCollector(stats),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

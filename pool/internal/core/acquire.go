@@ -169,6 +169,17 @@ func (p *Pool[T]) handOutLocked(r *Resource[T], idleFor time.Duration) {
 	r.idleFor = idleFor
 	r.waited = 0
 	p.borrowed++
+	if p.onBorrow != nil {
+		p.onBorrow(r.value, true)
+	}
+}
+
+// givenBackLocked counts r, borrowed until now, as given back.
+func (p *Pool[T]) givenBackLocked(r *Resource[T]) {
+	p.borrowed--
+	if p.onBorrow != nil {
+		p.onBorrow(r.value, false)
+	}
 }
 
 // closeLocked closes r (idle or borrowed-and-returned) on its own goroutine.

@@ -41,6 +41,12 @@ type Config[T any] struct {
 	// that whoever sets the limits (a fleet budget) can raise them. It
 	// must not block. Acquires served from the idle list never call it.
 	AtCap func()
+	// OnBorrow, if set, is called with the pool's lock held when a
+	// resource is handed out to a holder (true) and when its holder gives
+	// it back by Release, ReleaseClaim or Destroy (false), so that a
+	// resource can count how often it is out. It must be quick and must
+	// not call into the pool.
+	OnBorrow func(v T, borrowed bool)
 }
 
 // Limits are the pool's size limits.
@@ -66,7 +72,8 @@ type Pool[T any] struct {
 	lifetime    int64
 	jitter      int64
 	claimWindow int64
-	atCap       func() // nil: none
+	atCap       func()        // nil: none
+	onBorrow    func(T, bool) // nil: none
 
 	dialCtx     context.Context // cancelled by Close
 	cancelDials context.CancelFunc
@@ -116,6 +123,7 @@ func New[T any](cfg Config[T]) *Pool[T] {
 		jitter:      int64(cfg.LifetimeJitter),
 		claimWindow: int64(cfg.ClaimWindow),
 		atCap:       cfg.AtCap,
+		onBorrow:    cfg.OnBorrow,
 		limits:      cfg.Limits,
 		parts:       make(map[string]*Partition[T]),
 	}

@@ -71,7 +71,7 @@ func (r *Resource[T]) release(claim bool) {
 	p := r.pool
 	now := p.now()
 	p.mu.Lock()
-	p.borrowed--
+	p.givenBackLocked(r)
 	switch {
 	case p.closed:
 		p.retireLocked(r, ReasonPoolClosed)
@@ -93,7 +93,7 @@ func (r *Resource[T]) release(claim bool) {
 func (r *Resource[T]) Destroy(reason Reason) {
 	p := r.pool
 	p.mu.Lock()
-	p.borrowed--
+	p.givenBackLocked(r)
 	if p.closed {
 		p.retireLocked(r, reason)
 		p.mu.Unlock()
