@@ -226,25 +226,12 @@ func (b *Backend) connectFailover(ctx context.Context, cfg *wire.ClientConfig) (
 		if err != nil {
 			return nil, connHooks{}, err
 		}
-		cc, err := b.handshakeOn(ctx, cfg, nc, h.Addr)
+		cc, retry, err := b.handshakeConfirmed(ctx, cfg, nc, h)
+		if retry {
+			continue
+		}
 		if err != nil {
 			return nil, connHooks{}, err
-		}
-		if q := d.RoleQuery(); q != "" {
-			v, _, err := cc.QueryValue(ctx, q)
-			if err == nil {
-				err = d.ConfirmRole(h, v != "" && v != "0")
-			}
-			if err != nil {
-				_ = cc.Close()
-				if !errors.Is(err, failover.ErrWrongRole) {
-					return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: checking the role of %s: %w", h.Addr, err)
-				}
-				if werr := d.Backoff(ctx); werr != nil {
-					return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: waiting for a %s: %w (last tried: %w)", d.Role(), werr, err)
-				}
-				continue
-			}
 		}
 		var untrack func()
 		if d.Role() == failover.RoleWriter {
@@ -252,6 +239,37 @@ func (b *Backend) connectFailover(ctx context.Context, cfg *wire.ClientConfig) (
 		}
 		return cc, connHooks{untrack: untrack}, nil
 	}
+}
+
+// handshakeConfirmed logs in on nc, a connection to host h, and confirms
+// with the failover dialer that h has the role the dialer wants. A host of
+// the wrong role is reported and retry is true once the dialer's backoff
+// has passed (the caller picks a host again); other failures are errors.
+func (b *Backend) handshakeConfirmed(ctx context.Context, cfg *wire.ClientConfig, nc net.Conn, h failover.Host) (cc *wire.ClientConn, retry bool, err error) {
+	d := b.Failover
+	cc, err = b.handshakeOn(ctx, cfg, nc, h.Addr)
+	if err != nil {
+		return nil, false, err
+	}
+	q := d.RoleQuery()
+	if q == "" {
+		return cc, false, nil
+	}
+	v, _, err := cc.QueryValue(ctx, q)
+	if err == nil {
+		err = d.ConfirmRole(h, v != "" && v != "0")
+	}
+	if err == nil {
+		return cc, false, nil
+	}
+	_ = cc.Close()
+	if !errors.Is(err, failover.ErrWrongRole) {
+		return nil, false, fmt.Errorf("rdsmux/proxy: checking the role of %s: %w", h.Addr, err)
+	}
+	if werr := d.Backoff(ctx); werr != nil {
+		return nil, false, fmt.Errorf("rdsmux/proxy: waiting for a %s: %w (last tried: %w)", d.Role(), werr, err)
+	}
+	return nil, true, nil
 }
 
 // markAccessDenied wraps a server's refusal of the credential (error 1045)

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -189,25 +188,12 @@ func (b *Backend) connectReader(ctx context.Context, cfg *wire.ClientConfig) (*w
 			// No healthy reader: the dialer falls back to the writer.
 			return nil, connHooks{}, err
 		}
-		cc, err := b.handshakeOn(ctx, cfg, nc, h.Addr)
+		cc, retry, err := b.handshakeConfirmed(ctx, cfg, nc, h)
+		if retry {
+			continue
+		}
 		if err != nil {
 			return nil, connHooks{}, err
-		}
-		if q := d.RoleQuery(); q != "" {
-			v, _, err := cc.QueryValue(ctx, q)
-			if err == nil {
-				err = d.ConfirmRole(h, v != "" && v != "0")
-			}
-			if err != nil {
-				_ = cc.Close()
-				if !errors.Is(err, failover.ErrWrongRole) {
-					return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: checking the role of %s: %w", h.Addr, err)
-				}
-				if werr := d.Backoff(ctx); werr != nil {
-					return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: waiting for a reader: %w (last tried: %w)", werr, err)
-				}
-				continue
-			}
 		}
 		slot := b.readers.opened(h.Addr)
 		return cc, connHooks{untrack: slot.close, reader: slot}, nil
