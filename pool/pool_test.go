@@ -537,3 +537,32 @@ func TestQuoteIdent(t *testing.T) {
 		t.Fatalf("quoteIdent = %s", got)
 	}
 }
+
+// TestServerStateForgetsUnknownVariables: a server without a tracked
+// variable is asked again without it, whether it names the variable as
+// MariaDB does or quotes it as written (go-mysql-server); a server without
+// transaction_isolation is asked for tx_isolation.
+func TestServerStateForgetsUnknownVariables(t *testing.T) {
+	st := newServerState()
+	for _, msg := range []string{
+		"Error 1193 (HY000): Unknown system variable 'max_execution_time'",
+		"Error 1105 (HY000): Unknown system variable '@@session.max_statement_time'",
+		"Error 1193 (HY000): Unknown system variable 'transaction_isolation'",
+	} {
+		if !st.forget(errors.New(msg)) {
+			t.Fatalf("%s: not forgotten", msg)
+		}
+	}
+	if st.names[pinning.VarMaxExecutionTime] != "" || st.names[pinning.VarMaxStatementTime] != "" {
+		t.Fatalf("names still read: %q, %q", st.names[pinning.VarMaxExecutionTime], st.names[pinning.VarMaxStatementTime])
+	}
+	if got := st.names[pinning.VarTransactionIsolation]; got != "tx_isolation" {
+		t.Fatalf("transaction_isolation respelled as %q, want tx_isolation", got)
+	}
+	if strings.Contains(st.query, "max_execution_time") || !strings.Contains(st.query, "@@SESSION.tx_isolation") {
+		t.Fatalf("query %s", st.query)
+	}
+	if st.forget(errors.New("Error 1064: syntax")) {
+		t.Fatal("forgot something for another error")
+	}
+}

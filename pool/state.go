@@ -99,6 +99,13 @@ func (st *serverState) forget(err error) bool {
 	if m == nil {
 		return false
 	}
+	// MariaDB and MySQL name the variable; other servers speaking the
+	// protocol (go-mysql-server) quote it as written.
+	name := m[1]
+	for _, prefix := range []string{"@@session.", "@@SESSION.", "@@"} {
+		name = strings.TrimPrefix(name, prefix)
+	}
+	m[1] = name
 	for _, v := range st.vars {
 		if !strings.EqualFold(st.names[v], m[1]) {
 			continue
