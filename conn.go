@@ -29,6 +29,10 @@ type conn struct {
 	rows *rows         // the open result set holding cur, if any
 	tx   *tx           // the open database/sql transaction, if any
 
+	// rowsStart and rowsSent time the statement of rows (latency.go):
+	// when it began and when it was sent to the backend.
+	rowsStart, rowsSent time.Time
+
 	// txOpen: a transaction is open on the held backend (explicit, or
 	// implicit because autocommit is off).
 	txOpen bool
@@ -348,7 +352,8 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		}
 		// c.res stays untouched while the rows are open: no other statement
 		// can start on this connection until they are closed.
-		c.rows = &rows{c: c, r: dr, stmt: owned, start: start, sent: sent}
+		c.rows = &rows{c: c, r: dr, stmt: owned}
+		c.rowsStart, c.rowsSent = start, sent
 		return c.rows, nil
 	}
 }
@@ -384,7 +389,7 @@ func (c *conn) finishRows(r *rows, err error) {
 		return
 	}
 	answered := time.Now() // the rows were read to the end and closed
-	defer c.c.target.latency.observe(r.start, r.sent, answered)
+	defer c.c.target.latency.observe(c.rowsStart, c.rowsSent, answered)
 	c.rows = nil
 	b := c.cur
 	ctx := context.Background()

@@ -3,7 +3,6 @@ package rdsmux
 import (
 	"database/sql/driver"
 	"reflect"
-	"time"
 )
 
 // rows is a result set being read from a borrowed backend; the backend goes
@@ -13,10 +12,6 @@ type rows struct {
 	r      driver.Rows
 	stmt   driver.Stmt // an uncached statement to close with the rows
 	closed bool
-
-	// start and sent time the statement (latency.go): when it began and
-	// when it was sent to the backend.
-	start, sent time.Time
 }
 
 var (
