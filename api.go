@@ -6,7 +6,6 @@ import (
 	"errors"
 
 	"github.com/rdsmux/rdsmux/pinning"
-	"github.com/rdsmux/rdsmux/pool"
 )
 
 // DB is a database/sql handle on rdsmux together with its shared pool: use
@@ -39,8 +38,10 @@ func OpenConfig(cfg *Config, opts ...Option) (*DB, error) {
 }
 
 // PoolStats returns a snapshot of the shared pool's statistics, named as RDS
-// Proxy's metrics (see pool.Stats).
-func (db *DB) PoolStats() pool.Stats { return db.connector.Stats() }
+// Proxy's metrics (see pool.Stats, embedded in Stats), and of the
+// per-statement latency histograms QueryDatabaseResponseLatency and
+// QueryResponseLatency, shared by every handle to the same target.
+func (db *DB) PoolStats() Stats { return db.connector.Stats() }
 
 // Connector returns the Connector behind db.
 func (db *DB) Connector() *Connector { return db.connector }
@@ -114,19 +115,19 @@ func (s *Session) Info() (SessionInfo, error) {
 	return info, err
 }
 
-// AllStats returns the statistics of every pool in the process, keyed by
-// target ("tcp(host:port)"), for code that opened handles with sql.Open and
-// holds no Connector.
-func AllStats() map[string]pool.Stats {
+// AllStats returns the statistics of every pool in the process (with its
+// target's latency histograms), keyed by target ("tcp(host:port)"), for
+// code that opened handles with sql.Open and holds no Connector.
+func AllStats() map[string]Stats {
 	targetsMu.Lock()
 	ts := make([]*target, 0, len(targets))
 	for _, t := range targets {
 		ts = append(ts, t)
 	}
 	targetsMu.Unlock()
-	out := make(map[string]pool.Stats, len(ts))
+	out := make(map[string]Stats, len(ts))
 	for _, t := range ts {
-		out[t.key] = t.pool.Stats()
+		out[t.key] = t.stats()
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rdsmux/rdsmux/failover"
 	"github.com/rdsmux/rdsmux/pinning"
@@ -27,6 +28,10 @@ type conn struct {
 	cur  *pool.Backend // borrowed for the statement, rows or transaction in progress
 	rows *rows         // the open result set holding cur, if any
 	tx   *tx           // the open database/sql transaction, if any
+
+	// rowsStart and rowsSent time the statement of rows (latency.go):
+	// when it began and when it was sent to the backend.
+	rowsStart, rowsSent time.Time
 
 	// txOpen: a transaction is open on the held backend (explicit, or
 	// implicit because autocommit is off).
@@ -261,6 +266,7 @@ func (c *conn) retryFailover(ctx context.Context, err error, retryable bool, att
 }
 
 func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue, ps *stmt) (driver.Result, error) {
+	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		b, be, retryable, err := c.start(ctx, query)
 		if err != nil {
@@ -270,6 +276,7 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue,
 			return nil, err
 		}
 		var res driver.Result
+		sent := time.Now()
 		if ps == nil && c.interpolates(args) {
 			res, err = be.execer.ExecContext(ctx, query, args)
 		} else {
@@ -283,22 +290,26 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue,
 				}
 			}
 		}
+		answered := time.Now()
 		if err != nil {
 			err = c.fail(b, be, ctx, err)
 			if retry(ctx, err, retryable, attempt) || c.retryFailover(ctx, err, retryable, attempt) {
 				continue
 			}
+			c.c.target.latency.observe(start, sent, answered)
 			return nil, err
 		}
 		if id, ierr := res.LastInsertId(); ierr == nil && id != 0 {
 			c.insertID = uint64(id)
 		}
 		c.done(ctx, b, &c.res, nil)
+		c.c.target.latency.observe(start, sent, answered)
 		return res, nil
 	}
 }
 
 func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue, ps *stmt) (driver.Rows, error) {
+	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		b, be, retryable, err := c.start(ctx, query)
 		if err != nil {
@@ -309,6 +320,7 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		}
 		var dr driver.Rows
 		var owned driver.Stmt // closed with the rows when the cache is off
+		sent := time.Now()
 		if ps == nil && c.interpolates(args) {
 			dr, err = be.querier.QueryContext(ctx, query, args)
 		} else {
@@ -326,10 +338,12 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 			if owned != nil {
 				owned.Close()
 			}
+			answered := time.Now()
 			err = c.fail(b, be, ctx, err)
 			if retry(ctx, err, retryable, attempt) || c.retryFailover(ctx, err, retryable, attempt) {
 				continue
 			}
+			c.c.target.latency.observe(start, sent, answered)
 			return nil, err
 		}
 		if !c.res.ReadOnly {
@@ -339,6 +353,7 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		// c.res stays untouched while the rows are open: no other statement
 		// can start on this connection until they are closed.
 		c.rows = &rows{c: c, r: dr, stmt: owned}
+		c.rowsStart, c.rowsSent = start, sent
 		return c.rows, nil
 	}
 }
@@ -373,6 +388,8 @@ func (c *conn) finishRows(r *rows, err error) {
 	if c.rows != r || c.cur == nil {
 		return
 	}
+	answered := time.Now() // the rows were read to the end and closed
+	defer c.c.target.latency.observe(c.rowsStart, c.rowsSent, answered)
 	c.rows = nil
 	b := c.cur
 	ctx := context.Background()

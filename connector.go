@@ -200,8 +200,9 @@ func (c *Connector) Close() error {
 	return nil
 }
 
-// Stats returns a snapshot of the shared pool's statistics.
-func (c *Connector) Stats() pool.Stats { return c.target.pool.Stats() }
+// Stats returns a snapshot of the shared pool's statistics and of the
+// target's per-statement latency histograms (see Stats).
+func (c *Connector) Stats() Stats { return c.target.stats() }
 
 // Config returns a copy of the connector's configuration.
 func (c *Connector) Config() *Config { return c.cfg.Clone() }
@@ -220,6 +221,8 @@ type target struct {
 	users   map[string]driver.Connector // partition key -> how to dial its backends
 	killers map[string]*killer          // partition key -> its KILL QUERY sender
 	refs    int                         // guarded by targetsMu, not mu
+
+	latency latency // per-statement histograms (latency.go); lock-free
 }
 
 var (

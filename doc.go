@@ -18,4 +18,11 @@
 // package iamauth supplies credentials for new backends; package failover
 // makes sure backends reach the current writer. Package proxy serves the same
 // pool to out-of-process MySQL clients.
+//
+// Statistics: DB.PoolStats (or AllStats, or Connector.Stats) returns the
+// shared pool's numbers, named as RDS Proxy's metrics, and two
+// per-statement latency histograms recorded by every logical connection to
+// the target without allocating: QueryDatabaseResponseLatency (the
+// database's time) and QueryResponseLatency (the time the caller saw,
+// borrowing a backend included). See Stats.
 package rdsmux

@@ -102,3 +102,33 @@ func ExampleSession_Close() {
 	fmt.Println("next caller sees @cart:", cart.Valid)
 	// Output: next caller sees @cart: false
 }
+
+// PoolStats carries the per-statement latency histograms, RDS Proxy's
+// QueryDatabaseResponseLatency and QueryResponseLatency.
+func ExampleDB_PoolStats() {
+	srv, err := mariadbtest.Launch()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+
+	db, err := rdsmux.Open(srv.DSN("maxConnections=2"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	for i := 0; i < 5; i++ {
+		var n int
+		if err := db.QueryRow("SELECT ?", i).Scan(&n); err != nil {
+			log.Fatal(err)
+		}
+	}
+	st := db.PoolStats()
+	fmt.Println("statements timed:", st.QueryResponseLatency.Count(), st.QueryDatabaseResponseLatency.Count())
+	fmt.Println("client-seen time covers the database's:",
+		st.QueryResponseLatency.Sum >= st.QueryDatabaseResponseLatency.Sum)
+	// Output:
+	// statements timed: 5 5
+	// client-seen time covers the database's: true
+}

@@ -98,7 +98,10 @@ type Stats struct {
 	// QueryDatabaseResponseLatency: per command relayed to a backend, the
 	// time from sending it to the backend to the end of the response
 	// (RDS Proxy's QueryDatabaseResponseLatency). Text-protocol commands
-	// (COM_QUERY, COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS) are timed.
+	// (COM_QUERY, COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS) and
+	// prepared-statement runs (COM_STMT_EXECUTE, COM_STMT_FETCH; for an
+	// execute, from sending the execute itself, a re-prepare on the
+	// backend excluded) are timed.
 	QueryDatabaseResponseLatency pool.Histogram
 	// QueryResponseLatency: per command of the same kinds, the time from
 	// the listener having read it to the end of the response to the

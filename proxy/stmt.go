@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"fmt"
+	"time"
 
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool"
@@ -237,6 +238,7 @@ func paramTypes(p []byte, numParams int) ([]byte, error) {
 // statement there first if needed, with the client's id mapped to the
 // backend's.
 func (c *clientConn) execute(p []byte) error {
+	start := time.Now()
 	c.srv.counts.executes.Add(1)
 	cs, id, ok := c.lookupStmt(p)
 	if !ok {
@@ -295,10 +297,12 @@ func (c *clientConn) execute(p []byte) error {
 		bs.types = append(bs.types[:0], cs.types...)
 	}
 	if o.beErr == nil {
+		sent := time.Now()
 		if err := send(be, pkt); err != nil {
 			o.beErr = err
 		} else {
 			c.relay(be, wire.ModeBinary, &o)
+			c.srv.observeCommand(start, sent)
 		}
 	}
 	if cs.cursor { // re-executing closes the previous cursor
@@ -315,6 +319,7 @@ func (c *clientConn) execute(p []byte) error {
 
 // fetch runs COM_STMT_FETCH on the backend that holds the cursor.
 func (c *clientConn) fetch(p []byte) error {
+	start := time.Now()
 	cs, id, ok := c.lookupStmt(p)
 	if !ok {
 		return c.writeErr(unknownStmt(id, "mysqld_stmt_fetch"))
@@ -329,10 +334,12 @@ func (c *clientConn) fetch(p []byte) error {
 	}
 	_ = wire.SetStatementID(p, cs.cursorStmt.id)
 	var o outcome
+	sent := time.Now()
 	if err := send(be, p); err != nil {
 		o.beErr = err
 	} else {
 		c.relay(be, wire.ModeFetch, &o)
+		c.srv.observeCommand(start, sent)
 	}
 	if o.lastRow {
 		cs.cursor, cs.cursorStmt = false, nil

@@ -372,7 +372,8 @@ func (h *harness) openDriver(logger *slog.Logger) {
 	dsnCfg.MySQL.Addr = h.nodes[0].proxy.Addr()
 	db, err := rdsmux.OpenConfig(dsnCfg, rdsmux.WithLogger(logger))
 	require.NoError(h.t, err)
-	h.db, h.stats, h.shutdown = db.DB, db.PoolStats, db.Close
+	h.db, h.shutdown = db.DB, db.Close
+	h.stats = func() pool.Stats { return db.PoolStats().Stats }
 }
 
 // openListener starts a proxy.Server whose pool dials through the fault
