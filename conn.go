@@ -292,7 +292,7 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue,
 		}
 		answered := time.Now()
 		if err != nil {
-			err = c.fail(b, be, ctx, err)
+			err = c.failStmt(b, be, ctx, err, &c.res)
 			if retry(ctx, err, retryable, attempt) || c.retryFailover(ctx, err, retryable, attempt) {
 				continue
 			}
@@ -339,7 +339,7 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 				owned.Close()
 			}
 			answered := time.Now()
-			err = c.fail(b, be, ctx, err)
+			err = c.failStmt(b, be, ctx, err, &c.res)
 			if retry(ctx, err, retryable, attempt) || c.retryFailover(ctx, err, retryable, attempt) {
 				continue
 			}
@@ -405,12 +405,19 @@ func (c *conn) finishRows(r *rows, err error) {
 // go-sql-driver drop the connection while the server may still run the
 // statement, so rdsmux also asks the server to KILL it.
 func (c *conn) fail(b *pool.Backend, be *backend, ctx context.Context, err error) error {
+	return c.failStmt(b, be, ctx, err, nil)
+}
+
+// failStmt is fail for a statement, classified as r, that ran and failed:
+// the pool also learns what a failed statement may have changed (a
+// failed INSERT may have generated ids, a failed SET may have assigned).
+func (c *conn) failStmt(b *pool.Backend, be *backend, ctx context.Context, err error, r *pinning.Result) error {
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		be.killOnClose = true // the pool closes it: KILL QUERY first
 		err = fmt.Errorf("%w: %w", pool.ErrBroken, err)
 	}
 	inTx := c.txOpen && c.holding
-	c.done(ctx, b, nil, err)
+	c.done(ctx, b, r, err)
 	if inTx && c.lost && !errors.Is(err, failover.ErrTransactionResolutionUnknown) {
 		// The connection of an open transaction is gone: whether it
 		// committed (if this was COMMIT) is unknown to the client.
