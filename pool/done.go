@@ -158,11 +158,7 @@ func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result, pin
 		}
 	} else if r.Schema != "" || r.DroppedSchema != "" {
 		st := s.part.stateOf()
-		cur := s.schema
-		if cur == "" {
-			cur = st.baseSchema
-		}
-		switch after := r.SchemaAfter(cur); {
+		switch after := r.SchemaAfter(st.dbName(s.schema)); {
 		case after == st.baseSchema:
 			s.schema = ""
 		case after == "":
@@ -387,11 +383,8 @@ func (s *Session) resetHeld(ctx context.Context) error {
 		// character_set_database and collation_database to the server's
 		// defaults; USE it again sets them from the database, as on a
 		// fresh connection.
-		if db := b.schema; db != noSchema {
-			if db == "" {
-				db = s.part.stateOf().baseSchema
-			}
-			if db != "" {
+		if b.schema != noSchema {
+			if db := s.part.stateOf().dbName(b.schema); db != "" {
 				err = b.conn.Exec(ctx, "USE "+quoteIdent(db))
 			}
 		}

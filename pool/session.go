@@ -291,21 +291,17 @@ func (s *Session) apply(ctx context.Context, b *Backend) error {
 	st := s.part.stateOf() // set: b was set up
 	diffed := false
 	if b.schema != s.schema {
-		target := s.schema
-		if target == "" {
-			target = st.baseSchema
-		}
-		if target == "" {
+		target, err := s.use(ctx, b, s.schema)
+		switch {
+		case errors.Is(err, errNoDatabase):
 			// The user's connections start without a database and
 			// MySQL has no way back to none: this connection cannot
 			// serve the session.
 			b.res.Destroy(core.ReasonDirty)
-			return fmt.Errorf("rdsmux/pool: %w: cannot return a connection to no database", ErrBroken)
-		}
-		if err := b.conn.Exec(ctx, "USE "+quoteIdent(target)); err != nil {
+			return fmt.Errorf("rdsmux/pool: %w: %w", ErrBroken, err)
+		case err != nil:
 			return s.applyFailed(b, err, fmt.Errorf("rdsmux/pool: switching a backend connection to database %q: %w", target, err))
 		}
-		b.schema = s.schema
 		diffed = true
 	}
 	if !b.settings.Equal(&s.settings) {
@@ -338,6 +334,24 @@ func (s *Session) verified(ctx context.Context, b *Backend) (*Backend, error) {
 	s.held, s.inflight = nil, false
 	b.res.Destroy(core.ReasonDirty)
 	return nil, err
+}
+
+// errNoDatabase: a connection cannot go back to no database.
+var errNoDatabase = errors.New("rdsmux/pool: cannot return a connection to no database")
+
+// use switches b to the session schema (as the pool records it: "" is the
+// baseline's database) with USE, and returns the database's name; b.schema
+// follows on success.
+func (s *Session) use(ctx context.Context, b *Backend, schema string) (string, error) {
+	target := s.part.stateOf().dbName(schema)
+	if target == "" {
+		return "", errNoDatabase
+	}
+	if err := b.conn.Exec(ctx, "USE "+quoteIdent(target)); err != nil {
+		return target, err
+	}
+	b.schema = schema
+	return target, nil
 }
 
 // errDead marks an error of apply after which the connection was found

@@ -82,6 +82,15 @@ func (st *serverState) build() {
 	st.query = b.String()
 }
 
+// dbName is the database a recorded schema stands for: "" is the
+// baseline's (itself "" when connections start without one).
+func (st *serverState) dbName(schema string) string {
+	if schema == "" {
+		return st.baseSchema
+	}
+	return schema
+}
+
 // clone returns a copy of st that can be changed.
 func (st *serverState) clone() *serverState {
 	c := *st
@@ -288,11 +297,7 @@ func (s *Session) verify(ctx context.Context, b *Backend) error {
 	if err != nil {
 		return err
 	}
-	wantSchema := s.schema
-	if wantSchema == "" {
-		wantSchema = st.baseSchema
-	}
-	if cs.schema != wantSchema {
+	if wantSchema := st.dbName(s.schema); cs.schema != wantSchema {
 		return &StateMismatchError{Var: "database", Want: wantSchema, Got: cs.schema}
 	}
 	if v, err := b.conn.QueryValue(ctx, "SELECT @@in_transaction LIMIT 1"); err == nil && v != "0" {
@@ -430,17 +435,9 @@ func (s *Session) InState(ctx context.Context, b *Backend, st *State, fn func() 
 func (s *Session) switchTo(ctx context.Context, b *Backend, schema string, settings *pinning.Settings) error {
 	st := s.part.stateOf()
 	if b.schema != schema {
-		target := schema
-		if target == "" {
-			target = st.baseSchema
-		}
-		if target == "" {
-			return fmt.Errorf("rdsmux/pool: cannot return a connection to no database to prepare a statement there")
-		}
-		if err := b.conn.Exec(ctx, "USE "+quoteIdent(target)); err != nil {
+		if _, err := s.use(ctx, b, schema); err != nil {
 			return err // the caller's Done closes b if it broke
 		}
-		b.schema = schema
 		b.tag = tagOf(b.schema, &b.settings)
 	}
 	want := b.settings
