@@ -469,7 +469,15 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 		var st driver.Stmt
 		var owned bool
 		if err == nil {
-			st, owned, err = c.prepared(ctx, b, be, ps, query)
+			if c.s.PinReasons().Has(pinning.PinLockTables) {
+				// Under LOCK TABLES the server refuses at PREPARE a
+				// statement that names a table not locked (1100); a
+				// statement cached before the lock would hide that.
+				st, err = be.preparer.PrepareContext(ctx, query)
+				owned = err == nil
+			} else {
+				st, owned, err = c.prepared(ctx, b, be, ps, query)
+			}
 		}
 		if err != nil {
 			err = c.fail(b, be, ctx, err)

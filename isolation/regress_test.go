@@ -444,6 +444,29 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.exec(0, "SET NAMES utf8mb4")
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"", "é", "a"}})
 		})
+		t.Run("lock_tables", func(t *testing.T) {
+			// Found by the soak (driver and listener): under LOCK TABLES
+			// the server refuses at PREPARE a statement naming a table
+			// that is not locked (1100); a statement the backend had
+			// cached from before the lock must not hide that.
+			tables := ownTables(t, "r8l", 2)
+			sc := newScript(t, "prepare under LOCK TABLES after the statement was cached")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT COUNT(*) FROM {T}"})
+			sc.step(0, step{kind: opStmtQuery, slot: "p"})
+			sc.query(0, "SELECT g FROM {T} WHERE id = ?", 1)
+			sc.session(1, subj, twin, tables[1])
+			sc.exec(0, "LOCK TABLES {T} AS x READ")
+			sc.step(0, step{kind: opPrepare, slot: "q", sql: "SELECT COUNT(*) FROM {T}"})
+			sc.query(0, "SELECT g FROM {T} WHERE id = ?", 1)
+			sc.step(0, step{kind: opStmtQuery, slot: "p"})
+			sc.exec(0, "UNLOCK TABLES")
+			sc.step(0, step{kind: opPrepare, slot: "q", sql: "SELECT COUNT(*) FROM {T}"})
+			sc.step(0, step{kind: opStmtQuery, slot: "q"})
+			sc.end(0)
+			sc.end(1)
+		})
 		for _, c := range []string{"utf8mb4_unicode_ci", "latin1_swedish_ci"} {
 			t.Run(c, func(t *testing.T) {
 				sc := newScript(t, "prepare under collation "+c)

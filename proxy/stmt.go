@@ -68,7 +68,11 @@ func (c *clientConn) prepare(p []byte) error {
 		return err
 	}
 	state := c.sess.State()
-	bs, err := c.backendStmt(be, state, query)
+	// Under LOCK TABLES the server refuses at PREPARE a statement that
+	// names a table not locked (1100); a statement cached before the lock
+	// would hide that, so the client's PREPARE goes to the server.
+	fresh := c.sess.PinReasons().Has(pinning.PinLockTables)
+	bs, err := c.backendStmt(be, state, query, fresh)
 	if err != nil {
 		return c.failBefore(b, be, err, hadState)
 	}
@@ -115,12 +119,16 @@ func (c *clientConn) writePrepareOK(cs *clientStmt, bs *backendStmt, status wire
 }
 
 // backendStmt returns query prepared on be in the session's state, from
-// be's cache or prepared now. An error is a server error (*wire.Error: the
+// be's cache or prepared now (always now when fresh). An error is a server error (*wire.Error: the
 // statement does not prepare) or a backend failure.
-func (c *clientConn) backendStmt(be *BackendConn, state *pool.State, query string) (*backendStmt, error) {
+func (c *clientConn) backendStmt(be *BackendConn, state *pool.State, query string, fresh bool) (*backendStmt, error) {
 	key := stmtKey{state: state.Key(), query: query}
 	if bs := be.stmts.get(key); bs != nil {
-		return bs, nil
+		if !fresh {
+			return bs, nil
+		}
+		be.stmts.remove(bs)
+		c.closeBackendStmt(be, bs)
 	}
 	b := c.sess.Held()
 	if key.state == b.PrepareKey() {
@@ -262,7 +270,7 @@ func (c *clientConn) execute(p []byte) error {
 	if !ok {
 		return err
 	}
-	bs, err := c.backendStmt(be, cs.state, cs.query)
+	bs, err := c.backendStmt(be, cs.state, cs.query, false)
 	if err != nil {
 		return c.failBefore(b, be, err, hadState)
 	}
