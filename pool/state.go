@@ -365,6 +365,32 @@ func (st *State) KeyExcept(v pinning.Var) string {
 	return tagOf(st.schema, &set)
 }
 
+// SameValues reports whether st and o (nil: the baseline) hold the same
+// value for each of vs.
+func (st *State) SameValues(o *State, vs ...pinning.Var) bool {
+	var a, b *pinning.Settings
+	if st != nil {
+		a = &st.settings
+	}
+	if o != nil {
+		b = &o.settings
+	}
+	for _, v := range vs {
+		var va, vb string
+		var oka, okb bool
+		if a != nil {
+			va, oka = a.Get(v)
+		}
+		if b != nil {
+			vb, okb = b.Get(v)
+		}
+		if oka != okb || va != vb {
+			return false
+		}
+	}
+	return true
+}
+
 // stateOf builds the State of schema and settings.
 func stateOf(schema string, settings *pinning.Settings) State {
 	st := State{schema: schema}

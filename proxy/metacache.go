@@ -11,39 +11,47 @@ import (
 //
 // A client with the capability finds a metadata-follows byte after every
 // column count. For the result of a COM_STMT_EXECUTE a MariaDB server sets
-// it to 0, and leaves the column definitions out, unless the statement's
-// metadata changed since the client last received it (at prepare or at an
-// execute that sent it). MariaDB 10.11, as the tests observe it, sends it
-// again when the statement was re-prepared (ALTER TABLE of a table it
-// reads) and when a column's type follows a parameter whose type changed
-// (SELECT ?); not when the session's character_set_results changes the
-// character set and length the definitions would carry. The EOF after the
-// definitions stays for a client without CLIENT_DEPRECATE_EOF, and the
-// results of a CALL (whose prepare announces no columns) always carry
-// their definitions, as do text result sets.
+// it to 0, and leaves the column definitions out, unless they changed
+// since the client last received them (at prepare or at an execute that
+// sent them). MariaDB 10.11, as TestCacheMetadataRule observes it, sends
+// them again
+//
+//   - whenever the client character set (character_set_client, with the
+//     collation SET NAMES ... COLLATE gives it) differs from the one they
+//     were last sent under, even when they are byte for byte the same;
+//   - when the statement's own metadata changed: re-prepared (ALTER TABLE
+//     of a table it reads), a column whose type follows a parameter whose
+//     type changed (SELECT ?), a function whose result follows
+//     collation_connection (HEX(?)), decimals that follow
+//     div_precision_increment;
+//
+// and not when only character_set_results changed: the definitions the
+// client holds then keep the character set, length and name bytes of the
+// old results character set. The EOF after the definitions stays for a
+// client without CLIENT_DEPRECATE_EOF, and the results of a CALL (whose
+// prepare announces no columns) always carry their definitions, as do text
+// result sets.
 //
 // The listener's backends are dialed without the capability: they always
 // send definitions, and any backend can serve any client. For each client
 // statement the listener remembers the definitions the client holds
-// (clientStmt.cols, with the session state key they were produced in), and
-// at each execute compares what the backend sent:
+// (clientStmt.cols, with the session state they were produced in), and at
+// each execute decides from what the backend sent:
 //
-//   - byte for byte equal: left out (the common case: same server, same
-//     schema, whichever backend runs the statement);
-//   - different while the session is in the state the client's definitions
-//     were produced in: sent (the statement was re-prepared, a parameter
-//     changed a column's type, or another backend's server differs);
-//   - different after the session's state changed (SET NAMES,
-//     character_set_results...): left out when each column has the same
-//     type, flags and decimals (wire.SameColumnShape) and differs only in
-//     character set, length and the bytes of its names (which come in
-//     character_set_results), as a server that did not re-prepare would
-//     do; sent otherwise.
+//   - the client character set changed: sent;
+//   - character_set_results unchanged: sent when they differ byte for
+//     byte (the conversion to the results character set is a function of
+//     the statement's metadata, so different bytes mean different
+//     metadata), left out when equal;
+//   - character_set_results changed: left out when each column has the
+//     same type, flags and decimals (wire.SameColumnShape) and differs only
+//     in character set, length and the bytes of its names (which the
+//     results character set gives), sent otherwise.
 //
-// Limit: a statement re-prepared (its table altered) after the session's
-// character set changed, whose new definitions differ only in character
-// set, length or names, keeps the client's old definitions where a server
-// would send new ones.
+// Limit: after a change of character_set_results and of collation_connection
+// together (without the client character set), a column whose collation
+// followed collation_connection but kept its type, flags and decimals keeps
+// the client's old definitions where a server would send new ones.
 
 // cachedResult reports whether the result set that starts now, the
 // results-th of a response in the given mode, is one whose definitions
@@ -102,8 +110,7 @@ func (c *clientConn) writeCachedMetadata(cs *clientStmt, n uint64) error {
 	for i, d := range defs {
 		cols[i] = bytes.Clone(d)
 	}
-	st := c.sess.State()
-	cs.cols, cs.colsState, cs.colsParsed = cols, st.Key(), st.KeyExcept(pinning.VarCharacterSetResults)
+	cs.cols, cs.colsState = cols, c.sess.State()
 	return nil
 }
 
@@ -113,26 +120,16 @@ func (c *clientConn) holdsSame(cs *clientStmt, defs [][]byte) bool {
 	if len(defs) != len(cs.cols) {
 		return false
 	}
-	var state, parsed string
-	stateRead := false
+	st := c.sess.State()
+	if !st.SameValues(cs.colsState, pinning.VarCharacterSetClient, pinning.VarClientCollation) {
+		return false
+	}
+	sameResults := st.SameValues(cs.colsState, pinning.VarCharacterSetResults)
 	for i, d := range defs {
 		if bytes.Equal(d, cs.cols[i]) {
 			continue
 		}
-		if !stateRead {
-			st := c.sess.State()
-			state, parsed, stateRead = st.Key(), st.KeyExcept(pinning.VarCharacterSetResults), true
-		}
-		if state == cs.colsState {
-			return false
-		}
-		// Only character_set_results changed: the server keeps the
-		// statement's metadata (it converts names and values on the way
-		// out), so the client keeps what it has.
-		if parsed == cs.colsParsed {
-			continue
-		}
-		if !wire.SameColumnShape(cs.cols[i], d) {
+		if sameResults || !wire.SameColumnShape(cs.cols[i], d) {
 			return false
 		}
 	}

@@ -37,14 +37,12 @@ type clientStmt struct {
 	cursorStmt *backendStmt
 	// cols are the column definitions the client holds for the
 	// statement, from the prepare answer or the last execute that sent
-	// them, and colsState the session state key they were produced in:
-	// a client with MariaDB's metadata cache is sent definitions at
-	// execute only when they changed (see metacache.go). Never modified
-	// in place.
+	// them, and colsState the session state they were produced in: a
+	// client with MariaDB's metadata cache is sent definitions at execute
+	// only when a server would send them (see metacache.go). Never
+	// modified in place.
 	cols      [][]byte
-	colsState string
-	// colsParsed is colsState without character_set_results.
-	colsParsed string
+	colsState *pool.State
 }
 
 // stmtKey identifies a statement prepared on a backend: the session state
@@ -86,7 +84,7 @@ func (c *clientConn) prepare(p []byte) error {
 	c.stmts[cs.id] = cs
 	o := outcome{status: be.cc.Status(), prepared: true}
 	o.clientErr = c.writePrepareOK(cs, bs, o.status)
-	cs.cols, cs.colsState, cs.colsParsed = bs.columns, state.Key(), state.KeyExcept(pinning.VarCharacterSetResults)
+	cs.cols, cs.colsState = bs.columns, state
 	return c.finish(b, be, nil, &o, hadState)
 }
 

@@ -50,12 +50,12 @@ func AppendColumnCount(dst []byte, n uint64, metadataFollows bool, caps Capabili
 const columnFixedLen = 12
 
 // SameColumnShape reports whether two column definition packets of result
-// sets describe the same column but for its character set and display
-// length: the same names (schema, tables, column, extended metadata), type,
-// flags and decimals. Those two fields are what the session's
-// character_set_results changes in the definitions of a statement the
-// server does not re-prepare. Packets that do not end with the fixed-length
-// fields (as definitions of result sets do) are never the same shape.
+// sets describe a column of the same type, flags and decimals. The rest
+// (character set, display length, and the bytes of the names) is what the
+// session's character_set_results changes in the definitions of a
+// statement whose metadata did not change. Packets that do not end with the
+// fixed-length fields (as definitions of result sets do) are never the same
+// shape.
 func SameColumnShape(a, b []byte) bool {
 	if len(a) < columnFixedLen+1 || len(b) < columnFixedLen+1 {
 		return false
@@ -64,7 +64,6 @@ func SameColumnShape(a, b []byte) bool {
 	if a[fa-1] != columnFixedLen || b[fb-1] != columnFixedLen {
 		return false
 	}
-	// The names, then type, flags and decimals (offsets 6 to 10 of the
-	// fixed fields); character set (0-2) and length (2-6) may differ.
-	return bytes.Equal(a[:fa], b[:fb]) && bytes.Equal(a[fa+6:fa+10], b[fb+6:fb+10])
+	// Type, flags and decimals: offsets 6 to 10 of the fixed fields.
+	return bytes.Equal(a[fa+6:fa+10], b[fb+6:fb+10])
 }

@@ -49,7 +49,8 @@ func TestColumnCountMetadataFollows(t *testing.T) {
 }
 
 // TestSameColumnShape: character set and display length may differ (what
-// character_set_results changes); names, type, flags and decimals may not.
+// character_set_results changes) and so may the bytes of names; type,
+// flags and decimals may not.
 func TestSameColumnShape(t *testing.T) {
 	base := wire.Column{Schema: "test", Table: "users", OrgTable: "users", Name: "name", OrgName: "name",
 		Charset: 45, Length: 200, Type: wire.TypeVarString}
@@ -64,8 +65,8 @@ func TestSameColumnShape(t *testing.T) {
 	assert.False(t, wire.SameColumnShape(a, col(func(c *wire.Column) { c.Type = wire.TypeBlob })))
 	assert.False(t, wire.SameColumnShape(a, col(func(c *wire.Column) { c.Flags = wire.FlagBinary })))
 	assert.False(t, wire.SameColumnShape(a, col(func(c *wire.Column) { c.Decimals = 2 })))
-	assert.False(t, wire.SameColumnShape(a, col(func(c *wire.Column) { c.Name = "nom" })))
-	assert.False(t, wire.SameColumnShape(a, col(func(c *wire.Column) { c.Table = "u" })))
+	// Names come in character_set_results: their bytes may differ.
+	assert.True(t, wire.SameColumnShape(a, col(func(c *wire.Column) { c.Name = "nom" })))
 	assert.False(t, wire.SameColumnShape(a, a[:len(a)-1]))
 	assert.False(t, wire.SameColumnShape(nil, nil))
 	assert.False(t, wire.SameColumnShape([]byte{1, 2, 3}, []byte{1, 2, 3}))
