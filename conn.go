@@ -469,10 +469,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 		var st driver.Stmt
 		var owned bool
 		if err == nil {
-			if c.s.PinReasons().Has(pinning.PinLockTables) {
-				// Under LOCK TABLES the server refuses at PREPARE a
-				// statement that names a table not locked (1100); a
-				// statement cached before the lock would hide that.
+			if freshPrepare(c.s) {
 				st, err = be.preparer.PrepareContext(ctx, query)
 				owned = err == nil
 			} else {
@@ -493,6 +490,15 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 		c.done(ctx, b, nil, nil)
 		return ps, nil
 	}
+}
+
+// freshPrepare reports whether a client's PREPARE must reach the server
+// rather than be served from a backend's statement cache: the server makes
+// checks at PREPARE that depend on more than the cache key (pool.State),
+// and a statement cached before would hide their error: under LOCK TABLES
+// a table not locked (1100), in a READ ONLY transaction a write (1792).
+func freshPrepare(s *pool.Session) bool {
+	return s.InTransaction() || s.PinReasons().Has(pinning.PinLockTables)
 }
 
 // Begin starts a transaction.

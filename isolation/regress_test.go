@@ -444,6 +444,22 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.exec(0, "SET NAMES utf8mb4")
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"", "é", "a"}})
 		})
+		t.Run("cached_then_read_only", func(t *testing.T) {
+			// Shrunk by the soak (seed 1796404348954292884): a statement
+			// the backend cached for a parameterized INSERT must not hide
+			// the 1792 a PREPARE of it gets in a READ ONLY transaction.
+			tables := ownTables(t, "r8c", 1)
+			sc := newScript(t, "prepare in a READ ONLY transaction after the statement was cached")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.exec(0, "INSERT INTO {T} (g, s) VALUES (?, ?)", 1, "0123456789")
+			sc.exec(0, "START TRANSACTION READ ONLY")
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "INSERT INTO {T} (g, s) VALUES (?, ?)"})
+			sc.exec(0, "ROLLBACK")
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "INSERT INTO {T} (g, s) VALUES (?, ?)"})
+			sc.step(0, step{kind: opStmtExec, slot: "p", args: []any{2, "x"}})
+			sc.end(0)
+		})
 		t.Run("lock_tables", func(t *testing.T) {
 			// Found by the soak (driver and listener): under LOCK TABLES
 			// the server refuses at PREPARE a statement naming a table

@@ -66,10 +66,11 @@ func (c *clientConn) prepare(p []byte) error {
 		return err
 	}
 	state := c.sess.State()
-	// Under LOCK TABLES the server refuses at PREPARE a statement that
-	// names a table not locked (1100); a statement cached before the lock
-	// would hide that, so the client's PREPARE goes to the server.
-	fresh := c.sess.PinReasons().Has(pinning.PinLockTables)
+	// The server makes checks at PREPARE that depend on more than the
+	// cache key: under LOCK TABLES a table not locked (1100), in a READ
+	// ONLY transaction a write (1792). A statement cached before would
+	// hide their error, so there the client's PREPARE goes to the server.
+	fresh := c.sess.InTransaction() || c.sess.PinReasons().Has(pinning.PinLockTables)
 	bs, err := c.backendStmt(be, state, query, fresh)
 	if err != nil {
 		return c.failBefore(b, be, err, hadState)
