@@ -128,6 +128,13 @@ func (c *conn) acquireFor(ctx context.Context, query string, r *pinning.Result) 
 func (c *conn) done(ctx context.Context, b *pool.Backend, r *pinning.Result, err error) {
 	if err == nil && r != nil {
 		c.trackTx(r)
+	} else if r != nil && r.Statements > 1 && r.Tx != 0 && !brokenBackend(b, err) {
+		// A batch that failed part-way ran the statements before the
+		// failing one: a BEGIN, COMMIT or SET autocommit among them may
+		// have opened or ended a transaction, and go-sql-driver does not
+		// show the server's status flags. Ask the server.
+		v, qerr := b.Conn().(*backend).QueryValue(ctx, "SELECT @@in_transaction")
+		c.txOpen = qerr != nil || v != "0"
 	}
 	// While a database/sql transaction is open, its backend stays with
 	// the session even after a text COMMIT ended the server's transaction
@@ -140,9 +147,10 @@ func (c *conn) done(ctx context.Context, b *pool.Backend, r *pinning.Result, err
 	if c.s.Held() != nil && c.s.InTransaction() {
 		c.txOpen = true // the pool holds it in one (a failed statement with autocommit off)
 	}
-	if err == nil && r != nil && r.ChangesSettings() {
+	if r != nil && r.ChangesSettings() {
 		// The server's value, read back by the pool (SET autocommit =
-		// DEFAULT is the global value, an expression is computed).
+		// DEFAULT is the global value, an expression is computed; a
+		// failed batch may have assigned it before its error).
 		if v, ok := c.s.Value(pinning.VarAutocommit); ok {
 			c.noAutocommit = v == "0"
 		}

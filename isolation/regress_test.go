@@ -503,6 +503,39 @@ func TestLeakPreparedState(t *testing.T) {
 	})
 }
 
+// TestLeakFailedBatchTransaction: a multi-statement batch whose BEGIN ran
+// and whose next statement failed leaves the session in a transaction;
+// the driver (which cannot see status flags) must not give that backend
+// to another session, whose autocommitted rows the transaction's rollback
+// would then take away. Found by the soak with the pool's state verifier
+// and the server's general log (seed 1796404605488575080).
+func TestLeakFailedBatchTransaction(t *testing.T) {
+	db := server(t)
+	bothWays(t, 2, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		tables := ownTables(t, "r14", 2)
+		sc := newScript(t, "BEGIN; a failing INSERT, then another session inserts")
+		subj, twin := open(t, "multiStatements=true"), openDirect(t, db, "multiStatements=true")
+		sc.session(0, subj, twin, tables[0])
+		sc.session(1, subj, twin, tables[1])
+		sc.exec(0, "BEGIN; INSERT INTO {T} (g) VALUES ('x1')")
+		sc.exec(1, "INSERT INTO {T} (g) VALUES (4)")
+		sc.query(0, "SELECT @@in_transaction")
+		sc.exec(0, "INSERT INTO {T} (g) VALUES (1)")
+		sc.exec(0, "ROLLBACK")
+		sc.exec(0, "SET autocommit = 0; INSERT INTO {T} (g) VALUES ('x1')")
+		sc.query(0, "SELECT @@autocommit, @@in_transaction")
+		sc.exec(0, "INSERT INTO {T} (g) VALUES (2)")
+		sc.exec(0, "COMMIT; INSERT INTO {T} (g) VALUES ('x1')")
+		sc.query(0, "SELECT @@in_transaction")
+		sc.exec(0, "SET autocommit = 1")
+		sc.query(0, "SELECT g FROM {T} ORDER BY id")
+		sc.end(0)
+		sc.exec(1, "INSERT INTO {T} (g) VALUES (3)")
+		sc.query(1, "SELECT g FROM {T} ORDER BY id")
+		sc.end(1)
+	})
+}
+
 // TestLeakSchemaCharset: @@character_set_database follows the session's
 // current database (test is utf8mb4 on a latin1 server), from the first
 // statement of a fresh session on.
