@@ -460,6 +460,25 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.step(0, step{kind: opStmtExec, slot: "p", args: []any{2, "x"}})
 			sc.end(0)
 		})
+		t.Run("next_transaction_read_write", func(t *testing.T) {
+			// Shrunk by the soak (seed 1796404897138510346): SET
+			// @@tx_read_only without a scope is for the next transaction
+			// only; running a statement prepared before must not lose it.
+			tables := ownTables(t, "r8n", 1)
+			sc := newScript(t, "a prepared statement between SET @@tx_read_only=0 and the next transaction")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.run(0, op{steps: []step{{kind: opPrepare, slot: "p", sql: "SELECT @@sql_mode, DATABASE(), @@character_set_client, 'a' || 'b'"}}, warnings: true})
+			sc.session(1, subj, twin, nil)
+			sc.query(1, "SELECT @u, @v, @x")
+			sc.end(1)
+			sc.exec(0, "SET SESSION TRANSACTION READ ONLY")
+			sc.execW(0, "SET @@TX_READ_ONLY=0")
+			sc.run(0, op{steps: []step{{kind: opStmtQuery, slot: "p"}}, warnings: true})
+			sc.run(0, op{steps: []step{ex("UPDATE {T} SET g = g + 1 WHERE id = ?", 2)}, warnings: true})
+			sc.exec(0, "UPDATE {T} SET g = g + 1 WHERE id = ?", 2)
+			sc.end(0)
+		})
 		t.Run("lock_tables", func(t *testing.T) {
 			// Found by the soak (driver and listener): under LOCK TABLES
 			// the server refuses at PREPARE a statement naming a table

@@ -467,9 +467,14 @@ func (s *Session) switchTo(ctx context.Context, b *Backend, schema string, setti
 		b.tag = tagOf(b.schema, &b.settings)
 	}
 	want := b.settings
+	// A pending characteristic of the next transaction (SET
+	// @@tx_read_only with no scope) lives on the connection only: a SET
+	// SESSION tx_read_only would drop it, so that variable is not
+	// switched while one is pending.
+	pending := s.PinReasons().Has(pinning.PinSetTransactionNext)
 	// Keep b's own values of the variables not switched.
 	for _, v := range append(st.vars[:len(st.vars):len(st.vars)], pinning.VarClientCollation) {
-		if notParsed.Has(v) {
+		if notParsed.Has(v) || pending && v == pinning.VarTransactionReadOnly {
 			continue
 		}
 		if lit, ok := settings.Get(v); ok {
