@@ -479,6 +479,23 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.exec(0, "UPDATE {T} SET g = g + 1 WHERE id = ?", 2)
 			sc.end(0)
 		})
+		t.Run("results_charset_lengths", func(t *testing.T) {
+			// Shrunk by the soak (seeds 1796405149497291902, listener, and
+			// 1796405040171664689, driver): a column's length follows the
+			// parameters' values, so MariaDB sends definitions again when
+			// they change, also after SET character_set_results.
+			sc := newScript(t, "parameters of other lengths after SET character_set_results")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, nil)
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT ? || 'x', CONCAT(?, 'y')"})
+			sc.exec(0, "SET character_set_results='binary'")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"a\\b", "0123456789"}})
+			sc.exec(0, "SET NAMES utf8mb4")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"ñandú", "a\\b"}})
+			sc.exec(0, "SET character_set_results='binary'")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"ñandú", ""}})
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"ñandú", "é"}})
+		})
 		t.Run("lock_tables", func(t *testing.T) {
 			// Found by the soak (driver and listener): under LOCK TABLES
 			// the server refuses at PREPARE a statement naming a table

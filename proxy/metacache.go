@@ -2,10 +2,14 @@ package proxy
 
 import (
 	"bytes"
-	"github.com/rdsmux/rdsmux/pinning"
+	"strings"
 
+	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
+
+// binaryCollation is the id of the binary character set's collation.
+const binaryCollation = 63
 
 // MariaDB's metadata cache (MARIADB_CLIENT_CACHE_METADATA), emulated.
 //
@@ -44,14 +48,18 @@ import (
 //     the statement's metadata, so different bytes mean different
 //     metadata), left out when equal;
 //   - character_set_results changed: left out when each column has the
-//     same type, flags and decimals (wire.SameColumnShape) and differs only
-//     in character set, length and the bytes of its names (which the
-//     results character set gives), sent otherwise.
+//     same type, flags and decimals (wire.SameColumnShape) and the same
+//     length in characters (the server scales a length to the results
+//     character set: charLength undoes that; a string column's length
+//     follows the parameters' values, CONCAT(?, 'y')), and differs only in
+//     character set, byte length and the bytes of its names; sent
+//     otherwise.
 //
 // Limit: after a change of character_set_results and of collation_connection
 // together (without the client character set), a column whose collation
-// followed collation_connection but kept its type, flags and decimals keeps
-// the client's old definitions where a server would send new ones.
+// followed collation_connection but kept its type, flags, decimals and
+// length in characters keeps the client's old definitions where a server
+// would send new ones.
 
 // cachedResult reports whether the result set that starts now, the
 // results-th of a response in the given mode, is one whose definitions
@@ -110,7 +118,7 @@ func (c *clientConn) writeCachedMetadata(cs *clientStmt, n uint64) error {
 	for i, d := range defs {
 		cols[i] = bytes.Clone(d)
 	}
-	cs.cols, cs.colsState = cols, c.sess.State()
+	cs.cols, cs.colsState, cs.colsResults = cols, c.sess.State(), c.resultsCharset()
 	return nil
 }
 
@@ -125,13 +133,65 @@ func (c *clientConn) holdsSame(cs *clientStmt, defs [][]byte) bool {
 		return false
 	}
 	sameResults := st.SameValues(cs.colsState, pinning.VarCharacterSetResults)
+	results := ""
+	if !sameResults {
+		results = c.resultsCharset()
+	}
 	for i, d := range defs {
 		if bytes.Equal(d, cs.cols[i]) {
 			continue
 		}
-		if sameResults || !wire.SameColumnShape(cs.cols[i], d) {
+		if sameResults || !wire.SameColumnShape(cs.cols[i], d) ||
+			!sameCharLength(cs.cols[i], cs.colsResults, d, results) {
 			return false
 		}
 	}
 	return true
+}
+
+// resultsCharset returns the session's character_set_results, lowercase
+// and unquoted ("" for NULL).
+func (c *clientConn) resultsCharset() string {
+	v, _ := c.sess.Value(pinning.VarCharacterSetResults)
+	if v == "NULL" {
+		return ""
+	}
+	return strings.ToLower(strings.Trim(v, "'"))
+}
+
+// sameCharLength reports whether two definitions of a column, produced
+// under the results character sets ra and rb, have the same length in
+// characters (what the statement's metadata holds; the server scales it to
+// the results character set). A length it cannot compare (TEXT and BLOB
+// columns, which scale by another rule, unknown character sets) counts as
+// the same.
+func sameCharLength(a []byte, ra string, b []byte, rb string) bool {
+	la, okA := charLength(a, ra)
+	lb, okB := charLength(b, rb)
+	return !okA || !okB || la == lb
+}
+
+// charLength returns the length in characters of a column definition
+// produced under results character set r (see sameCharLength).
+func charLength(p []byte, r string) (uint32, bool) {
+	cs, length, typ, ok := wire.ColumnLength(p)
+	if !ok || typ >= wire.TypeTinyBlob && typ <= wire.TypeBlob || length == 1<<32-1 {
+		return 0, false
+	}
+	var per uint32
+	switch {
+	case cs == binaryCollation || r == "binary":
+		per = 1 // not converted, or converted to binary: bytes
+	case r == "":
+		// Not converted: the length is in the column's own character set.
+		if int(cs) < len(handshakeCollations) {
+			per = charsetMaxLen[handshakeCollations[cs].charset]
+		}
+	default:
+		per = charsetMaxLen[r]
+	}
+	if per == 0 {
+		return 0, false
+	}
+	return length / per, true
 }

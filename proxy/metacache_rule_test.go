@@ -91,3 +91,27 @@ func heldAfter(resp [][]byte, held *[][]byte) [][]byte {
 	*held = [][]byte{resp[1]}
 	return resp
 }
+
+// TestCacheMetadataLengths: a column's length follows the parameters'
+// values (CONCAT(?, 'y')), so MariaDB sends the definitions again when it
+// changes, also right after a change of character_set_results, where the
+// listener compares lengths in characters (found by the isolation soak,
+// seeds 1796405149497291902 and 1796405040171664689).
+func TestCacheMetadataLengths(t *testing.T) {
+	e := startEnv(t, withBackends(2))
+	for _, change := range []string{"SET character_set_results=binary", "SET character_set_results=latin1",
+		"SET character_set_results=NULL", "SET character_set_results=utf8mb3"} {
+		for _, params := range [][2]string{{"ab", "ab"}, {"ab", "abcd"}, {"ñandú", ""}, {"", "0123456789"}} {
+			run := func(addr string) [][][]byte {
+				m := dialMeta(t, addr, true)
+				id, _ := m.prepare("SELECT CONCAT(?, 'y')")
+				first := m.execute(id, params[0])
+				m.query(change)
+				held := [][]byte{first[1]}
+				return [][][]byte{first, heldAfter(m.execute(id, params[1]), &held)}
+			}
+			direct, through := run(e.db.Addr()), run(e.addr)
+			assert.Equal(t, direct, through, "%s, parameters %q", change, params)
+		}
+	}
+}

@@ -43,6 +43,9 @@ type clientStmt struct {
 	// modified in place.
 	cols      [][]byte
 	colsState *pool.State
+	// colsResults is character_set_results when they were produced
+	// (lowercase, unquoted; "" for NULL).
+	colsResults string
 }
 
 // stmtKey identifies a statement prepared on a backend: the session state
@@ -85,7 +88,7 @@ func (c *clientConn) prepare(p []byte) error {
 	c.stmts[cs.id] = cs
 	o := outcome{status: be.cc.Status(), prepared: true}
 	o.clientErr = c.writePrepareOK(cs, bs, o.status)
-	cs.cols, cs.colsState = bs.columns, state
+	cs.cols, cs.colsState, cs.colsResults = bs.columns, state, c.resultsCharset()
 	return c.finish(b, be, nil, &o, hadState)
 }
 

@@ -1,6 +1,9 @@
 package wire
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // ParseColumnCount parses the packet that starts a result set on a
 // connection with capabilities caps: the column count and, with MariaDB's
@@ -66,4 +69,18 @@ func SameColumnShape(a, b []byte) bool {
 	}
 	// Type, flags and decimals: offsets 6 to 10 of the fixed fields.
 	return bytes.Equal(a[fa+6:fa+10], b[fb+6:fb+10])
+}
+
+// ColumnLength returns a column definition packet's collation id, display
+// length and type (its fixed-length fields); ok is false for a packet that
+// does not end with them.
+func ColumnLength(p []byte) (charset uint16, length uint32, typ byte, ok bool) {
+	if len(p) < columnFixedLen+1 {
+		return 0, 0, 0, false
+	}
+	f := len(p) - columnFixedLen
+	if p[f-1] != columnFixedLen {
+		return 0, 0, 0, false
+	}
+	return binary.LittleEndian.Uint16(p[f:]), binary.LittleEndian.Uint32(p[f+2:]), p[f+6], true
 }
