@@ -354,3 +354,27 @@ func TestDefaultCollationsMatchServer(t *testing.T) {
 		t.Fatalf("%d character sets, err %v", n, err)
 	}
 }
+
+// TestCharsetMaxLenMatchesServer checks CharsetMaxLen against
+// information_schema.CHARACTER_SETS of the server the tests run.
+func TestCharsetMaxLenMatchesServer(t *testing.T) {
+	db := mariadbtest.Start(t).DB(t)
+	rows, err := db.Query("SELECT CHARACTER_SET_NAME, MAXLEN FROM information_schema.CHARACTER_SETS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var cs string
+		var maxLen uint32
+		if err := rows.Scan(&cs, &maxLen); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := pinning.CharsetMaxLen(cs); !ok || got != maxLen {
+			t.Errorf("CharsetMaxLen(%q) = %d, %v; the server says %d", cs, got, ok, maxLen)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -30,23 +30,6 @@ func TestHandshakeCollationsMatchServer(t *testing.T) {
 	require.Greater(t, n, 100)
 }
 
-func TestCharsetMaxLenMatchesServer(t *testing.T) {
-	db := mariadbtest.Start(t).DB(t)
-	rows, err := db.Query("SELECT CHARACTER_SET_NAME, MAXLEN FROM information_schema.CHARACTER_SETS")
-	require.NoError(t, err)
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var cs string
-		var maxLen uint32
-		require.NoError(t, rows.Scan(&cs, &maxLen))
-		require.Equal(t, maxLen, charsetMaxLen[cs], "character set %s", cs)
-		n++
-	}
-	require.NoError(t, rows.Err())
-	require.Equal(t, len(charsetMaxLen), n)
-}
-
 func TestCollationSettings(t *testing.T) {
 	s := collationSettings(48) // latin1_general_ci
 	for v, want := range map[pinning.Var]string{

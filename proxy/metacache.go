@@ -185,10 +185,10 @@ func charLength(p []byte, r string) (uint32, bool) {
 	case r == "":
 		// Not converted: the length is in the column's own character set.
 		if int(cs) < len(handshakeCollations) {
-			per = charsetMaxLen[handshakeCollations[cs].charset]
+			per, _ = pinning.CharsetMaxLen(handshakeCollations[cs].charset)
 		}
 	default:
-		per = charsetMaxLen[r]
+		per, _ = pinning.CharsetMaxLen(r)
 	}
 	if per == 0 {
 		return 0, false
