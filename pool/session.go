@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
+	"github.com/rdsmux/rdsmux/backoff"
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool/internal/core"
 )
@@ -197,7 +197,7 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 	// deadline is the borrow timeout's, set at the first failed dial (the
 	// path that succeeds reads no clock for it).
 	var deadline time.Time
-	backoff := dialRetryMin
+	retries := 0 // transient dial failures so far
 	for {
 		// The claim on the previous backend is given up in the same step,
 		// which makes that backend (if still idle) the likely pick.
@@ -215,12 +215,12 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 				// with backoff, as long as the borrow timeout and the
 				// caller's context allow, as RDS Proxy does, instead of
 				// failing every waiting client at once.
-				if wait, ok := retryWait(ctx, deadline, backoff); ok {
+				if wait, ok := retryWait(ctx, deadline, backoff.Delay(retries, dialRetryMin, dialRetryMax)); ok {
 					p.stats.dialRetries.Add(1)
-					if !sleepCtx(ctx, wait) {
+					if backoff.Sleep(ctx, wait) != nil {
 						return nil, borrowError(ctx.Err(), s.part.user)
 					}
-					backoff = min(2*backoff, dialRetryMax)
+					retries++
 					if !deadline.IsZero() {
 						timeout = time.Until(deadline)
 					}
@@ -431,13 +431,12 @@ const (
 	dialRetryMax = 500 * time.Millisecond
 )
 
-// retryWait returns how long to wait before the next borrow attempt, and
+// retryWait returns wait, the pause before the next borrow attempt, and
 // false when the borrow timeout or ctx leaves no time for one.
-func retryWait(ctx context.Context, deadline time.Time, backoff time.Duration) (time.Duration, bool) {
+func retryWait(ctx context.Context, deadline time.Time, wait time.Duration) (time.Duration, bool) {
 	if ctx.Err() != nil {
 		return 0, false
 	}
-	wait := backoff/2 + rand.N(backoff/2+1)
 	if !deadline.IsZero() && time.Until(deadline) <= wait {
 		return 0, false
 	}
@@ -445,16 +444,4 @@ func retryWait(ctx context.Context, deadline time.Time, backoff time.Duration) (
 		return 0, false
 	}
 	return wait, true
-}
-
-// sleepCtx sleeps for d unless ctx ends first; it reports whether it slept.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
