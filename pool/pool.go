@@ -147,21 +147,7 @@ func (p *Pool) Invalidate(reason string) {
 // a slot (ReserveConnection) that its Close gives back, and the returned
 // Conn wraps Dial's (see Unwrap).
 func (p *Pool) DialControl(ctx context.Context, user string) (Conn, error) {
-	release, err := p.ReserveConnection(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
-	defer cancel()
-	c, err := p.cfg.Dial(ctx, user)
-	if err != nil {
-		release()
-		return nil, &DialError{User: user, Err: err}
-	}
-	if p.cfg.Budget == nil {
-		return c, nil
-	}
-	return &controlConn{Conn: c, release: release}, nil
+	return p.dialControl(ctx, user, nil)
 }
 
 // partition returns the partition for user.

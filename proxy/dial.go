@@ -108,6 +108,16 @@ func OneAccount(user, password string) func(string) (iamauth.Provider, error) {
 // Dial opens a backend connection for the connections serving client user
 // key (as the pool names the partition). It implements pool.Config.Dial.
 func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
+	return b.dial(ctx, key, "")
+}
+
+// dial opens a backend connection for partition key: to the server at
+// addr when addr is not "" (a control connection to the server a
+// statement to KILL runs on, bypassing DialContext and Failover, which go
+// wherever the writer is now), else as Dial does. The connection's
+// identity is read on it (pool.ReadIdentity), and it can dial its own
+// server again (pool.SameServerDialer).
+func (b *Backend) dial(ctx context.Context, key, addr string) (pool.Conn, error) {
 	user, extMetadata := strings.CutSuffix(key, extMetadataSuffix)
 	user, foundRows := strings.CutSuffix(user, foundRowsSuffix)
 	if b.Credentials == nil {
@@ -126,7 +136,7 @@ func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
 	}
 	var hooks connHooks // of the connection that succeeded
 	cc, err := iamauth.Connect(ctx, prov, func(ctx context.Context, cred iamauth.Credential) (*wire.ClientConn, error) {
-		cc, h, err := b.connect(ctx, cred, caps)
+		cc, h, err := b.connect(ctx, cred, caps, addr)
 		if err == nil {
 			hooks = h
 		}
@@ -138,6 +148,12 @@ func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
 	b.noteServer(cc.Handshake())
 	be := newBackendConn(cc, b.StatementCacheSize)
 	be.untrack, be.reader = hooks.untrack, hooks.reader
+	if be.ident, err = pool.ReadIdentity(ctx, be); err != nil {
+		_ = be.Close()
+		return nil, err
+	}
+	there := cc.NetConn().RemoteAddr().String()
+	be.redial = func(ctx context.Context) (pool.Conn, error) { return b.dial(ctx, key, there) }
 	return be, nil
 }
 
@@ -151,8 +167,9 @@ type connHooks struct {
 	reader *readerSlot
 }
 
-// connect dials and authenticates one connection with cred.
-func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wire.Capability) (cc *wire.ClientConn, hooks connHooks, err error) {
+// connect dials and authenticates one connection with cred, to addr when
+// it is not "" (see dial).
+func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wire.Capability, addr string) (cc *wire.ClientConn, hooks connHooks, err error) {
 	cfg := &wire.ClientConfig{
 		User:                   cred.User,
 		Password:               cred.Password,
@@ -166,11 +183,11 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 	if cred.Cleartext && b.TLSConfig == nil {
 		return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: credentials from %s must be sent in clear text (an IAM token); set Backend.TLSConfig so they travel over TLS", cred.Source)
 	}
-	if a, ok := ctx.Value(exactAddrKey{}).(string); ok {
+	if addr != "" {
 		// A control connection to one server: not wherever DialContext
 		// or Failover would go now.
 		var d net.Dialer
-		cc, err := b.handshake(ctx, cfg, d.DialContext, a)
+		cc, err := b.handshake(ctx, cfg, d.DialContext, addr)
 		return cc, connHooks{}, err
 	}
 	if b.Failover != nil {
@@ -283,8 +300,3 @@ func markAccessDenied(err error) error {
 	}
 	return err
 }
-
-// exactAddrKey is the context key under which the Server asks Backend.Dial
-// (through pool.DialControl) for a connection to one server address, the
-// one a statement to KILL runs on, bypassing DialContext and Failover.
-type exactAddrKey struct{}
