@@ -46,7 +46,7 @@ type Config struct {
 	Name string
 	// LeaseTTL is how long a process keeps its slots without renewing
 	// them: a process that dies loses them this long after its last
-	// renewal. 0 means DefaultLeaseTTL (5s).
+	// renewal. 0 means DefaultLeaseTTL.
 	LeaseTTL time.Duration
 	// Heartbeat is how often the lease is renewed (and slots moved). 0
 	// means LeaseTTL/5. Each renewal waits at most one Heartbeat.
