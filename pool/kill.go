@@ -46,11 +46,11 @@ var (
 	// dialed). A KILL there could stop an unrelated session with the same
 	// connection id, so none is sent; the statement ends when its server
 	// notices the closed connection.
-	ErrKillElsewhere = errors.New("rdsmux/pool: the control connection reached another server than the statement's; not sending KILL QUERY")
+	ErrKillElsewhere = errors.New("pool: the control connection reached another server than the statement's; not sending KILL QUERY")
 	// ErrKillerClosed is returned by Kill after Killer.Close.
-	ErrKillerClosed = errors.New("rdsmux/pool: killer is closed")
+	ErrKillerClosed = errors.New("pool: killer is closed")
 	// errKillQueueFull: too many KILLs are waiting to be sent.
-	errKillQueueFull = errors.New("rdsmux/pool: too many cancelled statements waiting for KILL QUERY; dropped one")
+	errKillQueueFull = errors.New("pool: too many cancelled statements waiting for KILL QUERY; dropped one")
 )
 
 // identityQuery reads a connection's id and its server's identity in one
@@ -86,12 +86,12 @@ type SameServerDialer interface {
 func ReadIdentity(ctx context.Context, c Conn) (Identity, error) {
 	v, err := c.QueryValue(ctx, identityQuery)
 	if err != nil {
-		return Identity{}, fmt.Errorf("rdsmux/pool: reading the connection's id and server: %w", err)
+		return Identity{}, fmt.Errorf("pool: reading the connection's id and server: %w", err)
 	}
 	idText, server, ok := strings.Cut(v, " ")
 	id, err := strconv.ParseUint(idText, 10, 64)
 	if !ok || err != nil {
-		return Identity{}, fmt.Errorf("rdsmux/pool: reading the connection's id and server: unexpected value %q", v)
+		return Identity{}, fmt.Errorf("pool: reading the connection's id and server: unexpected value %q", v)
 	}
 	return Identity{ConnID: id, Server: server}, nil
 }
@@ -166,7 +166,7 @@ func (k *Killer) Kill(ctx context.Context, user string, victim Conn) error {
 	c := Unwrap(victim)
 	idc, ok := c.(Identified)
 	if !ok {
-		return fmt.Errorf("rdsmux/pool: cannot KILL the statement of a %T: it does not implement pool.Identified", c)
+		return fmt.Errorf("pool: cannot KILL the statement of a %T: it does not implement pool.Identified", c)
 	}
 	req := &killReq{ctx: ctx, user: user, victim: idc.Identity(), done: make(chan struct{})}
 	if sd, ok := c.(SameServerDialer); ok {
@@ -197,9 +197,9 @@ func (k *Killer) Kill(ctx context.Context, user string, victim Conn) error {
 			return ErrKillerClosed
 		}
 	case <-ctx.Done():
-		return fmt.Errorf("rdsmux/pool: KILL QUERY %d: %w", req.victim.ConnID, ctx.Err())
+		return fmt.Errorf("pool: KILL QUERY %d: %w", req.victim.ConnID, ctx.Err())
 	case <-t.C:
-		return fmt.Errorf("rdsmux/pool: KILL QUERY %d not sent within %s", req.victim.ConnID, KillTimeout)
+		return fmt.Errorf("pool: KILL QUERY %d not sent within %s", req.victim.ConnID, KillTimeout)
 	}
 }
 
@@ -261,14 +261,14 @@ func (k *Killer) send(controls map[killSlot]*control, req *killReq) error {
 	if c == nil {
 		conn, err := k.pool.dialControl(ctx, req.user, req.dial)
 		if err != nil {
-			log.Warn("rdsmux/pool: could not connect to KILL a statement", "err", err)
-			return fmt.Errorf("rdsmux/pool: opening a control connection for KILL QUERY: %w", err)
+			log.Warn("pool: could not connect to KILL a statement", "err", err)
+			return fmt.Errorf("pool: opening a control connection for KILL QUERY: %w", err)
 		}
 		id, err := identityOf(ctx, conn)
 		if err != nil {
 			_ = conn.Close()
-			log.Warn("rdsmux/pool: could not connect to KILL a statement", "err", err)
-			return fmt.Errorf("rdsmux/pool: opening a control connection for KILL QUERY: %w", err)
+			log.Warn("pool: could not connect to KILL a statement", "err", err)
+			return fmt.Errorf("pool: opening a control connection for KILL QUERY: %w", err)
 		}
 		reached := killSlot{user: req.user, server: id.Server}
 		keep := controls[reached] == nil && k.controlsOf(controls, req.user) < killMaxControls
@@ -279,7 +279,7 @@ func (k *Killer) send(controls map[killSlot]*control, req *killReq) error {
 			if !keep {
 				_ = conn.Close()
 			}
-			log.Info("rdsmux/pool: not sending KILL QUERY: a new connection reaches another server than the statement's "+
+			log.Info("pool: not sending KILL QUERY: a new connection reaches another server than the statement's "+
 				"(the writer changed); the statement ends when its server notices the closed connection", "reached", id.Server)
 			return fmt.Errorf("%w (statement on %s, control connection to %s)", ErrKillElsewhere, req.victim.Server, id.Server)
 		}
@@ -298,12 +298,12 @@ func (k *Killer) send(controls map[killSlot]*control, req *killReq) error {
 			return nil // the connection ended by itself
 		}
 	}
-	log.Debug("rdsmux/pool: KILL QUERY failed", "err", err)
+	log.Debug("pool: KILL QUERY failed", "err", err)
 	if k.pool.broken(Unwrap(c.conn), err) && controls[key] == c {
 		_ = c.conn.Close()
 		delete(controls, key)
 	}
-	return fmt.Errorf("rdsmux/pool: KILL QUERY %d: %w", req.victim.ConnID, err)
+	return fmt.Errorf("pool: KILL QUERY %d: %w", req.victim.ConnID, err)
 }
 
 // controlsOf counts user's control connections.

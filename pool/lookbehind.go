@@ -20,7 +20,7 @@ const lookBehindWindow = time.Second
 // ErrLookBehindLost is the sentinel for LookBehindError:
 // errors.Is(err, ErrLookBehindLost) reports that a statement reading the
 // previous statement's state could not run where that state is.
-var ErrLookBehindLost = errors.New("rdsmux/pool: the previous statement's connection is no longer available")
+var ErrLookBehindLost = errors.New("pool: the previous statement's connection is no longer available")
 
 // LookBehindLoss says why a look-behind statement could not be served.
 type LookBehindLoss uint8
@@ -66,7 +66,7 @@ type LookBehindError struct {
 // Error names what the statement reads, what happened, and what to do.
 func (e *LookBehindError) Error() string {
 	var b strings.Builder
-	b.WriteString("rdsmux/pool: ")
+	b.WriteString("pool: ")
 	b.WriteString(lookBehindWhat(e.Reasons))
 	b.WriteString(" reads the state an earlier statement left on its connection, but ")
 	switch e.Loss {
@@ -368,7 +368,7 @@ func (s *Session) noPrevious(loss LookBehindLoss) LookBehindLoss {
 // be served.
 func (s *Session) lost(reads pinning.PinReasons, loss LookBehindLoss, err error) error {
 	s.pool.stats.lookBehindLost.Add(1)
-	s.pool.log.Debug("rdsmux/pool: look-behind statement cannot be served",
+	s.pool.log.Debug("pool: look-behind statement cannot be served",
 		"user", s.part.user, "reasons", reads.String(), "loss", loss, "err", err)
 	return &LookBehindError{Reasons: reads, Loss: loss}
 }

@@ -251,7 +251,7 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 		if p.healthIdle >= 0 && r.IdleFor() > p.healthIdle {
 			p.stats.healthChecks.Add(1)
 			if err := b.conn.Ping(ctx); err != nil {
-				p.log.Warn("rdsmux/pool: idle backend connection failed its health check; replacing it",
+				p.log.Warn("pool: idle backend connection failed its health check; replacing it",
 					"user", b.user, "idle", r.IdleFor(), "err", err)
 				r.Destroy(core.ReasonHealthCheck)
 				if ctx.Err() != nil {
@@ -298,16 +298,16 @@ func (s *Session) apply(ctx context.Context, b *Backend) error {
 			// MySQL has no way back to none: this connection cannot
 			// serve the session.
 			b.res.Destroy(core.ReasonDirty)
-			return fmt.Errorf("rdsmux/pool: %w: %w", ErrBroken, err)
+			return fmt.Errorf("pool: %w: %w", ErrBroken, err)
 		case err != nil:
-			return s.applyFailed(b, err, fmt.Errorf("rdsmux/pool: switching a backend connection to database %q: %w", target, err))
+			return s.applyFailed(b, err, fmt.Errorf("pool: switching a backend connection to database %q: %w", target, err))
 		}
 		diffed = true
 	}
 	if !b.settings.Equal(&s.settings) {
 		if stmt := s.settings.DiffFrom(&b.settings, &st.base, &st.names); stmt != "" {
 			if err := b.conn.Exec(ctx, stmt); err != nil {
-				return s.applyFailed(b, err, fmt.Errorf("rdsmux/pool: applying the session's settings (%s): %w", stmt, err))
+				return s.applyFailed(b, err, fmt.Errorf("pool: applying the session's settings (%s): %w", stmt, err))
 			}
 		}
 		b.settings = s.settings
@@ -330,14 +330,14 @@ func (s *Session) verified(ctx context.Context, b *Backend) (*Backend, error) {
 	if err == nil {
 		return b, nil
 	}
-	s.pool.log.Error("rdsmux/pool: backend session state verification failed", "user", s.part.user, "err", err)
+	s.pool.log.Error("pool: backend session state verification failed", "user", s.part.user, "err", err)
 	s.held, s.inflight = nil, false
 	b.res.Destroy(core.ReasonDirty)
 	return nil, err
 }
 
 // errNoDatabase: a connection cannot go back to no database.
-var errNoDatabase = errors.New("rdsmux/pool: cannot return a connection to no database")
+var errNoDatabase = errors.New("pool: cannot return a connection to no database")
 
 // use switches b to the session schema (as the pool records it: "" is the
 // baseline's database) with USE, and returns the database's name; b.schema
@@ -356,7 +356,7 @@ func (s *Session) use(ctx context.Context, b *Backend, schema string) (string, e
 
 // errDead marks an error of apply after which the connection was found
 // dead (and closed).
-var errDead = errors.New("rdsmux/pool: the backend connection was dead")
+var errDead = errors.New("pool: the backend connection was dead")
 
 // applyFailed closes b after apply's statement failed with err, and
 // returns wrapped, marked errDead if b was dead: b's state must be read

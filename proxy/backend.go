@@ -64,7 +64,7 @@ func (b *BackendConn) Identity() pool.Identity { return b.ident }
 // Backend.DialContext or Backend.Failover would reach now.
 func (b *BackendConn) DialSameServer(ctx context.Context) (pool.Conn, error) {
 	if b.redial == nil {
-		return nil, errors.New("rdsmux/proxy: this backend connection was not opened by Backend.Dial; it cannot dial its server again")
+		return nil, errors.New("proxy: this backend connection was not opened by Backend.Dial; it cannot dial its server again")
 	}
 	return b.redial(ctx)
 }
@@ -83,7 +83,7 @@ func (b *BackendConn) Exec(ctx context.Context, query string) error {
 func (b *BackendConn) QueryValue(ctx context.Context, query string) (string, error) {
 	v, _, err := b.cc.QueryValue(ctx, query)
 	if errors.Is(err, wire.ErrNoRows) {
-		return "", fmt.Errorf("rdsmux/proxy: %q returned no rows: %w", query, err)
+		return "", fmt.Errorf("proxy: %q returned no rows: %w", query, err)
 	}
 	return v, err
 }

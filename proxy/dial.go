@@ -93,7 +93,7 @@ func SameCredentials(users StaticUsers) func(user string) (iamauth.Provider, err
 	return func(user string) (iamauth.Provider, error) {
 		pw, ok := users[user]
 		if !ok {
-			return nil, fmt.Errorf("rdsmux/proxy: no backend credentials for user %q", user)
+			return nil, fmt.Errorf("proxy: no backend credentials for user %q", user)
 		}
 		return iamauth.Static{User: user, Password: pw, Source: "static"}, nil
 	}
@@ -121,7 +121,7 @@ func (b *Backend) dial(ctx context.Context, key, addr string) (pool.Conn, error)
 	user, extMetadata := strings.CutSuffix(key, extMetadataSuffix)
 	user, foundRows := strings.CutSuffix(user, foundRowsSuffix)
 	if b.Credentials == nil {
-		return nil, errors.New("rdsmux/proxy: Backend.Credentials is not set; say which database account serves each client user")
+		return nil, errors.New("proxy: Backend.Credentials is not set; say which database account serves each client user")
 	}
 	prov, err := b.Credentials(user)
 	if err != nil {
@@ -181,7 +181,7 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 		Attrs:                  []wire.Attr{{Key: "program_name", Value: "rdsmux"}},
 	}
 	if cred.Cleartext && b.TLSConfig == nil {
-		return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: credentials from %s must be sent in clear text (an IAM token); set Backend.TLSConfig so they travel over TLS", cred.Source)
+		return nil, connHooks{}, fmt.Errorf("proxy: credentials from %s must be sent in clear text (an IAM token); set Backend.TLSConfig so they travel over TLS", cred.Source)
 	}
 	if addr != "" {
 		// A control connection to one server: not wherever DialContext
@@ -209,7 +209,7 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 func (b *Backend) handshake(ctx context.Context, cfg *wire.ClientConfig, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) (*wire.ClientConn, error) {
 	nc, err := dial(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("rdsmux/proxy: dialing %s: %w", addr, err)
+		return nil, fmt.Errorf("proxy: dialing %s: %w", addr, err)
 	}
 	return b.handshakeOn(ctx, cfg, nc, addr)
 }
@@ -281,10 +281,10 @@ func (b *Backend) handshakeConfirmed(ctx context.Context, cfg *wire.ClientConfig
 	}
 	_ = cc.Close()
 	if !errors.Is(err, failover.ErrWrongRole) {
-		return nil, false, fmt.Errorf("rdsmux/proxy: checking the role of %s: %w", h.Addr, err)
+		return nil, false, fmt.Errorf("proxy: checking the role of %s: %w", h.Addr, err)
 	}
 	if werr := d.Backoff(ctx); werr != nil {
-		return nil, false, fmt.Errorf("rdsmux/proxy: waiting for a %s: %w (last tried: %w)", d.Role(), werr, err)
+		return nil, false, fmt.Errorf("proxy: waiting for a %s: %w (last tried: %w)", d.Role(), werr, err)
 	}
 	return nil, true, nil
 }

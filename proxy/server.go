@@ -33,7 +33,7 @@ const ClientCapabilities = wire.DefaultServerCapabilities &^
 	(wire.ClientSessionTrack | wire.ClientIgnoreSpace)
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
-var ErrServerClosed = errors.New("rdsmux/proxy: server closed")
+var ErrServerClosed = errors.New("proxy: server closed")
 
 // Server is the MySQL-protocol listener: it accepts client connections,
 // authenticates them against Users, and serves each client's commands on
@@ -137,11 +137,11 @@ func (s *Server) init() error {
 	s.initOnce.Do(func() {
 		switch {
 		case s.Pool == nil:
-			s.initErr = errors.New("rdsmux/proxy: Server.Pool is required")
+			s.initErr = errors.New("proxy: Server.Pool is required")
 		case s.Users == nil:
-			s.initErr = errors.New("rdsmux/proxy: Server.Users is required")
+			s.initErr = errors.New("proxy: Server.Users is required")
 		case s.RequireTLS && s.TLSConfig == nil:
-			s.initErr = errors.New("rdsmux/proxy: Server.RequireTLS needs Server.TLSConfig")
+			s.initErr = errors.New("proxy: Server.RequireTLS needs Server.TLSConfig")
 		}
 		s.classifier = s.Classifier
 		if s.classifier == nil {
@@ -212,11 +212,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 			if isTemporaryAccept(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("rdsmux/proxy: accept failed; retrying", "err", err, "backoff", backoff)
+				s.log.Warn("proxy: accept failed; retrying", "err", err, "backoff", backoff)
 				time.Sleep(backoff)
 				continue
 			}
-			return fmt.Errorf("rdsmux/proxy: accepting client connections: %w", err)
+			return fmt.Errorf("proxy: accepting client connections: %w", err)
 		}
 		backoff = 0
 		s.counts.received.Add(1)
@@ -378,7 +378,7 @@ func (s *Server) authorize(ctx context.Context, r *wire.HandshakeResponse) error
 		var e *wire.Error
 		switch {
 		case backendAuthRefused(err):
-			s.log.Warn("rdsmux/proxy: the database refused the backend credentials for a client user", "user", r.User, "err", err)
+			s.log.Warn("proxy: the database refused the backend credentials for a client user", "user", r.User, "err", err)
 			return errBackendAuth
 		case errors.As(err, &e):
 			return e // Unknown database, access denied to it

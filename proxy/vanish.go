@@ -147,7 +147,7 @@ func (c *clientConn) vanish() {
 		_ = c.cur.NetConn().SetDeadline(aLongTimeAgo)
 	}
 	c.srv.counts.vanished.Add(1)
-	c.srv.log.Debug("rdsmux/proxy: client went away during a command; stopping it", "client", c.id, "user", c.user)
+	c.srv.log.Debug("proxy: client went away during a command; stopping it", "client", c.id, "user", c.user)
 }
 
 // isVanished reports whether the watcher found c gone.
@@ -163,7 +163,7 @@ func (c *clientConn) isVanished() bool {
 // pool holds connections.
 func (c *clientConn) stopVanished(be *BackendConn) {
 	if err := c.srv.killer().Kill(c.srv.ctx, c.key, be); err != nil {
-		c.srv.log.Warn("rdsmux/proxy: could not stop the statement of a client that went away; "+
+		c.srv.log.Warn("proxy: could not stop the statement of a client that went away; "+
 			"the server ends it when it next writes to the closed connection", "client", c.id, "user", c.user, "err", err)
 		return
 	}
