@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/rdsmux/rdsmux/proxy"
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
@@ -32,9 +34,7 @@ func TestMariadbCLIWithSSL(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if out != "3" {
-		t.Fatalf("output %q", out)
-	}
+	require.EqualValues(t, "3", out, "output")
 	out, err = mariadbCLI(t, e.addr, "-u", appUser, "-p"+appPass, "--skip-ssl", "test", "-e", "SELECT 1")
 	if err == nil || !strings.Contains(out, "3159") {
 		t.Fatalf("plaintext client against RequireTLS: %v %s", err, out)
@@ -102,9 +102,7 @@ func TestCursorFetchHoldsBackend(t *testing.T) {
 			must(t, cc.WriteCommand(wire.ComStmtFetch, wire.AppendStmtFetch(nil, st.ID, 2)[1:]))
 			status = readResponse(t, cc, wire.ModeFetch, &rows)
 		}
-		if rows != 5 {
-			t.Fatalf("fetched %d rows, want 5", rows)
-		}
+		require.EqualValues(t, 5, rows, "rows fetched")
 		must(t, cc.Ping(ctx))
 		if got := e.srv.Stats().Pool.DatabaseConnectionsCurrentlyBorrowed; got != 0 {
 			t.Fatalf("backends borrowed after the cursor was read: %d", got)
@@ -173,12 +171,8 @@ func TestInitDBAndFieldList(t *testing.T) {
 	must(t, cc.InitDB(ctx, "mysql"))
 	v, _, err := cc.QueryValue(ctx, "SELECT DATABASE()")
 	must(t, err)
-	if v != "mysql" {
-		t.Fatalf("database %q", v)
-	}
-	if err := cc.InitDB(ctx, "no_such_db"); err == nil {
-		t.Fatal("COM_INIT_DB to a missing database succeeded")
-	}
+	require.EqualValues(t, "mysql", v, "database")
+	require.Error(t, cc.InitDB(ctx, "no_such_db"), "COM_INIT_DB to a missing database succeeded")
 	must(t, cc.InitDB(ctx, "test"))
 	must(t, cc.WriteCommand(wire.ComFieldList, append([]byte("users"), 0)))
 	readResponse(t, cc, wire.ModeFieldList, nil)

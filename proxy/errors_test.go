@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/proxy"
 	"github.com/rdsmux/rdsmux/proxy/wire"
@@ -95,12 +96,8 @@ func TestClientDisconnectMidTransaction(t *testing.T) {
 	}
 	cc.NetConn().Close() // no COM_QUIT: the client just goes away
 	db := e.open(t, "")
-	if n := queryInt(t, db, "SELECT @@in_transaction"); n != 0 {
-		t.Fatal("the next client runs inside the vanished client's transaction")
-	}
-	if n := queryInt(t, db, "SELECT COUNT(*) FROM auto WHERE who = 'vanished'"); n != 0 {
-		t.Fatal("the vanished client's insert was committed")
-	}
+	require.EqualValues(t, 0, queryInt(t, db, "SELECT @@in_transaction"), "the next client runs inside the vanished client's transaction")
+	require.EqualValues(t, 0, queryInt(t, db, "SELECT COUNT(*) FROM auto WHERE who = 'vanished'"), "the vanished client's insert was committed")
 	if st := e.srv.Stats().Pool; st.Rollbacks < 1 {
 		t.Errorf("Rollbacks = %d", st.Rollbacks)
 	}
@@ -227,18 +224,14 @@ func TestMaxClientConnections(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if perr != nil {
-		t.Fatalf("after a client left: %v", perr)
-	}
+	require.NoError(t, perr, "after a client left")
 }
 
 func TestIdleClientTimeout(t *testing.T) {
 	e := startEnv(t, withServer(func(s *proxy.Server) { s.IdleClientTimeout = 200 * time.Millisecond }))
 	cc := dialWire(t, e.addr, appUser, appPass)
 	ctx := ctxT(t)
-	if err := cc.Ping(ctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cc.Ping(ctx))
 	// Wait for the listener to close the idle client: the read sees EOF.
 	_ = cc.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := cc.ReadPacket(); err == nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/failover"
 	"github.com/rdsmux/rdsmux/internal/faultnet"
@@ -83,9 +84,7 @@ func TestFailoverCutsStatementsOnTheFormerWriter(t *testing.T) {
 		t.Errorf("the monitor aborted no connection to the former writer: %+v", st)
 	}
 	var port int
-	if err := client.QueryRowContext(ctx, "SELECT @@port").Scan(&port); err != nil {
-		t.Fatalf("the next statement: %v", err)
-	}
+	require.NoError(t, client.QueryRowContext(ctx, "SELECT @@port").Scan(&port), "the next statement")
 	if port != b.Port() {
 		t.Fatalf("the next statement ran on port %d, want the new writer's %d", port, b.Port())
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/rdsmux/rdsmux/iamauth"
 
 	"github.com/rdsmux/rdsmux/proxy/wire"
@@ -13,9 +15,7 @@ import (
 
 func TestParamTypes(t *testing.T) {
 	e := &wire.StmtExecute{StatementID: 7, Iterations: 1}
-	if err := wire.BindParams(e, []any{int64(1), "x", nil}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, wire.BindParams(e, []any{int64(1), "x", nil}))
 	p := wire.AppendStmtExecute(nil, e)
 	types, err := paramTypes(p, 3)
 	if err != nil || !bytes.Equal(types, e.ParamTypes) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 )
 
@@ -25,9 +27,7 @@ type sysbenchRig struct {
 func prepareSysbench(t *testing.T, workload string, tables, rows int) *sysbenchRig {
 	t.Helper()
 	bin, err := exec.LookPath("sysbench")
-	if err != nil {
-		t.Fatalf("sysbench is not installed (%v): apt-get install sysbench", err)
-	}
+	require.NoError(t, err, "sysbench is not installed: apt-get install sysbench")
 	r := &sysbenchRig{bin: bin, db: startPrivateDB(t)}
 	r.e = startEnv(t, withDB(r.db), withBackends(4))
 	r.common = []string{workload, "--db-driver=mysql", "--mysql-user=" + appUser, "--mysql-password=" + appPass,
