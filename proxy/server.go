@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rdsmux/rdsmux/backoff"
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool"
 	"github.com/rdsmux/rdsmux/proxy/wire"
@@ -203,7 +204,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		ln.Close()
 	}()
-	var backoff time.Duration
+	failures := 0 // accept failures in a row
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -211,14 +212,15 @@ func (s *Server) Serve(ln net.Listener) error {
 				return ErrServerClosed
 			}
 			if isTemporaryAccept(err) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("proxy: accept failed; retrying", "err", err, "backoff", backoff)
-				time.Sleep(backoff)
+				d := backoff.Delay(failures, acceptRetryMin, acceptRetryMax)
+				failures++
+				s.log.Warn("proxy: accept failed; retrying", "err", err, "backoff", d)
+				_ = backoff.Sleep(s.ctx, d) // Close cancels s.ctx; the next Accept then fails
 				continue
 			}
 			return fmt.Errorf("proxy: accepting client connections: %w", err)
 		}
-		backoff = 0
+		failures = 0
 		s.counts.received.Add(1)
 		if !s.admit() {
 			s.counts.refusedCap.Add(1)
@@ -294,6 +296,13 @@ func (s *Server) removeClient(c *clientConn) {
 }
 
 func (s *Server) isDraining() bool { return s.draining.Load() }
+
+// Pauses between accept attempts after a temporary failure (out of file
+// descriptors, say): doubling from acceptRetryMin up to acceptRetryMax.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+)
 
 // shutdownPoll is how often Shutdown checks whether the clients are gone.
 const shutdownPoll = 10 * time.Millisecond
