@@ -66,7 +66,7 @@ type Server struct {
 	// 0 means no cap.
 	MaxClientConnections int
 	// IdleClientTimeout closes a client connection that sent no command
-	// for this long. 0 means DefaultIdleClientTimeout (1800 s); negative,
+	// for this long. 0 means DefaultIdleClientTimeout; negative,
 	// never.
 	IdleClientTimeout time.Duration
 	// HandshakeTimeout bounds a client's handshake and authentication. 0
