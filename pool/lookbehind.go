@@ -237,14 +237,9 @@ func pinsAfter(r *pinning.Result, affine bool) pinning.PinReasons {
 //     ErrLookBehindLost) says why, and the statement must not run, since
 //     on any other connection it would read another session's state.
 //
-// The session follows which state is its own (see lookBehindWrites):
-// ROW_COUNT() always after a statement on the same connection; FOUND_ROWS()
-// once a SELECT with SQL_CALC_FOUND_ROWS (or FOUND_ROWS()) ran on the
-// connection its statements have stayed on since; warnings and errors once
-// a statement whose Status.Warnings was > 0 did. A session that starts on a
-// connection no other session has used since it was opened or reset owns
-// all of it (what is there was left by the connection's setup, such as
-// Config.InitQuery, not by another session).
+// Which state counts as the session's own (lookBehindWrites) is
+// explained in docs/design.md, "Look-behind statements"; the caller's
+// part is to report Status.Warnings to Done.
 //
 // A look-behind statement served this way does not pin the session (Done
 // drops those reasons), and neither does SQL_CALC_FOUND_ROWS. For any
