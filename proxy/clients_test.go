@@ -15,9 +15,7 @@ func TestMariadbCLI(t *testing.T) {
 	e := startEnv(t, withBackends(2))
 	out, err := mariadbCLI(t, e.addr, "-u", appUser, "-p"+appPass, "--skip-ssl", "test", "-e",
 		"SELECT name FROM users ORDER BY id; SET @x = 5; SELECT @x + 1; USE mysql; SELECT DATABASE()")
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	require.NoError(t, err, "%v: %s", err, out)
 	if want := "alice\nbob\ncarol\n6\nmysql"; out != want {
 		t.Fatalf("output %q, want %q", out, want)
 	}
@@ -31,9 +29,7 @@ func TestMariadbCLIWithSSL(t *testing.T) {
 	e := startEnv(t, withTLS(), withServer(func(s *proxy.Server) { s.RequireTLS = true }))
 	out, err := mariadbCLI(t, e.addr, "-u", appUser, "-p"+appPass, "--ssl", "test", "-e",
 		"SELECT COUNT(*) FROM users")
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	require.NoError(t, err, "%v: %s", err, out)
 	require.EqualValues(t, "3", out, "output")
 	out, err = mariadbCLI(t, e.addr, "-u", appUser, "-p"+appPass, "--skip-ssl", "test", "-e", "SELECT 1")
 	if err == nil || !strings.Contains(out, "3159") {
@@ -65,9 +61,7 @@ func TestPyMySQLLambdaSnippet(t *testing.T) {
 	host, port := splitAddr(t, e.addr)
 	cmd := exec.Command("/usr/bin/python3", "-c", lambdaSnippet, host, port, appUser, appPass)
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	require.NoError(t, err, "%v: %s", err, out)
 	want := "(1, 'alice')\n(2, 'bob')\n(3, 'carol')"
 	if got := strings.TrimSpace(string(out)); got != want {
 		t.Fatalf("output %q, want %q", got, want)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/proxy"
@@ -26,9 +27,7 @@ func TestWrongPasswordRejected(t *testing.T) {
 		must(t, err)
 		err = db.Ping()
 		db.Close()
-		if mysqlErr(err) != 1045 {
-			t.Errorf("user %q password %q: err = %v, want 1045 access denied", tc.user, tc.pass, err)
-		}
+		assert.EqualValues(t, 1045, mysqlErr(err), "user %q password %q: err = %v, want 1045 access denied", tc.user, tc.pass, err)
 	}
 	// The listener counts a refused client after sending it the error:
 	// give the count a moment to land.
@@ -75,12 +74,8 @@ func TestBorrowTimeout(t *testing.T) {
 	_, err = a.ExecContext(ctx, "COMMIT")
 	must(t, err)
 	// Same client connection, now served.
-	if n := queryInt(t, b, "SELECT 7"); n != 7 {
-		t.Fatal(n)
-	}
-	if st := e.srv.Stats(); st.BorrowTimeouts != 1 {
-		t.Errorf("BorrowTimeouts = %d", st.BorrowTimeouts)
-	}
+	require.EqualValues(t, 7, queryInt(t, b, "SELECT 7"))
+	assert.EqualValues(t, 1, e.srv.Stats().BorrowTimeouts, "BorrowTimeouts")
 }
 
 // TestClientDisconnectMidTransaction: the transaction of a client that
@@ -130,16 +125,10 @@ func TestBackendKilledMidQuery(t *testing.T) {
 	_, err := root.Exec("KILL ?", id)
 	must(t, err)
 	err = <-errc
-	if err == nil {
-		t.Fatal("the killed query succeeded")
-	}
+	require.Error(t, err, "the killed query succeeded")
 	t.Logf("client got: %v", err)
-	if n := queryInt(t, c, "SELECT 5"); n != 5 {
-		t.Fatal(n)
-	}
-	if n := queryInt(t, db, "SELECT COUNT(*) FROM users"); n != 3 {
-		t.Fatal(n)
-	}
+	require.EqualValues(t, 5, queryInt(t, c, "SELECT 5"))
+	require.EqualValues(t, 3, queryInt(t, db, "SELECT COUNT(*) FROM users"))
 }
 
 // TestBackendDiesMidResult: the backend's TCP connection is cut while a
@@ -157,9 +146,7 @@ func TestBackendCrashMidQuery(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	db.Kill()
 	err := <-errc
-	if err == nil {
-		t.Fatal("query succeeded on a killed server")
-	}
+	require.Error(t, err, "query succeeded on a killed server")
 	t.Logf("client got: %v", err)
 	db.Restart(t)
 	// The same client connection is served again by a fresh backend.
@@ -185,9 +172,7 @@ func TestRequireTLS(t *testing.T) {
 	must(t, err)
 	err = db.Ping()
 	db.Close()
-	if mysqlErr(err) != wire.ErSecureTransportNeeded {
-		t.Fatalf("plaintext client: err = %v, want %d", err, wire.ErSecureTransportNeeded)
-	}
+	require.EqualValues(t, wire.ErSecureTransportNeeded, mysqlErr(err), "plaintext client: err = %v, want %d", err, wire.ErSecureTransportNeeded)
 	registerTLS(t, "rdsmux-test", e.tls)
 	sdb := e.open(t, "tls=rdsmux-test")
 	var cipher string
@@ -197,9 +182,7 @@ func TestRequireTLS(t *testing.T) {
 		t.Fatal(name)
 	}
 	_ = cipher
-	if st := e.srv.Stats(); st.ClientConnectionsRefusedNoTLS != 1 {
-		t.Errorf("ClientConnectionsRefusedNoTLS = %d", st.ClientConnectionsRefusedNoTLS)
-	}
+	assert.EqualValues(t, 1, e.srv.Stats().ClientConnectionsRefusedNoTLS, "ClientConnectionsRefusedNoTLS")
 }
 
 func TestMaxClientConnections(t *testing.T) {
@@ -211,9 +194,7 @@ func TestMaxClientConnections(t *testing.T) {
 	must(t, err)
 	defer extra.Close()
 	err = extra.Ping()
-	if mysqlErr(err) != wire.ErConCountError {
-		t.Fatalf("third client: err = %v, want 1040", err)
-	}
+	require.EqualValues(t, wire.ErConCountError, mysqlErr(err), "third client: err = %v, want 1040", err)
 	a.Close()
 	db.SetMaxIdleConns(0) // let a's connection go
 	// Once a client leaves, a new one gets in.
@@ -237,9 +218,7 @@ func TestIdleClientTimeout(t *testing.T) {
 	if _, err := cc.ReadPacket(); err == nil {
 		t.Fatal("the idle client was not closed")
 	}
-	if st := e.srv.Stats(); st.ClientConnectionsIdleTimeout != 1 {
-		t.Errorf("ClientConnectionsIdleTimeout = %d", st.ClientConnectionsIdleTimeout)
-	}
+	assert.EqualValues(t, 1, e.srv.Stats().ClientConnectionsIdleTimeout, "ClientConnectionsIdleTimeout")
 }
 
 // TestMalformedAndOversizedPackets: a client that breaks the protocol is
@@ -261,18 +240,12 @@ func TestMalformedAndOversizedPackets(t *testing.T) {
 	must(t, err)
 	defer big.Close()
 	_, err = big.Exec("SELECT '" + strings.Repeat("x", 2<<20) + "'")
-	if err == nil {
-		t.Fatal("oversized query succeeded")
-	}
+	require.Error(t, err, "oversized query succeeded")
 	t.Logf("oversized packet: %v", err)
 
-	if n := queryInt(t, other, "SELECT 11"); n != 11 {
-		t.Fatal(n)
-	}
+	require.EqualValues(t, 11, queryInt(t, other, "SELECT 11"))
 	_ = ctx
-	if st := e.srv.Stats(); st.ProtocolErrors != 2 {
-		t.Errorf("ProtocolErrors = %d, want 2", st.ProtocolErrors)
-	}
+	assert.EqualValues(t, 2, e.srv.Stats().ProtocolErrors, "ProtocolErrors")
 }
 
 // TestShutdownDrains: Shutdown closes idle clients at once and lets a

@@ -74,9 +74,7 @@ func TestFailoverCutsStatementsOnTheFormerWriter(t *testing.T) {
 	b.Promote(t)
 	select {
 	case err := <-stmtDone:
-		if mysqlErr(err) != proxy.ErLostBackend {
-			t.Fatalf("the statement on the former writer: err = %v, want error %d", err, proxy.ErLostBackend)
-		}
+		require.EqualValues(t, proxy.ErLostBackend, mysqlErr(err), "the statement on the former writer: err = %v, want error %d", err, proxy.ErLostBackend)
 	case <-time.After(20 * time.Second):
 		t.Fatal("the statement on the blackholed former writer was not cut after the failover")
 	}

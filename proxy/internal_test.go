@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/iamauth"
@@ -101,9 +102,7 @@ func TestMarkAccessDenied(t *testing.T) {
 		{errors.New("connection refused"), false},
 	} {
 		got := markAccessDenied(tc.err)
-		if iamauth.IsAccessDenied(got) != tc.want {
-			t.Errorf("markAccessDenied(%v): IsAccessDenied = %v, want %v", tc.err, !tc.want, tc.want)
-		}
+		assert.EqualValues(t, tc.want, iamauth.IsAccessDenied(got), "markAccessDenied(%v): IsAccessDenied = %v, want %v", tc.err, !tc.want, tc.want)
 		var e *wire.Error
 		if tc.want && (!errors.As(got, &e) || e.Code != wire.ErAccessDenied) {
 			t.Errorf("markAccessDenied(%v) = %v: the *wire.Error is lost", tc.err, got)

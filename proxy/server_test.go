@@ -135,9 +135,7 @@ func TestLastInsertIDUnderConcurrency(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if st := e.srv.Stats().Pool; st.DatabaseConnectionsCurrentlySessionPinned != 0 {
-		t.Errorf("%d sessions pinned by LAST_INSERT_ID()", st.DatabaseConnectionsCurrentlySessionPinned)
-	}
+	assert.EqualValues(t, 0, e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned, "DatabaseConnectionsCurrentlySessionPinned")
 }
 
 // TestStateIsolation: what one client leaves on a backend (a user

@@ -58,9 +58,7 @@ func TestSysbenchPointSelect(t *testing.T) {
 			"--db-ps-mode="+tc.ps, "run")...)
 		start := time.Now()
 		out, err := run.CombinedOutput()
-		if err != nil {
-			t.Fatalf("sysbench run %s: %v\n%s", ps, err, out)
-		}
+		require.NoError(t, err, "sysbench run %s: %v\n%s", ps, err, out)
 		s := string(out)
 		if !strings.Contains(s, "ignored errors:                      0") && !strings.Contains(s, "ignored errors: 0") {
 			t.Errorf("%s: errors in\n%s", ps, s)
@@ -95,9 +93,7 @@ func TestSysbenchReadWrite(t *testing.T) {
 		run := exec.Command(bin, append(common, "--mysql-host="+lhost, "--mysql-port="+lport, "--threads=8", "--time=2",
 			"--db-ps-mode="+ps, "run")...)
 		out, err := run.CombinedOutput()
-		if err != nil {
-			t.Fatalf("sysbench oltp_read_write ps-mode=%s through the listener: %v\n%s", ps, err, out)
-		}
+		require.NoError(t, err, "sysbench oltp_read_write ps-mode=%s through the listener: %v\n%s", ps, err, out)
 		s := string(out)
 		m := regexp.MustCompile(`ignored errors:\s+(\d+)`).FindStringSubmatch(s)
 		if m == nil {
