@@ -24,11 +24,11 @@ type backend struct {
 	pinger   driver.Pinger
 	resetter driver.SessionResetter
 
-	// id is the server's connection id (CONNECTION_ID()), used to KILL a
-	// query whose context was cancelled; server says which server it is an
-	// id on (see serverIdentity).
-	id     int64
-	server string
+	// ident is the connection's id and server, used to KILL a query whose
+	// context was cancelled (see pool.Killer); user is the partition it
+	// was dialed for.
+	ident pool.Identity
+	user  string
 
 	// stmts caches prepared statements by the connection's session state
 	// when they were prepared and their text, most recently used at the
@@ -44,11 +44,14 @@ type backend struct {
 	// killer, when killOnClose is set, stops the statement the server may
 	// still be running for this connection before Close closes it (its
 	// context was cancelled mid-statement).
-	killer      *killer
+	killer      *pool.Killer
 	killOnClose bool
 }
 
-var _ pool.Conn = (*backend)(nil)
+var (
+	_ pool.Conn       = (*backend)(nil)
+	_ pool.Identified = (*backend)(nil)
+)
 
 // stmtKey identifies a cached statement: the pool's state key of the
 // connection when it was prepared (pool.Backend.StateKey) and its text.
@@ -59,9 +62,10 @@ type cachedStmt struct {
 	stmt driver.Stmt
 }
 
-// newBackend wraps a go-sql-driver connection and reads its connection id.
-func newBackend(ctx context.Context, c driver.Conn, cacheSize int, k *killer) (*backend, error) {
-	b := &backend{conn: c, cacheSize: cacheSize, killer: k}
+// newBackend wraps a go-sql-driver connection dialed for user and reads
+// its identity.
+func newBackend(ctx context.Context, c driver.Conn, user string, cacheSize int, k *pool.Killer) (*backend, error) {
+	b := &backend{conn: c, user: user, cacheSize: cacheSize, killer: k}
 	var ok bool
 	if b.execer, ok = c.(driver.ExecerContext); !ok {
 		return nil, errors.New("rdsmux: backend connection does not implement driver.ExecerContext")
@@ -81,41 +85,15 @@ func newBackend(ctx context.Context, c driver.Conn, cacheSize int, k *killer) (*
 		b.stmts = make(map[stmtKey]*list.Element)
 	}
 	var err error
-	if b.id, b.server, err = serverIdentity(ctx, b.querier); err != nil {
+	if b.ident, err = pool.ReadIdentity(ctx, b); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return b, nil
 }
 
-// identityQuery reads a connection's id and the identity of its server.
-const identityQuery = "SELECT CONNECTION_ID(), CONCAT(@@hostname, ':', @@port, ' server_id=', @@server_id)"
-
-// serverIdentity returns the connection id of q's connection and the
-// identity of the server it is connected to: host name, port and server_id.
-// A connection id means something only on its own server, and which server
-// a new connection reaches can change (a failover, a cluster endpoint's DNS
-// name moving), so KILL QUERY id is sent only over a connection whose
-// server has the same identity. It is read in the round trip that reads
-// the id, so costs nothing extra.
-func serverIdentity(ctx context.Context, q driver.QueryerContext) (id int64, server string, err error) {
-	rows, err := q.QueryContext(ctx, identityQuery, nil)
-	if err != nil {
-		return 0, "", fmt.Errorf("rdsmux: reading the backend's connection id: %w", err)
-	}
-	defer rows.Close()
-	vals := make([]driver.Value, 2)
-	if len(rows.Columns()) != len(vals) {
-		return 0, "", fmt.Errorf("rdsmux: reading the backend's connection id: %d columns, want 2", len(rows.Columns()))
-	}
-	if err := rows.Next(vals); err != nil {
-		return 0, "", fmt.Errorf("rdsmux: reading the backend's connection id: %w", err)
-	}
-	if id, err = strconv.ParseInt(valueText(vals[0]), 10, 64); err != nil {
-		return 0, "", fmt.Errorf("rdsmux: backend connection id %q: %w", valueText(vals[0]), err)
-	}
-	return id, valueText(vals[1]), nil
-}
+// Identity implements pool.Identified.
+func (b *backend) Identity() pool.Identity { return b.ident }
 
 // valueText is a column value as text ("" for NULL).
 func valueText(v driver.Value) string {
@@ -189,7 +167,7 @@ func (b *backend) Ping(ctx context.Context) error {
 // counts.
 func (b *backend) Close() error {
 	if b.killOnClose && b.killer != nil {
-		b.killer.kill(b.id, b.server)
+		_ = b.killer.Kill(context.Background(), b.user, b) // logged by the killer
 	}
 	for e := b.lru.Front(); e != nil; e = e.Next() {
 		e.Value.(*cachedStmt).stmt.Close()

@@ -164,7 +164,7 @@ func NewConnector(cfg *Config, opts ...Option) (*Connector, error) {
 		releaseTarget(t)
 		return nil, fmt.Errorf("rdsmux: %w", err)
 	}
-	t.register(c.user, dial, c.cfg.Logger)
+	t.register(c.user, dial)
 	return c, nil
 }
 
@@ -217,10 +217,10 @@ type target struct {
 	monitor *failover.Monitor // owned: closed with the target (nil when the caller owns it)
 	stopInv func()            // ends pool invalidation on writer changes
 
-	mu      sync.Mutex                  // guards users and killers
-	users   map[string]driver.Connector // partition key -> how to dial its backends
-	killers map[string]*killer          // partition key -> its KILL QUERY sender
-	refs    int                         // guarded by targetsMu, not mu
+	mu     sync.Mutex                  // guards users and killer
+	users  map[string]driver.Connector // partition key -> how to dial its backends
+	killer *pool.Killer                // stops cancelled statements (KILL QUERY); set once the pool exists
+	refs   int                         // guarded by targetsMu, not mu
 
 	latency latency // per-statement histograms (latency.go); lock-free
 }
@@ -259,7 +259,7 @@ func acquireTarget(cfg *Config, backendCfg *mysql.Config, dialer *failover.Diale
 		t.refs++
 		return t, nil
 	}
-	t := &target{key: key, opts: opts, users: map[string]driver.Connector{}, killers: map[string]*killer{}, refs: 1}
+	t := &target{key: key, opts: opts, users: map[string]driver.Connector{}, refs: 1}
 	borrowTimeout := cfg.ConnectionBorrowTimeout
 	budget, err := fleetBudget(cfg, backendCfg)
 	if err != nil {
@@ -290,9 +290,13 @@ func acquireTarget(cfg *Config, backendCfg *mysql.Config, dialer *failover.Diale
 		return nil, fmt.Errorf("rdsmux: creating the pool for %s: %w", key, err)
 	}
 	t.pool = p
+	t.mu.Lock()
+	t.killer = pool.NewKiller(p, pool.KillerConfig{ErrorNumber: mysqlErrorNumber})
+	t.mu.Unlock()
 	t.dialer = dialer
 	if dialer == nil && cfg.Failover != FailoverOff {
 		if t.monitor, t.dialer, err = clusterFor(cfg, backendCfg, budget); err != nil {
+			t.killer.Close()
 			p.Close()
 			return nil, err
 		}
@@ -311,6 +315,16 @@ func isBroken(err error) bool {
 	return pool.DefaultIsBroken(err) || errors.Is(err, mysql.ErrInvalidConn)
 }
 
+// mysqlErrorNumber is the killer's KillerConfig.ErrorNumber: the number
+// of a server error as go-sql-driver reports it.
+func mysqlErrorNumber(err error) (uint16, bool) {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number, true
+	}
+	return 0, false
+}
+
 func releaseTarget(t *target) {
 	targetsMu.Lock()
 	t.refs--
@@ -324,37 +338,20 @@ func releaseTarget(t *target) {
 			t.stopInv()
 		}
 		t.pool.Close()
+		t.killer.Close()
 		if t.monitor != nil {
 			t.monitor.Close()
 		}
-		t.mu.Lock()
-		for _, k := range t.killers {
-			k.close()
-		}
-		t.mu.Unlock()
 	}
 }
 
 // register records how to dial backends for a partition; the newest
-// registration wins, so a rotated password takes effect for new backends.
-func (t *target) register(user string, dial driver.Connector, logger *slog.Logger) {
+// registration wins, so a rotated password takes effect for new backends
+// (and for the killer's control connections, which the pool dials).
+func (t *target) register(user string, dial driver.Connector) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.users[user] = dial
-	if k := t.killers[user]; k != nil {
-		k.setDial(t.killDial(dial))
-		return
-	}
-	t.killers[user] = newKiller(t.killDial(dial), logger)
-}
-
-// killDial is how the killer connects: with a fleet budget, its control
-// connections take a slot of it.
-func (t *target) killDial(dial driver.Connector) driver.Connector {
-	if t.pool.Stats().Fleet == nil {
-		return dial
-	}
-	return reserving{Connector: dial, pool: t.pool}
 }
 
 // dial returns the pool's dial function: a go-sql-driver connection for the
@@ -362,7 +359,7 @@ func (t *target) killDial(dial driver.Connector) driver.Connector {
 func (t *target) dial(cacheSize int) func(ctx context.Context, user string) (pool.Conn, error) {
 	return func(ctx context.Context, user string) (pool.Conn, error) {
 		t.mu.Lock()
-		mc, k := t.users[user], t.killers[user]
+		mc, k := t.users[user], t.killer
 		t.mu.Unlock()
 		if mc == nil {
 			return nil, fmt.Errorf("rdsmux: no connector registered for partition %s", user)
@@ -371,6 +368,6 @@ func (t *target) dial(cacheSize int) func(ctx context.Context, user string) (poo
 		if err != nil {
 			return nil, err
 		}
-		return newBackend(ctx, dc, cacheSize, k)
+		return newBackend(ctx, dc, user, cacheSize, k)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux"
@@ -149,7 +150,7 @@ func TestManyGoroutinesFewBackends(t *testing.T) {
 	sampler.Wait()
 	close(errs)
 	for err := range errs {
-		t.Error(err)
+		assert.NoError(t, err)
 	}
 	var rowsN int
 	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM hits").Scan(&rowsN))
@@ -264,8 +265,7 @@ func TestLastInsertIDWhileMultiplexed(t *testing.T) {
 				if !assertNoError(t, c.QueryRowContext(ctx, "SELECT LAST_INSERT_ID()").Scan(&got)) {
 					return
 				}
-				if got != want {
-					t.Errorf("goroutine %d: LAST_INSERT_ID() = %d, want %d", g, got, want)
+				if !assert.Equal(t, want, got, "goroutine %d: LAST_INSERT_ID()", g) {
 					return
 				}
 			}
@@ -274,13 +274,10 @@ func TestLastInsertIDWhileMultiplexed(t *testing.T) {
 	wg.Wait()
 }
 
+// assertNoError is assert.NoError, for the goroutines of a test.
 func assertNoError(t testing.TB, err error) bool {
 	t.Helper()
-	if err != nil {
-		t.Error(err)
-		return false
-	}
-	return true
+	return assert.NoError(t, err)
 }
 
 func TestPreparedStatementsAcrossBackends(t *testing.T) {
@@ -309,9 +306,7 @@ func TestPreparedStatementsAcrossBackends(t *testing.T) {
 				if !assertNoError(t, sel.QueryRow(k).Scan(&v)) {
 					return
 				}
-				if v != k*2 {
-					t.Errorf("got %d, want %d", v, k*2)
-				}
+				assert.Equal(t, k*2, v)
 			}
 		}()
 	}
@@ -538,11 +533,7 @@ func TestLookBehindStatementsWhileMultiplexed(t *testing.T) {
 					// The connection went to another session meanwhile:
 					// refused, never a wrong answer.
 					refused.Add(1)
-				case err != nil:
-					t.Error(err)
-					return
-				case n != 3:
-					t.Errorf("ROW_COUNT() = %d, want 3", n)
+				case !assert.NoError(t, err), !assert.EqualValues(t, 3, n, "ROW_COUNT()"):
 					return
 				default:
 					answered.Add(1)

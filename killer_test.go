@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
@@ -38,8 +39,8 @@ func movableName(t *testing.T, first string) (network string, target *atomic.Poi
 func sleeping(t *testing.T, s *mariadbtest.Server, query string) int64 {
 	var id int64
 	err := s.DB(t).QueryRow("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'app' AND INFO = ?", query).Scan(&id)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		t.Errorf("reading %s's process list: %v", s.Addr(), err)
+	if !errors.Is(err, sql.ErrNoRows) {
+		assert.NoError(t, err, "reading %s's process list", s.Addr())
 	}
 	return id
 }

@@ -3,6 +3,8 @@ package rdsmux
 import (
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkObserveStatement is what timing one statement costs the driver
@@ -20,10 +22,8 @@ func BenchmarkObserveStatement(b *testing.B) {
 func TestObserveStatementDoesNotAllocate(t *testing.T) {
 	var l latency
 	start := time.Now()
-	if n := testing.AllocsPerRun(100, func() { l.observe(start, start, time.Now()) }); n != 0 {
-		t.Fatalf("observe allocates %v times", n)
-	}
-	if got := l.resp.Snapshot(); got.Count() != 101 || got.Sum <= 0 {
-		t.Fatalf("recorded %d observations, sum %v", got.Count(), got.Sum)
-	}
+	require.Zero(t, testing.AllocsPerRun(100, func() { l.observe(start, start, time.Now()) }), "observe allocates")
+	got := l.resp.Snapshot()
+	require.EqualValues(t, 101, got.Count(), "observations recorded")
+	require.Positive(t, got.Sum, "sum of the observations")
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rdsmux/rdsmux/backoff"
 )
 
 // DialerConfig configures a Dialer.
@@ -221,17 +223,7 @@ func (d *Dialer) fail(h Host, err error) {
 // handshake themselves (see DialHost) use it between hosts that turned out
 // to have the wrong role, as Connector does.
 func (d *Dialer) Backoff(ctx context.Context) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d.cfg.Backoff)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return backoff.Sleep(ctx, d.cfg.Backoff)
 }
 
 // Track registers a connection to the writer h that the caller owns (for

@@ -46,7 +46,7 @@ type Config struct {
 	Name string
 	// LeaseTTL is how long a process keeps its slots without renewing
 	// them: a process that dies loses them this long after its last
-	// renewal. 0 means DefaultLeaseTTL (5s).
+	// renewal. 0 means DefaultLeaseTTL.
 	LeaseTTL time.Duration
 	// Heartbeat is how often the lease is renewed (and slots moved). 0
 	// means LeaseTTL/5. Each renewal waits at most one Heartbeat.
@@ -81,7 +81,7 @@ func (c Config) fromURL() (Config, error) {
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil {
-		return c, fmt.Errorf("rdsmux/fleet: fleet URL: %w; use redis://[user:password@]host:port/db", err)
+		return c, fmt.Errorf("fleet: fleet URL: %w; use redis://[user:password@]host:port/db", err)
 	}
 	q := u.Query()
 	for _, k := range urlSettings {
@@ -114,7 +114,7 @@ func (c Config) fromURL() (Config, error) {
 			}
 		}
 		if err != nil {
-			return c, fmt.Errorf("rdsmux/fleet: fleet URL parameter %s=%q: %w", k, v, err)
+			return c, fmt.Errorf("fleet: fleet URL parameter %s=%q: %w", k, v, err)
 		}
 	}
 	u.RawQuery = q.Encode()
@@ -129,28 +129,28 @@ func (c Config) normalize() (Config, error) {
 		return c, err
 	}
 	if c.Name == "" {
-		return c, errors.New("rdsmux/fleet: Config.Name is required (the budget's name, for example the database's host:port)")
+		return c, errors.New("fleet: Config.Name is required (the budget's name, for example the database's host:port)")
 	}
 	if c.URL == "" && c.Client == nil {
-		return c, errors.New("rdsmux/fleet: Config.URL (redis://host:port/db) or Config.Client is required")
+		return c, errors.New("fleet: Config.URL (redis://host:port/db) or Config.Client is required")
 	}
 	if c.LeaseTTL <= 0 {
 		c.LeaseTTL = DefaultLeaseTTL
 	}
 	if c.LeaseTTL < 100*time.Millisecond {
-		return c, fmt.Errorf("rdsmux/fleet: LeaseTTL %v is too short; use at least 100ms", c.LeaseTTL)
+		return c, fmt.Errorf("fleet: LeaseTTL %v is too short; use at least 100ms", c.LeaseTTL)
 	}
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = c.LeaseTTL / 5
 	}
 	if c.Heartbeat > c.LeaseTTL/2 {
-		return c, fmt.Errorf("rdsmux/fleet: Heartbeat %v must be at most half of LeaseTTL %v", c.Heartbeat, c.LeaseTTL)
+		return c, fmt.Errorf("fleet: Heartbeat %v must be at most half of LeaseTTL %v", c.Heartbeat, c.LeaseTTL)
 	}
 	if c.Block <= 0 {
 		c.Block = DefaultBlock
 	}
 	if c.FallbackCap < 0 {
-		return c, fmt.Errorf("rdsmux/fleet: FallbackCap is %d; use 0 for the fair share or a positive cap", c.FallbackCap)
+		return c, fmt.Errorf("fleet: FallbackCap is %d; use 0 for the fair share or a positive cap", c.FallbackCap)
 	}
 	if c.MinRequestInterval <= 0 {
 		c.MinRequestInterval = DefaultMinRequestInterval
@@ -171,7 +171,7 @@ func (c Config) client() (redis.UniversalClient, bool, error) {
 	}
 	opt, err := redis.ParseURL(c.URL)
 	if err != nil {
-		return nil, false, fmt.Errorf("rdsmux/fleet: fleet URL: %w; use redis://[user:password@]host:port/db or rediss://", err)
+		return nil, false, fmt.Errorf("fleet: fleet URL: %w; use redis://[user:password@]host:port/db or rediss://", err)
 	}
 	if opt.Username == "" {
 		opt.Username = os.Getenv(EnvUsername)
@@ -199,7 +199,7 @@ func (c Config) clusterClient(u *url.URL) (redis.UniversalClient, bool, error) {
 	u.RawQuery = q.Encode()
 	opt, err := redis.ParseClusterURL(u.String())
 	if err != nil {
-		return nil, false, fmt.Errorf("rdsmux/fleet: fleet URL: %w; for Redis Cluster use redis://[user:password@]host:port?cluster=true[&addr=host2:port...]", err)
+		return nil, false, fmt.Errorf("fleet: fleet URL: %w; for Redis Cluster use redis://[user:password@]host:port?cluster=true[&addr=host2:port...]", err)
 	}
 	if opt.Username == "" {
 		opt.Username = os.Getenv(EnvUsername)

@@ -254,11 +254,11 @@ func (m *Member) renew() {
 	m.wanted = want
 	if err != nil {
 		m.stats.failures++
-		m.log.Debug("rdsmux/fleet: lease renewal failed", "err", err)
+		m.log.Debug("fleet: lease renewal failed", "err", err)
 		if !m.fallback && !start.Before(m.leaseUntil) {
 			m.fallback = true
 			m.stats.fallbacks++
-			m.log.Warn("rdsmux/fleet: Redis unreachable and the lease lapsed; using the local fallback cap until it answers again",
+			m.log.Warn("fleet: Redis unreachable and the lease lapsed; using the local fallback cap until it answers again",
 				"fallback_cap", m.fallbackCapLocked(), "err", err)
 		}
 		if m.fallback {
@@ -269,7 +269,7 @@ func (m *Member) renew() {
 		m.leaseUntil = start.Add(m.cfg.LeaseTTL)
 		if m.fallback {
 			m.fallback = false
-			m.log.Info("rdsmux/fleet: Redis answers again; back on the fleet budget")
+			m.log.Info("fleet: Redis answers again; back on the fleet budget")
 		}
 		m.allowed, m.held = int(res[0]), int(res[1])
 		m.refused = m.allowed < want
@@ -308,7 +308,7 @@ func (m *Member) leave() {
 	m.held, m.allowed = 0, 0
 	m.mu.Unlock()
 	if err != nil {
-		m.log.Debug("rdsmux/fleet: leaving the budget failed; the lease expires by itself", "err", err)
+		m.log.Debug("fleet: leaving the budget failed; the lease expires by itself", "err", err)
 	}
 }
 

@@ -3,8 +3,9 @@ package iamauth
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
+
+	"github.com/rdsmux/rdsmux/backoff"
 )
 
 // Defaults for Connect.
@@ -139,25 +140,9 @@ func connect[T any](ctx context.Context, p Provider, dial func(context.Context, 
 		if elapsed >= o.window {
 			return zero, fmt.Errorf("iamauth: connect: gave up after %v and %d dials; check that the database password and the credential source agree: %w", elapsed.Round(time.Millisecond), dials, lastErr)
 		}
-		d := min(backoff(try, o.minBackoff, o.maxBackoff), o.window-elapsed)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		d := min(backoff.Delay(try, o.minBackoff, o.maxBackoff), o.window-elapsed)
+		if backoff.Sleep(ctx, d) != nil {
 			return zero, fmt.Errorf("iamauth: connect: %w (last error: %w)", context.Cause(ctx), lastErr)
-		case <-t.C:
 		}
 	}
-}
-
-// backoff returns a jittered delay in [d/2, d] where d = minDelay * 2^try,
-// capped at maxDelay.
-func backoff(try int, minDelay, maxDelay time.Duration) time.Duration {
-	d := minDelay
-	for i := 0; i < try && d < maxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, maxDelay)
-	half := d / 2
-	return half + rand.N(half+1)
 }

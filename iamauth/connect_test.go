@@ -225,16 +225,6 @@ func TestIsAccessDenied(t *testing.T) {
 	}
 }
 
-func TestBackoffBounds(t *testing.T) {
-	for try := range 40 {
-		d := backoff(try, 10*time.Millisecond, time.Second)
-		ceil := min(10*time.Millisecond<<min(try, 20), time.Second)
-		if d < ceil/2 || d > ceil {
-			t.Fatalf("backoff(%d) = %v, want in [%v, %v]", try, d, ceil/2, ceil)
-		}
-	}
-}
-
 func BenchmarkConnectOverhead(b *testing.B) {
 	ctx := context.Background()
 	p := Static{User: "app", Password: "pw"}

@@ -1,27 +1,19 @@
-// Package iamauth supplies database credentials the way RDS Proxy gets them:
-// IAM authentication tokens refreshed ahead of expiry, and Secrets Manager
-// secrets cached and re-fetched through rotation.
+// Package iamauth supplies database credentials the way RDS Proxy gets
+// them: IAM authentication tokens refreshed ahead of expiry, and Secrets
+// Manager secrets cached and re-fetched through rotation.
 //
-// Everything is a Provider: the pool calls Credentials once for each new
-// backend connection and drops the Credential after the handshake.
+// Everything is a Provider, asked once for each new backend connection:
+// TokenSource and TokenCache (IAM tokens), SecretsManagerSource (a
+// secret's JSON, AWSPENDING during rotation), and Static, EnvSource and
+// FileSource for local development. Connect dials with rotation
+// tolerance; NewConnector does the same for database/sql:
 //
-//   - TokenCache and TokenSource sign IAM tokens (feature/rds/auth) with any
-//     aws.CredentialsProvider, cache them per (host, port, region, user),
-//     refresh them in the background ahead of their 15-minute expiry and
-//     share one signing between concurrent callers.
-//   - SecretsManagerSource reads a secret's JSON (username, password, host,
-//     port, dbname; keys configurable), caches it, and during rotation falls
-//     back from AWSCURRENT to AWSPENDING.
-//   - Static, EnvSource and FileSource serve local development.
+//	src, err := iamauth.NewSecretsManagerSource(client, "prod/orders/db")
+//	connector, err := iamauth.NewConnector(mysqlCfg, src) // a 1045 re-fetches and retries
+//	db := sql.OpenDB(connector)
 //
-// Connect dials with rotation tolerance: a server rejection (MySQL error
-// 1045) invalidates the credential and retries, at once and then with
-// backoff for a bounded window. The pool's dial function and the proxy's
-// backend side call it; NewConnector does the same for database/sql with
-// go-sql-driver/mysql, and BeforeConnect is the bare go-sql-driver hook.
-//
-// IAM tokens travel with the mysql_clear_password plugin, so they are only
-// ever handed to a go-sql-driver connection that has verified TLS without
-// plaintext fallback; otherwise the connection fails with ErrTLSRequired
-// before anything is sent. A Credential never prints or logs its password.
+// IAM tokens are only handed to connections with verified TLS
+// (ErrTLSRequired otherwise); a Credential never prints its password.
+// How refreshes, rotation and retries work is in docs/design.md
+// ("Credentials").
 package iamauth

@@ -110,7 +110,7 @@ func (p *Pool) ReserveConnection(ctx context.Context) (release func(), err error
 	part := p.partition(controlKey)
 	r, _, err := p.core.Acquire(ctx, part.core, "", p.borrowTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("rdsmux/pool: waiting for a slot of the fleet budget for a control connection: %w", err)
+		return nil, fmt.Errorf("pool: waiting for a slot of the fleet budget for a control connection: %w", err)
 	}
 	return func() { r.Destroy(core.ReasonControl) }, nil
 }

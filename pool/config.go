@@ -100,16 +100,16 @@ type Config struct {
 // normalize validates c and fills in defaults.
 func (c Config) normalize() (Config, error) {
 	if c.Dial == nil {
-		return c, errors.New("rdsmux/pool: Config.Dial is required")
+		return c, errors.New("pool: Config.Dial is required")
 	}
 	if c.MaxConnections < 0 {
-		return c, fmt.Errorf("rdsmux/pool: MaxConnections is %d; use a positive number, or 0 to use MaxConnectionsPercent", c.MaxConnections)
+		return c, fmt.Errorf("pool: MaxConnections is %d; use a positive number, or 0 to use MaxConnectionsPercent", c.MaxConnections)
 	}
 	if c.MaxConnectionsPercent == 0 {
 		c.MaxConnectionsPercent = DefaultMaxConnectionsPercent
 	}
 	if c.MaxConnectionsPercent < 1 || c.MaxConnectionsPercent > 100 {
-		return c, fmt.Errorf("rdsmux/pool: MaxConnectionsPercent is %d; use 1 to 100", c.MaxConnectionsPercent)
+		return c, fmt.Errorf("pool: MaxConnectionsPercent is %d; use 1 to 100", c.MaxConnectionsPercent)
 	}
 	switch {
 	case c.MaxIdleConnectionsPercent == 0:
@@ -117,7 +117,7 @@ func (c Config) normalize() (Config, error) {
 	case c.MaxIdleConnectionsPercent < 0:
 		c.MaxIdleConnectionsPercent = 0
 	case c.MaxIdleConnectionsPercent > 100:
-		return c, fmt.Errorf("rdsmux/pool: MaxIdleConnectionsPercent is %d; use 0 to 100", c.MaxIdleConnectionsPercent)
+		return c, fmt.Errorf("pool: MaxIdleConnectionsPercent is %d; use 0 to 100", c.MaxIdleConnectionsPercent)
 	}
 	if c.ConnectionBorrowTimeout == 0 {
 		c.ConnectionBorrowTimeout = DefaultConnectionBorrowTimeout

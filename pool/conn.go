@@ -41,12 +41,12 @@ type Borrower interface{ Borrowed(borrowed bool) }
 
 // ErrResetUnsupported is wrapped by Conn.Reset when the backend type cannot
 // reset a session.
-var ErrResetUnsupported = errors.New("rdsmux/pool: backend connection cannot reset its session")
+var ErrResetUnsupported = errors.New("pool: backend connection cannot reset its session")
 
 // ErrBroken marks an error after which a backend connection is unusable.
 // Conn implementations (and callers of Session.Done) may wrap it; see
 // Config.IsBroken for what else counts.
-var ErrBroken = errors.New("rdsmux/pool: backend connection broken")
+var ErrBroken = errors.New("pool: backend connection broken")
 
 // validator is database/sql/driver.Validator: a Conn that implements it is
 // asked, after an error, whether it is still usable.

@@ -65,7 +65,7 @@ type Status struct {
 // session state. ctx bounds the read-backs.
 func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st Status) {
 	if b == nil || b != s.held {
-		panic("rdsmux/pool: Session.Done with a backend the session does not hold")
+		panic("pool: Session.Done with a backend the session does not hold")
 	}
 	p := s.pool
 	affine := s.affine
@@ -247,7 +247,7 @@ func (s *Session) readBack(ctx context.Context, b *Backend, r *pinning.Result) b
 			s.dropHeld(core.ReasonBroken, err)
 			return false
 		}
-		p.log.Warn("rdsmux/pool: could not read back the session's settings; pinning the session",
+		p.log.Warn("pool: could not read back the session's settings; pinning the session",
 			"user", b.user, "err", err)
 		s.unresolved = true
 		return true
@@ -276,7 +276,7 @@ func (s *Session) addPins(reasons pinning.PinReasons) {
 			s.pool.stats.pins[pr].Add(1)
 		}
 	})
-	s.pool.log.Debug("rdsmux/pool: session pinned", "user", s.part.user, "reasons", added.String())
+	s.pool.log.Debug("pool: session pinned", "user", s.part.user, "reasons", added.String())
 }
 
 // release gives the held backend back to the pool; with claim the session
@@ -302,13 +302,13 @@ func (s *Session) dropHeld(reason core.Reason, err error) {
 	s.held = nil
 	if s.pins != 0 || s.unresolved || s.inTx {
 		s.stateLost = true
-		s.pool.log.Warn("rdsmux/pool: a pinned session lost its backend connection; its session state is gone",
+		s.pool.log.Warn("pool: a pinned session lost its backend connection; its session state is gone",
 			"user", s.part.user, "reasons", s.pins.String(), "err", err)
 	}
 	s.inTx, s.more, s.inflight = false, false, false
 	s.pins, s.unresolved = 0, false
 	s.updateGauges()
-	s.pool.log.Debug("rdsmux/pool: closing backend connection", "user", b.user, "reason", reason.String(), "err", err)
+	s.pool.log.Debug("pool: closing backend connection", "user", b.user, "reason", reason.String(), "err", err)
 	// A look-behind statement next learns that the connection closed.
 	s.claim = b.res.Claim()
 	b.res.Destroy(reason)

@@ -9,14 +9,14 @@ import (
 )
 
 // ErrClosed is returned by Acquire after the pool was closed.
-var ErrClosed = errors.New("rdsmux/pool: pool is closed")
+var ErrClosed = errors.New("pool: pool is closed")
 
 // ErrSessionClosed is returned by Acquire after Session.Close.
-var ErrSessionClosed = errors.New("rdsmux/pool: session is closed")
+var ErrSessionClosed = errors.New("pool: session is closed")
 
 // ErrBorrowTimeout is the sentinel for BorrowTimeoutError:
 // errors.Is(err, ErrBorrowTimeout) reports a borrow timeout.
-var ErrBorrowTimeout = errors.New("rdsmux/pool: timed out waiting for a database connection")
+var ErrBorrowTimeout = errors.New("pool: timed out waiting for a database connection")
 
 // BorrowTimeoutError is returned when a borrow waited ConnectionBorrowTimeout
 // without getting a backend connection. It matches ErrBorrowTimeout. Its
@@ -35,7 +35,7 @@ func (e *BorrowTimeoutError) Error() string {
 	if e.Busy < e.Max {
 		busy = fmt.Sprintf("%d of %d connections busy (the rest connecting or closing)", e.Busy, e.Max)
 	}
-	return fmt.Sprintf("rdsmux/pool: timed out after %s waiting for a database connection: %s, %d waiting "+
+	return fmt.Sprintf("pool: timed out after %s waiting for a database connection: %s, %d waiting "+
 		"(raise the connection cap: rdsmux -max-connections or -max-connections-percent, DSN maxConnections or "+
 		"maxConnectionsPercent; shorten transactions; or raise the borrow timeout: rdsmux -borrow-timeout, DSN connectionBorrowTimeout)",
 		seconds(e.Timeout), busy, e.Waiting)
@@ -62,7 +62,7 @@ func borrowError(err error, user string) error {
 	default:
 		// Context errors pass through wrapped; dial errors already say
 		// what failed.
-		return fmt.Errorf("rdsmux/pool: borrowing a connection for user %q: %w", user, err)
+		return fmt.Errorf("pool: borrowing a connection for user %q: %w", user, err)
 	}
 }
 
@@ -74,7 +74,7 @@ type DialError struct {
 }
 
 func (e *DialError) Error() string {
-	return fmt.Sprintf("rdsmux/pool: connecting to the database as %q: %v", e.User, e.Err)
+	return fmt.Sprintf("pool: connecting to the database as %q: %v", e.User, e.Err)
 }
 
 func (e *DialError) Unwrap() error { return e.Err }

@@ -80,7 +80,7 @@ func ExampleBorrowTimeoutError() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// rdsmux/pool: timed out after 120s waiting for a database connection: pool of 20 busy, 37 waiting (raise the connection cap: rdsmux -max-connections or -max-connections-percent, DSN maxConnections or maxConnectionsPercent; shorten transactions; or raise the borrow timeout: rdsmux -borrow-timeout, DSN connectionBorrowTimeout)
+	// pool: timed out after 120s waiting for a database connection: pool of 20 busy, 37 waiting (raise the connection cap: rdsmux -max-connections or -max-connections-percent, DSN maxConnections or maxConnectionsPercent; shorten transactions; or raise the borrow timeout: rdsmux -borrow-timeout, DSN connectionBorrowTimeout)
 }
 
 // A look-behind statement runs on the connection its previous statement

@@ -20,7 +20,7 @@ const lookBehindWindow = time.Second
 // ErrLookBehindLost is the sentinel for LookBehindError:
 // errors.Is(err, ErrLookBehindLost) reports that a statement reading the
 // previous statement's state could not run where that state is.
-var ErrLookBehindLost = errors.New("rdsmux/pool: the previous statement's connection is no longer available")
+var ErrLookBehindLost = errors.New("pool: the previous statement's connection is no longer available")
 
 // LookBehindLoss says why a look-behind statement could not be served.
 type LookBehindLoss uint8
@@ -66,7 +66,7 @@ type LookBehindError struct {
 // Error names what the statement reads, what happened, and what to do.
 func (e *LookBehindError) Error() string {
 	var b strings.Builder
-	b.WriteString("rdsmux/pool: ")
+	b.WriteString("pool: ")
 	b.WriteString(lookBehindWhat(e.Reasons))
 	b.WriteString(" reads the state an earlier statement left on its connection, but ")
 	switch e.Loss {
@@ -237,14 +237,9 @@ func pinsAfter(r *pinning.Result, affine bool) pinning.PinReasons {
 //     ErrLookBehindLost) says why, and the statement must not run, since
 //     on any other connection it would read another session's state.
 //
-// The session follows which state is its own (see lookBehindWrites):
-// ROW_COUNT() always after a statement on the same connection; FOUND_ROWS()
-// once a SELECT with SQL_CALC_FOUND_ROWS (or FOUND_ROWS()) ran on the
-// connection its statements have stayed on since; warnings and errors once
-// a statement whose Status.Warnings was > 0 did. A session that starts on a
-// connection no other session has used since it was opened or reset owns
-// all of it (what is there was left by the connection's setup, such as
-// Config.InitQuery, not by another session).
+// Which state counts as the session's own (lookBehindWrites) is
+// explained in docs/design.md, "Look-behind statements"; the caller's
+// part is to report Status.Warnings to Done.
 //
 // A look-behind statement served this way does not pin the session (Done
 // drops those reasons), and neither does SQL_CALC_FOUND_ROWS. For any
@@ -368,7 +363,7 @@ func (s *Session) noPrevious(loss LookBehindLoss) LookBehindLoss {
 // be served.
 func (s *Session) lost(reads pinning.PinReasons, loss LookBehindLoss, err error) error {
 	s.pool.stats.lookBehindLost.Add(1)
-	s.pool.log.Debug("rdsmux/pool: look-behind statement cannot be served",
+	s.pool.log.Debug("pool: look-behind statement cannot be served",
 		"user", s.part.user, "reasons", reads.String(), "loss", loss, "err", err)
 	return &LookBehindError{Reasons: reads, Loss: loss}
 }

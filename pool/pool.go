@@ -135,7 +135,7 @@ func (p *Pool) Invalidate(reason string) {
 	p.resolved = false
 	p.mu.Unlock()
 	p.core.Invalidate()
-	p.log.Info("rdsmux/pool: backend connections invalidated", "reason", reason)
+	p.log.Info("pool: backend connections invalidated", "reason", reason)
 }
 
 // DialControl opens a connection as user the way the pool's own are opened
@@ -147,21 +147,7 @@ func (p *Pool) Invalidate(reason string) {
 // a slot (ReserveConnection) that its Close gives back, and the returned
 // Conn wraps Dial's (see Unwrap).
 func (p *Pool) DialControl(ctx context.Context, user string) (Conn, error) {
-	release, err := p.ReserveConnection(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
-	defer cancel()
-	c, err := p.cfg.Dial(ctx, user)
-	if err != nil {
-		release()
-		return nil, &DialError{User: user, Err: err}
-	}
-	if p.cfg.Budget == nil {
-		return c, nil
-	}
-	return &controlConn{Conn: c, release: release}, nil
+	return p.dialControl(ctx, user, nil)
 }
 
 // partition returns the partition for user.
@@ -199,7 +185,7 @@ func (p *Pool) dial(ctx context.Context, user string) (*Backend, error) {
 func (p *Pool) setup(ctx context.Context, user string, c Conn) (*Backend, error) {
 	if q := p.cfg.InitQuery; q != "" {
 		if err := c.Exec(ctx, q); err != nil {
-			return nil, fmt.Errorf("rdsmux/pool: InitQuery %q failed on a new connection as %q: %w", q, user, err)
+			return nil, fmt.Errorf("pool: InitQuery %q failed on a new connection as %q: %w", q, user, err)
 		}
 	}
 	p.mu.Lock()
@@ -213,7 +199,7 @@ func (p *Pool) setup(ctx context.Context, user string, c Conn) (*Backend, error)
 	part := p.partition(user)
 	cs, st, err := part.learnState(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("rdsmux/pool: reading the session state of a new connection as %q: %w", user, err)
+		return nil, fmt.Errorf("pool: reading the session state of a new connection as %q: %w", user, err)
 	}
 	b := &Backend{conn: c, pool: p, user: user, lastIDKnown: true} // LAST_INSERT_ID() is 0
 	b.setState(&cs, st)
@@ -233,11 +219,11 @@ func onBorrow(b *Backend, borrowed bool) {
 func (p *Pool) resolveLimits(ctx context.Context, c Conn) error {
 	v, err := c.QueryValue(ctx, "SELECT @@max_connections LIMIT 1")
 	if err != nil {
-		return fmt.Errorf("rdsmux/pool: reading @@max_connections to apply MaxConnectionsPercent: %w", err)
+		return fmt.Errorf("pool: reading @@max_connections to apply MaxConnectionsPercent: %w", err)
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || n < 1 {
-		return fmt.Errorf("rdsmux/pool: server reported @@max_connections = %q; set MaxConnections instead", v)
+		return fmt.Errorf("pool: server reported @@max_connections = %q; set MaxConnections instead", v)
 	}
 	maxSize := max(percentOf(n, p.cfg.MaxConnectionsPercent, n), 1)
 	maxIdle := percentOf(n, p.cfg.MaxIdleConnectionsPercent, maxSize)
@@ -246,11 +232,11 @@ func (p *Pool) resolveLimits(ctx context.Context, c Conn) error {
 	p.mu.Unlock()
 	if b := p.cfg.Budget; b != nil {
 		b.SetTotal(maxSize)
-		p.log.Info("rdsmux/pool: fleet budget resolved", "max_connections", n, "fleet_budget", maxSize)
+		p.log.Info("pool: fleet budget resolved", "max_connections", n, "fleet_budget", maxSize)
 		return nil
 	}
 	p.core.SetLimits(core.Limits{MaxSize: maxSize, MaxIdle: maxIdle, IdleTimeout: p.cfg.IdleTimeout})
-	p.log.Info("rdsmux/pool: connection limits resolved", "max_connections", n,
+	p.log.Info("pool: connection limits resolved", "max_connections", n,
 		"max_database_connections_allowed", maxSize, "max_idle", maxIdle)
 	return nil
 }
@@ -261,7 +247,7 @@ func (p *Pool) closeBackend(b *Backend) {
 		return // a ReserveConnection slot
 	}
 	if err := b.conn.Close(); err != nil {
-		p.log.Debug("rdsmux/pool: closing a backend connection", "user", b.user, "err", err)
+		p.log.Debug("pool: closing a backend connection", "user", b.user, "err", err)
 	}
 }
 

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
+	"github.com/rdsmux/rdsmux/backoff"
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool/internal/core"
 )
@@ -197,7 +197,7 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 	// deadline is the borrow timeout's, set at the first failed dial (the
 	// path that succeeds reads no clock for it).
 	var deadline time.Time
-	backoff := dialRetryMin
+	retries := 0 // transient dial failures so far
 	for {
 		// The claim on the previous backend is given up in the same step,
 		// which makes that backend (if still idle) the likely pick.
@@ -215,12 +215,12 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 				// with backoff, as long as the borrow timeout and the
 				// caller's context allow, as RDS Proxy does, instead of
 				// failing every waiting client at once.
-				if wait, ok := retryWait(ctx, deadline, backoff); ok {
+				if wait, ok := retryWait(ctx, deadline, backoff.Delay(retries, dialRetryMin, dialRetryMax)); ok {
 					p.stats.dialRetries.Add(1)
-					if !sleepCtx(ctx, wait) {
+					if backoff.Sleep(ctx, wait) != nil {
 						return nil, borrowError(ctx.Err(), s.part.user)
 					}
-					backoff = min(2*backoff, dialRetryMax)
+					retries++
 					if !deadline.IsZero() {
 						timeout = time.Until(deadline)
 					}
@@ -251,7 +251,7 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 		if p.healthIdle >= 0 && r.IdleFor() > p.healthIdle {
 			p.stats.healthChecks.Add(1)
 			if err := b.conn.Ping(ctx); err != nil {
-				p.log.Warn("rdsmux/pool: idle backend connection failed its health check; replacing it",
+				p.log.Warn("pool: idle backend connection failed its health check; replacing it",
 					"user", b.user, "idle", r.IdleFor(), "err", err)
 				r.Destroy(core.ReasonHealthCheck)
 				if ctx.Err() != nil {
@@ -298,16 +298,16 @@ func (s *Session) apply(ctx context.Context, b *Backend) error {
 			// MySQL has no way back to none: this connection cannot
 			// serve the session.
 			b.res.Destroy(core.ReasonDirty)
-			return fmt.Errorf("rdsmux/pool: %w: %w", ErrBroken, err)
+			return fmt.Errorf("pool: %w: %w", ErrBroken, err)
 		case err != nil:
-			return s.applyFailed(b, err, fmt.Errorf("rdsmux/pool: switching a backend connection to database %q: %w", target, err))
+			return s.applyFailed(b, err, fmt.Errorf("pool: switching a backend connection to database %q: %w", target, err))
 		}
 		diffed = true
 	}
 	if !b.settings.Equal(&s.settings) {
 		if stmt := s.settings.DiffFrom(&b.settings, &st.base, &st.names); stmt != "" {
 			if err := b.conn.Exec(ctx, stmt); err != nil {
-				return s.applyFailed(b, err, fmt.Errorf("rdsmux/pool: applying the session's settings (%s): %w", stmt, err))
+				return s.applyFailed(b, err, fmt.Errorf("pool: applying the session's settings (%s): %w", stmt, err))
 			}
 		}
 		b.settings = s.settings
@@ -330,14 +330,14 @@ func (s *Session) verified(ctx context.Context, b *Backend) (*Backend, error) {
 	if err == nil {
 		return b, nil
 	}
-	s.pool.log.Error("rdsmux/pool: backend session state verification failed", "user", s.part.user, "err", err)
+	s.pool.log.Error("pool: backend session state verification failed", "user", s.part.user, "err", err)
 	s.held, s.inflight = nil, false
 	b.res.Destroy(core.ReasonDirty)
 	return nil, err
 }
 
 // errNoDatabase: a connection cannot go back to no database.
-var errNoDatabase = errors.New("rdsmux/pool: cannot return a connection to no database")
+var errNoDatabase = errors.New("pool: cannot return a connection to no database")
 
 // use switches b to the session schema (as the pool records it: "" is the
 // baseline's database) with USE, and returns the database's name; b.schema
@@ -356,7 +356,7 @@ func (s *Session) use(ctx context.Context, b *Backend, schema string) (string, e
 
 // errDead marks an error of apply after which the connection was found
 // dead (and closed).
-var errDead = errors.New("rdsmux/pool: the backend connection was dead")
+var errDead = errors.New("pool: the backend connection was dead")
 
 // applyFailed closes b after apply's statement failed with err, and
 // returns wrapped, marked errDead if b was dead: b's state must be read
@@ -431,13 +431,12 @@ const (
 	dialRetryMax = 500 * time.Millisecond
 )
 
-// retryWait returns how long to wait before the next borrow attempt, and
+// retryWait returns wait, the pause before the next borrow attempt, and
 // false when the borrow timeout or ctx leaves no time for one.
-func retryWait(ctx context.Context, deadline time.Time, backoff time.Duration) (time.Duration, bool) {
+func retryWait(ctx context.Context, deadline time.Time, wait time.Duration) (time.Duration, bool) {
 	if ctx.Err() != nil {
 		return 0, false
 	}
-	wait := backoff/2 + rand.N(backoff/2+1)
 	if !deadline.IsZero() && time.Until(deadline) <= wait {
 		return 0, false
 	}
@@ -445,16 +444,4 @@ func retryWait(ctx context.Context, deadline time.Time, backoff time.Duration) (
 		return 0, false
 	}
 	return wait, true
-}
-
-// sleepCtx sleeps for d unless ctx ends first; it reports whether it slept.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -159,11 +159,11 @@ func readState(ctx context.Context, c Conn, st *serverState) (connState, error) 
 	}
 	var vals []*string
 	if err := json.Unmarshal([]byte(raw), &vals); err != nil {
-		return cs, fmt.Errorf("rdsmux/pool: reading a connection's session state: %w (answer %.80q)", err, raw)
+		return cs, fmt.Errorf("pool: reading a connection's session state: %w (answer %.80q)", err, raw)
 	}
 	want := len(st.vars) + 1
 	if len(vals) != want {
-		return cs, fmt.Errorf("rdsmux/pool: reading a connection's session state: %d values for %d", len(vals), want)
+		return cs, fmt.Errorf("pool: reading a connection's session state: %d values for %d", len(vals), want)
 	}
 	if vals[0] != nil {
 		cs.schema = *vals[0]
@@ -252,7 +252,7 @@ func (part *partition) learnState(ctx context.Context, c Conn) (connState, *serv
 			probing = true
 		}
 		if !st.forget(err) {
-			return cs, nil, fmt.Errorf("rdsmux/pool: reading a new connection's session state: %w", err)
+			return cs, nil, fmt.Errorf("pool: reading a new connection's session state: %w", err)
 		}
 	}
 }
@@ -267,7 +267,7 @@ func (part *partition) stateOf() *serverState {
 
 // ErrStateMismatch is wrapped by the error Config.VerifyState reports when a
 // backend connection's state after a replay is not the session's.
-var ErrStateMismatch = errors.New("rdsmux/pool: backend session state differs from the session's")
+var ErrStateMismatch = errors.New("pool: backend session state differs from the session's")
 
 // StateMismatchError is the error of a failed state verification: what the
 // session should have had and what the server said the connection has.
@@ -279,7 +279,7 @@ type StateMismatchError struct {
 }
 
 func (e *StateMismatchError) Error() string {
-	return fmt.Sprintf("rdsmux/pool: session state verification failed: %s is %s on the backend connection, the session has %s; "+
+	return fmt.Sprintf("pool: session state verification failed: %s is %s on the backend connection, the session has %s; "+
 		"this is a bug in rdsmux's state tracking, please report it with the statements the session ran", e.Var, e.Got, e.Want)
 }
 
@@ -437,7 +437,7 @@ func (b *Backend) PrepareKey() string {
 // (b may have been closed: the statement fails).
 func (s *Session) InState(ctx context.Context, b *Backend, st *State, fn func() error) error {
 	if b != s.held {
-		panic("rdsmux/pool: Session.InState with a backend the session does not hold")
+		panic("pool: Session.InState with a backend the session does not hold")
 	}
 	if b.PrepareKey() == st.Key() {
 		return fn()

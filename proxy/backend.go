@@ -30,6 +30,12 @@ type BackendConn struct {
 	// reader counts cc's borrows in its reader's load when cc is a reader
 	// Backend's connection (reader.go); nil otherwise.
 	reader *readerSlot
+
+	// ident is cc's id and server, read when it was dialed; redial opens
+	// a connection for the same partition to the same server address
+	// (Backend.dial). Both are for the pool's Killer.
+	ident  pool.Identity
+	redial func(ctx context.Context) (pool.Conn, error)
 }
 
 var (
@@ -39,12 +45,28 @@ var (
 	_ interface{ IsValid() bool } = (*BackendConn)(nil)
 	// A reader Backend's connections count their borrows per reader.
 	_ pool.Borrower = (*BackendConn)(nil)
+	// The pool's Killer stops their statements.
+	_ pool.Identified       = (*BackendConn)(nil)
+	_ pool.SameServerDialer = (*BackendConn)(nil)
 )
 
 func newBackendConn(cc *wire.ClientConn, cacheSize int) *BackendConn {
 	b := &BackendConn{cc: cc}
 	b.stmts.init(cacheSize)
 	return b
+}
+
+// Identity implements pool.Identified.
+func (b *BackendConn) Identity() pool.Identity { return b.ident }
+
+// DialSameServer implements pool.SameServerDialer: a new connection for
+// the same partition to the same server address, whatever
+// Backend.DialContext or Backend.Failover would reach now.
+func (b *BackendConn) DialSameServer(ctx context.Context) (pool.Conn, error) {
+	if b.redial == nil {
+		return nil, errors.New("proxy: this backend connection was not opened by Backend.Dial; it cannot dial its server again")
+	}
+	return b.redial(ctx)
 }
 
 // Wire returns the underlying protocol connection.
@@ -61,7 +83,7 @@ func (b *BackendConn) Exec(ctx context.Context, query string) error {
 func (b *BackendConn) QueryValue(ctx context.Context, query string) (string, error) {
 	v, _, err := b.cc.QueryValue(ctx, query)
 	if errors.Is(err, wire.ErrNoRows) {
-		return "", fmt.Errorf("rdsmux/proxy: %q returned no rows: %w", query, err)
+		return "", fmt.Errorf("proxy: %q returned no rows: %w", query, err)
 	}
 	return v, err
 }

@@ -65,7 +65,7 @@ type clientConn struct {
 
 // errCloseClient ends the client connection after a command whose error
 // packet was already sent.
-var errCloseClient = errors.New("rdsmux/proxy: closing the client connection")
+var errCloseClient = errors.New("proxy: closing the client connection")
 
 // serve runs the client connection to its end.
 func (c *clientConn) serve() {
@@ -89,7 +89,7 @@ func (c *clientConn) serve() {
 		c.srv.counts.commands.Add(1)
 		if err := c.dispatch(cmd, p); err != nil {
 			if !errors.Is(err, errCloseClient) && !errors.Is(err, io.EOF) {
-				c.srv.log.Debug("rdsmux/proxy: closing client connection", "client", c.id, "user", c.user, "err", err)
+				c.srv.log.Debug("proxy: closing client connection", "client", c.id, "user", c.user, "err", err)
 			}
 			return
 		}
@@ -118,7 +118,7 @@ func (c *clientConn) handshake() bool {
 		default:
 			s.counts.setupFailed.Add(1)
 		}
-		s.log.Debug("rdsmux/proxy: client handshake failed", "client", c.id, "remote", c.nc.RemoteAddr().String(), "err", err)
+		s.log.Debug("proxy: client handshake failed", "client", c.id, "remote", c.nc.RemoteAddr().String(), "err", err)
 		return false
 	}
 	s.counts.setupOK.Add(1)
@@ -153,7 +153,7 @@ func (c *clientConn) endSession() {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	if err := c.sess.Close(ctx); err != nil {
-		c.srv.log.Debug("rdsmux/proxy: cleaning up a client's backend", "client", c.id, "err", err)
+		c.srv.log.Debug("proxy: cleaning up a client's backend", "client", c.id, "err", err)
 	}
 	c.setHolding(false)
 }
@@ -243,17 +243,17 @@ func (c *clientConn) readFailed(err error) {
 	case errors.As(err, &ne) && ne.Timeout():
 		if !s.isDraining() {
 			s.counts.idleTimeouts.Add(1)
-			s.log.Debug("rdsmux/proxy: closing idle client connection", "client", c.id, "user", c.user, "idle", s.idle)
+			s.log.Debug("proxy: closing idle client connection", "client", c.id, "user", c.user, "idle", s.idle)
 		}
 	case errors.Is(err, wire.ErrPacketTooLarge):
 		s.counts.protoErrors.Add(1)
 		_ = c.sc.WriteError(wire.NewError(wire.ErNetPacketTooLarge, wire.StateCommLink,
 			"Got a packet bigger than 'max_allowed_packet' bytes (rdsmux listener limit: %d)", c.sc.MaxPacketSize()))
-		s.log.Info("rdsmux/proxy: client sent an oversized packet; closing it", "client", c.id, "user", c.user, "err", err)
+		s.log.Info("proxy: client sent an oversized packet; closing it", "client", c.id, "user", c.user, "err", err)
 	case errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrPacketSequence):
 		s.counts.protoErrors.Add(1)
 		_ = c.sc.WriteError(wire.NewError(wire.ErNetReadError, wire.StateCommLink, "Got an error reading communication packets"))
-		s.log.Info("rdsmux/proxy: client sent a malformed packet; closing it", "client", c.id, "user", c.user, "err", err)
+		s.log.Info("proxy: client sent a malformed packet; closing it", "client", c.id, "user", c.user, "err", err)
 	}
 }
 
@@ -337,7 +337,7 @@ func (c *clientConn) resetConnection() error {
 	ctx, cancel := context.WithTimeout(c.srv.ctx, cleanupTimeout)
 	defer cancel()
 	if err := c.sess.ResetState(ctx); err != nil {
-		c.srv.log.Debug("rdsmux/proxy: resetting a client's backend", "client", c.id, "err", err)
+		c.srv.log.Debug("proxy: resetting a client's backend", "client", c.id, "err", err)
 	}
 	c.forgetStatements()
 	c.status = wire.StatusAutocommit
@@ -357,7 +357,7 @@ func (c *clientConn) changeUser(p []byte) error {
 	// The old session ends first: what it held must not survive into the
 	// new user's session, whatever the outcome.
 	if err := c.sess.Close(ctx); err != nil {
-		c.srv.log.Debug("rdsmux/proxy: cleaning up a client's backend", "client", c.id, "err", err)
+		c.srv.log.Debug("proxy: cleaning up a client's backend", "client", c.id, "err", err)
 	}
 	c.forgetStatements()
 	err := c.sc.ChangeUser(ctx, c.srv.wireCfg, p)
@@ -366,7 +366,7 @@ func (c *clientConn) changeUser(p []byte) error {
 	c.mu.Unlock()
 	if err != nil {
 		c.srv.counts.setupAuth.Add(1)
-		c.srv.log.Debug("rdsmux/proxy: COM_CHANGE_USER failed", "client", c.id, "err", err)
+		c.srv.log.Debug("proxy: COM_CHANGE_USER failed", "client", c.id, "err", err)
 		return errCloseClient
 	}
 	c.startSession(c.sc.Response())
@@ -381,6 +381,6 @@ func (c *clientConn) logPins(r *pinning.Result, sql string) {
 	if len(sql) > 200 {
 		sql = sql[:200] + "..."
 	}
-	c.srv.log.Debug("rdsmux/proxy: statement pins the client's session", "client", c.id, "user", c.user,
+	c.srv.log.Debug("proxy: statement pins the client's session", "client", c.id, "user", c.user,
 		"reasons", r.Pins.String(), "statement", sql)
 }

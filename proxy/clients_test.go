@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/rdsmux/rdsmux/proxy"
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
@@ -13,9 +15,7 @@ func TestMariadbCLI(t *testing.T) {
 	e := startEnv(t, withBackends(2))
 	out, err := mariadbCLI(t, e.addr, "-u", appUser, "-p"+appPass, "--skip-ssl", "test", "-e",
 		"SELECT name FROM users ORDER BY id; SET @x = 5; SELECT @x + 1; USE mysql; SELECT DATABASE()")
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	require.NoError(t, err, "%v: %s", err, out)
 	if want := "alice\nbob\ncarol\n6\nmysql"; out != want {
 		t.Fatalf("output %q, want %q", out, want)
 	}
@@ -29,12 +29,8 @@ func TestMariadbCLIWithSSL(t *testing.T) {
 	e := startEnv(t, withTLS(), withServer(func(s *proxy.Server) { s.RequireTLS = true }))
 	out, err := mariadbCLI(t, e.addr, "-u", appUser, "-p"+appPass, "--ssl", "test", "-e",
 		"SELECT COUNT(*) FROM users")
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if out != "3" {
-		t.Fatalf("output %q", out)
-	}
+	require.NoError(t, err, "%v: %s", err, out)
+	require.EqualValues(t, "3", out, "output")
 	out, err = mariadbCLI(t, e.addr, "-u", appUser, "-p"+appPass, "--skip-ssl", "test", "-e", "SELECT 1")
 	if err == nil || !strings.Contains(out, "3159") {
 		t.Fatalf("plaintext client against RequireTLS: %v %s", err, out)
@@ -65,9 +61,7 @@ func TestPyMySQLLambdaSnippet(t *testing.T) {
 	host, port := splitAddr(t, e.addr)
 	cmd := exec.Command("/usr/bin/python3", "-c", lambdaSnippet, host, port, appUser, appPass)
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	require.NoError(t, err, "%v: %s", err, out)
 	want := "(1, 'alice')\n(2, 'bob')\n(3, 'carol')"
 	if got := strings.TrimSpace(string(out)); got != want {
 		t.Fatalf("output %q, want %q", got, want)
@@ -102,9 +96,7 @@ func TestCursorFetchHoldsBackend(t *testing.T) {
 			must(t, cc.WriteCommand(wire.ComStmtFetch, wire.AppendStmtFetch(nil, st.ID, 2)[1:]))
 			status = readResponse(t, cc, wire.ModeFetch, &rows)
 		}
-		if rows != 5 {
-			t.Fatalf("fetched %d rows, want 5", rows)
-		}
+		require.EqualValues(t, 5, rows, "rows fetched")
 		must(t, cc.Ping(ctx))
 		if got := e.srv.Stats().Pool.DatabaseConnectionsCurrentlyBorrowed; got != 0 {
 			t.Fatalf("backends borrowed after the cursor was read: %d", got)
@@ -173,12 +165,8 @@ func TestInitDBAndFieldList(t *testing.T) {
 	must(t, cc.InitDB(ctx, "mysql"))
 	v, _, err := cc.QueryValue(ctx, "SELECT DATABASE()")
 	must(t, err)
-	if v != "mysql" {
-		t.Fatalf("database %q", v)
-	}
-	if err := cc.InitDB(ctx, "no_such_db"); err == nil {
-		t.Fatal("COM_INIT_DB to a missing database succeeded")
-	}
+	require.EqualValues(t, "mysql", v, "database")
+	require.Error(t, cc.InitDB(ctx, "no_such_db"), "COM_INIT_DB to a missing database succeeded")
 	must(t, cc.InitDB(ctx, "test"))
 	must(t, cc.WriteCommand(wire.ComFieldList, append([]byte("users"), 0)))
 	readResponse(t, cc, wire.ModeFieldList, nil)

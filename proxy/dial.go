@@ -93,7 +93,7 @@ func SameCredentials(users StaticUsers) func(user string) (iamauth.Provider, err
 	return func(user string) (iamauth.Provider, error) {
 		pw, ok := users[user]
 		if !ok {
-			return nil, fmt.Errorf("rdsmux/proxy: no backend credentials for user %q", user)
+			return nil, fmt.Errorf("proxy: no backend credentials for user %q", user)
 		}
 		return iamauth.Static{User: user, Password: pw, Source: "static"}, nil
 	}
@@ -108,10 +108,20 @@ func OneAccount(user, password string) func(string) (iamauth.Provider, error) {
 // Dial opens a backend connection for the connections serving client user
 // key (as the pool names the partition). It implements pool.Config.Dial.
 func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
+	return b.dial(ctx, key, "")
+}
+
+// dial opens a backend connection for partition key: to the server at
+// addr when addr is not "" (a control connection to the server a
+// statement to KILL runs on, bypassing DialContext and Failover, which go
+// wherever the writer is now), else as Dial does. The connection's
+// identity is read on it (pool.ReadIdentity), and it can dial its own
+// server again (pool.SameServerDialer).
+func (b *Backend) dial(ctx context.Context, key, addr string) (pool.Conn, error) {
 	user, extMetadata := strings.CutSuffix(key, extMetadataSuffix)
 	user, foundRows := strings.CutSuffix(user, foundRowsSuffix)
 	if b.Credentials == nil {
-		return nil, errors.New("rdsmux/proxy: Backend.Credentials is not set; say which database account serves each client user")
+		return nil, errors.New("proxy: Backend.Credentials is not set; say which database account serves each client user")
 	}
 	prov, err := b.Credentials(user)
 	if err != nil {
@@ -126,7 +136,7 @@ func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
 	}
 	var hooks connHooks // of the connection that succeeded
 	cc, err := iamauth.Connect(ctx, prov, func(ctx context.Context, cred iamauth.Credential) (*wire.ClientConn, error) {
-		cc, h, err := b.connect(ctx, cred, caps)
+		cc, h, err := b.connect(ctx, cred, caps, addr)
 		if err == nil {
 			hooks = h
 		}
@@ -138,6 +148,12 @@ func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
 	b.noteServer(cc.Handshake())
 	be := newBackendConn(cc, b.StatementCacheSize)
 	be.untrack, be.reader = hooks.untrack, hooks.reader
+	if be.ident, err = pool.ReadIdentity(ctx, be); err != nil {
+		_ = be.Close()
+		return nil, err
+	}
+	there := cc.NetConn().RemoteAddr().String()
+	be.redial = func(ctx context.Context) (pool.Conn, error) { return b.dial(ctx, key, there) }
 	return be, nil
 }
 
@@ -151,8 +167,9 @@ type connHooks struct {
 	reader *readerSlot
 }
 
-// connect dials and authenticates one connection with cred.
-func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wire.Capability) (cc *wire.ClientConn, hooks connHooks, err error) {
+// connect dials and authenticates one connection with cred, to addr when
+// it is not "" (see dial).
+func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wire.Capability, addr string) (cc *wire.ClientConn, hooks connHooks, err error) {
 	cfg := &wire.ClientConfig{
 		User:                   cred.User,
 		Password:               cred.Password,
@@ -164,13 +181,13 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 		Attrs:                  []wire.Attr{{Key: "program_name", Value: "rdsmux"}},
 	}
 	if cred.Cleartext && b.TLSConfig == nil {
-		return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: credentials from %s must be sent in clear text (an IAM token); set Backend.TLSConfig so they travel over TLS", cred.Source)
+		return nil, connHooks{}, fmt.Errorf("proxy: credentials from %s must be sent in clear text (an IAM token); set Backend.TLSConfig so they travel over TLS", cred.Source)
 	}
-	if a, ok := ctx.Value(exactAddrKey{}).(string); ok {
+	if addr != "" {
 		// A control connection to one server: not wherever DialContext
 		// or Failover would go now.
 		var d net.Dialer
-		cc, err := b.handshake(ctx, cfg, d.DialContext, a)
+		cc, err := b.handshake(ctx, cfg, d.DialContext, addr)
 		return cc, connHooks{}, err
 	}
 	if b.Failover != nil {
@@ -192,7 +209,7 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 func (b *Backend) handshake(ctx context.Context, cfg *wire.ClientConfig, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) (*wire.ClientConn, error) {
 	nc, err := dial(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("rdsmux/proxy: dialing %s: %w", addr, err)
+		return nil, fmt.Errorf("proxy: dialing %s: %w", addr, err)
 	}
 	return b.handshakeOn(ctx, cfg, nc, addr)
 }
@@ -264,10 +281,10 @@ func (b *Backend) handshakeConfirmed(ctx context.Context, cfg *wire.ClientConfig
 	}
 	_ = cc.Close()
 	if !errors.Is(err, failover.ErrWrongRole) {
-		return nil, false, fmt.Errorf("rdsmux/proxy: checking the role of %s: %w", h.Addr, err)
+		return nil, false, fmt.Errorf("proxy: checking the role of %s: %w", h.Addr, err)
 	}
 	if werr := d.Backoff(ctx); werr != nil {
-		return nil, false, fmt.Errorf("rdsmux/proxy: waiting for a %s: %w (last tried: %w)", d.Role(), werr, err)
+		return nil, false, fmt.Errorf("proxy: waiting for a %s: %w (last tried: %w)", d.Role(), werr, err)
 	}
 	return nil, true, nil
 }
@@ -283,8 +300,3 @@ func markAccessDenied(err error) error {
 	}
 	return err
 }
-
-// exactAddrKey is the context key under which the Server asks Backend.Dial
-// (through pool.DialControl) for a connection to one server address, the
-// one a statement to KILL runs on, bypassing DialContext and Failover.
-type exactAddrKey struct{}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/proxy"
 	"github.com/rdsmux/rdsmux/proxy/wire"
@@ -25,9 +27,7 @@ func TestWrongPasswordRejected(t *testing.T) {
 		must(t, err)
 		err = db.Ping()
 		db.Close()
-		if mysqlErr(err) != 1045 {
-			t.Errorf("user %q password %q: err = %v, want 1045 access denied", tc.user, tc.pass, err)
-		}
+		assert.EqualValues(t, 1045, mysqlErr(err), "user %q password %q: err = %v, want 1045 access denied", tc.user, tc.pass, err)
 	}
 	// The listener counts a refused client after sending it the error:
 	// give the count a moment to land.
@@ -74,12 +74,8 @@ func TestBorrowTimeout(t *testing.T) {
 	_, err = a.ExecContext(ctx, "COMMIT")
 	must(t, err)
 	// Same client connection, now served.
-	if n := queryInt(t, b, "SELECT 7"); n != 7 {
-		t.Fatal(n)
-	}
-	if st := e.srv.Stats(); st.BorrowTimeouts != 1 {
-		t.Errorf("BorrowTimeouts = %d", st.BorrowTimeouts)
-	}
+	require.EqualValues(t, 7, queryInt(t, b, "SELECT 7"))
+	assert.EqualValues(t, 1, e.srv.Stats().BorrowTimeouts, "BorrowTimeouts")
 }
 
 // TestClientDisconnectMidTransaction: the transaction of a client that
@@ -95,12 +91,8 @@ func TestClientDisconnectMidTransaction(t *testing.T) {
 	}
 	cc.NetConn().Close() // no COM_QUIT: the client just goes away
 	db := e.open(t, "")
-	if n := queryInt(t, db, "SELECT @@in_transaction"); n != 0 {
-		t.Fatal("the next client runs inside the vanished client's transaction")
-	}
-	if n := queryInt(t, db, "SELECT COUNT(*) FROM auto WHERE who = 'vanished'"); n != 0 {
-		t.Fatal("the vanished client's insert was committed")
-	}
+	require.EqualValues(t, 0, queryInt(t, db, "SELECT @@in_transaction"), "the next client runs inside the vanished client's transaction")
+	require.EqualValues(t, 0, queryInt(t, db, "SELECT COUNT(*) FROM auto WHERE who = 'vanished'"), "the vanished client's insert was committed")
 	if st := e.srv.Stats().Pool; st.Rollbacks < 1 {
 		t.Errorf("Rollbacks = %d", st.Rollbacks)
 	}
@@ -133,16 +125,10 @@ func TestBackendKilledMidQuery(t *testing.T) {
 	_, err := root.Exec("KILL ?", id)
 	must(t, err)
 	err = <-errc
-	if err == nil {
-		t.Fatal("the killed query succeeded")
-	}
+	require.Error(t, err, "the killed query succeeded")
 	t.Logf("client got: %v", err)
-	if n := queryInt(t, c, "SELECT 5"); n != 5 {
-		t.Fatal(n)
-	}
-	if n := queryInt(t, db, "SELECT COUNT(*) FROM users"); n != 3 {
-		t.Fatal(n)
-	}
+	require.EqualValues(t, 5, queryInt(t, c, "SELECT 5"))
+	require.EqualValues(t, 3, queryInt(t, db, "SELECT COUNT(*) FROM users"))
 }
 
 // TestBackendDiesMidResult: the backend's TCP connection is cut while a
@@ -160,9 +146,7 @@ func TestBackendCrashMidQuery(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	db.Kill()
 	err := <-errc
-	if err == nil {
-		t.Fatal("query succeeded on a killed server")
-	}
+	require.Error(t, err, "query succeeded on a killed server")
 	t.Logf("client got: %v", err)
 	db.Restart(t)
 	// The same client connection is served again by a fresh backend.
@@ -188,9 +172,7 @@ func TestRequireTLS(t *testing.T) {
 	must(t, err)
 	err = db.Ping()
 	db.Close()
-	if mysqlErr(err) != wire.ErSecureTransportNeeded {
-		t.Fatalf("plaintext client: err = %v, want %d", err, wire.ErSecureTransportNeeded)
-	}
+	require.EqualValues(t, wire.ErSecureTransportNeeded, mysqlErr(err), "plaintext client: err = %v, want %d", err, wire.ErSecureTransportNeeded)
 	registerTLS(t, "rdsmux-test", e.tls)
 	sdb := e.open(t, "tls=rdsmux-test")
 	var cipher string
@@ -200,9 +182,7 @@ func TestRequireTLS(t *testing.T) {
 		t.Fatal(name)
 	}
 	_ = cipher
-	if st := e.srv.Stats(); st.ClientConnectionsRefusedNoTLS != 1 {
-		t.Errorf("ClientConnectionsRefusedNoTLS = %d", st.ClientConnectionsRefusedNoTLS)
-	}
+	assert.EqualValues(t, 1, e.srv.Stats().ClientConnectionsRefusedNoTLS, "ClientConnectionsRefusedNoTLS")
 }
 
 func TestMaxClientConnections(t *testing.T) {
@@ -214,9 +194,7 @@ func TestMaxClientConnections(t *testing.T) {
 	must(t, err)
 	defer extra.Close()
 	err = extra.Ping()
-	if mysqlErr(err) != wire.ErConCountError {
-		t.Fatalf("third client: err = %v, want 1040", err)
-	}
+	require.EqualValues(t, wire.ErConCountError, mysqlErr(err), "third client: err = %v, want 1040", err)
 	a.Close()
 	db.SetMaxIdleConns(0) // let a's connection go
 	// Once a client leaves, a new one gets in.
@@ -227,26 +205,20 @@ func TestMaxClientConnections(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if perr != nil {
-		t.Fatalf("after a client left: %v", perr)
-	}
+	require.NoError(t, perr, "after a client left")
 }
 
 func TestIdleClientTimeout(t *testing.T) {
 	e := startEnv(t, withServer(func(s *proxy.Server) { s.IdleClientTimeout = 200 * time.Millisecond }))
 	cc := dialWire(t, e.addr, appUser, appPass)
 	ctx := ctxT(t)
-	if err := cc.Ping(ctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cc.Ping(ctx))
 	// Wait for the listener to close the idle client: the read sees EOF.
 	_ = cc.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := cc.ReadPacket(); err == nil {
 		t.Fatal("the idle client was not closed")
 	}
-	if st := e.srv.Stats(); st.ClientConnectionsIdleTimeout != 1 {
-		t.Errorf("ClientConnectionsIdleTimeout = %d", st.ClientConnectionsIdleTimeout)
-	}
+	assert.EqualValues(t, 1, e.srv.Stats().ClientConnectionsIdleTimeout, "ClientConnectionsIdleTimeout")
 }
 
 // TestMalformedAndOversizedPackets: a client that breaks the protocol is
@@ -268,18 +240,12 @@ func TestMalformedAndOversizedPackets(t *testing.T) {
 	must(t, err)
 	defer big.Close()
 	_, err = big.Exec("SELECT '" + strings.Repeat("x", 2<<20) + "'")
-	if err == nil {
-		t.Fatal("oversized query succeeded")
-	}
+	require.Error(t, err, "oversized query succeeded")
 	t.Logf("oversized packet: %v", err)
 
-	if n := queryInt(t, other, "SELECT 11"); n != 11 {
-		t.Fatal(n)
-	}
+	require.EqualValues(t, 11, queryInt(t, other, "SELECT 11"))
 	_ = ctx
-	if st := e.srv.Stats(); st.ProtocolErrors != 2 {
-		t.Errorf("ProtocolErrors = %d, want 2", st.ProtocolErrors)
-	}
+	assert.EqualValues(t, 2, e.srv.Stats().ProtocolErrors, "ProtocolErrors")
 }
 
 // TestShutdownDrains: Shutdown closes idle clients at once and lets a

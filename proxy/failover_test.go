@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/failover"
 	"github.com/rdsmux/rdsmux/internal/faultnet"
@@ -73,9 +74,7 @@ func TestFailoverCutsStatementsOnTheFormerWriter(t *testing.T) {
 	b.Promote(t)
 	select {
 	case err := <-stmtDone:
-		if mysqlErr(err) != proxy.ErLostBackend {
-			t.Fatalf("the statement on the former writer: err = %v, want error %d", err, proxy.ErLostBackend)
-		}
+		require.EqualValues(t, proxy.ErLostBackend, mysqlErr(err), "the statement on the former writer: err = %v, want error %d", err, proxy.ErLostBackend)
 	case <-time.After(20 * time.Second):
 		t.Fatal("the statement on the blackholed former writer was not cut after the failover")
 	}
@@ -83,9 +82,7 @@ func TestFailoverCutsStatementsOnTheFormerWriter(t *testing.T) {
 		t.Errorf("the monitor aborted no connection to the former writer: %+v", st)
 	}
 	var port int
-	if err := client.QueryRowContext(ctx, "SELECT @@port").Scan(&port); err != nil {
-		t.Fatalf("the next statement: %v", err)
-	}
+	require.NoError(t, client.QueryRowContext(ctx, "SELECT @@port").Scan(&port), "the next statement")
 	if port != b.Port() {
 		t.Fatalf("the next statement ran on port %d, want the new writer's %d", port, b.Port())
 	}

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/rdsmux/rdsmux/fleet"
 	"github.com/rdsmux/rdsmux/internal/redistest"
 )
@@ -16,16 +18,12 @@ import (
 func TestVanishKillCountsInFleetBudget(t *testing.T) {
 	r := redistest.Start(t)
 	m, err := fleet.New(fleet.Config{URL: r.URL(), Name: "vanish"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	e := startEnv(t, withBackends(2), withBorrowTimeout(60*time.Second), func(c *envConfig) { c.budget = m })
 	db := e.open(t, "")
 	root := e.db.DB(t)
 	c := e.conn(t, db)
-	if err := startCancelled(t, root, c, "SELECT SLEEP(60) FROM users WHERE id = 1 /* vanish-fleet */", "vanish-fleet"); err == nil {
-		t.Fatal("the cancelled statement succeeded")
-	}
+	require.Error(t, startCancelled(t, root, c, "SELECT SLEEP(60) FROM users WHERE id = 1 /* vanish-fleet */", "vanish-fleet"), "the cancelled statement succeeded")
 	waitFor(t, "the server no longer runs the statement", 20*time.Second, func() bool { return !running(t, root, "vanish-fleet") })
 	waitFor(t, "the listener counts the kill", 10*time.Second, func() bool { return e.srv.Stats().VanishedStatementsKilled == 1 })
 	if got := e.db.ConnectionsOf(t, appUser); got > 2 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 	"github.com/rdsmux/rdsmux/pool"
@@ -117,16 +118,12 @@ func startEnv(t testing.TB, opts ...envOption) *env {
 		Logger:                  testLogger(t),
 		Budget:                  cfg.budget,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	srv := &proxy.Server{Pool: p, Users: users, Backend: backend, Logger: testLogger(t)}
 	e := &env{db: db, pool: p, srv: srv}
 	if cfg.tls {
 		certs, err := mariadbtest.GenerateCerts()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		srv.TLSConfig = certs.ServerConfig()
 		e.tls = certs.ClientConfig()
 	}
@@ -134,9 +131,7 @@ func startEnv(t testing.TB, opts ...envOption) *env {
 		cfg.server(srv)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	e.addr = ln.Addr().String()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }() // ends with Close below
@@ -180,9 +175,7 @@ func (e *env) dsn(user, pass, params string) string {
 func (e *env) open(t testing.TB, params string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("mysql", e.dsn(appUser, appPass, params))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -191,9 +184,7 @@ func (e *env) open(t testing.TB, params string) *sql.DB {
 func (e *env) conn(t testing.TB, db *sql.DB) *sql.Conn {
 	t.Helper()
 	c, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -233,17 +224,13 @@ func queryInt(t testing.TB, q interface {
 }, query string, args ...any) int64 {
 	t.Helper()
 	var n sql.NullInt64
-	if err := q.QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
+	require.NoError(t, q.QueryRowContext(context.Background(), query, args...).Scan(&n), query)
 	return n.Int64
 }
 
 func must(t testing.TB, err error) {
 	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 }
 
 // dialWire connects to the listener with the wire package's client.
@@ -252,9 +239,7 @@ func dialWire(t testing.TB, addr, user, pass string) *wire.ClientConn {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cc, err := wire.Dial(ctx, addr, &wire.ClientConfig{User: user, Password: pass, Database: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { cc.Close() })
 	return cc
 }

@@ -91,7 +91,7 @@ func (b *Backend) ReadServerInfo(ctx context.Context) (*ServerInfo, error) {
 		nc, err = d.DialContext(ctx, "tcp", b.Addr)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("rdsmux/proxy: reading the database's handshake: dialing %s: %w", addr, err)
+		return nil, fmt.Errorf("proxy: reading the database's handshake: dialing %s: %w", addr, err)
 	}
 	defer nc.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -101,11 +101,11 @@ func (b *Backend) ReadServerInfo(ctx context.Context) (*ServerInfo, error) {
 	c.SetMaxPacketSize(wire.MaxHandshakePacketSize)
 	p, err := c.ReadPacket()
 	if err != nil {
-		return nil, fmt.Errorf("rdsmux/proxy: reading the handshake of %s: %w", addr, err)
+		return nil, fmt.Errorf("proxy: reading the handshake of %s: %w", addr, err)
 	}
 	hs, err := wire.ParseHandshake(p)
 	if err != nil {
-		return nil, fmt.Errorf("rdsmux/proxy: the handshake of %s: %w", addr, err)
+		return nil, fmt.Errorf("proxy: the handshake of %s: %w", addr, err)
 	}
 	b.noteServer(hs)
 	return b.ServerInfo(), nil
@@ -170,10 +170,10 @@ func (s *Server) readServerInfo() {
 	defer cancel()
 	info, err := s.Backend.ReadServerInfo(ctx)
 	if err != nil {
-		s.log.Warn("rdsmux/proxy: could not read the database's version; announcing the default until a backend connection opens", "err", err)
+		s.log.Warn("proxy: could not read the database's version; announcing the default until a backend connection opens", "err", err)
 		return
 	}
-	s.log.Info("rdsmux/proxy: announcing the database's version", "version", info.Version)
+	s.log.Info("proxy: announcing the database's version", "version", info.Version)
 }
 
 // infoHolder returns b's ServerInfo holder.

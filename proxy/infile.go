@@ -24,7 +24,7 @@ import (
 // short because its client went away (or broke the protocol) mid-file: the
 // statement cannot be ended cleanly, so the backend is closed (the server
 // then rolls the statement back) instead of being reused.
-var errInfileAborted = errors.New("rdsmux/proxy: the client stopped sending its LOCAL INFILE file")
+var errInfileAborted = errors.New("proxy: the client stopped sending its LOCAL INFILE file")
 
 // localInfileAllowed reports whether the client may be asked for a file.
 func (c *clientConn) localInfileAllowed() bool {

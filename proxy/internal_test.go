@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/rdsmux/rdsmux/iamauth"
 
 	"github.com/rdsmux/rdsmux/proxy/wire"
@@ -13,9 +16,7 @@ import (
 
 func TestParamTypes(t *testing.T) {
 	e := &wire.StmtExecute{StatementID: 7, Iterations: 1}
-	if err := wire.BindParams(e, []any{int64(1), "x", nil}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, wire.BindParams(e, []any{int64(1), "x", nil}))
 	p := wire.AppendStmtExecute(nil, e)
 	types, err := paramTypes(p, 3)
 	if err != nil || !bytes.Equal(types, e.ParamTypes) {
@@ -101,9 +102,7 @@ func TestMarkAccessDenied(t *testing.T) {
 		{errors.New("connection refused"), false},
 	} {
 		got := markAccessDenied(tc.err)
-		if iamauth.IsAccessDenied(got) != tc.want {
-			t.Errorf("markAccessDenied(%v): IsAccessDenied = %v, want %v", tc.err, !tc.want, tc.want)
-		}
+		assert.EqualValues(t, tc.want, iamauth.IsAccessDenied(got), "markAccessDenied(%v): IsAccessDenied = %v, want %v", tc.err, !tc.want, tc.want)
 		var e *wire.Error
 		if tc.want && (!errors.As(got, &e) || e.Code != wire.ErAccessDenied) {
 			t.Errorf("markAccessDenied(%v) = %v: the *wire.Error is lost", tc.err, got)

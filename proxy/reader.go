@@ -180,7 +180,7 @@ func (b *Backend) connectReader(ctx context.Context, cfg *wire.ClientConfig) (*w
 				b.readers.fail(h.Addr)
 				d.Monitor().ReportFailure(h.Addr, err)
 				if werr := d.Backoff(ctx); werr != nil {
-					return nil, connHooks{}, fmt.Errorf("rdsmux/proxy: dialing the reader %s: %w (and the wait for another ended: %w)", h.Addr, err, werr)
+					return nil, connHooks{}, fmt.Errorf("proxy: dialing the reader %s: %w (and the wait for another ended: %w)", h.Addr, err, werr)
 				}
 				continue
 			}

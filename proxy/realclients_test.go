@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // realClient is a client library the project did not write, driven by a
@@ -45,9 +47,7 @@ func (d errDetail) code() string { return strings.TrimSuffix(fmt.Sprint(d.Code),
 func realClients(t testing.TB) []realClient {
 	t.Helper()
 	dir, err := filepath.Abs(filepath.Join("testdata", "clients"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	need := func(path, pkg string) {
 		t.Helper()
 		if _, err := os.Stat(path); err != nil {
@@ -72,9 +72,7 @@ func realClients(t testing.TB) []realClient {
 		t.Fatalf("DBD::MariaDB is missing (%v: %s): install it with scripts/install-deps.sh (libdbd-mariadb-perl)", err, out)
 	}
 	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is missing (%v): install it with scripts/install-deps.sh (nodejs)", err)
-	}
+	require.NoError(t, err, "node is missing: install it with scripts/install-deps.sh (nodejs)")
 	need(filepath.Join(dir, "node", "node_modules", "mysql2"), "npm ci in proxy/testdata/clients/node")
 	return []realClient{
 		{"pymysql", []string{"/usr/bin/python3", filepath.Join(dir, "python", "matrix.py"), "pymysql"}},

@@ -187,9 +187,9 @@ func (c *clientConn) acquireFor(sql string, r *pinning.Result) (b *pool.Backend,
 			c.srv.counts.backendErrors.Add(1)
 		}
 		if backendAuthRefused(aerr) {
-			c.srv.log.Warn("rdsmux/proxy: the database refused the backend credentials for a client user", "client", c.id, "user", c.user, "err", aerr)
+			c.srv.log.Warn("proxy: the database refused the backend credentials for a client user", "client", c.id, "user", c.user, "err", aerr)
 		} else {
-			c.srv.log.Debug("rdsmux/proxy: no backend for a client command", "client", c.id, "user", c.user, "err", aerr)
+			c.srv.log.Debug("proxy: no backend for a client command", "client", c.id, "user", c.user, "err", aerr)
 		}
 		return nil, nil, false, c.writeErr(e)
 	}
@@ -253,7 +253,7 @@ func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result,
 		// as a server crash would, rather than let the client go on
 		// without it.
 		c.srv.counts.backendErrors.Add(1)
-		c.srv.log.Warn("rdsmux/proxy: backend connection failed after a client command; closing the client, whose session state was on it", "client", c.id, "user", c.user)
+		c.srv.log.Warn("proxy: backend connection failed after a client command; closing the client, whose session state was on it", "client", c.id, "user", c.user)
 		_ = c.sc.Flush()
 		return errCloseClient
 	}
@@ -267,7 +267,7 @@ func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result,
 	if o.beErr != nil {
 		c.status = wire.StatusAutocommit
 		c.srv.counts.backendErrors.Add(1)
-		c.srv.log.Warn("rdsmux/proxy: backend connection failed during a client command", "client", c.id, "user", c.user, "err", o.beErr)
+		c.srv.log.Warn("proxy: backend connection failed during a client command", "client", c.id, "user", c.user, "err", o.beErr)
 		if err := c.writeErr(lostBackend(o.beErr)); err != nil {
 			return err
 		}
@@ -306,7 +306,7 @@ func (c *clientConn) finishVanished(b *pool.Backend, be *BackendConn) error {
 }
 
 // errClientVanished marks a backend whose client went away mid-command.
-var errClientVanished = errors.New("rdsmux/proxy: the client went away during the command")
+var errClientVanished = errors.New("proxy: the client went away during the command")
 
 // failBefore ends a command that failed on b before its packet was relayed
 // (the LAST_INSERT_ID sync, a backend prepare): err is a server error (the

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rdsmux/rdsmux/backoff"
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool"
 	"github.com/rdsmux/rdsmux/proxy/wire"
@@ -33,7 +34,7 @@ const ClientCapabilities = wire.DefaultServerCapabilities &^
 	(wire.ClientSessionTrack | wire.ClientIgnoreSpace)
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
-var ErrServerClosed = errors.New("rdsmux/proxy: server closed")
+var ErrServerClosed = errors.New("proxy: server closed")
 
 // Server is the MySQL-protocol listener: it accepts client connections,
 // authenticates them against Users, and serves each client's commands on
@@ -65,7 +66,7 @@ type Server struct {
 	// 0 means no cap.
 	MaxClientConnections int
 	// IdleClientTimeout closes a client connection that sent no command
-	// for this long. 0 means DefaultIdleClientTimeout (1800 s); negative,
+	// for this long. 0 means DefaultIdleClientTimeout; negative,
 	// never.
 	IdleClientTimeout time.Duration
 	// HandshakeTimeout bounds a client's handshake and authentication. 0
@@ -137,11 +138,11 @@ func (s *Server) init() error {
 	s.initOnce.Do(func() {
 		switch {
 		case s.Pool == nil:
-			s.initErr = errors.New("rdsmux/proxy: Server.Pool is required")
+			s.initErr = errors.New("proxy: Server.Pool is required")
 		case s.Users == nil:
-			s.initErr = errors.New("rdsmux/proxy: Server.Users is required")
+			s.initErr = errors.New("proxy: Server.Users is required")
 		case s.RequireTLS && s.TLSConfig == nil:
-			s.initErr = errors.New("rdsmux/proxy: Server.RequireTLS needs Server.TLSConfig")
+			s.initErr = errors.New("proxy: Server.RequireTLS needs Server.TLSConfig")
 		}
 		s.classifier = s.Classifier
 		if s.classifier == nil {
@@ -203,7 +204,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		ln.Close()
 	}()
-	var backoff time.Duration
+	failures := 0 // accept failures in a row
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -211,14 +212,15 @@ func (s *Server) Serve(ln net.Listener) error {
 				return ErrServerClosed
 			}
 			if isTemporaryAccept(err) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("rdsmux/proxy: accept failed; retrying", "err", err, "backoff", backoff)
-				time.Sleep(backoff)
+				d := backoff.Delay(failures, acceptRetryMin, acceptRetryMax)
+				failures++
+				s.log.Warn("proxy: accept failed; retrying", "err", err, "backoff", d)
+				_ = backoff.Sleep(s.ctx, d) // Close cancels s.ctx; the next Accept then fails
 				continue
 			}
-			return fmt.Errorf("rdsmux/proxy: accepting client connections: %w", err)
+			return fmt.Errorf("proxy: accepting client connections: %w", err)
 		}
-		backoff = 0
+		failures = 0
 		s.counts.received.Add(1)
 		if !s.admit() {
 			s.counts.refusedCap.Add(1)
@@ -294,6 +296,13 @@ func (s *Server) removeClient(c *clientConn) {
 }
 
 func (s *Server) isDraining() bool { return s.draining.Load() }
+
+// Pauses between accept attempts after a temporary failure (out of file
+// descriptors, say): doubling from acceptRetryMin up to acceptRetryMax.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+)
 
 // shutdownPoll is how often Shutdown checks whether the clients are gone.
 const shutdownPoll = 10 * time.Millisecond
@@ -378,7 +387,7 @@ func (s *Server) authorize(ctx context.Context, r *wire.HandshakeResponse) error
 		var e *wire.Error
 		switch {
 		case backendAuthRefused(err):
-			s.log.Warn("rdsmux/proxy: the database refused the backend credentials for a client user", "user", r.User, "err", err)
+			s.log.Warn("proxy: the database refused the backend credentials for a client user", "user", r.User, "err", err)
 			return errBackendAuth
 		case errors.As(err, &e):
 			return e // Unknown database, access denied to it

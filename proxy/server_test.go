@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestGoSQLDriver(t *testing.T) {
@@ -16,9 +19,7 @@ func TestGoSQLDriver(t *testing.T) {
 			db := e.open(t, params)
 			var name string
 			must(t, db.QueryRow("SELECT name FROM users WHERE id = ?", 2).Scan(&name))
-			if name != "bob" {
-				t.Fatalf("name %q", name)
-			}
+			require.EqualValues(t, "bob", name, "name")
 			rows, err := db.Query("SELECT id, name FROM users ORDER BY id")
 			must(t, err)
 			var got []string
@@ -134,9 +135,7 @@ func TestLastInsertIDUnderConcurrency(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if st := e.srv.Stats().Pool; st.DatabaseConnectionsCurrentlySessionPinned != 0 {
-		t.Errorf("%d sessions pinned by LAST_INSERT_ID()", st.DatabaseConnectionsCurrentlySessionPinned)
-	}
+	assert.EqualValues(t, 0, e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned, "DatabaseConnectionsCurrentlySessionPinned")
 }
 
 // TestStateIsolation: what one client leaves on a backend (a user
@@ -169,17 +168,11 @@ func TestStateIsolation(t *testing.T) {
 		if _, err := c.ExecContext(ctx, "SELECT * FROM tmp_a"); mysqlErr(err) != 1146 {
 			t.Errorf("%s: another client sees the temporary table (err %v)", when, err)
 		}
-		if n := queryInt(t, c, "SELECT COUNT(*) FROM auto WHERE who = 'uncommitted'"); n != 0 {
-			t.Errorf("%s: another client sees an uncommitted row", when)
-		}
-		if n := queryInt(t, c, "SELECT @@in_transaction"); n != 0 {
-			t.Errorf("%s: another client starts inside a transaction", when)
-		}
+		assert.EqualValues(t, 0, queryInt(t, c, "SELECT COUNT(*) FROM auto WHERE who = 'uncommitted'"), "%s: another client sees an uncommitted row", when)
+		assert.EqualValues(t, 0, queryInt(t, c, "SELECT @@in_transaction"), "%s: another client starts inside a transaction", when)
 	}
 	check(b, "while the first client is connected")
-	if n := queryInt(t, b, "SELECT GET_LOCK('iso_lock', 0)"); n != 0 {
-		t.Errorf("another client got the first client's named lock")
-	}
+	assert.EqualValues(t, 0, queryInt(t, b, "SELECT GET_LOCK('iso_lock', 0)"), "another client got the first client's named lock")
 	must(t, a.Close())
 	must(t, adb.Close()) // COM_QUIT
 	// The first client's backend was reset when it left: the next clients
@@ -189,9 +182,7 @@ func TestStateIsolation(t *testing.T) {
 		check(c, "after the first client left")
 		c.Close()
 	}
-	if n := queryInt(t, b, "SELECT GET_LOCK('iso_lock', 5)"); n != 1 {
-		t.Errorf("the named lock was not released when its client left")
-	}
+	assert.EqualValues(t, 1, queryInt(t, b, "SELECT GET_LOCK('iso_lock', 5)"), "the named lock was not released when its client left")
 	st := e.srv.Stats().Pool
 	t.Logf("pins: %v resets: %d rollbacks: %d", st.Pins, st.Resets, st.Rollbacks)
 }

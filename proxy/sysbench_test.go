@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 )
 
@@ -25,9 +27,7 @@ type sysbenchRig struct {
 func prepareSysbench(t *testing.T, workload string, tables, rows int) *sysbenchRig {
 	t.Helper()
 	bin, err := exec.LookPath("sysbench")
-	if err != nil {
-		t.Fatalf("sysbench is not installed (%v): apt-get install sysbench", err)
-	}
+	require.NoError(t, err, "sysbench is not installed: apt-get install sysbench")
 	r := &sysbenchRig{bin: bin, db: startPrivateDB(t)}
 	r.e = startEnv(t, withDB(r.db), withBackends(4))
 	r.common = []string{workload, "--db-driver=mysql", "--mysql-user=" + appUser, "--mysql-password=" + appPass,
@@ -58,9 +58,7 @@ func TestSysbenchPointSelect(t *testing.T) {
 			"--db-ps-mode="+tc.ps, "run")...)
 		start := time.Now()
 		out, err := run.CombinedOutput()
-		if err != nil {
-			t.Fatalf("sysbench run %s: %v\n%s", ps, err, out)
-		}
+		require.NoError(t, err, "sysbench run %s: %v\n%s", ps, err, out)
 		s := string(out)
 		if !strings.Contains(s, "ignored errors:                      0") && !strings.Contains(s, "ignored errors: 0") {
 			t.Errorf("%s: errors in\n%s", ps, s)
@@ -95,9 +93,7 @@ func TestSysbenchReadWrite(t *testing.T) {
 		run := exec.Command(bin, append(common, "--mysql-host="+lhost, "--mysql-port="+lport, "--threads=8", "--time=2",
 			"--db-ps-mode="+ps, "run")...)
 		out, err := run.CombinedOutput()
-		if err != nil {
-			t.Fatalf("sysbench oltp_read_write ps-mode=%s through the listener: %v\n%s", ps, err, out)
-		}
+		require.NoError(t, err, "sysbench oltp_read_write ps-mode=%s through the listener: %v\n%s", ps, err, out)
 		s := string(out)
 		m := regexp.MustCompile(`ignored errors:\s+(\d+)`).FindStringSubmatch(s)
 		if m == nil {

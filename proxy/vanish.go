@@ -1,10 +1,7 @@
 package proxy
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -24,8 +21,9 @@ import (
 //   - a client waiting for a backend stops waiting;
 //   - a client whose statement runs on a backend has that relay cut; before
 //     the backend's pool slot is freed, the statement is stopped on the
-//     server with KILL QUERY (over a control connection of the partition's
-//     account, outside the pool), and the backend is closed, not reused.
+//     server with KILL QUERY (the pool's Killer, over a control connection
+//     of the partition's account to the same server, outside the pool),
+//     and the backend is closed, not reused.
 //
 // A client that vanishes without a FIN (a host that lost power) is not seen
 // this way; TCP keepalive and IdleClientTimeout remain the bound there.
@@ -35,30 +33,31 @@ import (
 // before its client is checked, so quick commands cost nothing.
 const vanishCheckInterval = 200 * time.Millisecond
 
-// Bounds of the control connections used for KILL QUERY.
-const (
-	killTimeout     = 5 * time.Second
-	killIdleTimeout = time.Minute
-)
-
 // watcher is the Server's goroutine that finds vanished clients, and the
-// control connections it and the clients use to stop their statements.
+// Killer it and the clients use to stop their statements.
 type watcher struct {
 	once sync.Once     // starts run
 	stop chan struct{} // closed by stopWatch
 	done chan struct{} // closed when run returns
 
-	// killMu guards controls, and is held while a KILL is sent: KILLs go
-	// one at a time (they are rare).
-	killMu   sync.Mutex
-	controls map[string]*controlConn // by partition key and server address
+	killOnce sync.Once    // creates killer
+	killer   *pool.Killer // set by killOnce
 }
 
-// controlConn is an unpooled backend connection for KILL QUERY.
-type controlConn struct {
-	be   *BackendConn
-	conn pool.Conn // as DialControl returned it; closing it frees its slot of a fleet budget
-	used time.Time
+// killer returns the Server's Killer, creating it on first use.
+func (s *Server) killer() *pool.Killer {
+	w := &s.watch
+	w.killOnce.Do(func() { w.killer = pool.NewKiller(s.Pool, pool.KillerConfig{ErrorNumber: wireErrorNumber}) })
+	return w.killer
+}
+
+// wireErrorNumber is the killer's KillerConfig.ErrorNumber.
+func wireErrorNumber(err error) (uint16, bool) {
+	var e *wire.Error
+	if errors.As(err, &e) {
+		return e.Code, true
+	}
+	return 0, false
 }
 
 // startWatch starts the watcher once, for Serve.
@@ -84,12 +83,7 @@ func (s *Server) stopWatch() {
 		}
 		<-w.done
 	}
-	w.killMu.Lock()
-	for key, cc := range w.controls {
-		_ = cc.conn.Close()
-		delete(w.controls, key)
-	}
-	w.killMu.Unlock()
+	s.killer().Close()
 }
 
 // watchVanished is the watcher goroutine; stopWatch ends it.
@@ -111,7 +105,6 @@ func (s *Server) watchVanished() {
 			}
 		}
 		clear(suspects)
-		s.closeIdleControls(time.Now().Add(-killIdleTimeout))
 	}
 }
 
@@ -154,7 +147,7 @@ func (c *clientConn) vanish() {
 		_ = c.cur.NetConn().SetDeadline(aLongTimeAgo)
 	}
 	c.srv.counts.vanished.Add(1)
-	c.srv.log.Debug("rdsmux/proxy: client went away during a command; stopping it", "client", c.id, "user", c.user)
+	c.srv.log.Debug("proxy: client went away during a command; stopping it", "client", c.id, "user", c.user)
 }
 
 // isVanished reports whether the watcher found c gone.
@@ -169,89 +162,10 @@ func (c *clientConn) isVanished() bool {
 // slot is freed, so that the server never runs more statements than the
 // pool holds connections.
 func (c *clientConn) stopVanished(be *BackendConn) {
-	if err := c.srv.killQuery(c.key, be); err != nil {
-		c.srv.log.Warn("rdsmux/proxy: could not stop the statement of a client that went away; "+
+	if err := c.srv.killer().Kill(c.srv.ctx, c.key, be); err != nil {
+		c.srv.log.Warn("proxy: could not stop the statement of a client that went away; "+
 			"the server ends it when it next writes to the closed connection", "client", c.id, "user", c.user, "err", err)
 		return
 	}
 	c.srv.counts.vanishKills.Add(1)
-}
-
-// erNoSuchThread is ER_NO_SUCH_THREAD: the connection to KILL is gone.
-const erNoSuchThread = 1094
-
-// errKillElsewhere: the control connection reached another server than the
-// statement's backend (a pool whose Dial is not Backend.Dial, and follows
-// the writer); a KILL there could stop an unrelated session with the same
-// connection id, so none is sent.
-var errKillElsewhere = errors.New("rdsmux/proxy: the control connection reached another server than the statement's; not sending KILL QUERY")
-
-// killQuery sends KILL QUERY for the statement running on be, as the
-// partition key's account, over a control connection to the same server
-// address as be: Backend.Dial dials that address itself, not through its
-// DialContext (a failover dialer reaches the current writer, and the
-// statement may run on a former one). It refuses to send the KILL anywhere
-// else.
-func (s *Server) killQuery(key string, be *BackendConn) error {
-	id := be.cc.Handshake().ConnectionID
-	addr := be.cc.NetConn().RemoteAddr().String()
-	slot := key + "\x00" + addr
-	w := &s.watch
-	w.killMu.Lock()
-	defer w.killMu.Unlock()
-	ctx, cancel := context.WithTimeout(s.ctx, killTimeout)
-	defer cancel()
-	cc := w.controls[slot]
-	if cc != nil && !cc.be.IsValid() {
-		_ = cc.conn.Close()
-		delete(w.controls, slot)
-		cc = nil
-	}
-	if cc == nil {
-		conn, err := s.Pool.DialControl(context.WithValue(ctx, exactAddrKey{}, addr), key)
-		if err != nil {
-			return fmt.Errorf("rdsmux/proxy: opening a control connection for KILL QUERY: %w", err)
-		}
-		ctl, ok := pool.Unwrap(conn).(*BackendConn)
-		if !ok {
-			_ = conn.Close()
-			return fmt.Errorf("rdsmux/proxy: misconfigured listener: the pool's Dial must be proxy.Backend.Dial (got %T)", conn)
-		}
-		if got := ctl.cc.NetConn().RemoteAddr().String(); got != addr {
-			_ = conn.Close()
-			return fmt.Errorf("%w (statement on %s, control connection to %s)", errKillElsewhere, addr, got)
-		}
-		if w.controls == nil {
-			w.controls = make(map[string]*controlConn)
-		}
-		cc = &controlConn{be: ctl, conn: conn}
-		w.controls[slot] = cc
-	}
-	cc.used = time.Now()
-	err := cc.be.Exec(ctx, "KILL QUERY "+strconv.FormatUint(uint64(id), 10))
-	var e *wire.Error
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &e) && e.Code == erNoSuchThread:
-		return nil // the connection ended by itself
-	case errors.As(err, &e):
-		return fmt.Errorf("rdsmux/proxy: KILL QUERY %d: %w", id, err)
-	}
-	_ = cc.conn.Close()
-	delete(w.controls, slot)
-	return fmt.Errorf("rdsmux/proxy: KILL QUERY %d: %w", id, err)
-}
-
-// closeIdleControls closes control connections unused since before.
-func (s *Server) closeIdleControls(before time.Time) {
-	w := &s.watch
-	w.killMu.Lock()
-	defer w.killMu.Unlock()
-	for key, cc := range w.controls {
-		if cc.used.Before(before) {
-			_ = cc.conn.Close()
-			delete(w.controls, key)
-		}
-	}
 }

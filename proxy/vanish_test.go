@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // waitFor polls cond until it holds or the deadline passes.
@@ -53,29 +56,21 @@ func TestClientVanishesMidStatement(t *testing.T) {
 	db := e.open(t, "")
 	root := e.db.DB(t)
 	c := e.conn(t, db)
-	if err := startCancelled(t, root, c, "SELECT SLEEP(60) FROM users WHERE id = 1 /* vanish-1 */", "vanish-1"); err == nil {
-		t.Fatal("the cancelled statement succeeded")
-	}
+	require.Error(t, startCancelled(t, root, c, "SELECT SLEEP(60) FROM users WHERE id = 1 /* vanish-1 */", "vanish-1"), "the cancelled statement succeeded")
 	waitFor(t, "the server no longer runs the statement", 20*time.Second, func() bool { return !running(t, root, "vanish-1") })
 	waitFor(t, "the listener counts the kill", 10*time.Second, func() bool { return e.srv.Stats().VanishedStatementsKilled == 1 })
 	st := e.srv.Stats()
-	if st.ClientsVanishedMidCommand != 1 {
-		t.Errorf("ClientsVanishedMidCommand = %d, want 1", st.ClientsVanishedMidCommand)
-	}
+	assert.EqualValues(t, 1, st.ClientsVanishedMidCommand, "ClientsVanishedMidCommand")
 	// The only backend serves the next client long before SLEEP(60)
 	// would have ended.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var n int
 	must(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n))
-	if n != 3 {
-		t.Fatalf("COUNT(*) = %d", n)
-	}
+	require.EqualValues(t, 3, n, "COUNT(*)")
 	// Backends of the app user: the pool's one, plus the control
 	// connection that sent the KILL.
-	if got := e.db.ConnectionsOf(t, appUser); got > 2 {
-		t.Errorf("server sees %d connections of %s, want at most 2 (1 backend + 1 control)", got, appUser)
-	}
+	assert.LessOrEqual(t, e.db.ConnectionsOf(t, appUser), 2, "connections of %s: want at most 1 backend + 1 control", appUser)
 	waitFor(t, "the pool is idle", 10*time.Second, func() bool {
 		p := e.srv.Stats().Pool
 		return p.DatabaseConnectionsCurrentlyBorrowed == 0
@@ -94,18 +89,12 @@ func TestClientVanishesMidTransaction(t *testing.T) {
 	must(t, err)
 	_, err = c.ExecContext(ctx, "INSERT INTO auto (who) VALUES ('vanish-2')")
 	must(t, err)
-	if err := startCancelled(t, root, c, "SELECT SLEEP(60) FROM users WHERE id = 1 /* vanish-2 */", "vanish-2"); err == nil {
-		t.Fatal("the cancelled statement succeeded")
-	}
-	if n := queryInt(t, db, "SELECT COUNT(*) FROM auto WHERE who = 'vanish-2'"); n != 0 {
-		t.Fatal("the vanished client's insert was committed")
-	}
-	if n := queryInt(t, db, "SELECT @@in_transaction"); n != 0 {
-		t.Fatal("the next client runs inside the vanished client's transaction")
-	}
-	if st := e.srv.Stats(); st.ClientsVanishedMidCommand != 1 || st.VanishedStatementsKilled != 1 {
-		t.Errorf("vanished %d, killed %d; want 1 and 1", st.ClientsVanishedMidCommand, st.VanishedStatementsKilled)
-	}
+	require.Error(t, startCancelled(t, root, c, "SELECT SLEEP(60) FROM users WHERE id = 1 /* vanish-2 */", "vanish-2"), "the cancelled statement succeeded")
+	require.EqualValues(t, 0, queryInt(t, db, "SELECT COUNT(*) FROM auto WHERE who = 'vanish-2'"), "the vanished client's insert was committed")
+	require.EqualValues(t, 0, queryInt(t, db, "SELECT @@in_transaction"), "the next client runs inside the vanished client's transaction")
+	st := e.srv.Stats()
+	assert.EqualValues(t, 1, st.ClientsVanishedMidCommand, "ClientsVanishedMidCommand")
+	assert.EqualValues(t, 1, st.VanishedStatementsKilled, "VanishedStatementsKilled")
 }
 
 // TestClientVanishesWhileWaiting: a client that goes away while it waits
@@ -130,16 +119,10 @@ func TestClientVanishesWhileWaiting(t *testing.T) {
 	}()
 	waitFor(t, "the waiter waits for a backend", 20*time.Second, func() bool { return e.srv.Stats().Pool.WaitingNow == 1 })
 	cancel()
-	if err := <-errc; err == nil {
-		t.Fatal("the cancelled statement succeeded")
-	}
+	require.Error(t, <-errc, "the cancelled statement succeeded")
 	waitFor(t, "the waiter stops waiting", 20*time.Second, func() bool { return e.srv.Stats().Pool.WaitingNow == 0 })
-	if st := e.srv.Stats(); st.ClientsVanishedMidCommand != 1 {
-		t.Errorf("ClientsVanishedMidCommand = %d, want 1", st.ClientsVanishedMidCommand)
-	}
+	assert.EqualValues(t, 1, e.srv.Stats().ClientsVanishedMidCommand, "ClientsVanishedMidCommand")
 	_, err = holder.ExecContext(ctx, "COMMIT")
 	must(t, err)
-	if n := queryInt(t, db, "SELECT COUNT(*) FROM auto WHERE who = 'vanish-3'"); n != 0 {
-		t.Fatal("the vanished client's statement ran after all")
-	}
+	require.EqualValues(t, 0, queryInt(t, db, "SELECT COUNT(*) FROM auto WHERE who = 'vanish-3'"), "the vanished client's statement ran after all")
 }

@@ -3,10 +3,11 @@ package reliability
 // A connection id names a session only on its own server. After a writer
 // change, a KILL QUERY for a statement still running on the former writer
 // must not go to the new writer, where the same id can name an unrelated
-// session: the listener's vanished-client watcher sends it only over a
-// control connection to the statement's server address (proxy/vanish.go),
-// and the driver's killer only to a server with the statement's identity
-// (killer.go; TestCancelKillsOnlyOnTheStatementsServer in the root package).
+// session: the pool's Killer (pool/kill.go), which the listener's
+// vanished-client watcher and the driver both use, sends it only over a
+// control connection to a server with the statement's identity
+// (TestCancelKillsOnlyOnTheStatementsServer in the root package covers the
+// driver).
 
 import (
 	"context"

@@ -408,13 +408,13 @@ func scanForSecrets(t *testing.T, sink *logSink, secrets map[string]string, clie
 		}
 	}
 	for _, want := range []string{
-		"rdsmux/proxy: client handshake failed",
-		"rdsmux/proxy: COM_CHANGE_USER failed",
-		"rdsmux/proxy: the database refused the backend credentials for a client user",
-		"rdsmux/proxy: client sent a malformed packet; closing it",
-		"rdsmux/proxy: client sent an oversized packet; closing it",
-		"rdsmux/proxy: statement pins the client's session",
-		"rdsmux/pool: session pinned",
+		"proxy: client handshake failed",
+		"proxy: COM_CHANGE_USER failed",
+		"proxy: the database refused the backend credentials for a client user",
+		"proxy: client sent a malformed packet; closing it",
+		"proxy: client sent an oversized packet; closing it",
+		"proxy: statement pins the client's session",
+		"pool: session pinned",
 	} {
 		if counts[want] == 0 {
 			t.Errorf("no log line %q: the scan would not see a leak there", want)

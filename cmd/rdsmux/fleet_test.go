@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 	"github.com/rdsmux/rdsmux/internal/redistest"
@@ -27,9 +29,7 @@ func TestFleetMetrics(t *testing.T) {
 		}
 		return m
 	}
-	if m := got(); len(m) != 0 {
-		t.Fatalf("metrics without -fleet: %v", m)
-	}
+	require.Empty(t, got(), "metrics without -fleet")
 	fs = &pool.BudgetStats{Total: 40, Held: 6, Allowed: 6, Wanted: 8, Live: 5, Renewals: 12, RenewalFailures: 1, Fallback: true, FallbackCap: 3, FallbackEntered: 1}
 	m := got()
 	for name, want := range map[string]float64{
@@ -37,9 +37,7 @@ func TestFleetMetrics(t *testing.T) {
 		"rdsmux_fleet_lease_renewals_total": 12, "rdsmux_fleet_lease_renewal_failures_total": 1,
 		"rdsmux_fleet_fallback": 1, "rdsmux_fleet_fallback_cap": 3, "rdsmux_fleet_processes": 5,
 	} {
-		if m[name] != want {
-			t.Errorf("%s = %v, want %v", name, m[name], want)
-		}
+		assert.Equal(t, want, m[name], name)
 	}
 }
 
@@ -58,8 +56,8 @@ func TestRunWithFleet(t *testing.T) {
 	mf := scrape(t, run.metrics)
 	for name, want := range map[string]float64{"rdsmux_fleet_budget": 3, "rdsmux_fleet_fallback": 0, "rdsmux_fleet_processes": 1} {
 		f := mf[name]
-		if f == nil || len(f.GetMetric()) != 1 || f.GetMetric()[0].GetGauge().GetValue() != want {
-			t.Errorf("/metrics: %s = %v, want %v", name, f, want)
+		if assert.NotNil(t, f, "/metrics: %s", name) && assert.Len(t, f.GetMetric(), 1, "/metrics: %s", name) {
+			assert.Equal(t, want, f.GetMetric()[0].GetGauge().GetValue(), "/metrics: %s", name)
 		}
 	}
 	client.Close()

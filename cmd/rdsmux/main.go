@@ -37,11 +37,9 @@
 // been unreachable for -readiness-failure-window).
 //
 // At start, rdsmux runs itself again (same PID, an exec) with
-// GODEBUG=schedtrace=2147483647 added, which keeps the Go runtime's
-// monitor thread from a deep sleep that each relayed packet would otherwise
-// wake it from: at one sysbench thread, this takes about 40% off the
-// latency the listener adds to a query. A GODEBUG that sets schedtrace itself (GODEBUG=schedtrace=0,
-// say) is left as it is.
+// GODEBUG=schedtrace=2147483647 added, unless GODEBUG already sets
+// schedtrace: see scheduler.go, and docs/design.md ("The listener",
+// Performance) for why.
 package main
 
 import (

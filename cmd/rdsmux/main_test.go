@@ -360,9 +360,7 @@ func (s *syncBuffer) String() string {
 
 func must(t testing.TB, err error) {
 	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 }
 
 func TestLivenessWedged(t *testing.T) {

@@ -67,7 +67,7 @@ func (p *Pool[T]) Reclaim(part *Partition[T], c Claim[T]) (*Resource[T], error) 
 		return nil, ErrNoClaim
 	}
 	if r.part != part {
-		panic("rdsmux/pool/internal/core: Reclaim of a claim on another partition's resource")
+		panic("core: Reclaim of a claim on another partition's resource")
 	}
 	now := p.now()
 	p.mu.Lock()
