@@ -378,3 +378,33 @@ func TestCharsetMaxLenMatchesServer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCollationsMatchServer checks CollationByID against
+// information_schema.COLLATIONS of the server the tests run.
+func TestCollationsMatchServer(t *testing.T) {
+	db := mariadbtest.Start(t).DB(t)
+	rows, err := db.Query("SELECT ID, COLLATION_NAME, CHARACTER_SET_NAME FROM information_schema.COLLATIONS WHERE ID < 256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id uint16
+		var name, cs string
+		if err := rows.Scan(&id, &name, &cs); err != nil {
+			t.Fatal(err)
+		}
+		gotName, gotCS, ok := pinning.CollationByID(id)
+		if !ok || gotName != name || gotCS != cs {
+			t.Errorf("CollationByID(%d) = %q, %q, %v; the server says %q, %q", id, gotName, gotCS, ok, name, cs)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n < 100 {
+		t.Fatalf("only %d collations", n)
+	}
+}

@@ -15,15 +15,15 @@ import "github.com/rdsmux/rdsmux/pinning"
 // session in the backends' own character set.
 func collationSettings(id byte) pinning.Settings {
 	var s pinning.Settings
-	c := handshakeCollations[id]
-	if c.name == "" || !clientCharset(c.charset) {
+	name, charset, ok := pinning.CollationByID(uint16(id))
+	if !ok || !clientCharset(charset) {
 		return s
 	}
-	cs := pinning.ServerValue(pinning.VarCharacterSetClient, c.charset, false)
+	cs := pinning.ServerValue(pinning.VarCharacterSetClient, charset, false)
 	s.Set(pinning.VarCharacterSetClient, cs)
 	s.Set(pinning.VarCharacterSetConnection, cs)
 	s.Set(pinning.VarCharacterSetResults, cs)
-	coll := pinning.ServerValue(pinning.VarCollationConnection, c.name, false)
+	coll := pinning.ServerValue(pinning.VarCollationConnection, name, false)
 	s.Set(pinning.VarCollationConnection, coll)
 	// The handshake gives the client character set the collation too.
 	s.Set(pinning.VarClientCollation, coll)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rdsmux/rdsmux/metacache"
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool"
 	"github.com/rdsmux/rdsmux/proxy/wire"
@@ -35,17 +36,11 @@ type clientStmt struct {
 	// closed.
 	cursor     bool
 	cursorStmt *backendStmt
-	// cols are the column definitions the client holds for the
+	// held are the column definitions the client holds for the
 	// statement, from the prepare answer or the last execute that sent
-	// them, and colsState the session state they were produced in: a
-	// client with MariaDB's metadata cache is sent definitions at execute
-	// only when a server would send them (see metacache.go). Never
-	// modified in place.
-	cols      [][]byte
-	colsState *pool.State
-	// colsResults is character_set_results when they were produced
-	// (lowercase, unquoted; "" for NULL).
-	colsResults string
+	// them: a client with MariaDB's metadata cache is sent definitions at
+	// execute only when a server would send them (see metacache.go).
+	held metacache.Held
 }
 
 // stmtKey identifies a statement prepared on a backend: the session state
@@ -88,7 +83,7 @@ func (c *clientConn) prepare(p []byte) error {
 	c.stmts[cs.id] = cs
 	o := outcome{status: be.cc.Status(), prepared: true}
 	o.clientErr = c.writePrepareOK(cs, bs, o.status)
-	cs.cols, cs.colsState, cs.colsResults = bs.columns, state, c.resultsCharset()
+	cs.held = metacache.Held{Defs: bs.columns, State: state, Results: c.resultsCharset()}
 	return c.finish(b, be, nil, &o, hadState)
 }
 

@@ -1,13 +1,14 @@
 // Code generated from MariaDB 10.11's information_schema.COLLATIONS; DO NOT EDIT.
 
-// TestHandshakeCollationsMatchServer checks the table against the server
-// the tests run.
+// TestCollationsMatchServer checks the table against the server the tests
+// run.
 
-package proxy
+package pinning
 
-// handshakeCollations maps a collation id a client sends in its handshake to
-// the collation and its character set.
-var handshakeCollations = [256]struct{ name, charset string }{
+// collationIDs maps a collation id below 256 (what a client sends in its
+// handshake, what a column definition carries) to the collation and its
+// character set.
+var collationIDs = [256]struct{ name, charset string }{
 	1:   {"big5_chinese_ci", "big5"},
 	2:   {"latin2_czech_cs", "latin2"},
 	3:   {"dec8_swedish_ci", "dec8"},
@@ -227,4 +228,14 @@ var handshakeCollations = [256]struct{ name, charset string }{
 	245: {"utf8mb4_croatian_mysql561_ci", "utf8mb4"},
 	246: {"utf8mb4_unicode_520_ci", "utf8mb4"},
 	247: {"utf8mb4_vietnamese_ci", "utf8mb4"},
+}
+
+// CollationByID returns the name and character set of the collation with
+// id (below 256; MariaDB 10.11's), false for an id it does not know.
+func CollationByID(id uint16) (name, charset string, ok bool) {
+	if int(id) >= len(collationIDs) || collationIDs[id].name == "" {
+		return "", "", false
+	}
+	c := collationIDs[id]
+	return c.name, c.charset, true
 }
