@@ -41,6 +41,11 @@ type backend struct {
 	lru       list.List
 	cacheSize int
 
+	// wire is the network connection under conn when rdsmux dialed it
+	// (greeting.go): it copies column definitions go-sql-driver does not
+	// report. nil otherwise.
+	wire *greetingConn
+
 	// killer, when killOnClose is set, stops the statement the server may
 	// still be running for this connection before Close closes it (its
 	// context was cancelled mid-statement).
@@ -60,6 +65,9 @@ type stmtKey struct{ state, query string }
 type cachedStmt struct {
 	key  stmtKey
 	stmt driver.Stmt
+	// defs are the column definitions the server answered the PREPARE
+	// with (nil when not watched: see backend.wire).
+	defs [][]byte
 }
 
 // newBackend wraps a go-sql-driver connection dialed for user and reads
@@ -178,29 +186,31 @@ func (b *backend) Close() error {
 }
 
 // cached returns the statement cached for query prepared in the state
-// with key state (pool.State.Key), if any.
-func (b *backend) cached(state, query string) (driver.Stmt, bool) {
+// with key state, if any, and the column definitions its PREPARE answered.
+func (b *backend) cached(state, query string) (driver.Stmt, [][]byte, bool) {
 	if b.stmts == nil {
-		return nil, false
+		return nil, nil, false
 	}
 	e, ok := b.stmts[stmtKey{state: state, query: query}]
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	b.lru.MoveToFront(e)
-	return e.Value.(*cachedStmt).stmt, true
+	cs := e.Value.(*cachedStmt)
+	return cs.stmt, cs.defs, true
 }
 
 // prepare prepares query on this backend, which is in the state with key
-// state, and caches it. When the cache is disabled the caller must close
-// the statement (owned reports true).
-func (b *backend) prepare(ctx context.Context, state, query string) (stmt driver.Stmt, owned bool, err error) {
-	stmt, err = b.preparer.PrepareContext(ctx, query)
+// state, and caches it; defs are the column definitions the server
+// answered with. When the cache is disabled the caller must close the
+// statement (owned reports true).
+func (b *backend) prepare(ctx context.Context, state, query string) (stmt driver.Stmt, defs [][]byte, owned bool, err error) {
+	stmt, defs, err = b.prepareWatched(ctx, query)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if b.stmts == nil {
-		return stmt, true, nil
+		return stmt, defs, true, nil
 	}
 	if b.cacheSize > 0 && b.lru.Len() >= b.cacheSize {
 		oldest := b.lru.Back()
@@ -210,6 +220,31 @@ func (b *backend) prepare(ctx context.Context, state, query string) (stmt driver
 		cs.stmt.Close()
 	}
 	key := stmtKey{state: state, query: query}
-	b.stmts[key] = b.lru.PushFront(&cachedStmt{key: key, stmt: stmt})
-	return stmt, false, nil
+	b.stmts[key] = b.lru.PushFront(&cachedStmt{key: key, stmt: stmt, defs: defs})
+	return stmt, defs, false, nil
+}
+
+// prepareWatched prepares query, uncached, and returns the column
+// definitions the server answered with (nil when not watched).
+func (b *backend) prepareWatched(ctx context.Context, query string) (driver.Stmt, [][]byte, error) {
+	b.watch(true)
+	stmt, err := b.preparer.PrepareContext(ctx, query)
+	defs := b.watched()
+	return stmt, defs, err
+}
+
+// watch starts copying the column definitions of the response to the
+// next command (a PREPARE's when prepare is set).
+func (b *backend) watch(prepare bool) {
+	if b.wire != nil {
+		b.wire.watch.start(prepare)
+	}
+}
+
+// watched stops watching and returns the definitions copied.
+func (b *backend) watched() [][]byte {
+	if b.wire == nil {
+		return nil
+	}
+	return b.wire.watch.take()
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rdsmux/rdsmux/failover"
+	"github.com/rdsmux/rdsmux/metacache"
 	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/pool"
 )
@@ -290,7 +291,7 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue,
 		} else {
 			var st driver.Stmt
 			var owned bool
-			st, owned, err = c.prepared(ctx, b, be, ps, query)
+			st, _, owned, err = c.prepared(ctx, b, be, ps, query)
 			if err == nil {
 				res, err = st.(driver.StmtExecContext).ExecContext(ctx, args)
 				if owned {
@@ -328,15 +329,23 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		}
 		var dr driver.Rows
 		var owned driver.Stmt // closed with the rows when the cache is off
+		var execDefs [][]byte // the result's column definitions, when watched
 		sent := time.Now()
 		if ps == nil && c.interpolates(args) {
 			dr, err = be.querier.QueryContext(ctx, query, args)
 		} else {
 			var st driver.Stmt
 			var own bool
-			st, own, err = c.prepared(ctx, b, be, ps, query)
+			st, _, own, err = c.prepared(ctx, b, be, ps, query)
 			if err == nil {
+				watch := ps != nil && be.wire != nil && c.c.target.cacheMetadata.Load()
+				if watch {
+					be.watch(false)
+				}
 				dr, err = st.(driver.StmtQueryContext).QueryContext(ctx, args)
+				if watch {
+					execDefs = be.watched()
+				}
 				if own {
 					owned = st
 				}
@@ -361,6 +370,9 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		// c.res stays untouched while the rows are open: no other statement
 		// can start on this connection until they are closed.
 		c.rows = &rows{c: c, r: dr, stmt: owned}
+		if execDefs != nil {
+			c.rows.held = c.heldFor(ps, dr, execDefs)
+		}
 		c.rowsStart, c.rowsSent = start, sent
 		return c.rows, nil
 	}
@@ -371,24 +383,24 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 // prepared it in, else in the session's current state; from be's cache, or
 // prepared now (in ps's state, b is switched there and back). When the
 // cache is disabled the caller must close the statement (owned).
-func (c *conn) prepared(ctx context.Context, b *pool.Backend, be *backend, ps *stmt, query string) (st driver.Stmt, owned bool, err error) {
+func (c *conn) prepared(ctx context.Context, b *pool.Backend, be *backend, ps *stmt, query string) (st driver.Stmt, defs [][]byte, owned bool, err error) {
 	var state *pool.State
 	key := b.PrepareKey()
 	if ps != nil {
 		state = ps.state
 		key = state.Key()
 	}
-	if st, ok := be.cached(key, query); ok {
-		return st, false, nil
+	if st, defs, ok := be.cached(key, query); ok {
+		return st, defs, false, nil
 	}
 	if key == b.PrepareKey() {
 		return be.prepare(ctx, key, query)
 	}
 	err = c.s.InState(ctx, b, state, func() error {
-		st, owned, err = be.prepare(ctx, key, query)
+		st, defs, owned, err = be.prepare(ctx, key, query)
 		return err
 	})
-	return st, owned, err
+	return st, defs, owned, err
 }
 
 // finishRows is called when a result set is closed.
@@ -475,13 +487,14 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 			err = be.resetter.ResetSession(ctx)
 		}
 		var st driver.Stmt
+		var defs [][]byte
 		var owned bool
 		if err == nil {
 			if freshPrepare(c.s) {
-				st, err = be.preparer.PrepareContext(ctx, query)
+				st, defs, err = be.prepareWatched(ctx, query)
 				owned = err == nil
 			} else {
-				st, owned, err = c.prepared(ctx, b, be, ps, query)
+				st, defs, owned, err = c.prepared(ctx, b, be, ps, query)
 			}
 		}
 		if err != nil {
@@ -493,6 +506,9 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 		}
 		if owned {
 			st.Close()
+		}
+		if defs != nil {
+			ps.held = &metacache.Held{Defs: defs, State: ps.state, Results: c.resultsCharset()}
 		}
 		c.prepareDone = true
 		c.done(ctx, b, nil, nil)

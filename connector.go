@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -154,11 +156,20 @@ func NewConnector(cfg *Config, opts ...Option) (*Connector, error) {
 				break
 			}
 		}
-		dial, err = failover.NewConnector(t.dialer, failover.ConnectorConfig{MySQL: mc, WaitTimeout: failoverConnectTimeout})
-	case c.creds != nil:
-		dial, err = iamauth.NewConnector(c.backendCfg, c.creds)
+		wrap := func(ctx context.Context, nc net.Conn) net.Conn {
+			return withoutMetadataCache(ctx, nc, &t.cacheMetadata)
+		}
+		dial, err = failover.NewConnector(t.dialer, failover.ConnectorConfig{MySQL: mc, WaitTimeout: failoverConnectTimeout, WrapConn: wrap})
 	default:
-		dial, err = mysql.NewConnector(c.backendCfg)
+		dc := c.backendCfg.Clone()
+		if f := dialWithoutMetadataCache(dc, &t.cacheMetadata); f != nil {
+			dc.DialFunc = f
+		}
+		if c.creds != nil {
+			dial, err = iamauth.NewConnector(dc, c.creds)
+		} else {
+			dial, err = mysql.NewConnector(dc)
+		}
 	}
 	if err != nil {
 		releaseTarget(t)
@@ -223,6 +234,10 @@ type target struct {
 	refs   int                         // guarded by targetsMu, not mu
 
 	latency latency // per-statement histograms (latency.go); lock-free
+
+	// cacheMetadata is set once a backend's server offered MariaDB's
+	// metadata cache, which the driver then emulates (greeting.go).
+	cacheMetadata atomic.Bool
 }
 
 var (
@@ -364,10 +379,15 @@ func (t *target) dial(cacheSize int) func(ctx context.Context, user string) (poo
 		if mc == nil {
 			return nil, fmt.Errorf("rdsmux: no connector registered for partition %s", user)
 		}
-		dc, err := mc.Connect(ctx)
+		var gc *greetingConn // set by the dial (greeting.go)
+		dc, err := mc.Connect(context.WithValue(ctx, greetingKey{}, &gc))
 		if err != nil {
 			return nil, err
 		}
-		return newBackend(ctx, dc, user, cacheSize, k)
+		b, err := newBackend(ctx, dc, user, cacheSize, k)
+		if b != nil {
+			b.wire = gc
+		}
+		return b, err
 	}
 }

@@ -12,6 +12,9 @@ type rows struct {
 	r      driver.Rows
 	stmt   driver.Stmt // an uncached statement to close with the rows
 	closed bool
+	// held, when set, are the column definitions reported for the first
+	// result set instead of r's (heldcols.go).
+	held *heldColumns
 }
 
 var (
@@ -24,7 +27,12 @@ var (
 	_ driver.RowsColumnTypePrecisionScale   = (*rows)(nil)
 )
 
-func (r *rows) Columns() []string { return r.r.Columns() }
+func (r *rows) Columns() []string {
+	if r.held != nil {
+		return r.held.names
+	}
+	return r.r.Columns()
+}
 
 func (r *rows) Next(dest []driver.Value) error { return r.r.Next(dest) }
 
@@ -52,6 +60,7 @@ func (r *rows) HasNextResultSet() bool {
 }
 
 func (r *rows) NextResultSet() error {
+	r.held = nil
 	if n, ok := r.r.(driver.RowsNextResultSet); ok {
 		return n.NextResultSet()
 	}
@@ -59,6 +68,9 @@ func (r *rows) NextResultSet() error {
 }
 
 func (r *rows) ColumnTypeScanType(i int) reflect.Type {
+	if r.held != nil && r.held.cols[i].scan != nil {
+		return r.held.cols[i].scan
+	}
 	if t, ok := r.r.(driver.RowsColumnTypeScanType); ok {
 		return t.ColumnTypeScanType(i)
 	}
@@ -66,6 +78,9 @@ func (r *rows) ColumnTypeScanType(i int) reflect.Type {
 }
 
 func (r *rows) ColumnTypeDatabaseTypeName(i int) string {
+	if r.held != nil {
+		return r.held.cols[i].dbType
+	}
 	if t, ok := r.r.(driver.RowsColumnTypeDatabaseTypeName); ok {
 		return t.ColumnTypeDatabaseTypeName(i)
 	}
@@ -80,6 +95,9 @@ func (r *rows) ColumnTypeLength(i int) (int64, bool) {
 }
 
 func (r *rows) ColumnTypeNullable(i int) (bool, bool) {
+	if r.held != nil {
+		return r.held.cols[i].nullable, r.held.cols[i].nullOK
+	}
 	if t, ok := r.r.(driver.RowsColumnTypeNullable); ok {
 		return t.ColumnTypeNullable(i)
 	}
@@ -87,6 +105,10 @@ func (r *rows) ColumnTypeNullable(i int) (bool, bool) {
 }
 
 func (r *rows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
+	if r.held != nil {
+		c := r.held.cols[i]
+		return c.precision, c.scale, c.precisionScaleOK
+	}
 	if t, ok := r.r.(driver.RowsColumnTypePrecisionScale); ok {
 		return t.ColumnTypePrecisionScale(i)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 
+	"github.com/rdsmux/rdsmux/metacache"
 	"github.com/rdsmux/rdsmux/pool"
 )
 
@@ -18,6 +19,10 @@ type stmt struct {
 	c     *conn
 	query string
 	state *pool.State // nil: the baseline
+	// held are the column definitions a client of a dedicated
+	// connection would hold for the statement (heldcols.go); nil until
+	// known.
+	held *metacache.Held
 }
 
 var (

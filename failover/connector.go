@@ -25,6 +25,10 @@ type ConnectorConfig struct {
 	// WaitTimeout bounds Connect when its context has no deadline: how long
 	// to wait through a failover for a writer. Default 10s.
 	WaitTimeout time.Duration
+	// WrapConn, if set, wraps each new network connection before
+	// go-sql-driver reads from it (the rdsmux driver uses it to edit the
+	// server's greeting); ctx is the one Connect was called with.
+	WrapConn func(ctx context.Context, nc net.Conn) net.Conn
 }
 
 // Connector is a database/sql driver.Connector (and a dial function for a
@@ -74,10 +78,16 @@ func (c *Connector) base(addr string) (driver.Connector, error) {
 	tcp := c.d.cfg.TCP
 	mc.DialFunc = func(ctx context.Context, _, a string) (net.Conn, error) {
 		nc, err := tcp.dialTCP(ctx, a)
-		if rec, ok := ctx.Value(dialRecordKey{}).(*dialRecord); ok && err == nil {
+		if err != nil {
+			return nil, err
+		}
+		if rec, ok := ctx.Value(dialRecordKey{}).(*dialRecord); ok {
 			rec.conn = nc
 		}
-		return nc, err
+		if c.cfg.WrapConn != nil {
+			nc = c.cfg.WrapConn(ctx, nc)
+		}
+		return nc, nil
 	}
 	b, err := mysql.NewConnector(mc)
 	if err != nil {

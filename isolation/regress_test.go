@@ -496,6 +496,20 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"ñandú", ""}})
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"ñandú", "é"}})
 		})
+		t.Run("results_charset_after_reset", func(t *testing.T) {
+			// The driver's shrink of seed 1796405040171664689: another
+			// session's pin resets the backend between the executions.
+			sc := newScript(t, "parameters of other lengths after SET character_set_results and a reset")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, nil)
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT ? || 'x', CONCAT(?, 'y')"})
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"ñandú", "a\\b"}})
+			sc.execW(0, "SET @@session.CHARACTER_SET_RESULTS := 'binary'")
+			sc.session(1, subj, twin, nil)
+			sc.execW(1, "SET @@character_set_database='cp1257'")
+			sc.end(1)
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"ñandú", ""}})
+		})
 		t.Run("lock_tables", func(t *testing.T) {
 			// Found by the soak (driver and listener): under LOCK TABLES
 			// the server refuses at PREPARE a statement naming a table
