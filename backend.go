@@ -236,14 +236,14 @@ func (b *backend) prepareWatched(ctx context.Context, query string) (driver.Stmt
 // watch starts copying the column definitions of the response to the
 // next command (a PREPARE's when prepare is set).
 func (b *backend) watch(prepare bool) {
-	if b.wire != nil {
+	if b.wire.watching() {
 		b.wire.watch.start(prepare)
 	}
 }
 
 // watched stops watching and returns the definitions copied.
 func (b *backend) watched() [][]byte {
-	if b.wire == nil {
+	if !b.wire.watching() {
 		return nil
 	}
 	return b.wire.watch.take()

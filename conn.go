@@ -338,7 +338,7 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 			var own bool
 			st, _, own, err = c.prepared(ctx, b, be, ps, query)
 			if err == nil {
-				watch := ps != nil && be.wire != nil && c.c.target.cacheMetadata.Load()
+				watch := ps != nil && be.wire.watching() && c.c.target.cacheMetadata.Load()
 				if watch {
 					be.watch(false)
 				}

@@ -80,8 +80,25 @@ type greetingConn struct {
 	offered *atomic.Bool // set when a greeting offers the metadata cache
 	read    bool         // the greeting was read from the server
 	pending []byte       // the edited greeting, not yet returned by Read
+	wrote   bool         // the client's handshake response was written
+	tls     bool         // the client asked for TLS: the bytes are sealed
 	watch   defsWatch    // the response whose definitions are copied
 }
+
+// Write notes whether the client's first packet (its handshake response,
+// or the SSLRequest before it) asks for TLS, after which the bytes this
+// connection sees are encrypted and no definitions can be copied.
+func (c *greetingConn) Write(p []byte) (int, error) {
+	if !c.wrote && len(p) >= 6 {
+		c.wrote = true
+		c.tls = p[5]&(clientSSL>>8) != 0
+	}
+	return c.Conn.Write(p)
+}
+
+// clientSSL is the CLIENT_SSL capability bit (in the second byte of the
+// capability flags, after the 4-byte packet header).
+const clientSSL = 0x0800
 
 // Read returns the edited greeting first, then what the server sends.
 func (c *greetingConn) Read(p []byte) (int, error) {
@@ -162,6 +179,10 @@ type defsWatch struct {
 	cols    int      // column definitions still to come
 	defs    [][]byte // copied definitions
 }
+
+// watching reports whether the definitions of the connection's responses
+// can be copied (not over TLS).
+func (c *greetingConn) watching() bool { return c != nil && !c.tls }
 
 // start watches the response to the command about to be sent.
 func (w *defsWatch) start(prepare bool) {

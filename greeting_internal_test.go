@@ -3,10 +3,12 @@ package rdsmux
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"net"
 	"sync/atomic"
 	"testing"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
@@ -81,4 +83,26 @@ func FuzzDefsWatch(f *testing.F) {
 		b := split.take()
 		require.Equal(t, a, b)
 	})
+}
+
+// TestDriverOverTLS: the greeting is edited before TLS starts; after it
+// the connection carries sealed bytes, which the watch leaves alone, and
+// prepared statements work as usual.
+func TestDriverOverTLS(t *testing.T) {
+	s := mariadbtest.Start(t, mariadbtest.WithTLS())
+	require.NoError(t, mysql.RegisterTLSConfig("rdsmux-greeting-test", s.TLSConfig()))
+	db, err := sql.Open(DriverName, s.DSN("tls=rdsmux-greeting-test&maxConnections=2"))
+	require.NoError(t, err)
+	defer db.Close()
+	var cipher, name string
+	require.NoError(t, db.QueryRow("SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &cipher))
+	require.NotEmpty(t, cipher, "the backend connection uses TLS")
+	st, err := db.Prepare("SELECT CONCAT(?, 'y')")
+	require.NoError(t, err)
+	defer st.Close()
+	for _, arg := range []string{"a", "", "ñandú"} {
+		var got string
+		require.NoError(t, st.QueryRow(arg).Scan(&got))
+		require.Equal(t, arg+"y", got)
+	}
 }
