@@ -496,6 +496,19 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"ñandú", ""}})
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"ñandú", "é"}})
 		})
+		t.Run("connection_collation_and_results", func(t *testing.T) {
+			// Shrunk by the soak (seed 1796406021631995698): HEX(v) takes
+			// collation_connection, which the definitions converted to
+			// binary results no longer show; MariaDB sends them again.
+			sc := newScript(t, "SET collation_connection, then character_set_results")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, nil)
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT v, HEX(v) FROM ro WHERE id = ?"})
+			sc.execW(0, "SET @@local.collation_connection='utf8mb4_unicode_ci'")
+			sc.exec(0, "SET @@character_set_results='binary'")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{1}})
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{2}})
+		})
 		t.Run("results_charset_after_reset", func(t *testing.T) {
 			// The driver's shrink of seed 1796405040171664689: another
 			// session's pin resets the backend between the executions.

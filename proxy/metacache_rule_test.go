@@ -115,3 +115,59 @@ func TestCacheMetadataLengths(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheMetadataCombined runs statements through changes of
+// character_set_results together with the connection's collation or
+// character set (where the converted definitions no longer show every
+// change) directly and through the listener, and reports how often the
+// listener decides as MariaDB does; the cases metacache documents as its
+// limit (a computed string whose collation does not follow the
+// connection) are listed, the others must agree.
+func TestCacheMetadataCombined(t *testing.T) {
+	e := startEnv(t, withBackends(2))
+	setup := dialMeta(t, e.db.Addr(), true)
+	setup.query("CREATE TABLE IF NOT EXISTS meta_rule (id INT, v VARCHAR(20)) CHARSET utf8mb4")
+	setup.query("INSERT INTO meta_rule VALUES (1, 'test')")
+	limit := map[string]bool{"SELECT CHARSET(?)": true, "SELECT CONCAT(v, 'x') FROM meta_rule": true}
+	agree, total := 0, 0
+	for _, q := range []string{"SELECT v FROM meta_rule", "SELECT v, HEX(v) FROM meta_rule WHERE id = ?", "SELECT HEX(?)",
+		"SELECT ?", "SELECT CHARSET(?)", "SELECT CONCAT(v, 'x') FROM meta_rule", "SELECT id FROM meta_rule"} {
+		var param any
+		if strings.Contains(q, "?") {
+			param = "a"
+			if strings.Contains(q, "id = ?") {
+				param = int64(1)
+			}
+		}
+		for _, change := range []string{
+			"SET collation_connection='utf8mb4_unicode_ci', character_set_results='binary'",
+			"SET collation_connection='utf8mb4_unicode_ci', character_set_results='latin1'",
+			"SET character_set_connection='latin1', character_set_results='binary'",
+			"SET character_set_connection='latin1', character_set_results=NULL",
+			"SET collation_connection='utf8mb4_bin', character_set_results='utf8mb3'",
+		} {
+			run := func(addr string) [][][]byte {
+				m := dialMeta(t, addr, true)
+				id, prep := m.prepare(q)
+				held := prep[1:]
+				if param != nil {
+					held = prep[2:]
+				}
+				m.query(change)
+				return [][][]byte{heldAfter(m.execute(id, param), &held)}
+			}
+			direct, through := run(e.db.Addr()), run(e.addr)
+			total++
+			if assert.ObjectsAreEqual(direct, through) {
+				agree++
+				continue
+			}
+			if limit[q] {
+				t.Logf("documented limit: %s; %s: MariaDB follows=%d, listener follows=%d", q, change, direct[0][0][1], through[0][0][1])
+				continue
+			}
+			assert.Equal(t, direct, through, "%s; %s", q, change)
+		}
+	}
+	t.Logf("the listener decided as MariaDB in %d of %d combined changes", agree, total)
+}
