@@ -68,8 +68,8 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 		panic("pool: Session.Done with a backend the session does not hold")
 	}
 	p := s.pool
-	affine := s.affine
-	s.inflight, s.affine = false, false
+	lookBehind := s.lookBehindStmt
+	s.inflight, s.lookBehindStmt = false, false
 	b.used = true
 	if st.Err != nil && p.broken(b.conn, st.Err) {
 		s.recordLookBehind(r, st)
@@ -86,18 +86,18 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 		// The statement inserted on a backend whose LAST_INSERT_ID()
 		// was not the session's: with an explicit id the server kept
 		// that other value, so the session's is lost.
-		s.own = s.own.Remove(pinning.PinLastInsertID)
-		s.base = s.own
+		s.heldLookBehind = s.heldLookBehind.Remove(pinning.PinLastInsertID)
+		s.lookBehindBefore = s.heldLookBehind
 	}
 	if r != nil {
 		switch {
 		case st.Err == nil:
-			if !s.record(ctx, b, r, pinsAfter(r, affine)) {
+			if !s.record(ctx, b, r, pinsAfter(r, lookBehind)) {
 				return // the backend broke while reading back
 			}
 		case r.Statements > 1:
 			// A batch that failed part-way: its earlier statements ran.
-			s.addPins(pinsAfter(r, affine))
+			s.addPins(pinsAfter(r, lookBehind))
 			if r.ChangesSettings() || r.Schema != "" || r.DroppedSchema != "" {
 				if !s.readBack(ctx, b, nil) {
 					return
@@ -114,7 +114,7 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 			}
 		}
 	}
-	s.inTx, s.more = st.InTransaction, st.MoreResults
+	s.inTx, s.moreResults = st.InTransaction, st.MoreResults
 	if !s.inTx && (st.Err != nil || (st.Guessed && !endsTx(r))) && s.autocommitOff() {
 		// An error packet carries no status: with autocommit off, a
 		// statement that failed may have opened a transaction (InnoDB
@@ -122,7 +122,7 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 		// the backend until a later statement's status says.
 		s.inTx = true
 	}
-	if s.mode == ModeTransaction && !s.inTx && !s.more && !s.Pinned() {
+	if s.mode == ModeTransaction && !s.inTx && !s.moreResults && !s.Pinned() {
 		if !s.settleLastID(ctx, b) {
 			return
 		}
@@ -164,7 +164,7 @@ func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result, pin
 		case after == "":
 			// The current database was dropped: the session has none,
 			// which no other connection can be brought to.
-			s.unresolved = true
+			s.stateUnknown = true
 		default:
 			s.schema = after
 		}
@@ -249,7 +249,7 @@ func (s *Session) readBack(ctx context.Context, b *Backend, r *pinning.Result) b
 		}
 		p.log.Warn("pool: could not read back the session's settings; pinning the session",
 			"user", b.user, "err", err)
-		s.unresolved = true
+		s.stateUnknown = true
 		return true
 	}
 	s.ranQuery()
@@ -258,7 +258,7 @@ func (s *Session) readBack(ctx context.Context, b *Backend, r *pinning.Result) b
 	if b.schema == noSchema {
 		// The current database was dropped: the session has none,
 		// which no other connection can be brought to.
-		s.unresolved = true
+		s.stateUnknown = true
 	}
 	s.schema, s.settings, s.tag = b.schema, b.settings, b.tag
 	return true
@@ -300,13 +300,13 @@ func (s *Session) release(claim bool) {
 func (s *Session) dropHeld(reason core.Reason, err error) {
 	b := s.held
 	s.held = nil
-	if s.pins != 0 || s.unresolved || s.inTx {
+	if s.pins != 0 || s.stateUnknown || s.inTx {
 		s.stateLost = true
 		s.pool.log.Warn("pool: a pinned session lost its backend connection; its session state is gone",
 			"user", s.part.user, "reasons", s.pins.String(), "err", err)
 	}
-	s.inTx, s.more, s.inflight = false, false, false
-	s.pins, s.unresolved = 0, false
+	s.inTx, s.moreResults, s.inflight = false, false, false
+	s.pins, s.stateUnknown = 0, false
 	s.updateGauges()
 	s.pool.log.Debug("pool: closing backend connection", "user", b.user, "reason", reason.String(), "err", err)
 	// A look-behind statement next learns that the connection closed.
@@ -345,13 +345,13 @@ func (s *Session) updateGauges() {
 // way.
 func (s *Session) ResetState(ctx context.Context) error {
 	s.settings = s.initial
-	s.pins, s.unresolved, s.inTx, s.more, s.affine = 0, false, false, false, false
+	s.pins, s.stateUnknown, s.inTx, s.moreResults, s.lookBehindStmt = 0, false, false, false, false
 	s.stateLost = false
 	s.lastID, s.lastIDKnown = 0, true
 	s.tag = tagOf(s.schema, &s.settings)
 	// Nothing before the reset can be looked behind at any more.
 	s.dropClaim()
-	s.ran, s.own = false, 0
+	s.ran, s.heldLookBehind = false, 0
 	var err error
 	if s.held != nil {
 		err = s.resetHeld(ctx)
@@ -361,7 +361,7 @@ func (s *Session) ResetState(ctx context.Context) error {
 		if s.held != nil {
 			// Session mode keeps the freshly reset connection: all its
 			// state is as a new session's.
-			s.own = pinning.LookBehind
+			s.heldLookBehind = pinning.LookBehind
 		}
 	}
 	s.claim = core.Claim[*Backend]{} // also from a backend closed by the reset
@@ -411,7 +411,7 @@ func (s *Session) resetHeld(ctx context.Context) error {
 		return err
 	}
 	b.setState(&cs, s.part.stateOf())
-	s.inTx, s.more, s.inflight = false, false, false
+	s.inTx, s.moreResults, s.inflight = false, false, false
 	return nil
 }
 
@@ -432,10 +432,10 @@ func (s *Session) Close(ctx context.Context) error {
 	}
 	var err error
 	switch {
-	case s.more:
+	case s.moreResults:
 		s.dropHeld(core.ReasonDirty, errors.New("session ended with results pending"))
 	case s.Pinned() || s.inflight:
-		s.pins, s.unresolved = 0, false
+		s.pins, s.stateUnknown = 0, false
 		err = s.resetHeld(ctx)
 	case s.inTx:
 		// AND NO CHAIN NO RELEASE: under completion_type=CHAIN a plain ROLLBACK

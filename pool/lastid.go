@@ -59,14 +59,14 @@ func (s *Session) lastIDAligned(b *Backend) bool {
 	if s.lastIDKnown {
 		return b.lastIDKnown && b.lastID == s.lastID
 	}
-	return s.base.Has(pinning.PinLastInsertID)
+	return s.lookBehindBefore.Has(pinning.PinLastInsertID)
 }
 
 // settleLastID runs before the session gives b back after a statement:
 // while the session's LAST_INSERT_ID() is known only to b, it is read
 // back. It returns false if b broke (and was dropped).
 func (s *Session) settleLastID(ctx context.Context, b *Backend) bool {
-	if s.lastIDKnown || !s.own.Has(pinning.PinLastInsertID) {
+	if s.lastIDKnown || !s.heldLookBehind.Has(pinning.PinLastInsertID) {
 		return true
 	}
 	v, err := b.conn.QueryValue(ctx, "SELECT LAST_INSERT_ID() LIMIT 1")
@@ -76,7 +76,7 @@ func (s *Session) settleLastID(ctx context.Context, b *Backend) bool {
 		if n, err = strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil {
 			s.lastID, s.lastIDKnown = n, true
 			b.lastID, b.lastIDKnown = n, true
-			s.own = s.own.Remove(pinning.PinLastInsertID)
+			s.heldLookBehind = s.heldLookBehind.Remove(pinning.PinLastInsertID)
 			return true
 		}
 	}

@@ -197,14 +197,14 @@ func lookBehindWrites(r *pinning.Result, st Status) pinning.PinReasons {
 }
 
 // pinsAfter returns the reasons r pins the session for once it ran where
-// its look-behind reads are right (affine): none of pinning.LookBehind,
+// its look-behind reads are right (lookBehind): none of pinning.LookBehind,
 // which create no state a later statement needs beyond what the session's
 // look-behind tracking follows (the FOUND_ROWS() after a
 // SQL_CALC_FOUND_ROWS is served the same way), and no PinExecutableComment
 // if only look-behind reasons can have raised it.
-func pinsAfter(r *pinning.Result, affine bool) pinning.PinReasons {
+func pinsAfter(r *pinning.Result, lookBehind bool) pinning.PinReasons {
 	pins := r.Pins
-	if !affine {
+	if !lookBehind {
 		return pins
 	}
 	pins &^= pinning.LookBehind
@@ -264,7 +264,7 @@ func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result)
 		}
 		// SQL_CALC_FOUND_ROWS without FOUND_ROWS(): any connection will
 		// do, and the session need not pin for it.
-		s.affine = r != nil && r.Pins&pinning.LookBehind != 0
+		s.lookBehindStmt = r != nil && r.Pins&pinning.LookBehind != 0
 		if sync {
 			if err := s.syncLastID(ctx, b); err != nil {
 				return nil, err
@@ -273,11 +273,11 @@ func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result)
 		return b, nil
 	}
 	if s.held != nil {
-		if reads&^s.own != 0 {
+		if reads&^s.heldLookBehind != 0 {
 			return nil, s.lost(reads, s.noPrevious(LossElsewhere), nil)
 		}
-		s.inflight, s.affine = true, true
-		s.base = s.own
+		s.inflight, s.lookBehindStmt = true, true
+		s.lookBehindBefore = s.heldLookBehind
 		return s.held, s.syncBehind(ctx, s.held, reads, sync)
 	}
 	if err := ctx.Err(); err != nil {
@@ -286,7 +286,7 @@ func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result)
 	if s.claim.IsZero() {
 		return nil, s.lost(reads, LossNoPrevious, nil)
 	}
-	if reads&^s.own != 0 {
+	if reads&^s.heldLookBehind != 0 {
 		return nil, s.lost(reads, s.noPrevious(LossElsewhere), nil)
 	}
 	p := s.pool
@@ -317,8 +317,8 @@ func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result)
 	p.stats.lookBehindReclaimed.Add(1)
 	p.stats.reuseExact.Add(1)
 	p.stats.borrowLatency.observe(0)
-	s.held, s.inflight, s.affine = b, true, true
-	s.base = s.own
+	s.held, s.inflight, s.lookBehindStmt = b, true, true
+	s.lookBehindBefore = s.heldLookBehind
 	if err := s.syncBehind(ctx, b, reads, sync); err != nil {
 		return nil, err
 	}
@@ -341,8 +341,8 @@ func (s *Session) syncBehind(ctx context.Context, b *Backend, reads pinning.PinR
 		return nil
 	}
 	if reads.Has(pinning.PinRowCount) {
-		s.inflight, s.affine = false, false
-		if s.mode == ModeTransaction && !s.inTx && !s.more && !s.Pinned() {
+		s.inflight, s.lookBehindStmt = false, false
+		if s.mode == ModeTransaction && !s.inTx && !s.moreResults && !s.Pinned() {
 			s.release(true)
 		}
 		return s.lost(reads, LossElsewhere, errors.New("LAST_INSERT_ID() must be set first, which replaces ROW_COUNT()"))
@@ -377,11 +377,11 @@ func (s *Session) lost(reads pinning.PinReasons, loss LookBehindLoss, err error)
 func (s *Session) borrowedBase(res *core.Resource[*Backend], prev core.Claim[*Backend]) {
 	switch {
 	case prev.Took(res):
-		s.base = s.own
+		s.lookBehindBefore = s.heldLookBehind
 	case !s.ran && !res.Value().used:
-		s.base = pinning.LookBehind
+		s.lookBehindBefore = pinning.LookBehind
 	default:
-		s.base = 0
+		s.lookBehindBefore = 0
 	}
 }
 
@@ -392,14 +392,14 @@ func (s *Session) recordLookBehind(r *pinning.Result, st Status) {
 	if insertIDWrites(r, st) {
 		w = w.Add(pinning.PinLastInsertID)
 	}
-	s.own = w | s.base
+	s.heldLookBehind = w | s.lookBehindBefore
 	if st.Prepared {
-		s.own &^= pinning.PinReasons(1<<pinning.PinDiagnostics | 1<<pinning.PinRowCount | 1<<pinning.PinFoundRows)
+		s.heldLookBehind &^= pinning.PinReasons(1<<pinning.PinDiagnostics | 1<<pinning.PinRowCount | 1<<pinning.PinFoundRows)
 	}
 	if s.lastIDKnown {
-		s.own = s.own.Remove(pinning.PinLastInsertID)
+		s.heldLookBehind = s.heldLookBehind.Remove(pinning.PinLastInsertID)
 	}
-	s.base = s.own // for a further Done on the same backend (more results)
+	s.lookBehindBefore = s.heldLookBehind // for a further Done on the same backend (more results)
 	s.ran = true
 }
 
@@ -408,8 +408,8 @@ func (s *Session) recordLookBehind(r *pinning.Result, st Status) {
 // are no longer the session's own there.
 func (s *Session) ranQuery() {
 	const replaced = pinning.PinReasons(1<<pinning.PinRowCount | 1<<pinning.PinFoundRows)
-	s.own &^= replaced
-	s.base &^= replaced
+	s.heldLookBehind &^= replaced
+	s.lookBehindBefore &^= replaced
 }
 
 // dropClaim gives up the session's claim on the backend it released last.

@@ -325,9 +325,9 @@ func TestPinsAfter(t *testing.T) {
 		return s
 	}
 	for _, tc := range []struct {
-		pins   pinning.PinReasons
-		affine bool
-		want   pinning.PinReasons
+		pins       pinning.PinReasons
+		lookBehind bool
+		want       pinning.PinReasons
 	}{
 		{set(pinning.PinFoundRows), false, set(pinning.PinFoundRows)},
 		{set(pinning.PinFoundRows), true, 0},
@@ -337,8 +337,8 @@ func TestPinsAfter(t *testing.T) {
 		{set(pinning.PinExecutableComment, pinning.PinGetLock), true, set(pinning.PinExecutableComment, pinning.PinGetLock)},
 	} {
 		r := pinning.Result{Pins: tc.pins}
-		if got := pinsAfter(&r, tc.affine); got != tc.want {
-			t.Errorf("pinsAfter(%v, %v) = %v, want %v", tc.pins, tc.affine, got, tc.want)
+		if got := pinsAfter(&r, tc.lookBehind); got != tc.want {
+			t.Errorf("pinsAfter(%v, %v) = %v, want %v", tc.pins, tc.lookBehind, got, tc.want)
 		}
 	}
 }

@@ -69,12 +69,12 @@ type Session struct {
 	baseNoAutocommit bool
 	baseline         *pinning.Settings
 
-	held       *Backend
-	inTx       bool // the server says a transaction is open
-	more       bool // results pending on the held backend
-	pins       pinning.PinReasons
-	unresolved bool // a read-back of a setting failed: state unknown, pinned
-	stateLost  bool // a held backend with the session's state on it broke
+	held         *Backend
+	inTx         bool // the server says a transaction is open
+	moreResults  bool // results pending on the held backend
+	pins         pinning.PinReasons
+	stateUnknown bool // a read-back of a setting failed: state unknown, pinned
+	stateLost    bool // a held backend with the session's state on it broke
 	// LAST_INSERT_ID() (see lastid.go): the session's value when
 	// lastIDKnown.
 	lastID      uint64
@@ -89,16 +89,17 @@ type Session struct {
 	// zero while the session holds a backend, before its first statement
 	// and after a reset.
 	claim core.Claim[*Backend]
-	// affine: the statement in flight was acquired by AcquireFor for its
-	// look-behind reads and runs where they are right; Done drops those
-	// pin reasons.
-	affine bool
-	// own: the kinds of look-behind state (reasons of pinning.LookBehind)
-	// that the connection of the session's previous statement holds as
-	// the session's own statements left them; base: the same for the
-	// statement in flight, before it ran (see AcquireFor).
-	own, base pinning.PinReasons
-	ran       bool // a statement ran since the session started or was reset
+	// lookBehindStmt: the statement in flight was acquired by AcquireFor
+	// for its look-behind reads and runs where they are right; Done drops
+	// those pin reasons.
+	lookBehindStmt bool
+	// heldLookBehind: the kinds of look-behind state (reasons of
+	// pinning.LookBehind) that the connection of the session's previous
+	// statement holds as the session's own statements left them;
+	// lookBehindBefore: the same for the statement in flight, before it
+	// ran (see AcquireFor).
+	heldLookBehind, lookBehindBefore pinning.PinReasons
+	ran                              bool // a statement ran since the session started or was reset
 }
 
 // NewSession starts a session for user. It borrows nothing until Acquire.
@@ -148,7 +149,7 @@ func (s *Session) Schema() string { return s.schema }
 
 // Pinned reports whether the session keeps its backend until it ends (or
 // until ResetState).
-func (s *Session) Pinned() bool { return s.pins != 0 || s.unresolved }
+func (s *Session) Pinned() bool { return s.pins != 0 || s.stateUnknown }
 
 // PinReasons returns why the session is pinned.
 func (s *Session) PinReasons() pinning.PinReasons { return s.pins }
@@ -180,10 +181,10 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 	if s.closed {
 		return nil, ErrSessionClosed
 	}
-	s.affine = false
+	s.lookBehindStmt = false
 	if s.held != nil {
 		s.inflight = true
-		s.base = s.own
+		s.lookBehindBefore = s.heldLookBehind
 		return s.held, nil
 	}
 	if !s.normalized {
@@ -262,7 +263,7 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 		}
 		if b.tag != s.tag {
 			// The settings difference may raise warnings of its own.
-			s.base = s.base.Remove(pinning.PinDiagnostics)
+			s.lookBehindBefore = s.lookBehindBefore.Remove(pinning.PinDiagnostics)
 		}
 		if err := s.apply(ctx, b); err != nil {
 			failures++
