@@ -599,6 +599,34 @@ func TestLeakFailedBatchTransaction(t *testing.T) {
 	})
 }
 
+// TestLeakBeginReleasesTableLocks: START TRANSACTION releases the table
+// locks of LOCK TABLES, so a later UNLOCK TABLES commits nothing and the
+// transaction stays open; the driver (which tracks transactions from the
+// text) released the backend there. Found by the soak with the general
+// log (seed 1796406404421617474).
+func TestLeakBeginReleasesTableLocks(t *testing.T) {
+	db := server(t)
+	bothWays(t, 2, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		tables := ownTables(t, "r15", 2)
+		sc := newScript(t, "LOCK TABLES, START TRANSACTION, UNLOCK TABLES")
+		subj, twin := open(t, ""), openDirect(t, db, "")
+		sc.session(0, subj, twin, tables[0])
+		sc.session(1, subj, twin, tables[1])
+		sc.exec(0, "LOCK TABLES {T} WRITE")
+		sc.exec(0, "START TRANSACTION")
+		sc.exec(0, "INSERT INTO {T} (g) VALUES (1)")
+		sc.exec(0, "UNLOCK TABLES")
+		sc.exec(1, "INSERT INTO {T} (g) VALUES (2)")
+		sc.query(0, "SELECT @@in_transaction")
+		sc.exec(0, "ROLLBACK")
+		sc.query(0, "SELECT g FROM {T} ORDER BY id")
+		sc.end(0)
+		sc.query(1, "SELECT @@in_transaction")
+		sc.query(1, "SELECT g FROM {T} ORDER BY id")
+		sc.end(1)
+	})
+}
+
 // TestLeakSchemaCharset: @@character_set_database follows the session's
 // current database (test is utf8mb4 on a latin1 server), from the first
 // statement of a fresh session on.

@@ -93,7 +93,7 @@ func TestMultiLine(t *testing.T) {
 		{"SELECT a -- @x\n, @y FROM t", "n=1 pins=user-variable ro"},
 		{"SELECT a # @x\r\nFROM t", "n=1 ro"},
 		{"SELECT 1;\n-- comment\nSET @a = 1;\n", "n=2 pins=user-variable"},
-		{"/* multi\nline @x */\nBEGIN", "n=1 tx=begin"},
+		{"/* multi\nline @x */\nBEGIN", "n=1 tx=begin unpins=lock-tables"},
 		{"SET NAMES utf8mb4\n  COLLATE\n  utf8mb4_bin", "n=1 set[character_set_client='utf8mb4' character_set_connection='utf8mb4' character_set_results='utf8mb4' collation_connection='utf8mb4_bin']"},
 		{"CREATE PROCEDURE p()\nBEGIN\n  SET @x = 1;\n  SELECT 1;\nEND;\nSELECT 2", "n=2 tx=implicit-commit"},
 	} {

@@ -518,6 +518,9 @@ func (p *parser) begin() {
 		p.skipBody(1)
 	default: // BEGIN, BEGIN WORK
 		p.r.Tx |= TxBegin
+		// Beginning a transaction releases the table locks of LOCK
+		// TABLES (without the commit UNLOCK TABLES would make).
+		p.r.unpin(PinLockTables)
 	}
 }
 
@@ -528,6 +531,7 @@ func (p *parser) start() {
 		return
 	}
 	p.r.Tx |= TxBegin
+	p.r.unpin(PinLockTables) // as BEGIN: the table locks are released
 	for p.advance(); !p.atEnd(); p.advance() {
 		switch {
 		case p.is("ONLY") && p.tokIs(p.prev, "READ"):
