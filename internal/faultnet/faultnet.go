@@ -10,8 +10,6 @@
 package faultnet
 
 import (
-	"errors"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -149,10 +147,7 @@ func (p *Proxy) pump(l *link, src, dst net.Conn, fromClient bool) {
 				return
 			}
 		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				l.close(false)
-			}
+		if err != nil { // EOF or closed: the deferred close ends the other pump too
 			return
 		}
 	}
