@@ -1,14 +1,24 @@
 # The two commands a newcomer needs:
 #   make demo   runs the demo (brings its own database)
 #   make test   installs MariaDB where it can, lints, and runs every test with -race
+#
+# The repository holds several Go modules: the library (the root, what an
+# importer gets in its module graph) and, each with its own go.mod and a
+# replace directive pointing at the root, examples/, reliability/ (the
+# reliability suite) and bench/ (benchmark tooling). lint and test cover
+# them all.
 
 GO ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_TIMEOUT ?= 20m
 
-.PHONY: test deps lint unit examples demo bench fuzz isolation
+# The modules besides the root, each tested by its own target: make
+# test-examples, test-reliability, test-bench.
+MODULES := examples reliability bench
 
-test: deps lint unit examples
+.PHONY: test deps lint unit modules $(addprefix test-,$(MODULES)) examples demo bench fuzz isolation
+
+test: deps lint unit modules
 
 deps:
 	@bash scripts/install-deps.sh
@@ -16,15 +26,19 @@ deps:
 lint:
 	@echo "== gofmt"; out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	@echo "== go vet"; $(GO) vet ./...
-	@echo "== staticcheck"; $(GO) run $(STATICCHECK) ./...
-	@if [ -f examples/go.mod ]; then cd examples && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...; fi
+	@for m in . $(MODULES); do \
+		echo "== go vet, staticcheck: $$m" && (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...) || exit 1; \
+	done
 
 unit:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-examples:
-	@if [ -f examples/go.mod ]; then cd examples && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...; fi
+modules: $(addprefix test-,$(MODULES))
+
+$(addprefix test-,$(MODULES)): test-%:
+	cd $* && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+examples: test-examples
 
 demo:
 	cd examples && $(GO) run ./demo

@@ -28,6 +28,8 @@
 #                           client): the same floor, set by a relay written
 #                           in C and tuned for years
 #   OUT=bench/out/sysbench.md
+#   CSV=bench/out/sysbench.csv  one line per run: workload, ps-mode,
+#                           threads, target, tps, p50 ms, p95 ms, errors
 #
 # Latencies come from sysbench's histogram (--histogram): p50 and p95 of
 # the run, in ms; "added p50" is listener p50 minus direct p50, in µs per
@@ -49,6 +51,7 @@ HAPROXY=${HAPROXY:-0}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 OUT=${OUT:-bench/out/sysbench.md}
+CSV=${CSV:-bench/out/sysbench.csv}
 
 tools=(go sysbench)
 [ "$HAPROXY" = 1 ] && tools+=(haproxy)
@@ -75,10 +78,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "building (bench/mariadb, cmd/rdsmux, bench/tcprelay)..." >&2
-go build -o "$work/mariadb" ./bench/mariadb
+(cd bench && go build -o "$work/mariadb" ./mariadb)
 go build -o "$work/rdsmux" ./cmd/rdsmux
 if [ "$RELAY" = 1 ]; then
-	go build -o "$work/tcprelay" ./bench/tcprelay
+	(cd bench && go build -o "$work/tcprelay" ./tcprelay)
 fi
 
 # wait_line FILE PID WHAT: waits until FILE has a line, or PID died.
@@ -203,6 +206,8 @@ done
 
 rows=()
 errors=0
+mkdir -p "$(dirname "$CSV")"
+echo "workload,ps_mode,threads,target,tps,p50_ms,p95_ms,errors" >"$CSV"
 printf '%-18s %-8s %7s %11s %12s %6s %13s %15s %12s' workload ps-mode threads "direct tps" "listener tps" ratio \
 	"direct p95 ms" "listener p95 ms" "added p50 µs"
 for x in "${extras[@]}"; do
@@ -215,6 +220,7 @@ for w in $WORKLOADS; do
 			declare -A r=()
 			for t in "${targets[@]}"; do
 				r[$t]=$(run "$t" "$w" "$ps" "$th" "$TIME")
+				echo "$w,$ps,$th,$t,$(echo "${r[$t]}" | tr ' ' ',')" >>"$CSV"
 				e=$(echo "${r[$t]}" | awk '{print $4}')
 				if [ "${e:-0}" != 0 ]; then
 					echo "sysbench.sh: $w $t ps-mode=$ps threads=$th: $e ignored errors" >&2
@@ -275,4 +281,4 @@ mkdir -p "$(dirname "$OUT")"
 		echo "sysbench reported $errors ignored errors in total (see the script's output)."
 	fi
 } >"$OUT"
-echo "wrote $OUT" >&2
+echo "wrote $OUT and $CSV" >&2

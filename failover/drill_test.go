@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -372,11 +373,14 @@ func TestFailoverDrillRepeated(t *testing.T) {
 			})
 			results = append(results, r)
 		}
-		summarize(v.name, results, 3*time.Second)
+		summarize(t, v.name, results, 3*time.Second)
 	}
 }
 
-func summarize(name string, rs []drillResult, fixedWait time.Duration) {
+// summarize prints one variant's outcome over its runs and, when
+// RDSMUX_DRILL_JSON names a file, appends it there as a JSON line (what
+// bench/report reads).
+func summarize(t *testing.T, name string, rs []drillResult, fixedWait time.Duration) {
 	pick := func(f func(drillResult) time.Duration) (p50, max time.Duration) {
 		var ds []time.Duration
 		for _, r := range rs {
@@ -400,4 +404,18 @@ func summarize(name string, rs []drillResult, fixedWait time.Duration) {
 		"client errors=%d (%.1f/run)  acked-but-unreplicated=%d  fixed-address go-sql-driver recovered in %d/%d runs within %v\n",
 		name, len(rs), rp50.Round(time.Millisecond), rmax.Round(time.Millisecond), fp50.Round(time.Millisecond), fmax.Round(time.Millisecond),
 		dp50.Round(time.Millisecond), dmax.Round(time.Millisecond), errs, float64(errs)/float64(len(rs)), lag, fixedOK, len(rs), fixedWait)
+	path := os.Getenv("RDSMUX_DRILL_JSON")
+	if path == "" {
+		return
+	}
+	line, err := json.Marshal(map[string]any{"variant": name, "runs": len(rs),
+		"promotion_p50_ns": rp50, "promotion_max_ns": rmax, "failure_p50_ns": fp50, "failure_max_ns": fmax,
+		"detection_p50_ns": dp50, "detection_max_ns": dmax, "client_errors": errs, "acked_unreplicated": lag,
+		"fixed_recovered": fixedOK, "fixed_wait_ns": fixedWait})
+	require.NoError(t, err)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	require.NoError(t, err, "RDSMUX_DRILL_JSON: cannot open %s", path)
+	defer f.Close()
+	_, err = f.Write(append(line, '\n'))
+	require.NoError(t, err, "RDSMUX_DRILL_JSON: writing %s", path)
 }

@@ -2,129 +2,79 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/perf/benchmath"
+	"golang.org/x/perf/benchunit"
 )
 
-// fmtNs formats nanoseconds per operation with a unit that keeps three
-// significant digits: "85.6 ns", "12.3 µs", "1.23 ms".
-func fmtNs(ns float64) string {
-	switch {
-	case ns <= 0:
-		return "-"
-	case ns < 1e3:
-		return sig3(ns) + " ns"
-	case ns < 1e6:
-		return sig3(ns/1e3) + " µs"
-	case ns < 1e9:
-		return sig3(ns/1e6) + " ms"
-	default:
-		return sig3(ns/1e9) + " s"
-	}
+// table is a Markdown table; right lists the right-aligned columns.
+type table struct {
+	head  []string
+	right []int
+	rows  [][]string
 }
 
-// sig3 formats v with three significant digits (no exponent).
-func sig3(v float64) string {
-	if v == 0 {
-		return "0"
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) write(w io.Writer) {
+	line := func(cells []string) { fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | ")) }
+	line(t.head)
+	rule := make([]string, len(t.head))
+	for i := range rule {
+		rule[i] = "---"
 	}
-	d := 2 - int(math.Floor(math.Log10(math.Abs(v))))
-	d = max(d, 0)
-	return strconv.FormatFloat(v, 'f', d, 64)
+	for _, i := range t.right {
+		rule[i] = "---:"
+	}
+	line(rule)
+	for _, r := range t.rows {
+		line(r)
+	}
+	fmt.Fprintln(w)
 }
 
-// fmtRatio formats a ratio as "0.81×"; "-" when there is none.
+// fmtSec is a time/op median with its confidence interval: "153ns ± 2%".
+func fmtSec(s benchmath.Summary) string {
+	if s.Center == 0 {
+		return "—"
+	}
+	return benchunit.Scale(s.Center, benchunit.Decimal) + "s ± " + s.PctRangeString()
+}
+
+// fmtNum is a count (allocs, bytes, queries per second): "1,234".
+func fmtNum(v float64) string {
+	s := strconv.FormatInt(int64(math.Round(v)), 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
 func fmtRatio(r float64) string {
-	if r <= 0 || math.IsNaN(r) || math.IsInf(r, 0) {
-		return "-"
+	if r == 0 {
+		return "—"
 	}
-	return strconv.FormatFloat(r, 'f', 2, 64) + "×"
+	return fmt.Sprintf("%.2f×", r)
 }
 
-// fmtRange formats the spread of a ratio over rounds: "0.78–0.85"; "-"
-// for a single round.
-func fmtRange(lo, hi float64, rounds int) string {
-	if rounds < 2 || lo <= 0 {
-		return "-"
-	}
-	return strconv.FormatFloat(lo, 'f', 2, 64) + "–" + strconv.FormatFloat(hi, 'f', 2, 64)
-}
-
-// fmtCount formats a per-op count (allocs, bytes): integral values
-// without decimals.
-func fmtCount(s Stat) string {
-	if s.N == 0 {
-		return "-"
-	}
-	v := s.Median
-	if v == math.Trunc(v) {
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	}
-	return strconv.FormatFloat(v, 'f', 1, 64)
-}
-
-// fmtPair formats "baseline → rdsmux".
-func fmtPair(base, subject string) string {
-	if base == "" {
-		return subject
-	}
-	return base + " → " + subject
-}
-
-// fmtDur rounds a duration for a table: "350ms", "1.25s", "850µs".
+// fmtDur rounds a duration to three significant digits: 104ms, 9.1ms.
 func fmtDur(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "0"
-	case d >= time.Second:
-		return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + "s"
-	case d >= 10*time.Millisecond:
-		return d.Round(time.Millisecond).String()
-	case d >= time.Millisecond:
-		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + "ms"
-	default:
-		return d.Round(time.Microsecond).String()
-	}
-}
-
-// fmtOps formats operations per second with thousands separators.
-func fmtOps(v float64) string {
-	if v <= 0 {
-		return "-"
-	}
-	return thousands(int64(math.Round(v)))
-}
-
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
+	for r := time.Duration(1); r < time.Hour; r *= 10 {
+		if d < 1000*r {
+			return d.Round(r).String()
 		}
-		b.WriteRune(c)
 	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
-// pkgShort is the last element of an import path.
-func pkgShort(pkg string) string {
-	if i := strings.LastIndexByte(pkg, '/'); i >= 0 {
-		return pkg[i+1:]
-	}
-	return pkg
+	return d.Round(time.Second).String()
 }
 
 func plural(n int, one, many string) string {
 	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
+		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }

@@ -44,7 +44,8 @@ type options struct {
 	think          time.Duration // mean pause between a handler's requests
 	requestTimeout time.Duration
 	phases         []string
-	tty            bool // refresh the progress line in place
+	jsonOut        string // -json: also write the outcomes there
+	tty            bool   // refresh the progress line in place
 }
 
 // steps is the traffic shape every phase replays.
@@ -70,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	for i, p := range phases {
 		names[i] = p.name
 	}
+	fs.StringVar(&o.jsonOut, "json", "", "also write each phase's outcome as JSON to this `file`")
 	list := fs.String("phases", strings.Join(names, ","), "phases to run, in order")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -110,7 +112,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if _, err := run(ctx, o, os.Stdout); err != nil {
+	results, err := run(ctx, o, os.Stdout)
+	if err == nil && o.jsonOut != "" {
+		err = writeJSON(o.jsonOut, results)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}

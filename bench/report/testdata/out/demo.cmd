@@ -1,0 +1,1 @@
+go run ./demo -json ../bench/out/demo.json
