@@ -509,6 +509,24 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{1}})
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{2}})
 		})
+		t.Run("warnings_of_the_switch", func(t *testing.T) {
+			// Found by the soak (seed 1796406451297287380): running a
+			// statement in its prepare state SETs big_tables, which
+			// raises 1287; COMMIT (no table) leaves it for SHOW WARNINGS,
+			// which must not show it as the session's.
+			sc := newScript(t, "a prepared statement run in its state, then a statement without a table")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, nil)
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT HEX(?), CHARSET(?), ? = 'é'"})
+			sc.session(1, subj, twin, map[string][2]string{"{L}": {"r8ws", "r8wd"}})
+			sc.query(1, "SELECT GET_LOCK('{L}', 0)")
+			sc.end(1)
+			sc.exec(0, "SET big_tables=1")
+			sc.query(0, "SELECT COUNT(*) FROM ro")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"a", "b", "c"}})
+			sc.execW(0, "COMMIT AND CHAIN")
+			sc.exec(0, "COMMIT")
+		})
 		t.Run("results_charset_after_reset", func(t *testing.T) {
 			// The driver's shrink of seed 1796405040171664689: another
 			// session's pin resets the backend between the executions.

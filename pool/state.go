@@ -484,6 +484,11 @@ func (s *Session) switchTo(ctx context.Context, b *Backend, schema string, setti
 		}
 	}
 	if stmt := want.DiffFrom(&b.settings, &st.base, &st.names); stmt != "" {
+		// The SET may raise warnings of its own (1287 for a deprecated
+		// variable), which a later statement that uses no table leaves
+		// in place: the connection's diagnostics are no longer the
+		// session's.
+		s.lookBehindBefore = s.lookBehindBefore.Remove(pinning.PinDiagnostics)
 		if err := b.conn.Exec(ctx, stmt); err != nil {
 			b.tag = tagOf(b.schema, &b.settings)
 			return err
