@@ -198,7 +198,8 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 	// deadline is the borrow timeout's, set at the first failed dial (the
 	// path that succeeds reads no clock for it).
 	var deadline time.Time
-	retries := 0 // transient dial failures so far
+	retries := 0      // transient dial failures so far
+	var dialErr error // the last failed dial's error
 	for {
 		// The claim on the previous backend is given up in the same step,
 		// which makes that backend (if still idle) the likely pick.
@@ -210,6 +211,14 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 					deadline = time.Now().Add(timeout - df.Waited)
 				}
 				err = df.Err
+				dialErr = err
+			}
+			var te *core.TimeoutError
+			if dialErr != nil && errors.As(err, &te) {
+				// The time left after dials failed ran out while
+				// waiting: what the caller must hear is that the
+				// database cannot be reached, not a busy pool.
+				err = dialErr
 			}
 			if p.transientDial(err) {
 				// A network blip or a database restarting: keep trying,
