@@ -527,6 +527,20 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.execW(0, "COMMIT AND CHAIN")
 			sc.exec(0, "COMMIT")
 		})
+		t.Run("system_charset_columns", func(t *testing.T) {
+			// Shrunk by the soak (seed 1796406572530387520): system
+			// variables and DATABASE() keep the system character set
+			// when collation_connection changes: MariaDB keeps the
+			// definitions held from binary results.
+			sc := newScript(t, "system-charset columns across results and connection changes")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, nil)
+			sc.execW(0, "SET LOCAL character_set_results='binary'")
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT @@sql_mode, DATABASE(), @@character_set_client, 'a' || 'b'"})
+			sc.execW(0, "SET @@local.character_set_results=NULL")
+			sc.exec(0, "SET collation_connection='utf8mb4_unicode_ci'")
+			sc.step(0, step{kind: opStmtQuery, slot: "p"})
+		})
 		t.Run("results_charset_after_reset", func(t *testing.T) {
 			// The driver's shrink of seed 1796405040171664689: another
 			// session's pin resets the backend between the executions.

@@ -34,11 +34,14 @@
 // to the results character set), and when collation_connection changed
 // too it takes a string computed by the statement (no table column behind
 // it) as changed: its collation, which the converted definitions no longer
-// show, usually follows the connection's. Limits, measured against the
-// server by proxy's TestCacheMetadataCombined: a computed string whose
-// collation does not follow the connection (CHARSET(?), CONCAT(v, 'x'))
-// is sent where a server keeps it; and a resend of byte-equal definitions
-// is not reproduced (no client can tell).
+// show, usually follows the connection's (not a system variable's, nor
+// DATABASE(), CHARSET(?) and the other functions that return the system
+// character set, which it recognizes by their names). Limits, measured
+// against the server by proxy's TestCacheMetadataCombined: another
+// computed string whose collation does not follow the connection
+// (CONCAT(v, 'x'), which takes v's) is sent where a server keeps it; and
+// a resend of byte-equal definitions is not reproduced (no client can
+// tell).
 package metacache
 
 import (
@@ -100,10 +103,24 @@ func stringExpression(d []byte) bool {
 	switch c.Type {
 	case wire.TypeVarchar, wire.TypeVarString, wire.TypeString,
 		wire.TypeTinyBlob, wire.TypeMediumBlob, wire.TypeLongBlob, wire.TypeBlob:
-		return true
+	default:
+		return false
 	}
-	return false
+	// A system variable and the functions that return the server's
+	// system character set keep it whatever the connection's.
+	name := strings.ToUpper(c.Name)
+	for _, p := range systemCharsetNames {
+		if strings.HasPrefix(name, p) {
+			return false
+		}
+	}
+	return true
 }
+
+// systemCharsetNames are how the names of result columns in the server's
+// system character set start (a column's name is its expression's text).
+var systemCharsetNames = []string{"@@", "DATABASE(", "SCHEMA(", "USER(", "CURRENT_USER", "SESSION_USER(",
+	"SYSTEM_USER(", "VERSION(", "CHARSET(", "COLLATION(", "CURRENT_ROLE"}
 
 // ResultsCharset normalizes the literal value of character_set_results
 // (pool.Session.Value): lowercase and unquoted, "" for NULL.
