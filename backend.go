@@ -12,10 +12,10 @@ import (
 	"github.com/rdsmux/rdsmux/pool"
 )
 
-// backend is one go-sql-driver connection to the database as the pool sees
+// backendConn is one go-sql-driver connection to the database as the pool sees
 // it: the driver path's pool.Conn. It is used by one session at a time (the
 // pool hands it to exactly one borrower), so it needs no lock of its own.
-type backend struct {
+type backendConn struct {
 	conn     driver.Conn // a go-sql-driver connection
 	execer   driver.ExecerContext
 	querier  driver.QueryerContext
@@ -54,8 +54,8 @@ type backend struct {
 }
 
 var (
-	_ pool.Conn       = (*backend)(nil)
-	_ pool.Identified = (*backend)(nil)
+	_ pool.Conn       = (*backendConn)(nil)
+	_ pool.Identified = (*backendConn)(nil)
 )
 
 // stmtKey identifies a cached statement: the pool's state key of the
@@ -72,8 +72,8 @@ type cachedStmt struct {
 
 // newBackend wraps a go-sql-driver connection dialed for user and reads
 // its identity.
-func newBackend(ctx context.Context, c driver.Conn, user string, cacheSize int, k *pool.Killer) (*backend, error) {
-	b := &backend{conn: c, user: user, cacheSize: cacheSize, killer: k}
+func newBackend(ctx context.Context, c driver.Conn, user string, cacheSize int, k *pool.Killer) (*backendConn, error) {
+	b := &backendConn{conn: c, user: user, cacheSize: cacheSize, killer: k}
 	var ok bool
 	if b.execer, ok = c.(driver.ExecerContext); !ok {
 		return nil, errors.New("rdsmux: backend connection does not implement driver.ExecerContext")
@@ -101,7 +101,7 @@ func newBackend(ctx context.Context, c driver.Conn, user string, cacheSize int, 
 }
 
 // Identity implements pool.Identified.
-func (b *backend) Identity() pool.Identity { return b.ident }
+func (b *backendConn) Identity() pool.Identity { return b.ident }
 
 // valueText is a column value as text ("" for NULL).
 func valueText(v driver.Value) string {
@@ -124,7 +124,7 @@ func valueText(v driver.Value) string {
 // check the socket: a dead idle connection then fails with
 // driver.ErrBadConn before anything is sent, and the statement moves to
 // another backend.
-func (b *backend) Exec(ctx context.Context, query string) error {
+func (b *backendConn) Exec(ctx context.Context, query string) error {
 	if b.resetter != nil {
 		if err := b.resetter.ResetSession(ctx); err != nil {
 			return err
@@ -136,7 +136,7 @@ func (b *backend) Exec(ctx context.Context, query string) error {
 
 // QueryValue runs a query and returns the first column of its first row as
 // text ("" for NULL).
-func (b *backend) QueryValue(ctx context.Context, query string) (string, error) {
+func (b *backendConn) QueryValue(ctx context.Context, query string) (string, error) {
 	rows, err := b.querier.QueryContext(ctx, query, nil)
 	if err != nil {
 		return "", err
@@ -157,12 +157,12 @@ func (b *backend) QueryValue(ctx context.Context, query string) (string, error) 
 
 // Reset is not available through go-sql-driver, which cannot send
 // COM_RESET_CONNECTION; the pool closes a backend it cannot reset.
-func (b *backend) Reset(context.Context) error {
+func (b *backendConn) Reset(context.Context) error {
 	return fmt.Errorf("rdsmux: go-sql-driver connections cannot send COM_RESET_CONNECTION: %w", pool.ErrResetUnsupported)
 }
 
 // Ping checks the connection with COM_PING.
-func (b *backend) Ping(ctx context.Context) error {
+func (b *backendConn) Ping(ctx context.Context) error {
 	if b.pinger == nil {
 		return b.Exec(ctx, "DO 1")
 	}
@@ -173,7 +173,7 @@ func (b *backend) Ping(ctx context.Context) error {
 // abandoned mid-statement is KILLed on the server first, so that the server
 // is not left running a statement for a connection the pool no longer
 // counts.
-func (b *backend) Close() error {
+func (b *backendConn) Close() error {
 	if b.killOnClose && b.killer != nil {
 		_ = b.killer.Kill(context.Background(), b.user, b) // logged by the killer
 	}
@@ -187,7 +187,7 @@ func (b *backend) Close() error {
 
 // cached returns the statement cached for query prepared in the state
 // with key state, if any, and the column definitions its PREPARE answered.
-func (b *backend) cached(state, query string) (driver.Stmt, [][]byte, bool) {
+func (b *backendConn) cached(state, query string) (driver.Stmt, [][]byte, bool) {
 	if b.stmts == nil {
 		return nil, nil, false
 	}
@@ -204,7 +204,7 @@ func (b *backend) cached(state, query string) (driver.Stmt, [][]byte, bool) {
 // state, and caches it; defs are the column definitions the server
 // answered with. When the cache is disabled the caller must close the
 // statement (owned reports true).
-func (b *backend) prepare(ctx context.Context, state, query string) (stmt driver.Stmt, defs [][]byte, owned bool, err error) {
+func (b *backendConn) prepare(ctx context.Context, state, query string) (stmt driver.Stmt, defs [][]byte, owned bool, err error) {
 	stmt, defs, err = b.prepareWatched(ctx, query)
 	if err != nil {
 		return nil, nil, false, err
@@ -226,7 +226,7 @@ func (b *backend) prepare(ctx context.Context, state, query string) (stmt driver
 
 // prepareWatched prepares query, uncached, and returns the column
 // definitions the server answered with (nil when not watched).
-func (b *backend) prepareWatched(ctx context.Context, query string) (driver.Stmt, [][]byte, error) {
+func (b *backendConn) prepareWatched(ctx context.Context, query string) (driver.Stmt, [][]byte, error) {
 	b.watch(true)
 	stmt, err := b.preparer.PrepareContext(ctx, query)
 	defs := b.watched()
@@ -235,14 +235,14 @@ func (b *backend) prepareWatched(ctx context.Context, query string) (driver.Stmt
 
 // watch starts copying the column definitions of the response to the
 // next command (a PREPARE's when prepare is set).
-func (b *backend) watch(prepare bool) {
+func (b *backendConn) watch(prepare bool) {
 	if b.wire.watching() {
 		b.wire.watch.start(prepare)
 	}
 }
 
 // watched stops watching and returns the definitions copied.
-func (b *backend) watched() [][]byte {
+func (b *backendConn) watched() [][]byte {
 	if !b.wire.watching() {
 		return nil
 	}

@@ -97,7 +97,7 @@ func (c *conn) ready() error {
 }
 
 // acquire borrows the session's backend for a statement.
-func (c *conn) acquire(ctx context.Context) (*pool.Backend, *backend, error) {
+func (c *conn) acquire(ctx context.Context) (*pool.Backend, *backendConn, error) {
 	return c.acquireFor(ctx, "", nil)
 }
 
@@ -105,7 +105,7 @@ func (c *conn) acquire(ctx context.Context) (*pool.Backend, *backend, error) {
 // a statement that reads what the previous statement left on its
 // connection (ROW_COUNT(), FOUND_ROWS(), ...), that same connection, or an
 // error wrapping pool.ErrLookBehindLost rather than a wrong answer.
-func (c *conn) acquireFor(ctx context.Context, query string, r *pinning.Result) (*pool.Backend, *backend, error) {
+func (c *conn) acquireFor(ctx context.Context, query string, r *pinning.Result) (*pool.Backend, *backendConn, error) {
 	if err := c.ready(); err != nil {
 		return nil, nil, err
 	}
@@ -121,7 +121,7 @@ func (c *conn) acquireFor(ctx context.Context, query string, r *pinning.Result) 
 		return nil, nil, err
 	}
 	c.cur = b
-	return b, b.Conn().(*backend), nil
+	return b, b.Conn().(*backendConn), nil
 }
 
 // done records the statement's effects and gives the backend back unless
@@ -134,7 +134,7 @@ func (c *conn) done(ctx context.Context, b *pool.Backend, r *pinning.Result, err
 		// failing one: a BEGIN, COMMIT or SET autocommit among them may
 		// have opened or ended a transaction, and go-sql-driver does not
 		// show the server's status flags. Ask the server.
-		v, qerr := b.Conn().(*backend).QueryValue(ctx, "SELECT @@in_transaction")
+		v, qerr := b.Conn().(*backendConn).QueryValue(ctx, "SELECT @@in_transaction")
 		c.txOpen = qerr != nil || v != "0"
 	}
 	// While a database/sql transaction is open, its backend stays with
@@ -231,7 +231,7 @@ const maxBadConnRetries = 8
 // whether a failed attempt may move to another backend: only if the
 // session held no backend before (no transaction, no pin), since state on a
 // held backend would be lost.
-func (c *conn) start(ctx context.Context, query string) (b *pool.Backend, be *backend, retryable bool, err error) {
+func (c *conn) start(ctx context.Context, query string) (b *pool.Backend, be *backendConn, retryable bool, err error) {
 	if err := c.ready(); err != nil {
 		return nil, nil, false, err
 	}
@@ -383,7 +383,7 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 // prepared it in, else in the session's current state; from be's cache, or
 // prepared now (in ps's state, b is switched there and back). When the
 // cache is disabled the caller must close the statement (owned).
-func (c *conn) prepared(ctx context.Context, b *pool.Backend, be *backend, ps *stmt, query string) (st driver.Stmt, defs [][]byte, owned bool, err error) {
+func (c *conn) prepared(ctx context.Context, b *pool.Backend, be *backendConn, ps *stmt, query string) (st driver.Stmt, defs [][]byte, owned bool, err error) {
 	var state *pool.State
 	key := b.PrepareKey()
 	if ps != nil {
@@ -424,14 +424,14 @@ func (c *conn) finishRows(r *rows, err error) {
 // the caller. A cancelled context makes
 // go-sql-driver drop the connection while the server may still run the
 // statement, so rdsmux also asks the server to KILL it.
-func (c *conn) fail(b *pool.Backend, be *backend, ctx context.Context, err error) error {
+func (c *conn) fail(b *pool.Backend, be *backendConn, ctx context.Context, err error) error {
 	return c.failStmt(b, be, ctx, err, nil)
 }
 
 // failStmt is fail for a statement, classified as r, that ran and failed:
 // the pool also learns what a failed statement may have changed (a
 // failed INSERT may have generated ids, a failed SET may have assigned).
-func (c *conn) failStmt(b *pool.Backend, be *backend, ctx context.Context, err error, r *pinning.Result) error {
+func (c *conn) failStmt(b *pool.Backend, be *backendConn, ctx context.Context, err error, r *pinning.Result) error {
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		be.killOnClose = true // the pool closes it: KILL QUERY first
 		err = fmt.Errorf("%w: %w", pool.ErrBroken, err)
@@ -617,7 +617,7 @@ func brokenBackend(b *pool.Backend, err error) bool {
 	if pool.DefaultIsBroken(err) {
 		return true
 	}
-	if v, ok := b.Conn().(*backend).conn.(driver.Validator); ok {
+	if v, ok := b.Conn().(*backendConn).conn.(driver.Validator); ok {
 		return !v.IsValid()
 	}
 	return false

@@ -19,7 +19,7 @@ func benchPool(b *testing.B, size int, redisURL string) (*pool.Pool, *fleet.Memb
 	s := mariadbtest.Start(b)
 	s.CreateUser(b, "u", "u-pw")
 	users := proxy.StaticUsers{"u": "u-pw"}
-	backend := &proxy.Backend{Addr: s.Addr(), Credentials: proxy.SameCredentials(users)}
+	backend := &proxy.Target{Addr: s.Addr(), Credentials: proxy.SameCredentials(users)}
 	cfg := pool.Config{Dial: backend.Dial, MaxConnections: size, HealthCheckIdle: -1}
 	var m *fleet.Member
 	if redisURL != "" {

@@ -135,7 +135,7 @@ func statsLoop(get func() *pool.BudgetStats, ok func() int64, stop <-chan struct
 // runListenerChild: a listener (as cmd/rdsmux wires it) with -fleet.
 func runListenerChild() int {
 	users := proxy.StaticUsers{os.Getenv("DB_USER"): os.Getenv("DB_PASSWORD")}
-	backend := &proxy.Backend{Addr: os.Getenv("DB_ADDR"), Database: "test", Credentials: proxy.SameCredentials(users)}
+	backend := &proxy.Target{Addr: os.Getenv("DB_ADDR"), Database: "test", Credentials: proxy.SameCredentials(users)}
 	m, err := fleet.New(fleet.Config{URL: os.Getenv("FLEET"), Name: os.Getenv("FLEET_NAME")})
 	if err != nil {
 		fmt.Println("error", err)

@@ -13,7 +13,7 @@ var (
 	// ErrAccessDenied marks an error as "the server rejected the
 	// credential" (MySQL error 1045). Code that speaks the protocol with
 	// its own error type wraps it so that Connect recognises the
-	// rejection (the listener's backends do: proxy.Backend.Dial);
+	// rejection (the listener's backends do: proxy.Target.Dial);
 	// go-sql-driver's *mysql.MySQLError number 1045 is recognised
 	// directly.
 	ErrAccessDenied = errors.New("iamauth: access denied by the database server (error 1045)")

@@ -183,7 +183,7 @@ type listener struct {
 func startListener(t testing.TB, db *mariadbtest.Server, backends int) *listener {
 	t.Helper()
 	users := proxy.StaticUsers{appUser: appPass}
-	backend := &proxy.Backend{Addr: db.Addr(), Credentials: proxy.SameCredentials(users)}
+	backend := &proxy.Target{Addr: db.Addr(), Credentials: proxy.SameCredentials(users)}
 	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: backends,
 		ConnectionBorrowTimeout: borrowTimeout(backends), Logger: testLogger(t)})
 	if err != nil {
@@ -191,7 +191,7 @@ func startListener(t testing.TB, db *mariadbtest.Server, backends int) *listener
 	}
 	// Backend as cmd/rdsmux sets it: the listener announces the server's
 	// version and offers the capabilities it has (metadata caching).
-	srv := &proxy.Server{Pool: p, Backend: backend, Users: users, Logger: testLogger(t)}
+	srv := &proxy.Server{Pool: p, Target: backend, Users: users, Logger: testLogger(t)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 
 // BackendConn is one backend connection of the listener: a raw protocol
 // connection to the database (a wire.ClientConn) as the pool sees it
-// (pool.Conn), with the prepared statements cached on it. Backend.Dial
+// (pool.Conn), with the prepared statements cached on it. Target.Dial
 // returns them; the pool hands each to one client session at a time, so a
 // BackendConn needs no lock: the goroutine of the session that holds it owns
 // it.
@@ -25,15 +25,15 @@ type BackendConn struct {
 	stmts stmtCache
 
 	// untrack unregisters cc's socket from the failover monitor (see
-	// Backend.Failover); nil when not registered. Called by Close.
+	// Target.Failover); nil when not registered. Called by Close.
 	untrack func()
 	// reader counts cc's borrows in its reader's load when cc is a reader
-	// Backend's connection (reader.go); nil otherwise.
+	// Target's connection (reader.go); nil otherwise.
 	reader *readerSlot
 
 	// ident is cc's id and server, read when it was dialed; redial opens
 	// a connection for the same partition to the same server address
-	// (Backend.dial). Both are for the pool's Killer.
+	// (Target.dial). Both are for the pool's Killer.
 	ident  pool.Identity
 	redial func(ctx context.Context) (pool.Conn, error)
 }
@@ -43,7 +43,7 @@ var (
 	// pool.Config.Dial asks a Validator whether a connection survived an
 	// error: *BackendConn answers from the wire connection's state.
 	_ interface{ IsValid() bool } = (*BackendConn)(nil)
-	// A reader Backend's connections count their borrows per reader.
+	// A reader Target's connections count their borrows per reader.
 	_ pool.Borrower = (*BackendConn)(nil)
 	// The pool's Killer stops their statements.
 	_ pool.Identified       = (*BackendConn)(nil)
@@ -61,10 +61,10 @@ func (b *BackendConn) Identity() pool.Identity { return b.ident }
 
 // DialSameServer implements pool.SameServerDialer: a new connection for
 // the same partition to the same server address, whatever
-// Backend.DialContext or Backend.Failover would reach now.
+// Target.DialContext or Target.Failover would reach now.
 func (b *BackendConn) DialSameServer(ctx context.Context) (pool.Conn, error) {
 	if b.redial == nil {
-		return nil, errors.New("proxy: this backend connection was not opened by Backend.Dial; it cannot dial its server again")
+		return nil, errors.New("proxy: this backend connection was not opened by Target.Dial; it cannot dial its server again")
 	}
 	return b.redial(ctx)
 }
@@ -109,7 +109,7 @@ func (b *BackendConn) Close() error {
 	return b.cc.Close()
 }
 
-// Borrowed implements pool.Borrower: a reader Backend's connection counts
+// Borrowed implements pool.Borrower: a reader Target's connection counts
 // its borrows in its reader's load, which picks the reader of the next
 // connection. Other connections ignore it.
 func (b *BackendConn) Borrowed(borrowed bool) {

@@ -34,14 +34,14 @@ const foundRowsSuffix = "\x00found_rows"
 // It follows foundRowsSuffix when both are set.
 const extMetadataSuffix = "\x00ext_metadata"
 
-// Backend describes the database server behind the listener and how to
+// Target describes the database server behind the listener and how to
 // connect to it. Its Dial method is the pool's Config.Dial:
 //
-//	b := &proxy.Backend{Addr: "db:3306", Credentials: proxy.SameCredentials(users)}
+//	b := &proxy.Target{Addr: "db:3306", Credentials: proxy.SameCredentials(users)}
 //	p, err := pool.New(pool.Config{Dial: b.Dial, MaxConnections: 20})
 //
-// A Backend is read-only once in use.
-type Backend struct {
+// A Target is read-only once in use.
+type Target struct {
 	// Addr is the server's "host:port".
 	Addr string
 	// Credentials returns where the backend credentials for the
@@ -82,7 +82,7 @@ type Backend struct {
 	// info is what the server announced on the newest connection (see
 	// ServerInfo); atomic, as connections open concurrently.
 	info atomic.Pointer[ServerInfo]
-	// readers counts a reader Backend's connections per host (reader.go).
+	// readers counts a reader Target's connections per host (reader.go).
 	readers readerLoad
 }
 
@@ -107,7 +107,7 @@ func OneAccount(user, password string) func(string) (iamauth.Provider, error) {
 
 // Dial opens a backend connection for the connections serving client user
 // key (as the pool names the partition). It implements pool.Config.Dial.
-func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
+func (b *Target) Dial(ctx context.Context, key string) (pool.Conn, error) {
 	return b.dial(ctx, key, "")
 }
 
@@ -117,11 +117,11 @@ func (b *Backend) Dial(ctx context.Context, key string) (pool.Conn, error) {
 // wherever the writer is now), else as Dial does. The connection's
 // identity is read on it (pool.ReadIdentity), and it can dial its own
 // server again (pool.SameServerDialer).
-func (b *Backend) dial(ctx context.Context, key, addr string) (pool.Conn, error) {
+func (b *Target) dial(ctx context.Context, key, addr string) (pool.Conn, error) {
 	user, extMetadata := strings.CutSuffix(key, extMetadataSuffix)
 	user, foundRows := strings.CutSuffix(user, foundRowsSuffix)
 	if b.Credentials == nil {
-		return nil, errors.New("proxy: Backend.Credentials is not set; say which database account serves each client user")
+		return nil, errors.New("proxy: Target.Credentials is not set; say which database account serves each client user")
 	}
 	prov, err := b.Credentials(user)
 	if err != nil {
@@ -169,7 +169,7 @@ type connHooks struct {
 
 // connect dials and authenticates one connection with cred, to addr when
 // it is not "" (see dial).
-func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wire.Capability, addr string) (cc *wire.ClientConn, hooks connHooks, err error) {
+func (b *Target) connect(ctx context.Context, cred iamauth.Credential, caps wire.Capability, addr string) (cc *wire.ClientConn, hooks connHooks, err error) {
 	cfg := &wire.ClientConfig{
 		User:                   cred.User,
 		Password:               cred.Password,
@@ -181,7 +181,7 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 		Attrs:                  []wire.Attr{{Key: "program_name", Value: "rdsmux"}},
 	}
 	if cred.Cleartext && b.TLSConfig == nil {
-		return nil, connHooks{}, fmt.Errorf("proxy: credentials from %s must be sent in clear text (an IAM token); set Backend.TLSConfig so they travel over TLS", cred.Source)
+		return nil, connHooks{}, fmt.Errorf("proxy: credentials from %s must be sent in clear text (an IAM token); set Target.TLSConfig so they travel over TLS", cred.Source)
 	}
 	if addr != "" {
 		// A control connection to one server: not wherever DialContext
@@ -206,7 +206,7 @@ func (b *Backend) connect(ctx context.Context, cred iamauth.Credential, caps wir
 
 // handshake dials addr with dial and completes the MySQL handshake; TLS
 // checks the name in addr unless the config names a server.
-func (b *Backend) handshake(ctx context.Context, cfg *wire.ClientConfig, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) (*wire.ClientConn, error) {
+func (b *Target) handshake(ctx context.Context, cfg *wire.ClientConfig, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) (*wire.ClientConn, error) {
 	nc, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: dialing %s: %w", addr, err)
@@ -215,7 +215,7 @@ func (b *Backend) handshake(ctx context.Context, cfg *wire.ClientConfig, dial fu
 }
 
 // handshakeOn completes the MySQL handshake on nc, a connection to addr.
-func (b *Backend) handshakeOn(ctx context.Context, cfg *wire.ClientConfig, nc net.Conn, addr string) (*wire.ClientConn, error) {
+func (b *Target) handshakeOn(ctx context.Context, cfg *wire.ClientConfig, nc net.Conn, addr string) (*wire.ClientConn, error) {
 	if cfg.TLSConfig != nil && cfg.TLSConfig.ServerName == "" && !cfg.TLSConfig.InsecureSkipVerify {
 		host, _, _ := net.SplitHostPort(addr)
 		c := *cfg
@@ -236,7 +236,7 @@ func (b *Backend) handshakeOn(ctx context.Context, cfg *wire.ClientConfig, nc ne
 // wrong role (a writer just demoted, a topology not yet refreshed) is
 // reported to the monitor by ConfirmRole, and the next pick is tried after
 // the dialer's backoff, until ctx ends.
-func (b *Backend) connectFailover(ctx context.Context, cfg *wire.ClientConfig) (*wire.ClientConn, connHooks, error) {
+func (b *Target) connectFailover(ctx context.Context, cfg *wire.ClientConfig) (*wire.ClientConn, connHooks, error) {
 	d := b.Failover
 	for {
 		nc, h, err := d.DialHost(ctx)
@@ -262,7 +262,7 @@ func (b *Backend) connectFailover(ctx context.Context, cfg *wire.ClientConfig) (
 // with the failover dialer that h has the role the dialer wants. A host of
 // the wrong role is reported and retry is true once the dialer's backoff
 // has passed (the caller picks a host again); other failures are errors.
-func (b *Backend) handshakeConfirmed(ctx context.Context, cfg *wire.ClientConfig, nc net.Conn, h failover.Host) (cc *wire.ClientConn, retry bool, err error) {
+func (b *Target) handshakeConfirmed(ctx context.Context, cfg *wire.ClientConfig, nc net.Conn, h failover.Host) (cc *wire.ClientConn, retry bool, err error) {
 	d := b.Failover
 	cc, err = b.handshakeOn(ctx, cfg, nc, h.Addr)
 	if err != nil {

@@ -2,19 +2,19 @@
 // connections from a shared rdsmux pool of backend connections: what Amazon
 // RDS Proxy is, as a library (Server) and a command (cmd/rdsmux).
 //
-// A Backend says where the database is and which account serves each
+// A Target says where the database is and which account serves each
 // client user; its Dial is the pool's Config.Dial. A Server authenticates
 // clients against Users and serves each from a pool.Session, borrowing a
 // backend per transaction by default:
 //
-//	backend := &proxy.Backend{Addr: "db:3306", Credentials: proxy.SameCredentials(users)}
-//	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: 20})
+//	target := &proxy.Target{Addr: "db:3306", Credentials: proxy.SameCredentials(users)}
+//	p, err := pool.New(pool.Config{Dial: target.Dial, MaxConnections: 20})
 //	...
-//	srv := &proxy.Server{Pool: p, Users: users, Backend: backend}
+//	srv := &proxy.Server{Pool: p, Users: users, Target: target}
 //	err = srv.Serve(ln) // Shutdown drains, Close stops at once
 //
-// See ExampleServer. Backend.Failover follows a cluster's writer (package
-// failover); Backend.Credentials may come from package iamauth; Stats
+// See ExampleServer. Target.Failover follows a cluster's writer (package
+// failover); Target.Credentials may come from package iamauth; Stats
 // reports the listener's and the pool's counters.
 //
 // How the listener relays, multiplexes, virtualizes prepared statements,

@@ -17,11 +17,11 @@ import (
 // share at most 20 backend connections, borrowed per transaction.
 func ExampleServer() {
 	users := proxy.StaticUsers{"app": "secret"}
-	backend := &proxy.Backend{
+	target := &proxy.Target{
 		Addr:        "127.0.0.1:3306",
 		Credentials: proxy.SameCredentials(users), // the database's own accounts
 	}
-	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: 20, ConnectionBorrowTimeout: 30 * time.Second})
+	p, err := pool.New(pool.Config{Dial: target.Dial, MaxConnections: 20, ConnectionBorrowTimeout: 30 * time.Second})
 	if err != nil {
 		log.Fatal(err)
 	}

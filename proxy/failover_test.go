@@ -16,7 +16,7 @@ import (
 	"github.com/rdsmux/rdsmux/proxy"
 )
 
-// TestFailoverCutsStatementsOnTheFormerWriter: with Backend.Failover, a
+// TestFailoverCutsStatementsOnTheFormerWriter: with Target.Failover, a
 // statement running on a writer that stops answering (a blackhole: no
 // data, no reset) fails with 2013 as soon as the monitor has verified the
 // new writer, rather than when TCP gives up; the client's next statement
@@ -37,7 +37,7 @@ func TestFailoverCutsStatementsOnTheFormerWriter(t *testing.T) {
 	m, err := failover.NewMonitor(failover.MonitorConfig{Provider: prov})
 	must(t, err)
 	defer m.Close()
-	backend := &proxy.Backend{Addr: fa.Addr(), Credentials: proxy.OneAccount(appUser, appPass),
+	backend := &proxy.Target{Addr: fa.Addr(), Credentials: proxy.OneAccount(appUser, appPass),
 		Failover: failover.NewDialer(m, failover.DialerConfig{})}
 	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: 2, ConnectionBorrowTimeout: 20 * time.Second})
 	must(t, err)

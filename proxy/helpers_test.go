@@ -110,7 +110,7 @@ func startEnv(t testing.TB, opts ...envOption) *env {
 		db = database(t)
 	}
 	users := proxy.StaticUsers{appUser: appPass, "other": "other-secret"}
-	backend := &proxy.Backend{Addr: db.Addr(), Credentials: proxy.SameCredentials(users)}
+	backend := &proxy.Target{Addr: db.Addr(), Credentials: proxy.SameCredentials(users)}
 	p, err := pool.New(pool.Config{
 		Dial:                    backend.Dial,
 		MaxConnections:          cfg.backends,
@@ -119,7 +119,7 @@ func startEnv(t testing.TB, opts ...envOption) *env {
 		Budget:                  cfg.budget,
 	})
 	require.NoError(t, err)
-	srv := &proxy.Server{Pool: p, Users: users, Backend: backend, Logger: testLogger(t)}
+	srv := &proxy.Server{Pool: p, Users: users, Target: backend, Logger: testLogger(t)}
 	e := &env{db: db, pool: p, srv: srv}
 	if cfg.tls {
 		certs, err := mariadbtest.GenerateCerts()

@@ -13,7 +13,7 @@ import (
 )
 
 // ServerInfo is what a database server announced in its handshake: the
-// listener announces the same to its clients (see Server.Backend).
+// listener announces the same to its clients (see Server.Target).
 type ServerInfo struct {
 	// Version is the server's version string, such as
 	// "5.5.5-10.11.6-MariaDB" or "8.0.mysql_aurora.3.05.2".
@@ -55,10 +55,10 @@ func serverInfoOf(hs *wire.Handshake) *ServerInfo {
 // connection b opened (or ReadServerInfo read), or nil when b has not
 // reached it yet. Behind a failover.Dialer it follows the writer (or
 // reader) each new connection reaches.
-func (b *Backend) ServerInfo() *ServerInfo { return b.infoHolder().Load() }
+func (b *Target) ServerInfo() *ServerInfo { return b.infoHolder().Load() }
 
 // noteServer records the handshake of a new connection.
-func (b *Backend) noteServer(hs *wire.Handshake) {
+func (b *Target) noteServer(hs *wire.Handshake) {
 	if hs == nil {
 		return
 	}
@@ -73,7 +73,7 @@ func (b *Backend) noteServer(hs *wire.Handshake) {
 // ReadServerInfo connects to the server the next backend connection would
 // reach, reads its handshake and hangs up without authenticating (no
 // credentials are needed), and records what it announced (ServerInfo).
-func (b *Backend) ReadServerInfo(ctx context.Context) (*ServerInfo, error) {
+func (b *Target) ReadServerInfo(ctx context.Context) (*ServerInfo, error) {
 	var nc net.Conn
 	var err error
 	addr := b.Addr
@@ -116,7 +116,7 @@ func (b *Backend) ReadServerInfo(ctx context.Context) (*ServerInfo, error) {
 // one), the listener's capabilities less those the server lacks, the
 // server's default collation.
 func (s *Server) identity() *wire.ServerIdentity {
-	info := s.Backend.ServerInfo()
+	info := s.Target.ServerInfo()
 	if info == nil {
 		return nil
 	}
@@ -163,12 +163,12 @@ const serverInfoTimeout = 5 * time.Second
 // no backend connection has told it yet. A failure is logged; the listener
 // then announces wire.DefaultServerVersion until a backend connection opens.
 func (s *Server) readServerInfo() {
-	if s.Backend == nil || s.Backend.ServerInfo() != nil {
+	if s.Target == nil || s.Target.ServerInfo() != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, serverInfoTimeout)
 	defer cancel()
-	info, err := s.Backend.ReadServerInfo(ctx)
+	info, err := s.Target.ReadServerInfo(ctx)
 	if err != nil {
 		s.log.Warn("proxy: could not read the database's version; announcing the default until a backend connection opens", "err", err)
 		return
@@ -177,4 +177,4 @@ func (s *Server) readServerInfo() {
 }
 
 // infoHolder returns b's ServerInfo holder.
-func (b *Backend) infoHolder() *atomic.Pointer[ServerInfo] { return &b.info }
+func (b *Target) infoHolder() *atomic.Pointer[ServerInfo] { return &b.info }

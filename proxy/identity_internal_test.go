@@ -13,8 +13,8 @@ import (
 // is the server's with VersionSuffix, unless Server.ServerVersion says
 // otherwise.
 func TestIdentityFollowsServerInfo(t *testing.T) {
-	b := &Backend{}
-	s := &Server{Backend: b}
+	b := &Target{}
+	s := &Server{Target: b}
 	assert.Nil(t, s.identity(), "nothing known yet")
 	b.noteServer(&wire.Handshake{ServerVersion: "8.0.mysql_aurora.3.05.2", Charset: 255,
 		Capabilities: wire.DefaultServerCapabilities &^ (wire.ClientMultiStatements | wire.ClientLocalFiles)})
@@ -43,7 +43,7 @@ func TestIdentityFollowsServerInfo(t *testing.T) {
 	id = s.identity()
 	assert.NotZero(t, id.Capabilities&wire.MariaDBClientCacheMetadata)
 
-	s2 := &Server{Backend: b, ServerVersion: "8.0.0-operator"}
+	s2 := &Server{Target: b, ServerVersion: "8.0.0-operator"}
 	assert.Equal(t, "8.0.0-operator", s2.identity().Version)
 }
 

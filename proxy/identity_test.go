@@ -31,7 +31,7 @@ func TestAnnouncesBackendVersion(t *testing.T) {
 	var target atomic.Value
 	target.Store(a.Addr())
 	users := proxy.StaticUsers{appUser: appPass}
-	backend := &proxy.Backend{Addr: "cluster:3306", Credentials: proxy.SameCredentials(users),
+	backend := &proxy.Target{Addr: "cluster:3306", Credentials: proxy.SameCredentials(users),
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, network, target.Load().(string))
@@ -39,7 +39,7 @@ func TestAnnouncesBackendVersion(t *testing.T) {
 	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: 2, ConnectionBorrowTimeout: 10 * time.Second})
 	require.NoError(t, err)
 	defer p.Close()
-	srv := &proxy.Server{Pool: p, Users: users, Backend: backend, Logger: testLogger(t)}
+	srv := &proxy.Server{Pool: p, Users: users, Target: backend, Logger: testLogger(t)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)

@@ -11,19 +11,19 @@ import (
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
 
-// A reader endpoint, as RDS Proxy gives Aurora users: a Backend whose
+// A reader endpoint, as RDS Proxy gives Aurora users: a Target whose
 // Failover dialer has failover.RoleReader sends each new backend connection
 // to the healthy reader with the fewest outstanding borrows (connections
-// of this Backend to it that a session holds now; see pool.Borrower), then
-// the fewest connections of this Backend open (ties go round-robin), so
+// of this Target to it that a session holds now; see pool.Borrower), then
+// the fewest connections of this Target open (ties go round-robin), so
 // that a pool's borrows spread over the readers; when no reader is healthy
 // it falls back to the writer, as RDS Proxy does (unless the dialer's
 // NoWriterFallback is set, when it waits for a reader). Serve such a
-// Backend's pool with its own Server on its own address: cmd/rdsmux
+// Target's pool with its own Server on its own address: cmd/rdsmux
 // -reader-listen does.
 
 // readerLoad counts the open and the borrowed connections of a reader
-// Backend per host.
+// Target per host.
 type readerLoad struct {
 	mu sync.Mutex
 	// Guarded by mu.
@@ -33,7 +33,7 @@ type readerLoad struct {
 	next   int                  // round-robin among ties
 }
 
-// readerFailTTL is how long a reader this Backend failed to reach is
+// readerFailTTL is how long a reader this Target failed to reach is
 // avoided (the monitor may take a refresh or two to list it as down).
 const readerFailTTL = 5 * time.Second
 
@@ -84,7 +84,7 @@ func isDown(top *failover.Topology, addr string) bool {
 	return false
 }
 
-// readerSlot is one open connection of a reader Backend, counted in its
+// readerSlot is one open connection of a reader Target, counted in its
 // reader's load until closed.
 type readerSlot struct {
 	l    *readerLoad
@@ -140,9 +140,9 @@ func (l *readerLoad) fail(addr string) {
 	l.mu.Unlock()
 }
 
-// ReaderConnections returns, for a reader Backend, how many of its
+// ReaderConnections returns, for a reader Target, how many of its
 // connections are open per host address.
-func (b *Backend) ReaderConnections() map[string]int {
+func (b *Target) ReaderConnections() map[string]int {
 	b.readers.mu.Lock()
 	defer b.readers.mu.Unlock()
 	m := make(map[string]int, len(b.readers.open))
@@ -152,9 +152,9 @@ func (b *Backend) ReaderConnections() map[string]int {
 	return m
 }
 
-// ReaderBorrows returns, for a reader Backend, how many of its connections
+// ReaderBorrows returns, for a reader Target, how many of its connections
 // are borrowed by a session now, per host address.
-func (b *Backend) ReaderBorrows() map[string]int {
+func (b *Target) ReaderBorrows() map[string]int {
 	b.readers.mu.Lock()
 	defer b.readers.mu.Unlock()
 	m := make(map[string]int, len(b.readers.out))
@@ -164,9 +164,9 @@ func (b *Backend) ReaderBorrows() map[string]int {
 	return m
 }
 
-// connectReader connects a reader Backend's connection: to the least
+// connectReader connects a reader Target's connection: to the least
 // loaded healthy reader (fewest borrows out, then fewest open), else (writer fallback) wherever the dialer goes.
-func (b *Backend) connectReader(ctx context.Context, cfg *wire.ClientConfig) (*wire.ClientConn, connHooks, error) {
+func (b *Target) connectReader(ctx context.Context, cfg *wire.ClientConfig) (*wire.ClientConn, connHooks, error) {
 	d := b.Failover
 	for {
 		top := d.Monitor().Topology()

@@ -39,12 +39,12 @@ func TestReaderEndpoint(t *testing.T) {
 	require.NoError(t, err)
 	defer m.Close()
 	users := proxy.StaticUsers{appUser: appPass}
-	backend := &proxy.Backend{Addr: "cluster-ro", Credentials: proxy.SameCredentials(users),
+	backend := &proxy.Target{Addr: "cluster-ro", Credentials: proxy.SameCredentials(users),
 		Failover: failover.NewDialer(m, failover.DialerConfig{Role: failover.RoleReader})}
 	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: 4, ConnectionBorrowTimeout: 20 * time.Second})
 	require.NoError(t, err)
 	defer p.Close()
-	srv := &proxy.Server{Pool: p, Users: users, Backend: backend, Logger: testLogger(t)}
+	srv := &proxy.Server{Pool: p, Users: users, Target: backend, Logger: testLogger(t)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)
@@ -103,7 +103,7 @@ func TestReaderEndpoint(t *testing.T) {
 // readerEndpoint is a reader endpoint over w, r1 and r2 (helper of
 // TestReaderEndpointLeastBorrows).
 type readerEndpoint struct {
-	backend *proxy.Backend
+	backend *proxy.Target
 	addr    string
 }
 
@@ -112,11 +112,11 @@ type readerEndpoint struct {
 func startReaderEndpoint(t *testing.T, m *failover.Monitor, maxConns int) *readerEndpoint {
 	t.Helper()
 	users := proxy.StaticUsers{appUser: appPass}
-	backend := &proxy.Backend{Addr: "cluster-ro", Credentials: proxy.SameCredentials(users),
+	backend := &proxy.Target{Addr: "cluster-ro", Credentials: proxy.SameCredentials(users),
 		Failover: failover.NewDialer(m, failover.DialerConfig{Role: failover.RoleReader})}
 	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: maxConns, ConnectionBorrowTimeout: 20 * time.Second})
 	require.NoError(t, err)
-	srv := &proxy.Server{Pool: p, Users: users, Backend: backend, Logger: testLogger(t)}
+	srv := &proxy.Server{Pool: p, Users: users, Target: backend, Logger: testLogger(t)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)

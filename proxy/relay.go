@@ -197,7 +197,7 @@ func (c *clientConn) acquireFor(sql string, r *pinning.Result) (b *pool.Backend,
 	if !isOurs {
 		c.sess.Done(c.srv.ctx, b, nil, pool.Status{})
 		return nil, nil, false, c.writeErr(wire.NewError(wire.ErUnknownError, wire.StateGeneral,
-			"rdsmux: misconfigured listener: the pool's Dial must be proxy.Backend.Dial (got %T)", b.Conn()))
+			"rdsmux: misconfigured listener: the pool's Dial must be proxy.Target.Dial (got %T)", b.Conn()))
 	}
 	c.setRelay(be.cc)
 	return b, be, true, nil

@@ -28,7 +28,7 @@ const (
 // ClientCapabilities are the capabilities the listener offers clients:
 // wire's defaults without session-state tracking (see BackendCapabilities)
 // and IGNORE_SPACE (which backends do not use). LOCAL_FILES is left out
-// with Server.DisableLocalInfile; with Server.Backend, the backend-dependent
+// with Server.DisableLocalInfile; with Server.Target, the backend-dependent
 // ones its server lacks are left out too.
 const ClientCapabilities = wire.DefaultServerCapabilities &^
 	(wire.ClientSessionTrack | wire.ClientIgnoreSpace)
@@ -45,7 +45,7 @@ var ErrServerClosed = errors.New("proxy: server closed")
 // gracefully and Close stops at once.
 type Server struct {
 	// Pool is the shared pool of backend connections. Its Dial must return
-	// *BackendConn: use Backend.Dial. Required. The Server does not close
+	// *BackendConn: use Target.Dial. Required. The Server does not close
 	// it.
 	Pool *pool.Pool
 	// Users authenticates clients. Required.
@@ -82,10 +82,10 @@ type Server struct {
 	// wire.DefaultMaxPacketSize. A larger packet closes that client.
 	MaxPacketSize int
 	// ServerVersion is announced to clients. When empty, the version of
-	// the server behind Backend is announced, with VersionSuffix appended
-	// (wire.DefaultServerVersion until it is known, or without Backend).
+	// the server behind Target is announced, with VersionSuffix appended
+	// (wire.DefaultServerVersion until it is known, or without Target).
 	ServerVersion string
-	// Backend, when set, is the Backend whose Dial is the Pool's: the
+	// Target, when set, is the Target whose Dial is the Pool's: the
 	// listener then announces what that server announces (its version,
 	// default collation, and of the capabilities the listener offers only
 	// those the server has), read from its handshake when Serve starts and
@@ -95,7 +95,7 @@ type Server struct {
 	// counts it in Aborted_connects) and waits at most 5 s; until a
 	// backend connection opens, a server that could not be read is
 	// announced as wire.DefaultServerVersion. Optional.
-	Backend *Backend
+	Target *Target
 	// DisableLocalInfile refuses LOAD DATA LOCAL INFILE (error 1148) for
 	// every client, and CLIENT_LOCAL_FILES is not offered. By default the
 	// listener behaves as a direct connection: a client that enabled the
@@ -169,7 +169,7 @@ func (s *Server) init() error {
 			RSAKey:            s.RSAKey,
 			MaxPacketSize:     s.MaxPacketSize,
 		}
-		if s.Backend != nil {
+		if s.Target != nil {
 			s.wireCfg.Identity = s.identity
 		}
 		s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -399,7 +399,7 @@ func (s *Server) authorize(ctx context.Context, r *wire.HandshakeResponse) error
 	return nil
 }
 
-// partitionKey is the pool partition (and the key Backend.Dial receives)
+// partitionKey is the pool partition (and the key Target.Dial receives)
 // for a client user with capabilities caps.
 func partitionKey(user string, caps wire.Capability) string {
 	if caps&(wire.ClientFoundRows|extendedCaps) == 0 {

@@ -23,10 +23,10 @@ import (
 func startTLSListener(t *testing.T, db *mariadbtest.Server, certs *mariadbtest.CertPair, backendTLS *tls.Config) string {
 	t.Helper()
 	users := proxy.StaticUsers{appUser: appPass}
-	backend := &proxy.Backend{Addr: db.Addr(), Credentials: proxy.SameCredentials(users), TLSConfig: backendTLS}
+	backend := &proxy.Target{Addr: db.Addr(), Credentials: proxy.SameCredentials(users), TLSConfig: backendTLS}
 	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: 2, ConnectionBorrowTimeout: 10 * time.Second})
 	require.NoError(t, err)
-	srv := &proxy.Server{Pool: p, Users: users, Backend: backend, TLSConfig: certs.ServerConfig(), Logger: testLogger(t)}
+	srv := &proxy.Server{Pool: p, Users: users, Target: backend, TLSConfig: certs.ServerConfig(), Logger: testLogger(t)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)

@@ -44,7 +44,7 @@ func TestVanishedClientKillStaysOnItsServer(t *testing.T) {
 	m, err := failover.NewMonitor(failover.MonitorConfig{Provider: prov})
 	require.NoError(t, err)
 	defer m.Close()
-	backend := &proxy.Backend{Addr: a.Addr(), Credentials: proxy.OneAccount("app", "app-pw"),
+	backend := &proxy.Target{Addr: a.Addr(), Credentials: proxy.OneAccount("app", "app-pw"),
 		// The dialer as a plain DialContext: backend connections are not
 		// registered with the monitor (Backend.Failover would have the
 		// switchover cut the statement with 2013), so the statement still

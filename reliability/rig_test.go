@@ -87,13 +87,13 @@ type rigConfig struct {
 	logger   *slog.Logger
 	tls      bool
 	server   func(*proxy.Server)
-	backend  func(*proxy.Backend)
+	backend  func(*proxy.Target)
 }
 
 type rigOption func(*rigConfig)
 
 func withRigServer(f func(*proxy.Server)) rigOption { return func(c *rigConfig) { c.server = f } }
-func withRigBackend(f func(*proxy.Backend)) rigOption {
+func withRigBackend(f func(*proxy.Target)) rigOption {
 	return func(c *rigConfig) { c.backend = f }
 }
 func withRigUsers(u proxy.StaticUsers, creds func(string) (iamauth.Provider, error)) rigOption {
@@ -124,7 +124,7 @@ func startRig(t testing.TB, db *mariadbtest.Server, opts ...rigOption) *rig {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	backend := &proxy.Backend{Addr: db.Addr(), Credentials: cfg.creds}
+	backend := &proxy.Target{Addr: db.Addr(), Credentials: cfg.creds}
 	if cfg.backend != nil {
 		cfg.backend(backend)
 	}

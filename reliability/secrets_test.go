@@ -237,7 +237,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 		}
 		return nil, fmt.Errorf("no backend account for %q", user)
 	}
-	backendTLS := func(b *proxy.Backend) {
+	backendTLS := func(b *proxy.Target) {
 		b.TLSConfig = db.TLSConfig()
 		b.ConnectOptions = []iamauth.ConnectOption{iamauth.WithRetryWindow(300 * time.Millisecond), iamauth.WithBackoff(5*time.Millisecond, 50*time.Millisecond)}
 	}

@@ -379,10 +379,10 @@ func (h *harness) openDriver(logger *slog.Logger) {
 // openListener starts a proxy.Server whose pool dials through the fault
 // proxy, and opens go-sql-driver on it. With failovers, its backend side is
 // wired as cmd/rdsmux -failover readonly wires it: a monitor probing every
-// node's proxy, its dialer as proxy.Backend.DialContext, and the pool
+// node's proxy, its dialer as proxy.Target.DialContext, and the pool
 // invalidated when the writer changes.
 func (h *harness) openListener(logger *slog.Logger) {
-	backend := &proxy.Backend{Addr: h.nodes[0].proxy.Addr(), Credentials: proxy.OneAccount("app", "app-pw")}
+	backend := &proxy.Target{Addr: h.nodes[0].proxy.Addr(), Credentials: proxy.OneAccount("app", "app-pw")}
 	if len(h.nodes) > 1 {
 		probe := mysql.NewConfig()
 		probe.User, probe.Passwd = "app", "app-pw"

@@ -70,7 +70,7 @@ func newCredStore(ctx context.Context, c *config) (*credStore, error) {
 	return s, nil
 }
 
-// backendFor implements proxy.Backend.Credentials.
+// backendFor implements proxy.Target.Credentials.
 func (s *credStore) backendFor(user string) (iamauth.Provider, error) {
 	p, ok := (*s.backends.Load())[user]
 	if !ok {

@@ -21,7 +21,7 @@ type cluster struct {
 
 // newCluster builds the monitor and dialer for -failover and points the
 // backend's dials at the current writer.
-func newCluster(cfg *config, b *proxy.Backend, log *slog.Logger, track func(open bool)) (*cluster, error) {
+func newCluster(cfg *config, b *proxy.Target, log *slog.Logger, track func(open bool)) (*cluster, error) {
 	if cfg.failover == "" {
 		return nil, nil
 	}

@@ -159,7 +159,7 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 
 	srv := &proxy.Server{
 		Pool:                 p,
-		Backend:              backend,
+		Target:               backend,
 		Users:                creds.clients,
 		RequireTLS:           cfg.requireTLS,
 		MaxClientConnections: cfg.maxClients,
@@ -257,8 +257,8 @@ wait:
 }
 
 // newBackend builds the backend side from the settings.
-func newBackend(cfg *config, creds *credStore) (*proxy.Backend, error) {
-	b := &proxy.Backend{Addr: cfg.target, Database: cfg.backendDatabase, StatementCacheSize: cfg.stmtCache, Credentials: creds.backendFor}
+func newBackend(cfg *config, creds *credStore) (*proxy.Target, error) {
+	b := &proxy.Target{Addr: cfg.target, Database: cfg.backendDatabase, StatementCacheSize: cfg.stmtCache, Credentials: creds.backendFor}
 	if cfg.backendTLS {
 		// No ServerName: each connection checks the name of the host it
 		// dials (with -failover, whichever instance is the writer).

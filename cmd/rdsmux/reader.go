@@ -57,7 +57,7 @@ func startReader(ctx context.Context, cfg *config, cl *cluster, srv *proxy.Serve
 	if err != nil {
 		return nil, err
 	}
-	b.Addr = srv.Backend.Addr
+	b.Addr = srv.Target.Addr
 	b.Failover = failover.NewDialer(cl.monitor, failover.DialerConfig{Role: failover.RoleReader})
 	log = log.With("endpoint", "reader")
 	budget, err := newFleet(cfg, readerFleetSuffix, log)
@@ -80,7 +80,7 @@ func startReader(ctx context.Context, cfg *config, cl *cluster, srv *proxy.Serve
 	}
 	rs := &proxy.Server{
 		Pool:                 p,
-		Backend:              b,
+		Target:               b,
 		Users:                srv.Users,
 		TLSConfig:            srv.TLSConfig,
 		RequireTLS:           srv.RequireTLS,

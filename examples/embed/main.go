@@ -91,7 +91,7 @@ type app struct {
 // start opens the listeners and serves on them in the background.
 func start(c config) (*app, error) {
 	users := proxy.StaticUsers{c.DBUser: c.DBPassword}
-	backend := &proxy.Backend{Addr: c.DBAddr, Credentials: proxy.SameCredentials(users)}
+	backend := &proxy.Target{Addr: c.DBAddr, Credentials: proxy.SameCredentials(users)}
 	p, err := pool.New(pool.Config{Dial: backend.Dial, MaxConnections: c.MaxConnections, ConnectionBorrowTimeout: 30 * time.Second})
 	if err != nil {
 		return nil, err
