@@ -66,8 +66,13 @@ type cachedStmt struct {
 	key  stmtKey
 	stmt driver.Stmt
 	// defs are the column definitions the server answered the PREPARE
-	// with (nil when not watched: see backend.wire).
+	// with (nil when not watched: see backendConn.wire).
 	defs [][]byte
+	// checked: the PREPARE ran with no transaction open and no LOCK
+	// TABLES, so the checks the server makes at PREPARE (1792 in a READ
+	// ONLY transaction, 1100 for a table not locked) were those of the
+	// key's state alone; a client's PREPARE may be served from it.
+	checked bool
 }
 
 // newBackend wraps a go-sql-driver connection dialed for user and reads
@@ -186,8 +191,10 @@ func (b *backendConn) Close() error {
 }
 
 // cached returns the statement cached for query prepared in the state
-// with key state, if any, and the column definitions its PREPARE answered.
-func (b *backendConn) cached(state, query string) (driver.Stmt, [][]byte, bool) {
+// with key state, if any, and the column definitions its PREPARE
+// answered; for a client's PREPARE (client), only one whose PREPARE was
+// checked.
+func (b *backendConn) cached(state, query string, client bool) (driver.Stmt, [][]byte, bool) {
 	if b.stmts == nil {
 		return nil, nil, false
 	}
@@ -195,22 +202,33 @@ func (b *backendConn) cached(state, query string) (driver.Stmt, [][]byte, bool) 
 	if !ok {
 		return nil, nil, false
 	}
-	b.lru.MoveToFront(e)
 	cs := e.Value.(*cachedStmt)
+	if client && !cs.checked {
+		return nil, nil, false
+	}
+	b.lru.MoveToFront(e)
 	return cs.stmt, cs.defs, true
 }
 
 // prepare prepares query on this backend, which is in the state with key
-// state, and caches it; defs are the column definitions the server
-// answered with. When the cache is disabled the caller must close the
-// statement (owned reports true).
-func (b *backendConn) prepare(ctx context.Context, state, query string) (stmt driver.Stmt, defs [][]byte, owned bool, err error) {
+// state, and caches it (replacing an entry for the same key); defs are
+// the column definitions the server answered with, checked says whether
+// no transaction nor LOCK TABLES was in force (cachedStmt.checked). When
+// the cache is disabled the caller must close the statement (owned
+// reports true).
+func (b *backendConn) prepare(ctx context.Context, state, query string, checked bool) (stmt driver.Stmt, defs [][]byte, owned bool, err error) {
 	stmt, defs, err = b.prepareWatched(ctx, query)
 	if err != nil {
 		return nil, nil, false, err
 	}
 	if b.stmts == nil {
 		return stmt, defs, true, nil
+	}
+	key := stmtKey{state: state, query: query}
+	if old, ok := b.stmts[key]; ok {
+		b.lru.Remove(old)
+		delete(b.stmts, key)
+		old.Value.(*cachedStmt).stmt.Close()
 	}
 	if b.cacheSize > 0 && b.lru.Len() >= b.cacheSize {
 		oldest := b.lru.Back()
@@ -219,8 +237,7 @@ func (b *backendConn) prepare(ctx context.Context, state, query string) (stmt dr
 		delete(b.stmts, cs.key)
 		cs.stmt.Close()
 	}
-	key := stmtKey{state: state, query: query}
-	b.stmts[key] = b.lru.PushFront(&cachedStmt{key: key, stmt: stmt, defs: defs})
+	b.stmts[key] = b.lru.PushFront(&cachedStmt{key: key, stmt: stmt, defs: defs, checked: checked})
 	return stmt, defs, false, nil
 }
 

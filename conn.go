@@ -291,7 +291,7 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue,
 		} else {
 			var st driver.Stmt
 			var owned bool
-			st, _, owned, err = c.prepared(ctx, b, be, ps, query)
+			st, _, owned, err = c.prepared(ctx, b, be, ps, query, false)
 			if err == nil {
 				res, err = st.(driver.StmtExecContext).ExecContext(ctx, args)
 				if owned {
@@ -336,7 +336,7 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		} else {
 			var st driver.Stmt
 			var own bool
-			st, _, own, err = c.prepared(ctx, b, be, ps, query)
+			st, _, own, err = c.prepared(ctx, b, be, ps, query, false)
 			if err == nil {
 				watch := ps != nil && be.wire.watching() && c.c.target.cacheMetadata.Load()
 				if watch {
@@ -381,23 +381,26 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 // prepared returns query prepared on be (the backend b the session holds
 // for the statement): for a *sql.Stmt (ps), in the state the client
 // prepared it in, else in the session's current state; from be's cache, or
-// prepared now (in ps's state, b is switched there and back). When the
-// cache is disabled the caller must close the statement (owned).
-func (c *conn) prepared(ctx context.Context, b *pool.Backend, be *backendConn, ps *stmt, query string) (st driver.Stmt, defs [][]byte, owned bool, err error) {
+// prepared now (in ps's state, b is switched there and back). A client's
+// PREPARE (client) is not served by a statement whose PREPARE ran in a
+// transaction or under LOCK TABLES (cachedStmt.checked). When the cache is
+// disabled the caller must close the statement (owned).
+func (c *conn) prepared(ctx context.Context, b *pool.Backend, be *backendConn, ps *stmt, query string, client bool) (st driver.Stmt, defs [][]byte, owned bool, err error) {
 	var state *pool.State
 	key := b.PrepareKey()
 	if ps != nil {
 		state = ps.state
 		key = state.Key()
 	}
-	if st, defs, ok := be.cached(key, query); ok {
+	if st, defs, ok := be.cached(key, query, client); ok {
 		return st, defs, false, nil
 	}
+	checked := !freshPrepare(c.s)
 	if key == b.PrepareKey() {
-		return be.prepare(ctx, key, query)
+		return be.prepare(ctx, key, query, checked)
 	}
 	err = c.s.InState(ctx, b, state, func() error {
-		st, defs, owned, err = be.prepare(ctx, key, query)
+		st, defs, owned, err = be.prepare(ctx, key, query, checked)
 		return err
 	})
 	return st, defs, owned, err
@@ -494,7 +497,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 				st, defs, err = be.prepareWatched(ctx, query)
 				owned = err == nil
 			} else {
-				st, defs, owned, err = c.prepared(ctx, b, be, ps, query)
+				st, defs, owned, err = c.prepared(ctx, b, be, ps, query, true)
 			}
 		}
 		if err != nil {

@@ -555,6 +555,27 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.end(1)
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"ñandú", ""}})
 		})
+		t.Run("cached_in_a_transaction", func(t *testing.T) {
+			// Shrunk by the soak (seed 1796407339322961442, listener): a
+			// statement prepared inside a read-write transaction of a
+			// read-only session must not serve a PREPARE made after the
+			// COMMIT, which the server refuses (1792).
+			tables := ownTables(t, "r8t", 1)
+			sc := newScript(t, "prepared in a transaction, prepared again after it")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.exec(0, "BEGIN")
+			sc.exec(0, "SET SESSION TRANSACTION READ ONLY")
+			sc.exec(0, "UPDATE {T} SET g = g + 1 WHERE id = ?", 1)
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "UPDATE {T} SET g = g + 2 WHERE id = ?"})
+			sc.exec(0, "COMMIT")
+			sc.step(0, step{kind: opPrepare, slot: "q", sql: "UPDATE {T} SET g = g + 1 WHERE id = ?"})
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "UPDATE {T} SET g = g + 2 WHERE id = ?"})
+			sc.exec(0, "SET SESSION TRANSACTION READ WRITE")
+			sc.step(0, step{kind: opPrepare, slot: "q", sql: "UPDATE {T} SET g = g + 1 WHERE id = ?"})
+			sc.step(0, step{kind: opStmtExec, slot: "q", args: []any{1}})
+			sc.end(0)
+		})
 		t.Run("lock_tables", func(t *testing.T) {
 			// Found by the soak (driver and listener): under LOCK TABLES
 			// the server refuses at PREPARE a statement naming a table

@@ -67,9 +67,9 @@ func (c *clientConn) prepare(p []byte) error {
 	// The server makes checks at PREPARE that depend on more than the
 	// cache key: under LOCK TABLES a table not locked (1100), in a READ
 	// ONLY transaction a write (1792). A statement cached before would
-	// hide their error, so there the client's PREPARE goes to the server.
-	fresh := c.sess.InTransaction() || c.sess.PinReasons().Has(pinning.PinLockTables)
-	bs, err := c.backendStmt(be, state, query, fresh)
+	// hide their error, so there the client's PREPARE goes to the server,
+	// as it does elsewhere when the cached statement was prepared there.
+	bs, err := c.backendStmt(be, state, query, true)
 	if err != nil {
 		return c.failBefore(b, be, err, hadState)
 	}
@@ -116,12 +116,14 @@ func (c *clientConn) writePrepareOK(cs *clientStmt, bs *backendStmt, status wire
 }
 
 // backendStmt returns query prepared on be in the session's state, from
-// be's cache or prepared now (always now when fresh). An error is a server error (*wire.Error: the
+// be's cache or prepared now. For a client's PREPARE (client) the cached
+// statement serves only if both its PREPARE and this one run with no
+// transaction open and no LOCK TABLES (backendStmt.checked). An error is a server error (*wire.Error: the
 // statement does not prepare) or a backend failure.
-func (c *clientConn) backendStmt(be *BackendConn, state *pool.State, query string, fresh bool) (*backendStmt, error) {
+func (c *clientConn) backendStmt(be *BackendConn, state *pool.State, query string, client bool) (*backendStmt, error) {
 	key := stmtKey{state: state.Key(), query: query}
 	if bs := be.stmts.get(key); bs != nil {
-		if !fresh {
+		if !client || bs.checked && c.checkedPrepare() {
 			return bs, nil
 		}
 		be.stmts.remove(bs)
@@ -142,6 +144,13 @@ func (c *clientConn) backendStmt(be *BackendConn, state *pool.State, query strin
 	return bs, err
 }
 
+// checkedPrepare reports whether a PREPARE now runs with no transaction
+// open and no LOCK TABLES, so that the server checks it against the
+// session state alone (see backendStmt.checked).
+func (c *clientConn) checkedPrepare() bool {
+	return !c.sess.InTransaction() && !c.sess.PinReasons().Has(pinning.PinLockTables)
+}
+
 // prepareOn prepares key's query on be, which is in key's state, and
 // caches it.
 func (c *clientConn) prepareOn(be *BackendConn, key stmtKey) (*backendStmt, error) {
@@ -156,7 +165,7 @@ func (c *clientConn) prepareOn(be *BackendConn, key stmtKey) (*backendStmt, erro
 	}
 	f := &be.framer
 	f.Reset(wire.ModePrepare, cc.DeprecateEOF())
-	bs := &backendStmt{key: key}
+	bs := &backendStmt{key: key, checked: c.checkedPrepare()}
 	var serverErr *wire.Error
 	for !f.Done() {
 		q, err := cc.ReadPacket()

@@ -17,6 +17,11 @@ type backendStmt struct {
 	// statement (2 bytes per parameter); nil before any were sent. An
 	// execute that does not bind types uses these on the server.
 	types []byte
+	// checked: the PREPARE ran with no transaction open and no LOCK
+	// TABLES, so the checks the server makes at PREPARE (1792 in a READ
+	// ONLY transaction, 1100 for a table not locked) were those of the
+	// key's state alone; a client's PREPARE may be served from it.
+	checked bool
 
 	prev, next *backendStmt // LRU list, most recently used at head
 }
