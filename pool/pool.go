@@ -202,6 +202,7 @@ func (p *Pool) setup(ctx context.Context, user string, c Conn) (*Backend, error)
 		return nil, fmt.Errorf("pool: reading the session state of a new connection as %q: %w", user, err)
 	}
 	b := &Backend{conn: c, pool: p, user: user, lastIDKnown: true} // LAST_INSERT_ID() is 0
+	b.borrower, _ = c.(Borrower)
 	b.setState(&cs, st)
 	return b, nil
 }
@@ -209,8 +210,8 @@ func (p *Pool) setup(ctx context.Context, user string, c Conn) (*Backend, error)
 // onBorrow tells a Conn that is a Borrower when it is borrowed and given
 // back (core.Config.OnBorrow).
 func onBorrow(b *Backend, borrowed bool) {
-	if br, ok := b.conn.(Borrower); ok {
-		br.Borrowed(borrowed)
+	if b.borrower != nil {
+		b.borrower.Borrowed(borrowed)
 	}
 }
 
