@@ -90,6 +90,7 @@ type Stats struct {
 // Stats returns a snapshot.
 func (p *Pool) Stats() Stats {
 	cs := p.core.Stats()
+	atOnce := p.stats.exactAtOnce.Load()
 	p.mu.Lock()
 	serverMax := p.serverMax
 	p.mu.Unlock()
@@ -115,7 +116,7 @@ func (p *Pool) Stats() Stats {
 		BorrowTimeouts:                            cs.Timeouts,
 		BorrowsCanceled:                           cs.Canceled,
 		HealthChecks:                              p.stats.healthChecks.Load(),
-		ReuseExactMatch:                           p.stats.reuseExact.Load(),
+		ReuseExactMatch:                           p.stats.reuseExact.Load() + atOnce,
 		ReuseDiffApplied:                          p.stats.reuseDiff.Load(),
 		Resets:                                    p.stats.resets.Load(),
 		Rollbacks:                                 p.stats.rollbacks.Load(),
@@ -123,6 +124,7 @@ func (p *Pool) Stats() Stats {
 		LookBehindLost:                            p.stats.lookBehindLost.Load(),
 		Closed:                                    cs.Closed,
 	}
+	s.DatabaseConnectionsBorrowLatency.Counts[0] += atOnce
 	if b := p.cfg.Budget; b != nil {
 		fs := b.BudgetStats()
 		s.Fleet = &fs
