@@ -238,3 +238,22 @@ func TestCloseFailsTimedWaiters(t *testing.T) {
 	}
 	held.Release()
 }
+
+// A timeout too long for the clock (the largest Duration) means none: the
+// waiter waits for a release.
+func TestTimeoutBeyondTheClock(t *testing.T) {
+	h := newHarness(t, Limits{MaxSize: 1, MaxIdle: 1})
+	part := h.p.Partition("u")
+	held := h.acquire(part, "")
+	got := make(chan error, 1)
+	go func() {
+		r, _, err := h.p.Acquire(context.Background(), part, "", time.Duration(1<<63-1))
+		if err == nil {
+			r.Release()
+		}
+		got <- err
+	}()
+	waitFor(t, "waiter queued", func() bool { return h.p.Stats().Waiting == 1 })
+	held.Release()
+	require.NoError(t, <-got)
+}

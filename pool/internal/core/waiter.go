@@ -104,7 +104,7 @@ func (p *Pool[T]) enqueueLocked(w *waiter[T], part *Partition[T], tag string, no
 	w.deadline, w.timeout = 0, int64(timeout)
 	part.waiters.push(w)
 	p.waiting++
-	if timeout > 0 {
+	if timeout > 0 && mono+int64(timeout) > mono { // a timeout of centuries overflows: none
 		w.deadline = mono + int64(timeout)
 		p.armLocked(w.deadline, mono)
 	}
