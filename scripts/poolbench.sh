@@ -4,7 +4,8 @@
 # alternating rounds of one run, so that a busy shared machine slows both
 # alike. Each round runs every benchmark once per implementation; the
 # ratio rdsmux/puddle is taken within the round. It prints, per benchmark,
-# the median ns/op of each, the median ratio and its range over the rounds.
+# the median ns/op of each, the median ratio, its range over the rounds
+# and the range of its middle half (the rounds between the quartiles).
 #
 # With a BASE revision it also builds that revision's test binaries and
 # alternates base and working tree rounds, printing now/base for rdsmux.
@@ -60,6 +61,11 @@ awk '
 		for (i = 2; i <= n; i++) { if (a[i] + 0 < lo + 0) lo = a[i]; if (a[i] + 0 > hi + 0) hi = a[i] }
 		return sprintf("%.2f-%.2f", lo, hi)
 	}
+	function quartiles(s,   a, n, i, j, t) { # the middle half, a spread that one burst of load does not widen
+		n = split(s, a, " ")
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return sprintf("%.2f-%.2f", a[int((n + 3) / 4)], a[n + 1 - int((n + 3) / 4)])
+	}
 	{
 		key = $2 SUBSEP $3; ns[key SUBSEP $4] = ns[key SUBSEP $4] " " $5; allocs[key SUBSEP $4] = $7
 		t[$1 SUBSEP key SUBSEP $4] = $5; rounds[$1] = 1
@@ -67,23 +73,23 @@ awk '
 		if (!($2 in labels)) { labels[$2] = 1; lorder[++nl] = $2 }
 	}
 	END {
-		printf "%-6s %-36s %10s %10s %7s %11s %s\n", "rev", "benchmark", "rdsmux ns", "puddle ns", "ratio", "range", "allocs r/p"
+		printf "%-6s %-36s %10s %10s %7s %11s %11s %s\n", "rev", "benchmark", "rdsmux ns", "puddle ns", "ratio", "range", "middle half", "allocs r/p"
 		for (li = 1; li <= nl; li++) for (ni = 1; ni <= nn; ni++) {
 			l = lorder[li]; n = order[ni]
 			key = l SUBSEP n; rs = ""
 			for (r in rounds) if ((r SUBSEP key SUBSEP "rdsmux") in t && (r SUBSEP key SUBSEP "puddle") in t)
 				rs = rs " " t[r SUBSEP key SUBSEP "rdsmux"] / t[r SUBSEP key SUBSEP "puddle"]
 			if (rs == "") continue
-			printf "%-6s %-36s %10.1f %10.1f %7.2f %11s %s/%s\n", l, n, median(ns[key SUBSEP "rdsmux"]), median(ns[key SUBSEP "puddle"]),
-				median(rs), range(rs), allocs[key SUBSEP "rdsmux"], allocs[key SUBSEP "puddle"]
+			printf "%-6s %-36s %10.1f %10.1f %7.2f %11s %11s %s/%s\n", l, n, median(ns[key SUBSEP "rdsmux"]), median(ns[key SUBSEP "puddle"]),
+				median(rs), range(rs), quartiles(rs), allocs[key SUBSEP "rdsmux"], allocs[key SUBSEP "puddle"]
 		}
 		if (!("base" in labels)) exit
-		printf "\n%-43s %10s %7s %11s\n", "rdsmux now/base", "", "ratio", "range"
+		printf "\n%-43s %10s %7s %11s %11s\n", "rdsmux now/base", "", "ratio", "range", "middle half"
 		for (ni = 1; ni <= nn; ni++) {
 			n = order[ni]; rs = ""
 			for (r in rounds) if ((r SUBSEP "base" SUBSEP n SUBSEP "rdsmux") in t && (r SUBSEP "now" SUBSEP n SUBSEP "rdsmux") in t)
 				rs = rs " " t[r SUBSEP "now" SUBSEP n SUBSEP "rdsmux"] / t[r SUBSEP "base" SUBSEP n SUBSEP "rdsmux"]
-			if (rs != "") printf "%-43s %10s %7.2f %11s\n", n, "", median(rs), range(rs)
+			if (rs != "") printf "%-43s %10s %7.2f %11s %11s\n", n, "", median(rs), range(rs), quartiles(rs)
 		}
 	}' "$work/results"
 echo "rounds: $rounds, benchtime: $benchtime, load: $(cut -d' ' -f1-3 /proc/loadavg)"
