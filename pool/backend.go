@@ -12,6 +12,9 @@ type Backend struct {
 	conn Conn
 	pool *Pool
 	user string
+	// borrower is conn as a Borrower, nil if it is not one: asked once at
+	// setup rather than on every borrow and release (onBorrow).
+	borrower Borrower
 
 	// Written by the holding session only; the pool's lock orders the
 	// accesses of successive holders.

@@ -72,16 +72,16 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 	s.inflight, s.lookBehindStmt = false, false
 	b.used = true
 	if st.Err != nil && p.broken(b.conn, st.Err) {
-		s.recordLookBehind(r, st)
+		s.recordLookBehind(r, &st)
 		s.dropHeld(core.ReasonBroken, st.Err)
 		return
 	}
-	wrote := insertIDWrites(r, st)
+	wrote := insertIDWrites(r, &st)
 	aligned := wrote && s.lastIDAligned(b)
 	if wrote {
-		s.noteInsertID(r, st)
+		s.noteInsertID(r, &st)
 	}
-	s.recordLookBehind(r, st)
+	s.recordLookBehind(r, &st)
 	if wrote && !aligned {
 		// The statement inserted on a backend whose LAST_INSERT_ID()
 		// was not the session's: with an explicit id the server kept

@@ -44,7 +44,7 @@ import (
 // insert id the session's value lives on b if b was aligned for the
 // statement (lastIDAligned, computed before), and is lost otherwise.
 // It returns whether the statement changed the value.
-func (s *Session) noteInsertID(r *pinning.Result, st Status) bool {
+func (s *Session) noteInsertID(r *pinning.Result, st *Status) bool {
 	if !insertIDWrites(r, st) {
 		return false
 	}
@@ -89,7 +89,7 @@ func (s *Session) settleLastID(ctx context.Context, b *Backend) bool {
 
 // insertIDWrites reports whether a statement (r, st) left the session's
 // LAST_INSERT_ID() on its connection without the session knowing it.
-func insertIDWrites(r *pinning.Result, st Status) bool {
+func insertIDWrites(r *pinning.Result, st *Status) bool {
 	if st.InsertID != 0 || st.InsertIDUnknown {
 		return true
 	}

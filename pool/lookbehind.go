@@ -181,7 +181,7 @@ func isWordByte(c byte) bool {
 //   - warnings and errors: a statement that raised a message replaces
 //     the list (st.Warnings > 0); one that used a table clears it, which
 //     pinning cannot tell.
-func lookBehindWrites(r *pinning.Result, st Status) pinning.PinReasons {
+func lookBehindWrites(r *pinning.Result, st *Status) pinning.PinReasons {
 	var w pinning.PinReasons
 	if st.Warnings > 0 {
 		w = w.Add(pinning.PinDiagnostics).Add(pinning.PinRowCount)
@@ -387,7 +387,7 @@ func (s *Session) borrowedBase(res *core.Resource[*Backend], prev core.Claim[*Ba
 
 // recordLookBehind updates what look-behind state the session owns after a
 // statement (r, st) ran on its backend.
-func (s *Session) recordLookBehind(r *pinning.Result, st Status) {
+func (s *Session) recordLookBehind(r *pinning.Result, st *Status) {
 	w := lookBehindWrites(r, st)
 	if insertIDWrites(r, st) {
 		w = w.Add(pinning.PinLastInsertID)

@@ -202,6 +202,7 @@ func (p *Pool) setup(ctx context.Context, user string, c Conn) (*Backend, error)
 		return nil, fmt.Errorf("pool: reading the session state of a new connection as %q: %w", user, err)
 	}
 	b := &Backend{conn: c, pool: p, user: user, lastIDKnown: true} // LAST_INSERT_ID() is 0
+	b.borrower, _ = c.(Borrower)
 	b.setState(&cs, st)
 	return b, nil
 }
@@ -209,8 +210,8 @@ func (p *Pool) setup(ctx context.Context, user string, c Conn) (*Backend, error)
 // onBorrow tells a Conn that is a Borrower when it is borrowed and given
 // back (core.Config.OnBorrow).
 func onBorrow(b *Backend, borrowed bool) {
-	if br, ok := b.conn.(Borrower); ok {
-		br.Borrowed(borrowed)
+	if b.borrower != nil {
+		b.borrower.Borrowed(borrowed)
 	}
 }
 
@@ -273,10 +274,15 @@ func (p *Pool) maintainLoop() {
 // counters are the policy's cumulative counts; atomics, so hot paths need
 // no lock.
 type counters struct {
-	dialsStarted        atomic.Int64
-	dialRetries         atomic.Int64
-	borrows             atomic.Int64
-	reuseExact          atomic.Int64
+	dialsStarted atomic.Int64
+	dialRetries  atomic.Int64
+	borrows      atomic.Int64
+	reuseExact   atomic.Int64
+	// exactAtOnce counts borrows served at once (no wait) by a
+	// connection that needed nothing applied; each is also one of
+	// reuseExact and of borrowLatency's first bucket, which Stats adds
+	// it to. One atomic add instead of two on the quickest path.
+	exactAtOnce         atomic.Int64
 	reuseDiff           atomic.Int64
 	resets              atomic.Int64
 	rollbacks           atomic.Int64
@@ -287,4 +293,15 @@ type counters struct {
 	pinned              atomic.Int64 // gauge
 	pins                [numPinReasons]atomic.Int64
 	borrowLatency       histogram
+}
+
+// exactMatch counts a borrow whose connection needed nothing applied,
+// after waiting waited (0: served at once from the idle list).
+func (c *counters) exactMatch(waited time.Duration) {
+	if waited <= 0 {
+		c.exactAtOnce.Add(1)
+		return
+	}
+	c.reuseExact.Add(1)
+	c.borrowLatency.observe(waited)
 }

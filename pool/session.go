@@ -247,8 +247,7 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 		s.borrowedBase(r, prev)
 		if b.tag == s.tag && (p.healthIdle < 0 || r.IdleFor() <= p.healthIdle) {
 			// Fast path: nothing to check, nothing to apply.
-			p.stats.reuseExact.Add(1)
-			p.stats.borrowLatency.observe(r.Waited())
+			p.stats.exactMatch(r.Waited())
 			s.held, s.inflight = b, true
 			if p.cfg.VerifyState {
 				return s.verified(ctx, b)

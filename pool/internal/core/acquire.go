@@ -74,7 +74,11 @@ func (p *Pool[T]) AcquireAfter(ctx context.Context, part *Partition[T], tag stri
 		}
 	}
 	w := p.getWaiter()
-	p.enqueueLocked(w, part, tag, now)
+	mono := now
+	if timeout > 0 && !p.nowIsMono {
+		mono = p.mono()
+	}
+	p.enqueueLocked(w, part, tag, now, timeout, mono)
 	p.counters.Waits++
 	p.fillLocked()
 	atCap := p.atCap != nil && p.size >= p.limits.MaxSize
@@ -82,82 +86,73 @@ func (p *Pool[T]) AcquireAfter(ctx context.Context, part *Partition[T], tag stri
 	if atCap {
 		p.atCap()
 	}
-	return p.wait(ctx, w, timeout, now)
+	return p.wait(ctx, w, now)
 }
 
-// wait blocks until w is served or abandoned.
-func (p *Pool[T]) wait(ctx context.Context, w *waiter[T], timeout time.Duration, start int64) (*Resource[T], Match, error) {
-	var timeoutC <-chan time.Time
-	if timeout > 0 {
-		w.timer.Reset(timeout)
-		timeoutC = w.timer.C
+// wait blocks until w is served (a resource, a dial error, its timeout
+// from the deadline timer, ErrClosed) or ctx is done.
+func (p *Pool[T]) wait(ctx context.Context, w *waiter[T], start int64) (*Resource[T], Match, error) {
+	if done := ctx.Done(); done == nil {
+		<-w.ch // a context that never ends: no select
+	} else {
+		select {
+		case <-w.ch:
+		case <-done:
+			p.abandon(w, ctx.Err(), start)
+		}
 	}
-	var d delivery[T]
-	select {
-	case d = <-w.ch:
-	case <-ctx.Done():
-		d = p.abandon(w, ctx.Err(), 0, start)
-	case <-timeoutC:
-		d = p.abandon(w, nil, timeout, start)
-	}
-	if timeout > 0 {
-		w.timer.Stop()
-	}
+	d := w.d
 	p.putWaiter(w)
 	return d.r, d.match, d.err
 }
 
-// abandon takes w out of the queue after its context or timeout fired. If w
-// was served in the meantime, the delivery stands.
-func (p *Pool[T]) abandon(w *waiter[T], ctxErr error, timeout time.Duration, start int64) delivery[T] {
+// abandon takes w out of the queue after its context ended, and gives it
+// ctxErr as its delivery. If w was dequeued in the meantime its delivery
+// is there or on its way, and stands.
+func (p *Pool[T]) abandon(w *waiter[T], ctxErr error, start int64) {
 	now := p.now()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if !w.queued {
-		return <-w.ch // sent under mu before w was dequeued
+		p.mu.Unlock()
+		<-w.ch
+		return
 	}
 	p.dequeueLocked(w)
 	p.counters.WaitNanos += now - start
-	if ctxErr != nil {
-		p.counters.Canceled++
-		return delivery[T]{err: ctxErr}
-	}
-	p.counters.Timeouts++
-	return delivery[T]{err: &TimeoutError{
-		Timeout:  timeout,
-		Size:     p.size,
-		Borrowed: p.borrowed,
-		MaxSize:  p.limits.MaxSize,
-		Waiting:  p.waiting,
-	}}
+	p.counters.Canceled++
+	p.mu.Unlock()
+	w.d = delivery[T]{err: ctxErr}
 }
 
 // putLocked hands r (borrowed or fresh, counted in size but not in borrowed)
 // to the first waiter of its partition, or gives its slot to another
 // partition's waiter, or idles it. Over a lowered MaxSize it closes r
 // first, waiters or not, so that a lower cap takes hold under load too.
-func (p *Pool[T]) putLocked(r *Resource[T], now int64) {
+// A waiter it hands r to is returned, for the caller to wake once it has
+// released mu.
+func (p *Pool[T]) putLocked(r *Resource[T], now int64) *waiter[T] {
 	part := r.part
 	if p.size-p.closing > p.limits.MaxSize {
 		p.closeLocked(r, ReasonEvicted)
-		return
+		return nil
 	}
 	if w := part.waiters.head; w != nil {
 		p.dequeueLocked(w)
 		p.handOutLocked(r, 0)
 		r.waited = durationBetween(w.start, now)
 		p.counters.WaitNanos += int64(r.waited)
-		w.ch <- delivery[T]{r: r, match: match(w.tag, r.tag)}
-		return
+		w.deliverLocked(delivery[T]{r: r, match: match(w.tag, r.tag)})
+		return w
 	}
 	if p.waiting > 0 && p.size >= p.limits.MaxSize && p.unmetLocked() > p.closing {
 		p.closeLocked(r, ReasonRebalanced)
-		return
+		return nil
 	}
 	r.state = stateIdle
 	r.idleSince = now
 	part.idle = append(part.idle, r)
 	p.idle++
+	return nil
 }
 
 // handOutLocked marks r (not idle, not counted in borrowed) as handed out
@@ -291,7 +286,8 @@ func (p *Pool[T]) dialOne(part *Partition[T], gen uint64) {
 		if w := part.waiters.head; w != nil {
 			p.dequeueLocked(w)
 			p.counters.WaitNanos += now - w.start
-			w.ch <- delivery[T]{err: &DialFailedError{Err: err, Waited: durationBetween(w.start, now)}}
+			w.deliverLocked(delivery[T]{err: &DialFailedError{Err: err, Waited: durationBetween(w.start, now)}})
+			w.wake()
 		}
 		p.fillLocked()
 		p.mu.Unlock()
@@ -299,6 +295,7 @@ func (p *Pool[T]) dialOne(part *Partition[T], gen uint64) {
 	}
 	p.counters.DialsSucceeded++
 	r := &Resource[T]{value: v, pool: p, part: part, gen: gen, created: now, expires: p.expiry(now), state: stateBorrowed}
+	var w *waiter[T]
 	switch {
 	case p.closed:
 		p.retireLocked(r, ReasonPoolClosed)
@@ -308,7 +305,8 @@ func (p *Pool[T]) dialOne(part *Partition[T], gen uint64) {
 	case gen != p.gen:
 		p.closeLocked(r, ReasonInvalidated)
 	default:
-		p.putLocked(r, now)
+		w = p.putLocked(r, now)
 	}
 	p.mu.Unlock()
+	w.wake()
 }

@@ -91,7 +91,9 @@ const rankWorst = 2*int(MatchOther) + 2
 // list, keeping the order of the rest.
 func (p *Pool[T]) removeIdleLocked(r *Resource[T], i int) {
 	idle := r.part.idle
-	copy(idle[i:], idle[i+1:])
+	if i < len(idle)-1 {
+		copy(idle[i:], idle[i+1:])
+	}
 	idle[len(idle)-1] = nil
 	r.part.idle = idle[:len(idle)-1]
 	p.idle--

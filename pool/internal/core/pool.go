@@ -79,6 +79,8 @@ type Pool[T any] struct {
 	cancelDials context.CancelFunc
 	wg          sync.WaitGroup // dial and close goroutines
 	waiters     sync.Pool      // of *waiter[T]
+	monoBase    time.Time      // Pool.mono's zero
+	nowIsMono   bool           // now is mono (Config.Now is nil)
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -95,6 +97,11 @@ type Pool[T any] struct {
 	closing  int
 	waiting  int
 	counters Counters
+	// timer is the deadline timer (deadline.go), nil until the first
+	// waiter with a timeout; timerAt is the mono reading it fires at, 0
+	// when not armed.
+	timer   *time.Timer
+	timerAt int64
 }
 
 // Counters are cumulative counts since the pool was created.
@@ -127,9 +134,9 @@ func New[T any](cfg Config[T]) *Pool[T] {
 		limits:      cfg.Limits,
 		parts:       make(map[string]*Partition[T]),
 	}
+	p.monoBase = time.Now()
 	if p.now == nil {
-		base := time.Now()
-		p.now = func() int64 { return int64(time.Since(base)) }
+		p.now, p.nowIsMono = p.mono, true
 	}
 	p.dialCtx, p.cancelDials = context.WithCancel(context.Background())
 	return p
@@ -194,13 +201,15 @@ func (p *Pool[T]) Close() {
 		return
 	}
 	p.closed = true
+	p.stopTimerLocked()
 	for _, part := range p.partList {
 		for len(part.idle) > 0 {
 			p.closeLocked(part.idle[len(part.idle)-1], ReasonPoolClosed)
 		}
 		for w := part.waiters.head; w != nil; w = part.waiters.head {
 			p.dequeueLocked(w)
-			w.ch <- delivery[T]{err: ErrClosed}
+			w.deliverLocked(delivery[T]{err: ErrClosed})
+			w.wake()
 		}
 	}
 	p.mu.Unlock()

@@ -70,6 +70,7 @@ func (r *Resource[T]) Release() { r.release(false) }
 func (r *Resource[T]) release(claim bool) {
 	p := r.pool
 	now := p.now()
+	var w *waiter[T]
 	p.mu.Lock()
 	p.givenBackLocked(r)
 	switch {
@@ -83,10 +84,11 @@ func (r *Resource[T]) release(claim bool) {
 	case r.expires != 0 && now >= r.expires:
 		p.closeLocked(r, ReasonLifetime)
 	default:
-		p.putLocked(r, now)
+		w = p.putLocked(r, now)
 		r.claimed = claim && r.state == stateIdle
 	}
 	p.mu.Unlock()
+	w.wake()
 }
 
 // Destroy closes the resource instead of returning it, counting reason.
