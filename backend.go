@@ -59,7 +59,7 @@ var (
 )
 
 // stmtKey identifies a cached statement: the pool's state key of the
-// connection when it was prepared (pool.Backend.StateKey) and its text.
+// connection when it was prepared (pool.PooledConn.StateKey) and its text.
 type stmtKey struct{ state, query string }
 
 type cachedStmt struct {

@@ -26,9 +26,9 @@ type conn struct {
 
 	res pinning.Result // scratch classification, reused per statement
 
-	cur  *pool.Backend // borrowed for the statement, rows or transaction in progress
-	rows *rows         // the open result set holding cur, if any
-	tx   *tx           // the open database/sql transaction, if any
+	cur  *pool.PooledConn // borrowed for the statement, rows or transaction in progress
+	rows *rows            // the open result set holding cur, if any
+	tx   *tx              // the open database/sql transaction, if any
 
 	// rowsStart and rowsSent time the statement of rows (latency.go):
 	// when it began and when it was sent to the backend.
@@ -97,7 +97,7 @@ func (c *conn) ready() error {
 }
 
 // acquire borrows the session's backend for a statement.
-func (c *conn) acquire(ctx context.Context) (*pool.Backend, *backendConn, error) {
+func (c *conn) acquire(ctx context.Context) (*pool.PooledConn, *backendConn, error) {
 	return c.acquireFor(ctx, "", nil)
 }
 
@@ -105,12 +105,12 @@ func (c *conn) acquire(ctx context.Context) (*pool.Backend, *backendConn, error)
 // a statement that reads what the previous statement left on its
 // connection (ROW_COUNT(), FOUND_ROWS(), ...), that same connection, or an
 // error wrapping pool.ErrLookBehindLost rather than a wrong answer.
-func (c *conn) acquireFor(ctx context.Context, query string, r *pinning.Result) (*pool.Backend, *backendConn, error) {
+func (c *conn) acquireFor(ctx context.Context, query string, r *pinning.Result) (*pool.PooledConn, *backendConn, error) {
 	if err := c.ready(); err != nil {
 		return nil, nil, err
 	}
 	c.holding = c.s.Held() != nil
-	var b *pool.Backend
+	var b *pool.PooledConn
 	var err error
 	if r != nil {
 		b, err = c.s.AcquireFor(ctx, query, r)
@@ -126,7 +126,7 @@ func (c *conn) acquireFor(ctx context.Context, query string, r *pinning.Result) 
 
 // done records the statement's effects and gives the backend back unless
 // something holds it.
-func (c *conn) done(ctx context.Context, b *pool.Backend, r *pinning.Result, err error) {
+func (c *conn) done(ctx context.Context, b *pool.PooledConn, r *pinning.Result, err error) {
 	if err == nil && r != nil {
 		c.trackTx(r)
 	} else if r != nil && r.Statements > 1 && r.Tx != 0 && !brokenBackend(b, err) {
@@ -231,7 +231,7 @@ const maxBadConnRetries = 8
 // whether a failed attempt may move to another backend: only if the
 // session held no backend before (no transaction, no pin), since state on a
 // held backend would be lost.
-func (c *conn) start(ctx context.Context, query string) (b *pool.Backend, be *backendConn, retryable bool, err error) {
+func (c *conn) start(ctx context.Context, query string) (b *pool.PooledConn, be *backendConn, retryable bool, err error) {
 	if err := c.ready(); err != nil {
 		return nil, nil, false, err
 	}
@@ -385,7 +385,7 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 // PREPARE (client) is not served by a statement whose PREPARE ran in a
 // transaction or under LOCK TABLES (cachedStmt.checked). When the cache is
 // disabled the caller must close the statement (owned).
-func (c *conn) prepared(ctx context.Context, b *pool.Backend, be *backendConn, ps *stmt, query string, client bool) (st driver.Stmt, defs [][]byte, owned bool, err error) {
+func (c *conn) prepared(ctx context.Context, b *pool.PooledConn, be *backendConn, ps *stmt, query string, client bool) (st driver.Stmt, defs [][]byte, owned bool, err error) {
 	var state *pool.State
 	key := b.PrepareKey()
 	if ps != nil {
@@ -427,14 +427,14 @@ func (c *conn) finishRows(r *rows, err error) {
 // the caller. A cancelled context makes
 // go-sql-driver drop the connection while the server may still run the
 // statement, so rdsmux also asks the server to KILL it.
-func (c *conn) fail(b *pool.Backend, be *backendConn, ctx context.Context, err error) error {
+func (c *conn) fail(b *pool.PooledConn, be *backendConn, ctx context.Context, err error) error {
 	return c.failStmt(b, be, ctx, err, nil)
 }
 
 // failStmt is fail for a statement, classified as r, that ran and failed:
 // the pool also learns what a failed statement may have changed (a
 // failed INSERT may have generated ids, a failed SET may have assigned).
-func (c *conn) failStmt(b *pool.Backend, be *backendConn, ctx context.Context, err error, r *pinning.Result) error {
+func (c *conn) failStmt(b *pool.PooledConn, be *backendConn, ctx context.Context, err error, r *pinning.Result) error {
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		be.killOnClose = true // the pool closes it: KILL QUERY first
 		err = fmt.Errorf("%w: %w", pool.ErrBroken, err)
@@ -616,7 +616,7 @@ func (c *conn) ResetSession(ctx context.Context) error {
 func (c *conn) IsValid() bool { return !c.closed && !c.lost && !c.discard }
 
 // brokenBackend reports whether err left b's connection unusable.
-func brokenBackend(b *pool.Backend, err error) bool {
+func brokenBackend(b *pool.PooledConn, err error) bool {
 	if pool.DefaultIsBroken(err) {
 		return true
 	}

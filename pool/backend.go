@@ -5,10 +5,11 @@ import (
 	"github.com/rdsmux/rdsmux/pool/internal/core"
 )
 
-// Backend is a borrowed backend connection. It belongs to the session that
-// borrowed it until the session gives it back (Session.Done, ResetState or
-// Close); do not keep it past that.
-type Backend struct {
+// PooledConn is a backend connection as the pool keeps it: the Conn and
+// the session state known to be on it. A session borrows it and owns it
+// until it gives it back (Session.Done, ResetState or Close); do not keep
+// it past that.
+type PooledConn struct {
 	conn Conn
 	pool *Pool
 	user string
@@ -18,7 +19,7 @@ type Backend struct {
 
 	// Written by the holding session only; the pool's lock orders the
 	// accesses of successive holders.
-	res      *core.Resource[*Backend]
+	res      *core.Resource[*PooledConn]
 	settings pinning.Settings // tracked settings in effect on conn
 	schema   string           // current database; "" is the user's default
 	tag      string           // tagOf(schema, settings), as the core matches it
@@ -32,10 +33,10 @@ type Backend struct {
 
 // Conn returns the backend connection; type-assert it to the concrete type
 // the Dial function returned.
-func (b *Backend) Conn() Conn { return b.conn }
+func (b *PooledConn) Conn() Conn { return b.conn }
 
 // User returns the user the connection is authenticated as.
-func (b *Backend) User() string { return b.user }
+func (b *PooledConn) User() string { return b.user }
 
 // StateKey identifies the session state the connection is in (its
 // database and tracked settings, as differences from the partition's
@@ -44,12 +45,12 @@ func (b *Backend) User() string { return b.user }
 // sql_mode, character sets) is part of it, so a cache of prepared
 // statements keyed by StateKey and text never serves a statement prepared
 // in another state.
-func (b *Backend) StateKey() string { return b.tag }
+func (b *PooledConn) StateKey() string { return b.tag }
 
 // setState records the state cs read from the connection. A connection
 // without a database while the baseline has one is recorded as in a
 // database no session has, so that it is switched before any use.
-func (b *Backend) setState(cs *connState, st *serverState) {
+func (b *PooledConn) setState(cs *connState, st *serverState) {
 	schema, ok := cs.relSchema(st)
 	if !ok {
 		schema = noSchema

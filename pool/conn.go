@@ -34,7 +34,7 @@ type Conn interface {
 // Borrower is an optional interface of a Conn: the pool calls Borrowed(true)
 // when it hands the connection to a session and Borrowed(false) when the
 // session gives it back (released or closed), so that the connection can
-// count how much of its kind is out (a reader Backend spreads borrows over
+// count how much of its kind is out (a reader Target spreads borrows over
 // the readers with it). It is called with the pool's lock held: it must be
 // quick and must not call into the pool.
 type Borrower interface{ Borrowed(borrowed bool) }

@@ -63,7 +63,7 @@ type Status struct {
 // it gives b back to the pool if nothing holds it: no open transaction, no
 // pending results, no pin. r may be nil for a statement that changes no
 // session state. ctx bounds the read-backs.
-func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st Status) {
+func (s *Session) Done(ctx context.Context, b *PooledConn, r *pinning.Result, st Status) {
 	if b == nil || b != s.held {
 		panic("pool: Session.Done with a backend the session does not hold")
 	}
@@ -135,7 +135,7 @@ func (s *Session) Done(ctx context.Context, b *Backend, r *pinning.Result, st St
 // record applies r's effects to the session and to b, which stay in the
 // same state, pinning the session for pins. It returns false if b broke
 // (and was dropped).
-func (s *Session) record(ctx context.Context, b *Backend, r *pinning.Result, pins pinning.PinReasons) bool {
+func (s *Session) record(ctx context.Context, b *PooledConn, r *pinning.Result, pins pinning.PinReasons) bool {
 	if s.releases(r) {
 		// COMMIT/ROLLBACK RELEASE: the server closes the connection.
 		s.dropHeld(core.ReasonBroken, errors.New("COMMIT/ROLLBACK RELEASE closed the connection"))
@@ -233,7 +233,7 @@ func followsSchema(r *pinning.Result) bool {
 // statement changed it, and makes it the session's (and b's): database and
 // tracked settings. It returns false if b broke (and was dropped); a state
 // that cannot be read pins the session.
-func (s *Session) readBack(ctx context.Context, b *Backend, r *pinning.Result) bool {
+func (s *Session) readBack(ctx context.Context, b *PooledConn, r *pinning.Result) bool {
 	p := s.pool
 	st := s.part.stateOf()
 	cs, err := readState(ctx, b.conn, st)
@@ -291,7 +291,7 @@ func (s *Session) release(claim bool) {
 		s.claim = b.res.ReleaseClaim()
 		return
 	}
-	s.claim = core.Claim[*Backend]{}
+	s.claim = core.Claim[*PooledConn]{}
 	b.res.Release()
 }
 
@@ -364,7 +364,7 @@ func (s *Session) ResetState(ctx context.Context) error {
 			s.heldLookBehind = pinning.LookBehind
 		}
 	}
-	s.claim = core.Claim[*Backend]{} // also from a backend closed by the reset
+	s.claim = core.Claim[*PooledConn]{} // also from a backend closed by the reset
 	s.updateGauges()
 	return err
 }
@@ -451,7 +451,7 @@ func (s *Session) Close(ctx context.Context) error {
 	if s.held != nil {
 		s.release(false)
 	}
-	s.claim = core.Claim[*Backend]{}
+	s.claim = core.Claim[*PooledConn]{}
 	s.updateGauges()
 	return err
 }

@@ -55,7 +55,7 @@ func (s *Session) noteInsertID(r *pinning.Result, st *Status) bool {
 
 // lastIDAligned reports whether LAST_INSERT_ID() on b, the backend the
 // session holds for a statement, is the session's.
-func (s *Session) lastIDAligned(b *Backend) bool {
+func (s *Session) lastIDAligned(b *PooledConn) bool {
 	if s.lastIDKnown {
 		return b.lastIDKnown && b.lastID == s.lastID
 	}
@@ -65,7 +65,7 @@ func (s *Session) lastIDAligned(b *Backend) bool {
 // settleLastID runs before the session gives b back after a statement:
 // while the session's LAST_INSERT_ID() is known only to b, it is read
 // back. It returns false if b broke (and was dropped).
-func (s *Session) settleLastID(ctx context.Context, b *Backend) bool {
+func (s *Session) settleLastID(ctx context.Context, b *PooledConn) bool {
 	if s.lastIDKnown || !s.heldLookBehind.Has(pinning.PinLastInsertID) {
 		return true
 	}
@@ -104,7 +104,7 @@ func insertIDWrites(r *pinning.Result, st *Status) bool {
 // syncLastID makes LAST_INSERT_ID() on b, which the session holds for a
 // statement that reads it, return the session's known value. On failure b
 // has been dropped.
-func (s *Session) syncLastID(ctx context.Context, b *Backend) error {
+func (s *Session) syncLastID(ctx context.Context, b *PooledConn) error {
 	if !s.lastIDKnown || (b.lastIDKnown && b.lastID == s.lastID) {
 		return nil
 	}

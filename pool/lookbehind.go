@@ -244,7 +244,7 @@ func pinsAfter(r *pinning.Result, lookBehind bool) pinning.PinReasons {
 // A look-behind statement served this way does not pin the session (Done
 // drops those reasons), and neither does SQL_CALC_FOUND_ROWS. For any
 // other statement AcquireFor is Acquire.
-func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result) (*Backend, error) {
+func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result) (*PooledConn, error) {
 	reads := lookBehindReads(sql, r)
 	sync := false
 	if r != nil && (r.ReadsLastInsertID || r.Inserts || s.autoIsNull()) && !s.closed {
@@ -304,7 +304,7 @@ func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result)
 		}
 		return nil, s.lost(reads, loss, err)
 	}
-	s.claim = core.Claim[*Backend]{}
+	s.claim = core.Claim[*PooledConn]{}
 	b := res.Value()
 	if b.tag != s.tag {
 		// Cannot happen (the session's state changes only with a
@@ -336,7 +336,7 @@ func (s *Session) autoIsNull() bool {
 // syncBehind brings LAST_INSERT_ID() on b, held for a look-behind
 // statement, to the session's known value when sync is set. The DO it may
 // run replaces ROW_COUNT(): a statement that also reads that is refused.
-func (s *Session) syncBehind(ctx context.Context, b *Backend, reads pinning.PinReasons, sync bool) error {
+func (s *Session) syncBehind(ctx context.Context, b *PooledConn, reads pinning.PinReasons, sync bool) error {
 	if !sync || (b.lastIDKnown && b.lastID == s.lastID) {
 		return nil
 	}
@@ -374,7 +374,7 @@ func (s *Session) lost(reads pinning.PinReasons, loss LookBehindLoss, err error)
 // previous statement, untouched; a session that has run nothing since it
 // started or was reset owns all state of a connection no other session has
 // used since it was opened or reset; otherwise it owns none.
-func (s *Session) borrowedBase(res *core.Resource[*Backend], prev core.Claim[*Backend]) {
+func (s *Session) borrowedBase(res *core.Resource[*PooledConn], prev core.Claim[*PooledConn]) {
 	switch {
 	case prev.Took(res):
 		s.lookBehindBefore = s.heldLookBehind
@@ -416,6 +416,6 @@ func (s *Session) ranQuery() {
 func (s *Session) dropClaim() {
 	if !s.claim.IsZero() {
 		s.pool.core.Unclaim(s.claim)
-		s.claim = core.Claim[*Backend]{}
+		s.claim = core.Claim[*PooledConn]{}
 	}
 }

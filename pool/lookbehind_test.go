@@ -12,7 +12,7 @@ import (
 
 // run acquires for sql with AcquireFor and finishes it with st, as the
 // driver and the listener do (the in-memory conns run nothing).
-func run(t *testing.T, s *Session, sql string, st Status) (*Backend, error) {
+func run(t *testing.T, s *Session, sql string, st Status) (*PooledConn, error) {
 	t.Helper()
 	ctx := context.Background()
 	var r pinning.Result
@@ -25,7 +25,7 @@ func run(t *testing.T, s *Session, sql string, st Status) (*Backend, error) {
 	return b, nil
 }
 
-func mustRun(t *testing.T, s *Session, sql string, st Status) *Backend {
+func mustRun(t *testing.T, s *Session, sql string, st Status) *PooledConn {
 	t.Helper()
 	b, err := run(t, s, sql, st)
 	if err != nil {

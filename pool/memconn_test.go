@@ -190,7 +190,7 @@ func newMemPool(t *testing.T, m *memServer, cfg Config) *Pool {
 	return p
 }
 
-func memOf(b *Backend) *memConn { return b.Conn().(*memConn) }
+func memOf(b *PooledConn) *memConn { return b.Conn().(*memConn) }
 
 // fakeClock is a manual clock for Config.Now.
 type fakeClock struct {

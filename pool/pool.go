@@ -23,7 +23,7 @@ type Pool struct {
 	healthIdle    time.Duration // < 0: never
 	isBroken      func(error) bool
 	log           *slog.Logger
-	core          *core.Pool[*Backend]
+	core          *core.Pool[*PooledConn]
 
 	stopMaintain chan struct{} // closed by Close
 	maintainDone chan struct{} // closed when maintainLoop returns
@@ -42,7 +42,7 @@ type Pool struct {
 // partition is the policy's view of one user's core partition.
 type partition struct {
 	user string
-	core *core.Partition[*Backend]
+	core *core.Partition[*PooledConn]
 
 	// stateMu guards state.
 	stateMu sync.Mutex
@@ -76,7 +76,7 @@ func New(cfg Config) (*Pool, error) {
 		p.limitsFromSrv = true
 		limits.MaxSize, limits.MaxIdle = 1, 1 // until @@max_connections is known
 	}
-	coreCfg := core.Config[*Backend]{
+	coreCfg := core.Config[*PooledConn]{
 		Dial:           p.dial,
 		Close:          p.closeBackend,
 		Limits:         limits,
@@ -163,9 +163,9 @@ func (p *Pool) partition(user string) *partition {
 }
 
 // dial opens and sets up one backend connection; it is the core's Dial.
-func (p *Pool) dial(ctx context.Context, user string) (*Backend, error) {
+func (p *Pool) dial(ctx context.Context, user string) (*PooledConn, error) {
 	if user == controlKey {
-		return &Backend{pool: p, user: user}, nil // a slot for ReserveConnection
+		return &PooledConn{pool: p, user: user}, nil // a slot for ReserveConnection
 	}
 	p.stats.dialsStarted.Add(1)
 	c, err := p.cfg.Dial(ctx, user)
@@ -182,7 +182,7 @@ func (p *Pool) dial(ctx context.Context, user string) (*Backend, error) {
 
 // setup runs the init query, reads the connection's session state (see
 // state.go) and what the pool learns once (@@max_connections).
-func (p *Pool) setup(ctx context.Context, user string, c Conn) (*Backend, error) {
+func (p *Pool) setup(ctx context.Context, user string, c Conn) (*PooledConn, error) {
 	if q := p.cfg.InitQuery; q != "" {
 		if err := c.Exec(ctx, q); err != nil {
 			return nil, fmt.Errorf("pool: InitQuery %q failed on a new connection as %q: %w", q, user, err)
@@ -201,7 +201,7 @@ func (p *Pool) setup(ctx context.Context, user string, c Conn) (*Backend, error)
 	if err != nil {
 		return nil, fmt.Errorf("pool: reading the session state of a new connection as %q: %w", user, err)
 	}
-	b := &Backend{conn: c, pool: p, user: user, lastIDKnown: true} // LAST_INSERT_ID() is 0
+	b := &PooledConn{conn: c, pool: p, user: user, lastIDKnown: true} // LAST_INSERT_ID() is 0
 	b.borrower, _ = c.(Borrower)
 	b.setState(&cs, st)
 	return b, nil
@@ -209,7 +209,7 @@ func (p *Pool) setup(ctx context.Context, user string, c Conn) (*Backend, error)
 
 // onBorrow tells a Conn that is a Borrower when it is borrowed and given
 // back (core.Config.OnBorrow).
-func onBorrow(b *Backend, borrowed bool) {
+func onBorrow(b *PooledConn, borrowed bool) {
 	if b.borrower != nil {
 		b.borrower.Borrowed(borrowed)
 	}
@@ -243,7 +243,7 @@ func (p *Pool) resolveLimits(ctx context.Context, c Conn) error {
 }
 
 // closeBackend is the core's Close.
-func (p *Pool) closeBackend(b *Backend) {
+func (p *Pool) closeBackend(b *PooledConn) {
 	if b.conn == nil {
 		return // a ReserveConnection slot
 	}

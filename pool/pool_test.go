@@ -332,25 +332,25 @@ func TestCloseReturnsBackendClean(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		resetErr  error
-		setup     func(s *Session, b *Backend)
+		setup     func(s *Session, b *PooledConn)
 		wantExecs []string
 		wantReuse bool
 	}{
-		{"in transaction: rolled back", nil, func(s *Session, b *Backend) {
+		{"in transaction: rolled back", nil, func(s *Session, b *PooledConn) {
 			s.Done(context.Background(), b, nil, Status{InTransaction: true})
 		}, []string{"ROLLBACK AND NO CHAIN NO RELEASE"}, true},
-		{"pinned: reset", nil, func(s *Session, b *Backend) {
+		{"pinned: reset", nil, func(s *Session, b *PooledConn) {
 			var r pinning.Result
 			r.Statements, r.Pins = 1, pinning.PinReasons(0).Add(pinning.PinTemporaryTable)
 			s.Done(context.Background(), b, &r, Status{})
 		}, []string{"<reset>", "SET NAMES utf8mb4", "USE `test`"}, true},
-		{"pinned, reset unsupported: closed", ErrResetUnsupported, func(s *Session, b *Backend) {
+		{"pinned, reset unsupported: closed", ErrResetUnsupported, func(s *Session, b *PooledConn) {
 			var r pinning.Result
 			r.Statements, r.Pins = 1, pinning.PinReasons(0).Add(pinning.PinGetLock)
 			s.Done(context.Background(), b, &r, Status{})
 		}, nil, false},
-		{"Acquire without Done: reset", nil, func(s *Session, b *Backend) {}, []string{"<reset>", "SET NAMES utf8mb4", "USE `test`"}, true},
-		{"results pending: closed", nil, func(s *Session, b *Backend) {
+		{"Acquire without Done: reset", nil, func(s *Session, b *PooledConn) {}, []string{"<reset>", "SET NAMES utf8mb4", "USE `test`"}, true},
+		{"results pending: closed", nil, func(s *Session, b *PooledConn) {
 			s.Done(context.Background(), b, nil, Status{MoreResults: true})
 		}, nil, false},
 	} {

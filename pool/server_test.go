@@ -53,7 +53,7 @@ func value(t *testing.T, s *Session, sql string) string {
 
 // statusAfter reads the transaction state from the server, standing in for
 // the OK packet's status flags the listener sees.
-func statusAfter(t *testing.T, b *Backend, err error) Status {
+func statusAfter(t *testing.T, b *PooledConn, err error) Status {
 	if err != nil && !b.Conn().(*sqlConn).IsValid() {
 		return Status{Err: err}
 	}

@@ -45,7 +45,7 @@ type SessionOptions struct {
 //
 // The protocol for each statement: classify it with package pinning,
 // AcquireFor (or Acquire, which cannot serve look-behind statements without
-// pinning), run it on Backend.Conn, then Done with the result and the
+// pinning), run it on PooledConn.Conn, then Done with the result and the
 // status. ResetState on the client's COM_RESET_CONNECTION; Close at the
 // end.
 type Session struct {
@@ -69,7 +69,7 @@ type Session struct {
 	baseNoAutocommit bool
 	baseline         *pinning.Settings
 
-	held         *Backend
+	held         *PooledConn
 	inTx         bool // the server says a transaction is open
 	moreResults  bool // results pending on the held backend
 	pins         pinning.PinReasons
@@ -88,7 +88,7 @@ type Session struct {
 	// statement, for a look-behind statement to take back (AcquireFor);
 	// zero while the session holds a backend, before its first statement
 	// and after a reset.
-	claim core.Claim[*Backend]
+	claim core.Claim[*PooledConn]
 	// lookBehindStmt: the statement in flight was acquired by AcquireFor
 	// for its look-behind reads and runs where they are right; Done drops
 	// those pin reasons.
@@ -166,7 +166,7 @@ func (s *Session) InTransaction() bool { return s.inTx }
 func (s *Session) StateLost() bool { return s.stateLost }
 
 // Held returns the backend the session holds, or nil.
-func (s *Session) Held() *Backend { return s.held }
+func (s *Session) Held() *PooledConn { return s.held }
 
 // Acquire returns the backend the session holds, if it holds one (in a
 // transaction, pinned, session mode), or borrows one: the most recently
@@ -177,7 +177,7 @@ func (s *Session) Held() *Backend { return s.held }
 // connections are busy it waits, first come first served, up to
 // ConnectionBorrowTimeout (then *BorrowTimeoutError) or until ctx ends
 // (then ctx's error, at once).
-func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
+func (s *Session) Acquire(ctx context.Context) (*PooledConn, error) {
 	if s.closed {
 		return nil, ErrSessionClosed
 	}
@@ -241,7 +241,7 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 			// one a look-behind statement may take back.
 			return nil, borrowError(err, s.part.user)
 		}
-		s.claim = core.Claim[*Backend]{}
+		s.claim = core.Claim[*PooledConn]{}
 		b := r.Value()
 		b.res = r
 		s.borrowedBase(r, prev)
@@ -295,7 +295,7 @@ func (s *Session) Acquire(ctx context.Context) (*Backend, error) {
 // schema, then one SET with the explicit values that differ (see
 // pinning.Settings.DiffFrom; never DEFAULT). On failure b has been
 // destroyed.
-func (s *Session) apply(ctx context.Context, b *Backend) error {
+func (s *Session) apply(ctx context.Context, b *PooledConn) error {
 	p := s.pool
 	st := s.part.stateOf() // set: b was set up
 	diffed := false
@@ -333,7 +333,7 @@ func (s *Session) apply(ctx context.Context, b *Backend) error {
 
 // verified checks the state of b, just borrowed for the session, when
 // Config.VerifyState is on: a mismatch closes b and fails the borrow.
-func (s *Session) verified(ctx context.Context, b *Backend) (*Backend, error) {
+func (s *Session) verified(ctx context.Context, b *PooledConn) (*PooledConn, error) {
 	err := s.verify(ctx, b)
 	s.ranQuery()
 	if err == nil {
@@ -351,7 +351,7 @@ var errNoDatabase = errors.New("pool: cannot return a connection to no database"
 // use switches b to the session schema (as the pool records it: "" is the
 // baseline's database) with USE, and returns the database's name; b.schema
 // follows on success.
-func (s *Session) use(ctx context.Context, b *Backend, schema string) (string, error) {
+func (s *Session) use(ctx context.Context, b *PooledConn, schema string) (string, error) {
 	target := s.part.stateOf().dbName(schema)
 	if target == "" {
 		return "", errNoDatabase
@@ -370,7 +370,7 @@ var errDead = errors.New("pool: the backend connection was dead")
 // applyFailed closes b after apply's statement failed with err, and
 // returns wrapped, marked errDead if b was dead: b's state must be read
 // before it is closed, since closing runs on another goroutine.
-func (s *Session) applyFailed(b *Backend, err, wrapped error) error {
+func (s *Session) applyFailed(b *PooledConn, err, wrapped error) error {
 	reason := s.pool.reasonFor(b, err)
 	b.res.Destroy(reason)
 	if reason == core.ReasonBroken {
@@ -415,7 +415,7 @@ func (s *Session) normalize() {
 }
 
 // reasonFor classifies the close of b after err.
-func (p *Pool) reasonFor(b *Backend, err error) core.Reason {
+func (p *Pool) reasonFor(b *PooledConn, err error) core.Reason {
 	if p.broken(b.conn, err) {
 		return core.ReasonBroken
 	}

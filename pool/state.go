@@ -189,7 +189,7 @@ func readState(ctx context.Context, c Conn, st *serverState) (connState, error) 
 // keepClientCollation sets cs's VarClientCollation after a statement r
 // (nil: one that changed no character set) ran on b: the server shows it
 // nowhere, so it follows from what r did (pinning.ClientCollationEffect).
-func (cs *connState) keepClientCollation(b *Backend, st *serverState, r *pinning.Result) {
+func (cs *connState) keepClientCollation(b *PooledConn, st *serverState, r *pinning.Result) {
 	effect := pinning.ClientCollationKept
 	if r != nil {
 		effect = r.ClientCollation
@@ -288,7 +288,7 @@ func (e *StateMismatchError) Unwrap() error { return ErrStateMismatch }
 
 // verify reads b's state and compares it with what the session expects:
 // its schema and settings over the partition's baseline.
-func (s *Session) verify(ctx context.Context, b *Backend) error {
+func (s *Session) verify(ctx context.Context, b *PooledConn) error {
 	st := s.part.stateOf()
 	if st == nil {
 		return nil
@@ -417,7 +417,7 @@ func (s *Session) State() *State {
 
 // PrepareKey returns the Key of the State b is in: a statement prepared on
 // b now binds to it.
-func (b *Backend) PrepareKey() string {
+func (b *PooledConn) PrepareKey() string {
 	if b.tag == "" {
 		return ""
 	}
@@ -435,7 +435,7 @@ func (b *Backend) PrepareKey() string {
 // Variables the server does not use to prepare (autocommit, transaction
 // characteristics) are not switched. An error switching is the backend's
 // (b may have been closed: the statement fails).
-func (s *Session) InState(ctx context.Context, b *Backend, st *State, fn func() error) error {
+func (s *Session) InState(ctx context.Context, b *PooledConn, st *State, fn func() error) error {
 	if b != s.held {
 		panic("pool: Session.InState with a backend the session does not hold")
 	}
@@ -458,7 +458,7 @@ func (s *Session) InState(ctx context.Context, b *Backend, st *State, fn func() 
 
 // switchTo brings the held b to schema and the parse-time settings of
 // settings (others stay as they are on b).
-func (s *Session) switchTo(ctx context.Context, b *Backend, schema string, settings *pinning.Settings) error {
+func (s *Session) switchTo(ctx context.Context, b *PooledConn, schema string, settings *pinning.Settings) error {
 	st := s.part.stateOf()
 	if b.schema != schema {
 		if _, err := s.use(ctx, b, schema); err != nil {

@@ -164,7 +164,7 @@ func (c *clientConn) relay(be *BackendConn, mode wire.Mode, o *outcome) {
 
 // acquire borrows the session's backend for a command. On failure the
 // client has been sent the error and ok is false.
-func (c *clientConn) acquire() (b *pool.Backend, be *BackendConn, ok bool, err error) {
+func (c *clientConn) acquire() (b *pool.PooledConn, be *BackendConn, ok bool, err error) {
 	return c.acquireFor("", nil)
 }
 
@@ -172,7 +172,7 @@ func (c *clientConn) acquire() (b *pool.Backend, be *BackendConn, ok bool, err e
 // r: a statement that reads what the previous one left on its connection
 // (ROW_COUNT(), FOUND_ROWS(), SHOW WARNINGS...) gets that connection, or an
 // error when it is gone (see pool.Session.AcquireFor).
-func (c *clientConn) acquireFor(sql string, r *pinning.Result) (b *pool.Backend, be *BackendConn, ok bool, err error) {
+func (c *clientConn) acquireFor(sql string, r *pinning.Result) (b *pool.PooledConn, be *BackendConn, ok bool, err error) {
 	b, aerr := c.sess.AcquireFor(c.waitCtx, sql, r)
 	if aerr != nil {
 		if c.isVanished() {
@@ -215,7 +215,7 @@ func (c *clientConn) hasState() bool {
 // client whose transaction or pinned state died with its backend is
 // disconnected after the error, as a server crash would, rather than
 // carry on believing the state exists. r may be nil.
-func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result, o *outcome, hadState bool) error {
+func (c *clientConn) finish(b *pool.PooledConn, be *BackendConn, r *pinning.Result, o *outcome, hadState bool) error {
 	if c.setRelay(nil) {
 		return c.finishVanished(b, be)
 	}
@@ -295,7 +295,7 @@ func (c *clientConn) finish(b *pool.Backend, be *BackendConn, r *pinning.Result,
 // watcher cut its relay): the statement is stopped on the server, and the
 // backend, whose response was cut short, is closed before its slot is
 // freed.
-func (c *clientConn) finishVanished(b *pool.Backend, be *BackendConn) error {
+func (c *clientConn) finishVanished(b *pool.PooledConn, be *BackendConn) error {
 	c.stopVanished(be)
 	be.markBroken(errClientVanished)
 	c.sess.Done(c.srv.ctx, b, nil, pool.Status{Err: fmt.Errorf("%w: %w", pool.ErrBroken, errClientVanished)})
@@ -311,7 +311,7 @@ var errClientVanished = errors.New("proxy: the client went away during the comma
 // failBefore ends a command that failed on b before its packet was relayed
 // (the LAST_INSERT_ID sync, a backend prepare): err is a server error (the
 // client gets it) or a backend failure.
-func (c *clientConn) failBefore(b *pool.Backend, be *BackendConn, err error, hadState bool) error {
+func (c *clientConn) failBefore(b *pool.PooledConn, be *BackendConn, err error, hadState bool) error {
 	var e *wire.Error
 	o := outcome{status: be.cc.Status()}
 	if errors.As(err, &e) {

@@ -44,7 +44,7 @@ type clientStmt struct {
 }
 
 // stmtKey identifies a statement prepared on a backend: the session state
-// the backend was in when it was prepared (pool.Backend.StateKey: database,
+// the backend was in when it was prepared (pool.PooledConn.StateKey: database,
 // sql_mode, character sets and every other tracked setting, which the
 // server fixes at PREPARE time) and its text.
 type stmtKey struct{ state, query string }
