@@ -193,53 +193,18 @@ func (s *Session) Acquire(ctx context.Context) (*PooledConn, error) {
 	p := s.pool
 	p.stats.borrows.Add(1)
 	var start time.Time
-	failures := 0
-	timeout := p.borrowTimeout
-	// deadline is the borrow timeout's, set at the first failed dial (the
-	// path that succeeds reads no clock for it).
-	var deadline time.Time
-	retries := 0      // transient dial failures so far
-	var dialErr error // the last failed dial's error
+	failures := 0 // connections found dead while brought to state
+	br := borrowRetry{timeout: p.borrowTimeout}
 	for {
 		// The claim on the previous backend is given up in the same step,
 		// which makes that backend (if still idle) the likely pick.
 		prev := s.claim
-		r, _, err := p.core.AcquireAfter(ctx, s.part.core, s.tag, timeout, prev)
+		r, _, err := p.core.AcquireAfter(ctx, s.part.core, s.tag, br.timeout, prev)
 		if err != nil {
-			if df, ok := err.(*core.DialFailedError); ok {
-				if timeout > 0 && deadline.IsZero() {
-					deadline = time.Now().Add(timeout - df.Waited)
-				}
-				err = df.Err
-				dialErr = err
+			if err := s.borrowFailed(ctx, &br, err); err != nil {
+				return nil, err
 			}
-			var te *core.TimeoutError
-			if dialErr != nil && errors.As(err, &te) {
-				// The time left after dials failed ran out while
-				// waiting: what the caller must hear is that the
-				// database cannot be reached, not a busy pool.
-				err = dialErr
-			}
-			if p.transientDial(err) {
-				// A network blip or a database restarting: keep trying,
-				// with backoff, as long as the borrow timeout and the
-				// caller's context allow, as RDS Proxy does, instead of
-				// failing every waiting client at once.
-				if wait, ok := retryWait(ctx, deadline, backoff.Delay(retries, dialRetryMin, dialRetryMax)); ok {
-					p.stats.dialRetries.Add(1)
-					if backoff.Sleep(ctx, wait) != nil {
-						return nil, borrowError(ctx.Err(), s.part.user)
-					}
-					retries++
-					if !deadline.IsZero() {
-						timeout = time.Until(deadline)
-					}
-					continue
-				}
-			}
-			// No statement ran: the previous one's connection stays the
-			// one a look-behind statement may take back.
-			return nil, borrowError(err, s.part.user)
+			continue
 		}
 		s.claim = core.Claim[*PooledConn]{}
 		b := r.Value()
@@ -248,47 +213,115 @@ func (s *Session) Acquire(ctx context.Context) (*PooledConn, error) {
 		if b.tag == s.tag && (p.healthIdle < 0 || r.IdleFor() <= p.healthIdle) {
 			// Fast path: nothing to check, nothing to apply.
 			p.stats.exactMatch(r.Waited())
-			s.held, s.inflight = b, true
-			if p.cfg.VerifyState {
-				return s.verified(ctx, b)
-			}
-			return b, nil
+			return s.ready(ctx, b)
 		}
 		if start.IsZero() {
 			start = p.now()
 		}
-		if p.healthIdle >= 0 && r.IdleFor() > p.healthIdle {
-			p.stats.healthChecks.Add(1)
-			if err := b.conn.Ping(ctx); err != nil {
-				p.log.Warn("pool: idle backend connection failed its health check; replacing it",
-					"user", b.user, "idle", r.IdleFor(), "err", err)
-				r.Destroy(core.ReasonHealthCheck)
-				if ctx.Err() != nil {
-					return nil, borrowError(ctx.Err(), s.part.user)
-				}
-				continue
-			}
-		}
-		if b.tag != s.tag {
-			// The settings difference may raise warnings of its own.
-			s.lookBehindBefore = s.lookBehindBefore.Remove(pinning.PinDiagnostics)
-		}
-		if err := s.apply(ctx, b); err != nil {
-			failures++
-			// b is closed by now (on another goroutine): ask the error,
-			// not the connection, whether it was dead.
-			if ctx.Err() == nil && errors.Is(err, errDead) && failures < 3 {
-				continue // that connection was dead; try another
-			}
+		again, err := s.bringToState(ctx, r, &failures)
+		if err != nil {
 			return nil, err
 		}
-		p.stats.borrowLatency.observe(r.Waited() + p.now().Sub(start))
-		s.held, s.inflight = b, true
-		if p.cfg.VerifyState {
-			return s.verified(ctx, b)
+		if again {
+			continue
 		}
-		return b, nil
+		p.stats.borrowLatency.observe(r.Waited() + p.now().Sub(start))
+		return s.ready(ctx, b)
 	}
+}
+
+// ready makes b the session's held connection for the statement about to
+// run (verified first with Config.VerifyState).
+func (s *Session) ready(ctx context.Context, b *PooledConn) (*PooledConn, error) {
+	s.held, s.inflight = b, true
+	if s.pool.cfg.VerifyState {
+		return s.verified(ctx, b)
+	}
+	return b, nil
+}
+
+// borrowRetry is a borrow's state across its attempts: the time left
+// and the dials that failed.
+type borrowRetry struct {
+	timeout time.Duration // for the next attempt
+	// deadline is the borrow timeout's, set at the first failed dial (the
+	// path that succeeds reads no clock for it).
+	deadline time.Time
+	retries  int   // transient dial failures so far
+	dialErr  error // the last failed dial's error
+}
+
+// borrowFailed handles a failed attempt to borrow from the pool: nil
+// when the borrow should try again, else the error for the caller. A dial
+// that failed transiently (a network blip, a database restarting) is
+// retried, after a backoff, as long as the borrow timeout and ctx allow,
+// as RDS Proxy does, instead of failing every waiting client at once.
+func (s *Session) borrowFailed(ctx context.Context, br *borrowRetry, err error) error {
+	p := s.pool
+	if df, ok := err.(*core.DialFailedError); ok {
+		if br.timeout > 0 && br.deadline.IsZero() {
+			br.deadline = time.Now().Add(br.timeout - df.Waited)
+		}
+		err = df.Err
+		br.dialErr = err
+	}
+	var te *core.TimeoutError
+	if br.dialErr != nil && errors.As(err, &te) {
+		// The time left after dials failed ran out while waiting: what
+		// the caller must hear is that the database cannot be reached,
+		// not a busy pool.
+		err = br.dialErr
+	}
+	if p.transientDial(err) {
+		if wait, ok := retryWait(ctx, br.deadline, backoff.Delay(br.retries, dialRetryMin, dialRetryMax)); ok {
+			p.stats.dialRetries.Add(1)
+			if backoff.Sleep(ctx, wait) != nil {
+				return borrowError(ctx.Err(), s.part.user)
+			}
+			br.retries++
+			if !br.deadline.IsZero() {
+				br.timeout = time.Until(br.deadline)
+			}
+			return nil
+		}
+	}
+	// No statement ran: the previous one's connection stays the one a
+	// look-behind statement may take back.
+	return borrowError(err, s.part.user)
+}
+
+// bringToState readies the borrowed r for the session: a health check if
+// it was idle long, then the session's schema and settings (apply). again
+// reports that r was destroyed (dead) and another must be borrowed.
+func (s *Session) bringToState(ctx context.Context, r *core.Resource[*PooledConn], failures *int) (again bool, err error) {
+	p := s.pool
+	b := r.Value()
+	if p.healthIdle >= 0 && r.IdleFor() > p.healthIdle {
+		p.stats.healthChecks.Add(1)
+		if err := b.conn.Ping(ctx); err != nil {
+			p.log.Warn("pool: idle backend connection failed its health check; replacing it",
+				"user", b.user, "idle", r.IdleFor(), "err", err)
+			r.Destroy(core.ReasonHealthCheck)
+			if ctx.Err() != nil {
+				return false, borrowError(ctx.Err(), s.part.user)
+			}
+			return true, nil
+		}
+	}
+	if b.tag != s.tag {
+		// The settings difference may raise warnings of its own.
+		s.lookBehindBefore = s.lookBehindBefore.Remove(pinning.PinDiagnostics)
+	}
+	if err := s.apply(ctx, b); err != nil {
+		*failures++
+		// b is closed by now (on another goroutine): ask the error, not
+		// the connection, whether it was dead.
+		if ctx.Err() == nil && errors.Is(err, errDead) && *failures < 3 {
+			return true, nil // that connection was dead; try another
+		}
+		return false, err
+	}
+	return false, nil
 }
 
 // apply brings b to the session's schema and settings: USE for the
