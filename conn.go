@@ -395,12 +395,14 @@ func (c *conn) prepared(ctx context.Context, b *pool.PooledConn, be *backendConn
 	if st, defs, ok := be.cached(key, query, client); ok {
 		return st, defs, false, nil
 	}
-	checked := !freshPrepare(c.s)
 	if key == b.PrepareKey() {
-		return be.prepare(ctx, key, query, checked)
+		return be.prepare(ctx, key, query, !freshPrepare(c.s))
 	}
+	// Prepared in another state than the session's: not as a client's
+	// PREPARE in that state would be checked (tx_read_only is not
+	// switched), so never served to one.
 	err = c.s.InState(ctx, b, state, func() error {
-		st, defs, owned, err = be.prepare(ctx, key, query, checked)
+		st, defs, owned, err = be.prepare(ctx, key, query, false)
 		return err
 	})
 	return st, defs, owned, err

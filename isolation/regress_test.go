@@ -576,6 +576,34 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.step(0, step{kind: opStmtExec, slot: "q", args: []any{1}})
 			sc.end(0)
 		})
+		t.Run("prepared_in_a_read_only_session", func(t *testing.T) {
+			// Found by the soak (seed 1796407682141418433, driver): a
+			// statement prepared inside a read-write transaction of a
+			// read-only session, run after the session became read-write
+			// on a backend that had to prepare it again: preparing it in
+			// its own (read-only) state failed with 1792.
+			tables := ownTables(t, "r8o", 2)
+			sc := newScript(t, "a statement of a read-only session prepared again elsewhere")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.exec(0, "ROLLBACK AND CHAIN")
+			sc.exec(0, "SET SESSION TRANSACTION READ ONLY")
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "INSERT INTO {T} (g, s) VALUES (?, ?)"})
+			sc.step(0, step{kind: opStmtExec, slot: "p", args: []any{1, "a"}})
+			sc.exec(0, "COMMIT")
+			sc.exec(0, "SET SESSION TRANSACTION READ WRITE")
+			// Another session pins the backend and ends: it is reset, and
+			// the statement must be prepared again.
+			sc.session(1, subj, twin, map[string][2]string{"{L}": {"r8os", "r8od"}})
+			sc.query(1, "SELECT GET_LOCK('{L}', 0)")
+			sc.end(1)
+			sc.step(0, step{kind: opStmtExec, slot: "p", args: []any{2, "b"}})
+			sc.step(0, step{kind: opPrepare, slot: "q", sql: "INSERT INTO {T} (g, s) VALUES (?, ?)"})
+			sc.exec(0, "SET SESSION TRANSACTION READ ONLY")
+			sc.step(0, step{kind: opPrepare, slot: "q", sql: "INSERT INTO {T} (g, s) VALUES (?, ?)"})
+			sc.step(0, step{kind: opStmtExec, slot: "p", args: []any{3, "c"}})
+			sc.end(0)
+		})
 		t.Run("lock_tables", func(t *testing.T) {
 			// Found by the soak (driver and listener): under LOCK TABLES
 			// the server refuses at PREPARE a statement naming a table

@@ -467,14 +467,16 @@ func (s *Session) switchTo(ctx context.Context, b *PooledConn, schema string, se
 		b.tag = tagOf(b.schema, &b.settings)
 	}
 	want := b.settings
-	// A pending characteristic of the next transaction (SET
-	// @@tx_read_only with no scope) lives on the connection only: a SET
-	// SESSION tx_read_only would drop it, so that variable is not
-	// switched while one is pending.
-	pending := s.PinReasons().Has(pinning.PinSetTransactionNext)
-	// Keep b's own values of the variables not switched.
+	// Keep b's own values of the variables not switched. tx_read_only
+	// changes nothing the server fixes in a statement, only whether a
+	// write may be prepared and run: switched, it would make a PREPARE
+	// fail (1792) that the client's own, in a read-write transaction,
+	// passed, and it would drop a pending characteristic of the next
+	// transaction (SET @@tx_read_only with no scope), which lives on the
+	// connection only. A statement prepared in another tx_read_only is
+	// not served to a client's PREPARE (see the front ends' checked).
 	for _, v := range append(st.vars[:len(st.vars):len(st.vars)], pinning.VarClientCollation) {
-		if notParsed.Has(v) || pending && v == pinning.VarTransactionReadOnly {
+		if notParsed.Has(v) || v == pinning.VarTransactionReadOnly {
 			continue
 		}
 		if lit, ok := settings.Get(v); ok {

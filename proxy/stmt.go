@@ -141,6 +141,11 @@ func (c *clientConn) backendStmt(be *BackendConn, state *pool.State, query strin
 		bs, err = c.prepareOn(be, key)
 		return err
 	})
+	if bs != nil {
+		// Not checked as a client's PREPARE in that state would be
+		// (InState does not switch tx_read_only): never served to one.
+		bs.checked = false
+	}
 	return bs, err
 }
 
