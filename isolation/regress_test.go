@@ -541,6 +541,19 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.exec(0, "SET collation_connection='utf8mb4_unicode_ci'")
 			sc.step(0, step{kind: opStmtQuery, slot: "p"})
 		})
+		t.Run("connection_binary_and_results", func(t *testing.T) {
+			// Found by the soak (seed 1796408022430348498): CONCAT(?, 'y')
+			// keeps the collation fixed at PREPARE when the connection's
+			// changes (unlike HEX(v)): MariaDB keeps the definitions.
+			sc := newScript(t, "CONCAT of parameters across results and connection changes")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, nil)
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT ? || 'x', CONCAT(?, 'y')"})
+			sc.exec(0, "SET LOCAL character_set_results='binary'")
+			sc.exec(0, "SET @@local.character_set_connection='binary'")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"", ""}})
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"a", "b"}})
+		})
 		t.Run("results_charset_after_reset", func(t *testing.T) {
 			// The driver's shrink of seed 1796405040171664689: another
 			// session's pin resets the backend between the executions.

@@ -32,16 +32,14 @@
 // metadata); after a change of character_set_results it compares type,
 // flags, decimals and the length in characters (the server scales lengths
 // to the results character set), and when collation_connection changed
-// too it takes a string computed by the statement (no table column behind
-// it) as changed: its collation, which the converted definitions no longer
-// show, usually follows the connection's (not a system variable's, nor
-// DATABASE(), CHARSET(?) and the other functions that return the system
-// character set, which it recognizes by their names). Limits, measured
-// against the server by proxy's TestCacheMetadataCombined: another
-// computed string whose collation does not follow the connection
-// (CONCAT(v, 'x'), which takes v's) is sent where a server keeps it; and
-// a resend of byte-equal definitions is not reproduced (no client can
-// tell).
+// too it takes a string that a function computes in the connection's
+// collation at each execute (HEX(v), DATE_FORMAT(...), recognized by the
+// column's name) as changed: the converted definitions no longer show
+// its collation. Limits, measured against the server by proxy's
+// TestCacheMetadataCombined and the isolation soak: a function outside
+// that list that does follow the connection keeps definitions the server
+// would send; and a resend of byte-equal definitions is not reproduced
+// (no client can tell).
 package metacache
 
 import (
@@ -84,18 +82,24 @@ func (h *Held) Keeps(defs [][]byte, st *pool.State, results string) bool {
 			continue
 		}
 		if sameResults || !wire.SameColumnShape(h.Defs[i], d) || !sameCharLength(h.Defs[i], h.Results, d, results) ||
-			connection && stringExpression(d) {
+			connection && followsConnection(d) {
 			return false
 		}
 	}
 	return true
 }
 
-// stringExpression reports whether a column definition is of a string
-// computed by the statement (no table column behind it): such a result
-// usually takes collation_connection (HEX(v), ? || 'x'), which the
-// definitions do not show once converted to the results character set.
-func stringExpression(d []byte) bool {
+// followsConnection reports whether a column definition is of a string
+// computed at each execute in collation_connection (HEX(v), DATE_FORMAT,
+// CAST(x AS CHAR), ...: functions that build a string from something
+// that is not one), whose collation the definitions converted to the
+// results character set no longer show. A column's name is its
+// expression's text, which is how they are recognized. Strings the
+// server takes from the statement's text (literals, fixed at PREPARE),
+// from its parameters or from table columns (CONCAT(?, 'y'), CONCAT(v,
+// 'x')), and the system character set's (@@vars, DATABASE()), keep their
+// collation when the connection's changes.
+func followsConnection(d []byte) bool {
 	c, err := wire.ParseColumn(d)
 	if err != nil || c.OrgTable != "" {
 		return false
@@ -106,21 +110,20 @@ func stringExpression(d []byte) bool {
 	default:
 		return false
 	}
-	// A system variable and the functions that return the server's
-	// system character set keep it whatever the connection's.
 	name := strings.ToUpper(c.Name)
-	for _, p := range systemCharsetNames {
+	for _, p := range connectionFuncs {
 		if strings.HasPrefix(name, p) {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
 }
 
-// systemCharsetNames are how the names of result columns in the server's
-// system character set start (a column's name is its expression's text).
-var systemCharsetNames = []string{"@@", "DATABASE(", "SCHEMA(", "USER(", "CURRENT_USER", "SESSION_USER(",
-	"SYSTEM_USER(", "VERSION(", "CHARSET(", "COLLATION(", "CURRENT_ROLE"}
+// connectionFuncs are how the names of columns computed in
+// collation_connection start (see followsConnection).
+var connectionFuncs = []string{"HEX(", "BIN(", "OCT(", "CONV(", "FORMAT(", "CHAR(", "MD5(", "SHA(", "SHA1(",
+	"SHA2(", "UUID(", "TO_BASE64(", "DATE_FORMAT(", "TIME_FORMAT(", "INET_NTOA(", "INET6_NTOA(", "CAST(",
+	"CONVERT(", "SPACE(", "FROM_UNIXTIME(", "SEC_TO_TIME(", "MONTHNAME(", "DAYNAME("}
 
 // ResultsCharset normalizes the literal value of character_set_results
 // (pool.Session.Value): lowercase and unquoted, "" for NULL.
