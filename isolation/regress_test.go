@@ -721,6 +721,32 @@ func TestLeakBeginReleasesTableLocks(t *testing.T) {
 	})
 }
 
+// TestLeakAutoIsNull: under sql_auto_is_null=1, WHERE id IS NULL finds the
+// last inserted row once after an insert; whether that was used up lives
+// on the connection. Another session's insert must not make it find the
+// session's row again (found by the listener soak, seed
+// 1796408907102157954).
+func TestLeakAutoIsNull(t *testing.T) {
+	db := server(t)
+	bothWays(t, 2, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		tables := ownTables(t, "r16", 2)
+		sc := newScript(t, "WHERE id IS NULL after another session's insert")
+		subj, twin := open(t, ""), openDirect(t, db, "")
+		sc.session(0, subj, twin, tables[0])
+		sc.session(1, subj, twin, tables[1])
+		sc.exec(0, "INSERT INTO {T} (g) VALUES (7)")
+		sc.exec(0, "SET SESSION sql_auto_is_null = 1")
+		sc.query(0, "SELECT id FROM {T} WHERE id IS NULL")
+		sc.exec(1, "INSERT INTO {T} (g) VALUES (8)")
+		sc.query(0, "SELECT id FROM {T} WHERE id IS NULL")
+		sc.exec(0, "INSERT INTO {T} (g) VALUES (9)")
+		sc.query(0, "SELECT id FROM {T} WHERE id IS NULL")
+		sc.query(0, "SELECT id FROM {T} WHERE id IS NULL")
+		sc.end(0)
+		sc.end(1)
+	})
+}
+
 // TestLeakSchemaCharset: @@character_set_database follows the session's
 // current database (test is utf8mb4 on a latin1 server), from the first
 // statement of a fresh session on.

@@ -80,7 +80,7 @@ var serverSetStatements = []string{
 	"SET innodb_lock_wait_timeout = 50, lock_wait_timeout = 3600",
 	"SET sql_select_limit = 100",
 	"SET sql_select_limit = DEFAULT",
-	"SET sql_auto_is_null = 1, sql_quote_show_create = 0, big_tables = 0, sql_big_selects = 1",
+	"SET sql_auto_is_null = 0, sql_quote_show_create = 0, big_tables = 0, sql_big_selects = 1",
 	"SET max_join_size = 1000000",
 	"SET div_precision_increment = 8",
 	"SET default_storage_engine = 'myisam'",

@@ -265,6 +265,12 @@ func (p *parser) assign(sc scope) bool {
 			lit, op = normalize(v, &val)
 		}
 		p.apply(v, spelled, lit, op)
+		if v == VarSQLAutoIsNull && op != opDefault && !(op == opSet && lit == "0") {
+			// With it on, WHERE id IS NULL finds the last inserted row
+			// once after an insert: whether that was used up lives on
+			// the connection, where no variable shows it.
+			p.pin(PinUntrackedVariable, t)
+		}
 	case hasPrefixFold(name, "SESSION_TRACK_"):
 		p.pin(PinSessionTrack, t)
 	case foldEq(name, "SQL_LOG_BIN"):
