@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jackc/puddle/v2"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/pinning"
@@ -46,9 +47,8 @@ func benchPuddle(b *testing.B, size int) *puddle.Pool[Conn] {
 	b.Cleanup(p.Close)
 	rs := make([]*puddle.Resource[Conn], size)
 	for i := range rs {
-		if rs[i], err = p.Acquire(context.Background()); err != nil {
-			b.Fatal(err)
-		}
+		rs[i], err = p.Acquire(context.Background())
+		require.NoError(b, err)
 	}
 	for _, r := range rs {
 		r.Release()
@@ -91,8 +91,7 @@ func BenchmarkBorrowReleaseContended(b *testing.B) {
 			s := p.NewSession("u", SessionOptions{})
 			for pb.Next() {
 				be, err := s.Acquire(ctx)
-				if err != nil {
-					b.Error(err)
+				if !assert.NoError(b, err) {
 					return
 				}
 				s.Done(ctx, be, nil, Status{})
@@ -106,8 +105,7 @@ func BenchmarkBorrowReleaseContended(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				r, err := p.Acquire(ctx)
-				if err != nil {
-					b.Error(err)
+				if !assert.NoError(b, err) {
 					return
 				}
 				r.Release()
@@ -130,9 +128,8 @@ func BenchmarkLookBehindReclaim(b *testing.B) {
 		be, err := s.AcquireFor(ctx, "INSERT INTO t VALUES (1)", &insert)
 		require.NoError(b, err)
 		s.Done(ctx, be, &insert, Status{})
-		if be, err = s.AcquireFor(ctx, "SELECT ROW_COUNT()", &rowCount); err != nil {
-			b.Fatal(err)
-		}
+		be, err = s.AcquireFor(ctx, "SELECT ROW_COUNT()", &rowCount)
+		require.NoError(b, err)
 		s.Done(ctx, be, &rowCount, Status{})
 	}
 	st := p.Stats()
