@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var errDenied = &mysql.MySQLError{Number: 1045, Message: "Access denied for user 'app'@'localhost' (using password: YES)"}
@@ -65,12 +67,12 @@ func TestConnectSucceedsFirstTime(t *testing.T) {
 	a := &fakeAuth{pw: "pw"}
 	var attempts []Attempt
 	conn, err := Connect(context.Background(), p, a.dial, WithObserver(func(at Attempt) { attempts = append(attempts, at) }))
-	if err != nil || conn != "conn as pw" {
-		t.Fatalf("%q, %v", conn, err)
-	}
-	if len(attempts) != 1 || attempts[0].N != 1 || attempts[0].Err != nil || attempts[0].Credential.Password != "pw" {
-		t.Fatalf("attempts %v", attempts)
-	}
+	require.NoError(t, err, "%q, %v", conn, err)
+	require.Equal(t, "conn as pw", conn, "%q, %v", conn, err)
+	require.Len(t, attempts, 1, "attempts %v", attempts)
+	require.Equal(t, 1, attempts[0].N, "attempts %v", attempts)
+	require.NoError(t, attempts[0].Err, "attempts %v", attempts)
+	require.Equal(t, "pw", attempts[0].Credential.Password, "attempts %v", attempts)
 }
 
 func TestConnectRefetchesOnceAfterRejection(t *testing.T) {
@@ -84,12 +86,9 @@ func TestConnectRefetchesOnceAfterRejection(t *testing.T) {
 		return conn, err
 	}
 	conn, err := Connect(context.Background(), p, dial, fastRetry...)
-	if err != nil || conn != "conn as new" {
-		t.Fatalf("%q, %v", conn, err)
-	}
-	if strings.Join(p.invalidated, ",") != "old" {
-		t.Fatalf("invalidated %v", p.invalidated)
-	}
+	require.NoError(t, err, "%q, %v", conn, err)
+	require.Equal(t, "conn as new", conn, "%q, %v", conn, err)
+	require.Equal(t, "old", strings.Join(p.invalidated, ","), "invalidated %v", p.invalidated)
 }
 
 func TestConnectRetriesThroughRotationWindow(t *testing.T) {
@@ -114,12 +113,10 @@ func TestConnectRetriesThroughRotationWindow(t *testing.T) {
 		}
 	}}
 	conn, err := Connect(context.Background(), wrapped, dial, fastRetry...)
-	if err != nil || conn != "conn as new" {
-		t.Fatalf("%q, %v", conn, err)
-	}
-	if pending != 3 || strings.Join(used, ",") != "old,old,old,new" {
-		t.Fatalf("%d pending results, dials with %v", pending, used)
-	}
+	require.NoError(t, err, "%q, %v", conn, err)
+	require.Equal(t, "conn as new", conn, "%q, %v", conn, err)
+	require.Equal(t, 3, pending, "%d pending results, dials with %v", pending, used)
+	require.Equal(t, "old,old,old,new", strings.Join(used, ","), "%d pending results, dials with %v", pending, used)
 }
 
 // countingCreds wraps a Provider and reports every result.
@@ -147,12 +144,10 @@ func TestConnectGivesUpAfterWindow(t *testing.T) {
 		n++
 		return a.dial(ctx, c)
 	}, WithRetryWindow(20*time.Millisecond), WithBackoff(time.Millisecond, 2*time.Millisecond))
-	if err == nil || !IsAccessDenied(err) || !strings.Contains(err.Error(), "gave up") {
-		t.Fatalf("err = %v", err)
-	}
-	if n < 2 {
-		t.Fatalf("%d dials, want at least 2", n)
-	}
+	require.Error(t, err, "err = %v", err)
+	require.True(t, IsAccessDenied(err), "err = %v", err)
+	require.Contains(t, err.Error(), "gave up", "err = %v", err)
+	require.GreaterOrEqual(t, n, 2, "%d dials, want at least 2", n)
 }
 
 func TestConnectStaticIsNotRetried(t *testing.T) {
@@ -162,12 +157,10 @@ func TestConnectStaticIsNotRetried(t *testing.T) {
 		n++
 		return a.dial(ctx, c)
 	})
-	if n != 1 || !IsAccessDenied(err) || !strings.Contains(err.Error(), "cannot be refreshed") {
-		t.Fatalf("%d dials, err = %v", n, err)
-	}
-	if strings.Contains(err.Error(), "wrong") {
-		t.Fatalf("error leaks the password: %v", err)
-	}
+	require.Equal(t, 1, n, "%d dials, err = %v", n, err)
+	require.True(t, IsAccessDenied(err), "%d dials, err = %v", n, err)
+	require.Contains(t, err.Error(), "cannot be refreshed", "%d dials, err = %v", n, err)
+	require.NotContains(t, err.Error(), "wrong", "error leaks the password: %v", err)
 }
 
 func TestConnectOtherErrorsAreReturnedAsIs(t *testing.T) {
@@ -176,15 +169,14 @@ func TestConnectOtherErrorsAreReturnedAsIs(t *testing.T) {
 	boom := errors.New("connection refused")
 	n := 0
 	_, err := Connect(context.Background(), p, func(context.Context, Credential) (int, error) { n++; return 0, boom })
-	if !errors.Is(err, boom) || n != 1 || len(p.invalidated) != 0 {
-		t.Fatalf("%d dials, err = %v", n, err)
-	}
+	require.ErrorIs(t, err, boom, "%d dials, err = %v", n, err)
+	require.Equal(t, 1, n, "%d dials, err = %v", n, err)
+	require.Len(t, p.invalidated, 0, "%d dials, err = %v", n, err)
 	// A non-retryable provider error is returned at once.
 	p.set("", errors.New("secret not found"))
 	_, err = Connect(context.Background(), p, func(context.Context, Credential) (int, error) { t.Fatal("dialed"); return 0, nil })
-	if err == nil || err.Error() != "secret not found" {
-		t.Fatalf("err = %v", err)
-	}
+	require.Error(t, err, "err = %v", err)
+	require.Equal(t, "secret not found", err.Error(), "err = %v", err)
 }
 
 func TestConnectHonoursContext(t *testing.T) {
@@ -199,12 +191,9 @@ func TestConnectHonoursContext(t *testing.T) {
 		}
 	}}
 	_, err := Connect(ctx, wrapped, func(context.Context, Credential) (int, error) { return 0, nil }, WithBackoff(time.Millisecond, time.Millisecond))
-	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrRotationPending) {
-		t.Fatalf("err = %v, want both the cancellation and the last error", err)
-	}
-	if calls != 3 {
-		t.Fatalf("%d calls", calls)
-	}
+	require.ErrorIs(t, err, context.Canceled, "err = %v, want both the cancellation and the last error", err)
+	require.ErrorIs(t, err, ErrRotationPending, "err = %v, want both the cancellation and the last error", err)
+	require.Equal(t, 3, calls, "%d calls", calls)
 }
 
 func TestIsAccessDenied(t *testing.T) {
@@ -219,9 +208,8 @@ func TestIsAccessDenied(t *testing.T) {
 		{fmt.Errorf("proxy backend: %w", ErrAccessDenied), true},
 		{mysql.ErrInvalidConn, false},
 	} {
-		if got := IsAccessDenied(tc.err); got != tc.want {
-			t.Errorf("IsAccessDenied(%v) = %v", tc.err, got)
-		}
+		got := IsAccessDenied(tc.err)
+		assert.Equal(t, tc.want, got, "IsAccessDenied(%v) = %v", tc.err, got)
 	}
 }
 
@@ -231,8 +219,7 @@ func BenchmarkConnectOverhead(b *testing.B) {
 	dial := func(context.Context, Credential) (int, error) { return 1, nil }
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Connect(ctx, p, dial); err != nil {
-			b.Fatal(err)
-		}
+		_, err := Connect(ctx, p, dial)
+		require.NoError(b, err)
 	}
 }

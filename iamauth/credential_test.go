@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const leakyPassword = "S3cr3t-P4ssw0rd-do-not-log"
@@ -36,30 +39,18 @@ func TestCredentialNeverPrintsPassword(t *testing.T) {
 	}
 	for _, v := range []any{c, &c, Static(c), []Credential{c}, map[string]any{"c": c}} {
 		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		outputs = append(outputs, string(b))
 	}
 	for _, out := range outputs {
-		if strings.Contains(out, leakyPassword) || strings.Contains(out, fmt.Sprintf("%x", leakyPassword)) || strings.Contains(strings.ToLower(out), fmt.Sprintf("%x", leakyPassword)) {
-			t.Errorf("password leaked: %s", out)
-		}
-		if !strings.Contains(out, "app") {
-			t.Errorf("user missing from %s", out)
-		}
+		assert.False(t, strings.Contains(out, leakyPassword) || strings.Contains(out, fmt.Sprintf("%x", leakyPassword)) || strings.Contains(strings.ToLower(out), fmt.Sprintf("%x", leakyPassword)), "password leaked: %s", out)
+		assert.Contains(t, out, "app", "user missing from %s", out)
 	}
-	if !strings.Contains(c.String(), redacted) {
-		t.Errorf("String() does not say the password is redacted: %s", c)
-	}
-	if strings.Contains(Credential{User: "u"}.String(), redacted) {
-		t.Error("an empty password is shown as redacted")
-	}
+	assert.Contains(t, c.String(), redacted, "String() does not say the password is redacted: %s", c)
+	assert.NotContains(t, Credential{User: "u"}.String(), redacted, "an empty password is shown as redacted")
 }
 
 func TestCredentialJSONShape(t *testing.T) {
 	b, _ := json.Marshal(Credential{User: "app", Password: "x", Source: "s"})
-	if string(b) != `{"user":"app","password":"[redacted]","source":"s"}` {
-		t.Fatalf("%s", b)
-	}
+	require.Equal(t, `{"user":"app","password":"[redacted]","source":"s"}`, string(b), "%s", b)
 }

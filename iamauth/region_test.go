@@ -3,6 +3,9 @@ package iamauth
 import (
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRegionFromHost(t *testing.T) {
@@ -18,9 +21,7 @@ func TestRegionFromHost(t *testing.T) {
 		"db.abc.us-iso-east-1.rds.c2s.ic.gov":                            "us-iso-east-1",
 	} {
 		got, ok := RegionFromHost(host)
-		if !ok || got != want {
-			t.Errorf("RegionFromHost(%q) = %q, %v; want %q", host, got, ok, want)
-		}
+		assert.False(t, !ok || got != want, "RegionFromHost(%q) = %q, %v; want %q", host, got, ok, want)
 	}
 	for _, host := range []string{
 		"", "127.0.0.1", "localhost", "db.example.com", "rds.amazonaws.com",
@@ -31,9 +32,8 @@ func TestRegionFromHost(t *testing.T) {
 		"db.us-east-1.rds.amazonaws.com.evil.example",
 		"db.abc.us-east-1.rds.amazonaws.org",
 	} {
-		if got, ok := RegionFromHost(host); ok {
-			t.Errorf("RegionFromHost(%q) = %q, want no region", host, got)
-		}
+		got, ok := RegionFromHost(host)
+		assert.False(t, ok, "RegionFromHost(%q) = %q, want no region", host, got)
 	}
 }
 
@@ -47,16 +47,10 @@ func FuzzRegionFromHost(f *testing.F) {
 	f.Fuzz(func(t *testing.T, host string) {
 		region, ok := RegionFromHost(host)
 		if !ok {
-			if region != "" {
-				t.Fatalf("region %q with ok=false", region)
-			}
+			require.Equal(t, "", region, "region %q with ok=false", region)
 			return
 		}
-		if !validRegion(region) {
-			t.Fatalf("invalid region %q", region)
-		}
-		if !strings.Contains(strings.ToLower(host), "."+region+".rds.") {
-			t.Fatalf("region %q not in host %q", region, host)
-		}
+		require.True(t, validRegion(region), "invalid region %q", region)
+		require.Contains(t, strings.ToLower(host), "."+region+".rds.", "region %q not in host %q", region, host)
 	})
 }

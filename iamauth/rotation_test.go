@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
+	"github.com/stretchr/testify/require"
 )
 
 // credCounter counts, per password, the connections Connect set up, and the
@@ -60,17 +61,13 @@ func TestRotationUnderLoad(t *testing.T) {
 	sm := newFakeSM(t)
 	sm.set(StageCurrent, secretJSON("app", "pw-1"))
 	src, err := NewSecretsManagerSource(sm.client(), "prod/app/db", WithSecretMaxAge(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 
 	counter := &credCounter{ok: map[string]int{}}
 	cfg := mysql.NewConfig()
 	cfg.Net, cfg.Addr, cfg.DBName = "tcp", srv.Addr(), "test"
 	conn, err := NewConnector(cfg, src, WithObserver(counter.observe), WithBackoff(5*time.Millisecond, 50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	db := sql.OpenDB(conn)
 	defer db.Close()
 	db.SetMaxOpenConns(8)
@@ -124,12 +121,10 @@ func TestRotationUnderLoad(t *testing.T) {
 
 	stop()
 	wg.Wait()
-	if n := failures.Load(); n != 0 {
-		t.Fatalf("%d of %d client requests failed during rotation; first: %v", n, n+queries.Load(), firstErr.Load())
-	}
-	if rejectedFirst == 0 || counter.rejected.Load() == rejectedFirst {
-		t.Fatalf("the server rejected %d then %d dials: the rotations were not exercised", rejectedFirst, counter.rejected.Load())
-	}
+	n := failures.Load()
+	require.Equal(t, int64(0), n, "%d of %d client requests failed during rotation; first: %v", n, n+queries.Load(), firstErr.Load())
+	require.NotEqual(t, int64(0), rejectedFirst, "the server rejected %d then %d dials: the rotations were not exercised", rejectedFirst, counter.rejected.Load())
+	require.NotEqual(t, rejectedFirst, counter.rejected.Load(), "the server rejected %d then %d dials: the rotations were not exercised", rejectedFirst, counter.rejected.Load())
 	t.Logf("%d queries, 0 failed; connections: pw-1 %d, pw-2 %d, pw-3 %d; %d dials rejected and retried; %d Secrets Manager requests",
 		queries.Load(), counter.count("pw-1"), counter.count("pw-2"), counter.count("pw-3"), counter.rejected.Load(), sm.requests.Load())
 }

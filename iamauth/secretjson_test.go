@@ -5,6 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseSecret(t *testing.T) {
@@ -20,9 +23,7 @@ func TestParseSecret(t *testing.T) {
 		{` {"u":"app","p":"pw \"q\" \u00e9"} `, SecretKeys{User: "u", Password: "p"}, Credential{User: "app", Password: `pw "q" é`}},
 	} {
 		got, err := ParseSecret([]byte(tc.in), tc.keys)
-		if err != nil || got != tc.want {
-			t.Errorf("ParseSecret(%s) = %v, %v; want %v", tc.in, got, err, tc.want)
-		}
+		assert.False(t, err != nil || got != tc.want, "ParseSecret(%s) = %v, %v; want %v", tc.in, got, err, tc.want)
 	}
 }
 
@@ -42,13 +43,10 @@ func TestParseSecretErrors(t *testing.T) {
 		`{"username":"app","password":"hunter2","host":1}`:     `"host" is not a string`,
 	} {
 		_, err := ParseSecret([]byte(in), SecretKeys{})
-		if err == nil || !errors.Is(err, errBadSecret) || !strings.Contains(err.Error(), wantMsg) {
-			t.Errorf("ParseSecret(%s): err = %v, want %q", in, err, wantMsg)
+		if !assert.True(t, err != nil && errors.Is(err, errBadSecret) && strings.Contains(err.Error(), wantMsg), "ParseSecret(%s): err = %v, want %q", in, err, wantMsg) {
 			continue
 		}
-		if strings.Contains(err.Error(), "hunter2") {
-			t.Errorf("error leaks the password: %v", err)
-		}
+		assert.NotContains(t, err.Error(), "hunter2", "error leaks the password: %v", err)
 	}
 }
 
@@ -71,29 +69,22 @@ func FuzzParseSecret(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseSecret(data, SecretKeys{})
 		if err != nil {
-			if !errors.Is(err, errBadSecret) {
-				t.Fatalf("error not wrapping errBadSecret: %v", err)
-			}
+			require.ErrorIs(t, err, errBadSecret, "error not wrapping errBadSecret: %v", err)
 			// The error must not quote the password.
 			var m map[string]any
 			if json.Unmarshal(data, &m) == nil {
-				if pw, ok := m["password"].(string); ok && len(pw) >= 4 && strings.Contains(err.Error(), pw) && !strings.Contains(parseSecretMessages, pw) {
-					t.Fatalf("error %q leaks the password %q", err, pw)
-				}
+				pw, ok := m["password"].(string)
+				require.False(t, ok && len(pw) >= 4 && strings.Contains(err.Error(), pw) && !strings.Contains(parseSecretMessages, pw), "error %q leaks the password %q", err, pw)
 			}
 			return
 		}
-		if c.User == "" || c.Password == "" {
-			t.Fatalf("accepted a secret without user or password: %v", c)
-		}
-		if c.Port < 0 || c.Port > 65535 {
-			t.Fatalf("port %d", c.Port)
-		}
+		require.NotEqual(t, "", c.User, "accepted a secret without user or password: %v", c)
+		require.NotEqual(t, "", c.Password, "accepted a secret without user or password: %v", c)
+		require.GreaterOrEqual(t, c.Port, 0, "port %d", c.Port)
+		require.LessOrEqual(t, c.Port, 65535, "port %d", c.Port)
 		// String depends on whether there is a password, never on which.
 		other := c
 		other.Password = "x"
-		if c.String() != other.String() {
-			t.Fatalf("String() depends on the password: %s", c)
-		}
+		require.Equal(t, other.String(), c.String(), "String() depends on the password: %s", c)
 	})
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const testRDSHost = "mydb.cluster-c0ffee123456.eu-west-3.rds.amazonaws.com"
@@ -21,9 +23,7 @@ const testRDSHost = "mydb.cluster-c0ffee123456.eu-west-3.rds.amazonaws.com"
 func newTestCache(t testing.TB, p aws.CredentialsProvider, opts ...TokenOption) *TokenCache {
 	t.Helper()
 	c, err := NewTokenCache(context.Background(), append([]TokenOption{WithAWSConfig(aws.Config{Region: "us-east-1", Credentials: p})}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -34,16 +34,12 @@ func newTestCache(t testing.TB, p aws.CredentialsProvider, opts ...TokenOption) 
 func verifySigV4(t *testing.T, token, region string) bool {
 	t.Helper()
 	u, err := url.Parse("https://" + token)
-	if err != nil {
-		t.Fatalf("token is not a URL: %v", err)
-	}
+	require.NoError(t, err, "token is not a URL: %v", err)
 	q := u.Query()
 	sig := q.Get("X-Amz-Signature")
 	q.Del("X-Amz-Signature")
 	amzDate := q.Get("X-Amz-Date")
-	if len(amzDate) != 16 {
-		t.Fatalf("X-Amz-Date %q", amzDate)
-	}
+	require.Len(t, amzDate, 16, "X-Amz-Date %q", amzDate)
 	canonicalQuery := strings.ReplaceAll(q.Encode(), "+", "%20")
 	canonicalRequest := strings.Join([]string{
 		"GET", "/", canonicalQuery,
@@ -69,23 +65,15 @@ func verifySigV4(t *testing.T, token, region string) bool {
 func TestTokenIsSignedForEndpointUserAndRegion(t *testing.T) {
 	c := newTestCache(t, credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""))
 	src, err := c.Source(testRDSHost, 3306, "iam_app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if src.Region() != "eu-west-3" {
-		t.Fatalf("region %q, want eu-west-3 from the host name", src.Region())
-	}
+	require.NoError(t, err)
+	require.Equal(t, "eu-west-3", src.Region(), "region %q, want eu-west-3 from the host name", src.Region())
 	cred, err := src.Credentials(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cred.User != "iam_app" || !cred.Cleartext || cred.Expires.IsZero() {
-		t.Fatalf("credential %v", cred)
-	}
+	require.NoError(t, err)
+	require.Equal(t, "iam_app", cred.User, "credential %v", cred)
+	require.True(t, cred.Cleartext, "credential %v", cred)
+	require.False(t, cred.Expires.IsZero(), "credential %v", cred)
 	u, err := url.Parse("https://" + cred.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	q := u.Query()
 	checks := map[string]string{
 		"Action":              "connect",
@@ -95,23 +83,15 @@ func TestTokenIsSignedForEndpointUserAndRegion(t *testing.T) {
 		"X-Amz-SignedHeaders": "host",
 	}
 	for k, want := range checks {
-		if got := q.Get(k); got != want {
-			t.Errorf("%s = %q, want %q", k, got, want)
-		}
+		got := q.Get(k)
+		assert.Equal(t, want, got, "%s = %q, want %q", k, got, want)
 	}
-	if u.Hostname() != testRDSHost || u.Port() != "3306" {
-		t.Errorf("token host %q port %q", u.Hostname(), u.Port())
-	}
+	assert.False(t, u.Hostname() != testRDSHost || u.Port() != "3306", "token host %q port %q", u.Hostname(), u.Port())
 	wantCred := testAccessKey + "/" + q.Get("X-Amz-Date")[:8] + "/eu-west-3/rds-db/aws4_request"
-	if got := q.Get("X-Amz-Credential"); got != wantCred {
-		t.Errorf("X-Amz-Credential %q, want %q", got, wantCred)
-	}
-	if !verifySigV4(t, cred.Password, "eu-west-3") {
-		t.Error("signature does not verify for eu-west-3")
-	}
-	if verifySigV4(t, cred.Password, "us-east-1") {
-		t.Error("signature verifies for the wrong region")
-	}
+	got := q.Get("X-Amz-Credential")
+	assert.Equal(t, wantCred, got, "X-Amz-Credential %q, want %q", got, wantCred)
+	assert.True(t, verifySigV4(t, cred.Password, "eu-west-3"), "signature does not verify for eu-west-3")
+	assert.False(t, verifySigV4(t, cred.Password, "us-east-1"), "signature verifies for the wrong region")
 }
 
 func TestTokenRegionChoice(t *testing.T) {
@@ -119,39 +99,23 @@ func TestTokenRegionChoice(t *testing.T) {
 	// Explicit region wins over the host name.
 	c := newTestCache(t, p, WithRegion("ap-south-1"))
 	src, err := c.Source(testRDSHost, 3306, "u")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if src.Region() != "ap-south-1" {
-		t.Fatalf("region %q", src.Region())
-	}
+	require.NoError(t, err)
+	require.Equal(t, "ap-south-1", src.Region(), "region %q", src.Region())
 	cred, err := src.Credentials(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !verifySigV4(t, cred.Password, "ap-south-1") {
-		t.Error("not signed for ap-south-1")
-	}
+	require.NoError(t, err)
+	assert.True(t, verifySigV4(t, cred.Password, "ap-south-1"), "not signed for ap-south-1")
 	// A non-RDS host falls back to the config's region.
 	c2 := newTestCache(t, p)
 	src2, err := c2.Source("127.0.0.1", 3307, "u")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if src2.Region() != "us-east-1" {
-		t.Fatalf("region %q", src2.Region())
-	}
+	require.NoError(t, err)
+	require.Equal(t, "us-east-1", src2.Region(), "region %q", src2.Region())
 	// No region anywhere: a clear error.
 	c3, err := NewTokenCache(context.Background(), WithAWSConfig(aws.Config{Credentials: p}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c3.Source("db.internal", 3306, "u"); err == nil || !strings.Contains(err.Error(), "WithRegion") {
-		t.Fatalf("err = %v", err)
-	}
-	if _, err := c3.Source("db.internal", 0, "u"); err == nil {
-		t.Fatal("port 0 accepted")
-	}
+	require.NoError(t, err)
+	_, err = c3.Source("db.internal", 3306, "u")
+	require.ErrorContains(t, err, "WithRegion", "err = %v", err)
+	_, err = c3.Source("db.internal", 0, "u")
+	require.Error(t, err, "port 0 accepted")
 }
 
 func TestTokenCachedPerKey(t *testing.T) {
@@ -164,13 +128,11 @@ func TestTokenCachedPerKey(t *testing.T) {
 	d, _ := c.Source("127.0.0.2", 3306, "alice")
 	e, _ := c.Source("127.0.0.1", 3307, "alice")
 	for _, s := range []*TokenSource{a, a2, b, d, e, a, b} {
-		if _, err := s.Credentials(ctx); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.Credentials(ctx)
+		require.NoError(t, err)
 	}
-	if n := p.calls.Load(); n != 4 {
-		t.Fatalf("%d signings, want 4 (one per host/port/user)", n)
-	}
+	n := p.calls.Load()
+	require.Equal(t, int64(4), n, "%d signings, want 4 (one per host/port/user)", n)
 }
 
 // callConcurrently calls src.Credentials from n goroutines at once and
@@ -193,9 +155,7 @@ func callConcurrently(t *testing.T, src *TokenSource, n int) []Credential {
 	close(start)
 	wg.Wait()
 	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	}
 	return out
 }
@@ -203,9 +163,8 @@ func callConcurrently(t *testing.T, src *TokenSource, n int) []Credential {
 func allEqual(t *testing.T, creds []Credential, want Credential) {
 	t.Helper()
 	for i, c := range creds {
-		if c.Password != want.Password || !c.Expires.Equal(want.Expires) {
-			t.Fatalf("caller %d got a different token", i)
-		}
+		require.Equal(t, want.Password, c.Password, "caller %d got a different token", i)
+		require.True(t, c.Expires.Equal(want.Expires), "caller %d got a different token", i)
 	}
 }
 
@@ -214,24 +173,20 @@ func TestTokenSingleFlightAndRefreshAhead(t *testing.T) {
 	p := &countingProvider{}
 	c := newTestCache(t, p, WithTokenClock(clk.Now))
 	src, err := c.Source("127.0.0.1", 3306, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 
 	// Cold cache: 100 concurrent callers, exactly one signing.
 	first := callConcurrently(t, src, 100)
-	if n := p.calls.Load(); n != 1 {
-		t.Fatalf("%d signings for 100 cold callers, want 1", n)
-	}
+	n := p.calls.Load()
+	require.Equal(t, int64(1), n, "%d signings for 100 cold callers, want 1", n)
 	allEqual(t, first, first[0])
 	tok1 := first[0]
 
 	// Still fresh: no signing.
 	clk.Advance(TokenLifetime - DefaultRefreshAhead - time.Second)
 	allEqual(t, callConcurrently(t, src, 100), tok1)
-	if n := p.calls.Load(); n != 1 {
-		t.Fatalf("%d signings while fresh, want 1", n)
-	}
+	n = p.calls.Load()
+	require.Equal(t, int64(1), n, "%d signings while fresh, want 1", n)
 
 	// Inside the refresh-ahead window: every caller gets the current token
 	// at once while exactly one background signing runs (held at the gate
@@ -241,9 +196,8 @@ func TestTokenSingleFlightAndRefreshAhead(t *testing.T) {
 	clk.Advance(2 * time.Second)
 	allEqual(t, callConcurrently(t, src, 100), tok1)
 	<-p.entered // the background refresh started
-	if n := p.calls.Load(); n != 2 {
-		t.Fatalf("%d signings in the refresh window, want 2", n)
-	}
+	n = p.calls.Load()
+	require.Equal(t, int64(2), n, "%d signings in the refresh window, want 2", n)
 	close(p.gate)
 	for cur := src.entry.cred.Load(); cur.Expires.Equal(tok1.Expires); cur = src.entry.cred.Load() {
 		time.Sleep(time.Millisecond) // wait for the background refresh to land
@@ -253,21 +207,17 @@ func TestTokenSingleFlightAndRefreshAhead(t *testing.T) {
 	// and get the one the background refresh cached, no third signing.
 	clk.Advance(DefaultRefreshAhead - DefaultMinValidity)
 	second := callConcurrently(t, src, 100)
-	if second[0].Expires.Equal(tok1.Expires) {
-		t.Fatal("old token served below its minimum validity")
-	}
+	require.False(t, second[0].Expires.Equal(tok1.Expires), "old token served below its minimum validity")
 	allEqual(t, second, second[0])
-	if n := p.calls.Load(); n != 2 {
-		t.Fatalf("%d signings, want 2", n)
-	}
+	n = p.calls.Load()
+	require.Equal(t, int64(2), n, "%d signings, want 2", n)
 
 	// Expired: 100 callers wait for exactly one signing.
 	clk.Advance(TokenLifetime)
 	third := callConcurrently(t, src, 100)
 	allEqual(t, third, third[0])
-	if n := p.calls.Load(); n != 3 {
-		t.Fatalf("%d signings after expiry, want 3", n)
-	}
+	n = p.calls.Load()
+	require.Equal(t, int64(3), n, "%d signings after expiry, want 3", n)
 }
 
 func TestTokenCallerContextDoesNotCancelSigning(t *testing.T) {
@@ -283,16 +233,13 @@ func TestTokenCallerContextDoesNotCancelSigning(t *testing.T) {
 	}()
 	<-p.entered
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
+	err := <-done
+	require.ErrorIs(t, err, context.Canceled, "err = %v, want context.Canceled", err)
 	close(p.gate) // the detached signing completes and is cached
-	if _, err := src.Credentials(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if n := p.calls.Load(); n != 1 {
-		t.Fatalf("%d signings, want 1: the abandoned signing should have been reused", n)
-	}
+	_, err = src.Credentials(context.Background())
+	require.NoError(t, err)
+	n := p.calls.Load()
+	require.Equal(t, int64(1), n, "%d signings, want 1: the abandoned signing should have been reused", n)
 }
 
 func TestTokenInvalidate(t *testing.T) {
@@ -304,17 +251,14 @@ func TestTokenInvalidate(t *testing.T) {
 	a, _ := src.Credentials(ctx)
 	src.Invalidate(Credential{Password: "some other token"}) // not cached: no-op
 	b, _ := src.Credentials(ctx)
-	if a.Password != b.Password || p.calls.Load() != 1 {
-		t.Fatal("invalidating a different token dropped the cached one")
-	}
+	require.Equal(t, b.Password, a.Password, "invalidating a different token dropped the cached one")
+	require.Equal(t, int64(1), p.calls.Load(), "invalidating a different token dropped the cached one")
 	src.Invalidate(a)
 	clk.Advance(time.Second) // a different X-Amz-Date is not guaranteed: compare counts
-	if _, err := src.Credentials(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := p.calls.Load(); n != 2 {
-		t.Fatalf("%d signings, want 2 after Invalidate", n)
-	}
+	_, err := src.Credentials(ctx)
+	require.NoError(t, err)
+	n := p.calls.Load()
+	require.Equal(t, int64(2), n, "%d signings, want 2 after Invalidate", n)
 }
 
 func TestTokenSigningFailure(t *testing.T) {
@@ -324,9 +268,8 @@ func TestTokenSigningFailure(t *testing.T) {
 	c := newTestCache(t, bad)
 	src, _ := c.Source("127.0.0.1", 3306, "app")
 	_, err := src.Credentials(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "no credentials in this test") || !strings.Contains(err.Error(), "signing an IAM token") {
-		t.Fatalf("err = %v", err)
-	}
+	require.ErrorContains(t, err, "no credentials in this test", "err = %v", err)
+	require.Contains(t, err.Error(), "signing an IAM token", "err = %v", err)
 }
 
 func TestTokenExpiresWithSigningCredentials(t *testing.T) {
@@ -338,15 +281,9 @@ func TestTokenExpiresWithSigningCredentials(t *testing.T) {
 	c := newTestCache(t, p, WithTokenClock(clk.Now))
 	src, _ := c.Source("127.0.0.1", 3306, "app")
 	cred, err := src.Credentials(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !cred.Expires.Equal(credExp) {
-		t.Fatalf("Expires %v, want the AWS credentials' expiry %v", cred.Expires, credExp)
-	}
-	if !strings.Contains(cred.Password, "X-Amz-Security-Token=tok") {
-		t.Fatal("session token missing from the presigned token")
-	}
+	require.NoError(t, err)
+	require.True(t, cred.Expires.Equal(credExp), "Expires %v, want the AWS credentials' expiry %v", cred.Expires, credExp)
+	require.Contains(t, cred.Password, "X-Amz-Security-Token=tok", "session token missing from the presigned token")
 }
 
 func TestTokenCacheClose(t *testing.T) {
@@ -360,23 +297,21 @@ func TestTokenCacheClose(t *testing.T) {
 	}()
 	<-p.entered
 	c.Close()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want the signing cancelled by Close", err)
-	}
+	err := <-done
+	require.ErrorIs(t, err, context.Canceled, "err = %v, want the signing cancelled by Close", err)
 }
 
 func BenchmarkTokenCached(b *testing.B) {
 	c := newTestCache(b, credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""))
 	src, _ := c.Source(testRDSHost, 3306, "app")
 	ctx := context.Background()
-	if _, err := src.Credentials(ctx); err != nil {
-		b.Fatal(err)
-	}
+	_, err := src.Credentials(ctx)
+	require.NoError(b, err)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := src.Credentials(ctx); err != nil {
-				b.Fatal(err)
+			if _, err := src.Credentials(ctx); !assert.NoError(b, err) {
+				return
 			}
 		}
 	})
@@ -388,9 +323,8 @@ func BenchmarkTokenCachedSerial(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := src.Credentials(ctx); err != nil {
-			b.Fatal(err)
-		}
+		_, err := src.Credentials(ctx)
+		require.NoError(b, err)
 	}
 }
 
@@ -400,9 +334,8 @@ func BenchmarkTokenSign(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.sign(ctx, src); err != nil {
-			b.Fatal(err)
-		}
+		_, err := c.sign(ctx, src)
+		require.NoError(b, err)
 	}
 }
 
@@ -413,22 +346,12 @@ func TestTokenDefaultConfigChain(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", testAccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", testSecretKey)
 	c, err := NewTokenCache(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer c.Close()
 	src, err := c.Source("127.0.0.1", 3306, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if src.Region() != "sa-east-1" {
-		t.Fatalf("region %q", src.Region())
-	}
+	require.NoError(t, err)
+	require.Equal(t, "sa-east-1", src.Region(), "region %q", src.Region())
 	cred, err := src.Credentials(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !verifySigV4(t, cred.Password, "sa-east-1") {
-		t.Fatal("token from the default chain does not verify")
-	}
+	require.NoError(t, err)
+	require.True(t, verifySigV4(t, cred.Password, "sa-east-1"), "token from the default chain does not verify")
 }

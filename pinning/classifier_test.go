@@ -3,6 +3,9 @@ package pinning
 import (
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func classify(c *Classifier, sql string) *Result {
@@ -13,9 +16,8 @@ func classify(c *Classifier, sql string) *Result {
 
 func TestFilterExcludeVariableSets(t *testing.T) {
 	f, err := ParseFilters("exclude_variable_sets")
-	if err != nil || f != ExcludeVariableSets {
-		t.Fatalf("ParseFilters = %v, %v", f, err)
-	}
+	require.NoError(t, err, "ParseFilters = %v, %v", f, err)
+	require.Equal(t, ExcludeVariableSets, f, "ParseFilters = %v, %v", f, err)
 	c := NewClassifier(WithFilters(f))
 	for _, tc := range []struct{ sql, want string }{
 		{"SET @x = 1", "n=1"},
@@ -28,63 +30,47 @@ func TestFilterExcludeVariableSets(t *testing.T) {
 		{"/*!40101 SET @OLD = @@sql_mode */", "n=1"},
 		{"SET autocommit = 0", "n=1 tx=set-autocommit set[autocommit=0]"},
 	} {
-		if got := classify(c, tc.sql).String(); got != tc.want {
-			t.Errorf("%s: got %s, want %s", tc.sql, got, tc.want)
-		}
+		got := classify(c, tc.sql).String()
+		assert.Equal(t, tc.want, got, "%s: got %s, want %s", tc.sql, got, tc.want)
 	}
 }
 
 func TestParseFilters(t *testing.T) {
 	for _, s := range []string{"", " ", "EXCLUDE_VARIABLE_SETS", "EXCLUDE_VARIABLE_SETS, exclude_variable_sets"} {
 		f, err := ParseFilters(s)
-		if err != nil {
-			t.Errorf("ParseFilters(%q): %v", s, err)
-		}
-		if (s != "" && s != " ") != (f == ExcludeVariableSets) {
-			t.Errorf("ParseFilters(%q) = %v", s, f)
-		}
+		assert.NoError(t, err, "ParseFilters(%q): %v", s, err)
+		assert.Equal(t, (f == ExcludeVariableSets), (s != "" && s != " "), "ParseFilters(%q) = %v", s, f)
 	}
-	if _, err := ParseFilters("EXCLUDE_VARIABLE_SETS,NOPE"); err == nil || !strings.Contains(err.Error(), "NOPE") {
-		t.Errorf("unknown filter: err = %v", err)
-	}
-	if s := ExcludeVariableSets.String(); s != "EXCLUDE_VARIABLE_SETS" {
-		t.Errorf("String = %q", s)
-	}
-	if c := NewClassifier(WithFilters(ExcludeVariableSets)); c.Filters() != ExcludeVariableSets {
-		t.Errorf("Filters = %v", c.Filters())
-	}
+	_, err := ParseFilters("EXCLUDE_VARIABLE_SETS,NOPE")
+	assert.ErrorContains(t, err, "NOPE", "unknown filter: err = %v", err)
+	s := ExcludeVariableSets.String()
+	assert.Equal(t, "EXCLUDE_VARIABLE_SETS", s, "String = %q", s)
+	c := NewClassifier(WithFilters(ExcludeVariableSets))
+	assert.Equal(t, ExcludeVariableSets, c.Filters(), "Filters = %v", c.Filters())
 }
 
 func TestMaxStatementLen(t *testing.T) {
 	long := "SELECT '" + strings.Repeat("x", DefaultMaxStatementLen) + "'"
-	if got := classify(NewClassifier(), long).String(); got != "n=1 pins=statement-too-long" {
-		t.Errorf("default limit: %s", got)
-	}
-	if got := classify(NewClassifier(WithMaxStatementLen(-1)), long).String(); got != "n=1 ro" {
-		t.Errorf("no limit: %s", got)
-	}
-	if got := classify(NewClassifier(WithMaxStatementLen(11)), "SELECT 12345").String(); got != "n=1 pins=statement-too-long" {
-		t.Errorf("limit 11: %s", got)
-	}
-	if got := classify(NewClassifier(WithMaxStatementLen(12)), "SELECT 12345").String(); got != "n=1 ro" {
-		t.Errorf("limit 11: %s", got)
-	}
+	got := classify(NewClassifier(), long).String()
+	assert.Equal(t, "n=1 pins=statement-too-long", got, "default limit: %s", got)
+	got = classify(NewClassifier(WithMaxStatementLen(-1)), long).String()
+	assert.Equal(t, "n=1 ro", got, "no limit: %s", got)
+	got = classify(NewClassifier(WithMaxStatementLen(11)), "SELECT 12345").String()
+	assert.Equal(t, "n=1 pins=statement-too-long", got, "limit 11: %s", got)
+	got = classify(NewClassifier(WithMaxStatementLen(12)), "SELECT 12345").String()
+	assert.Equal(t, "n=1 ro", got, "limit 11: %s", got)
 }
 
 func TestNoBackslashEscapes(t *testing.T) {
 	sql := `SELECT 'a\', @x, '' FROM t`
-	if got := classify(NewClassifier(), sql).String(); got != "n=1 ro" {
-		t.Errorf("backslash escapes: %s", got)
-	}
-	if got := classify(NewClassifier(WithNoBackslashEscapes()), sql).String(); got != "n=1 pins=user-variable ro" {
-		t.Errorf("NO_BACKSLASH_ESCAPES: %s", got)
-	}
+	got := classify(NewClassifier(), sql).String()
+	assert.Equal(t, "n=1 ro", got, "backslash escapes: %s", got)
+	got = classify(NewClassifier(WithNoBackslashEscapes()), sql).String()
+	assert.Equal(t, "n=1 pins=user-variable ro", got, "NO_BACKSLASH_ESCAPES: %s", got)
 	var s Settings
 	r := classify(NewClassifier(), "SET sql_mode = 'STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES'")
 	r.Apply(&s)
-	if !s.NoBackslashEscapes() {
-		t.Error("Settings.NoBackslashEscapes = false")
-	}
+	assert.True(t, s.NoBackslashEscapes(), "Settings.NoBackslashEscapes = false")
 }
 
 func TestMultiLine(t *testing.T) {
@@ -97,9 +83,8 @@ func TestMultiLine(t *testing.T) {
 		{"SET NAMES utf8mb4\n  COLLATE\n  utf8mb4_bin", "n=1 set[character_set_client='utf8mb4' character_set_connection='utf8mb4' character_set_results='utf8mb4' collation_connection='utf8mb4_bin']"},
 		{"CREATE PROCEDURE p()\nBEGIN\n  SET @x = 1;\n  SELECT 1;\nEND;\nSELECT 2", "n=2 tx=implicit-commit"},
 	} {
-		if got := classify(c, tc.sql).String(); got != tc.want {
-			t.Errorf("%q: got %s, want %s", tc.sql, got, tc.want)
-		}
+		got := classify(c, tc.sql).String()
+		assert.Equal(t, tc.want, got, "%q: got %s, want %s", tc.sql, got, tc.want)
 	}
 }
 
@@ -107,38 +92,29 @@ func TestResultReuse(t *testing.T) {
 	c := NewClassifier()
 	var r Result
 	c.Classify("SET @@session.tx_isolation = @x, NAMES latin1; USE db; DROP DATABASE db; BEGIN", &r)
-	if r.String() == "n=0" {
-		t.Fatal("nothing classified")
-	}
+	require.NotEqual(t, "n=0", r.String(), "nothing classified")
 	c.Classify("SELECT 1", &r)
-	if got := r.String(); got != "n=1 ro" {
-		t.Errorf("reused Result: %s", got)
-	}
-	if r.ReadBackName(VarTransactionIsolation) != "transaction_isolation" {
-		t.Errorf("stale read-back name %q", r.ReadBackName(VarTransactionIsolation))
-	}
+	got := r.String()
+	assert.Equal(t, "n=1 ro", got, "reused Result: %s", got)
+	assert.Equal(t, "transaction_isolation", r.ReadBackName(VarTransactionIsolation), "stale read-back name %q", r.ReadBackName(VarTransactionIsolation))
 }
 
 func TestReadBack(t *testing.T) {
 	c := NewClassifier()
 	r := classify(c, "SET @@session.tx_isolation = @x, sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES'), character set utf8mb4")
 	want := "SELECT @@SESSION.character_set_connection, @@SESSION.collation_connection, @@SESSION.sql_mode, @@SESSION.tx_isolation"
-	if got := r.ReadBackQuery(SpellCanonical); got != want {
-		t.Errorf("ReadBackQuery = %q, want %q", got, want)
-	}
+	got := r.ReadBackQuery(SpellCanonical)
+	assert.Equal(t, want, got, "ReadBackQuery = %q, want %q", got, want)
 	r = classify(c, "SET autocommit = 1")
-	if got := r.ReadBackQuery(SpellLegacy); got != "" {
-		t.Errorf("nothing to read back: %q", got)
-	}
+	got = r.ReadBackQuery(SpellLegacy)
+	assert.Equal(t, "", got, "nothing to read back: %q", got)
 	// A later literal assignment in the same statement wins over a read-back.
 	r = classify(c, "SET sql_mode = @m, sql_mode = ''")
-	if got := r.String(); got != "n=1 pins=user-variable set[sql_mode='']" {
-		t.Errorf("later literal: %s", got)
-	}
+	got = r.String()
+	assert.Equal(t, "n=1 pins=user-variable set[sql_mode='']", got, "later literal: %s", got)
 	r = classify(c, "SET sql_mode = '', sql_mode = DEFAULT; SET wait_timeout = DEFAULT; SET wait_timeout = 5")
-	if got := r.String(); got != "n=3 set[wait_timeout=5] default[sql_mode]" {
-		t.Errorf("later assignments: %s", got)
-	}
+	got = r.String()
+	assert.Equal(t, "n=3 set[wait_timeout=5] default[sql_mode]", got, "later assignments: %s", got)
 }
 
 func TestSchemaAfter(t *testing.T) {
@@ -154,9 +130,8 @@ func TestSchemaAfter(t *testing.T) {
 		{"DROP DATABASE a; USE b", "a", "b"},
 		{"USE `x``y`", "", "x`y"},
 	} {
-		if got := classify(c, tc.sql).SchemaAfter(tc.cur); got != tc.want {
-			t.Errorf("%s from %q: %q, want %q", tc.sql, tc.cur, got, tc.want)
-		}
+		got := classify(c, tc.sql).SchemaAfter(tc.cur)
+		assert.Equal(t, tc.want, got, "%s from %q: %q, want %q", tc.sql, tc.cur, got, tc.want)
 	}
 }
 
@@ -177,9 +152,7 @@ func TestLastInsertID(t *testing.T) {
 		{"SELECT @@IDENTITY, @@session.last_insert_id", true, false},
 	} {
 		r := classify(c, tc.sql)
-		if r.ReadsLastInsertID != tc.reads || r.Pins.Has(PinLastInsertIDSet) != tc.pinnedSet {
-			t.Errorf("%s: %s", tc.sql, r.String())
-		}
+		assert.False(t, r.ReadsLastInsertID != tc.reads || r.Pins.Has(PinLastInsertIDSet) != tc.pinnedSet, "%s: %s", tc.sql, r.String())
 	}
 }
 
@@ -193,9 +166,8 @@ func TestExecutableComment(t *testing.T) {
 		{"SELECT 1 /*!, 2 */ + @x", "n=1 pins=user-variable ro"},
 		{"/*!40101 SET NAMES latin1 */", "n=1 set[character_set_client='latin1' character_set_connection='latin1' character_set_results='latin1'] default[collation_connection]"},
 	} {
-		if got := classify(c, tc.sql).String(); got != tc.want {
-			t.Errorf("%s: got %s, want %s", tc.sql, got, tc.want)
-		}
+		got := classify(c, tc.sql).String()
+		assert.Equal(t, tc.want, got, "%s: got %s, want %s", tc.sql, got, tc.want)
 	}
 }
 
@@ -220,9 +192,8 @@ func TestNoAllocs(t *testing.T) {
 		"SET @@SESSION.sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES'), @@SESSION.sql_auto_is_null = 0",
 		"USE app", "SELECT LAST_INSERT_ID()",
 	} {
-		if n := testing.AllocsPerRun(20, func() { c.Classify(sql, &r) }); n != 0 {
-			t.Errorf("%s: %v allocations", sql, n)
-		}
+		n := testing.AllocsPerRun(20, func() { c.Classify(sql, &r) })
+		assert.Equal(t, float64(0), n, "%s: %v allocations", sql, n)
 	}
 }
 
@@ -243,22 +214,15 @@ func TestCorpusRoundTrip(t *testing.T) {
 		for _, sp := range []Spelling{SpellCanonical, SpellLegacy} {
 			diff := s.DiffAs(&Settings{}, sp)
 			r2 := classify(c, diff)
-			if r2.Pinned() || r2.ReadBack != 0 {
-				t.Errorf("%s: replay %q: %s", e.sql, diff, r2.String())
-			}
+			assert.False(t, r2.Pinned() || r2.ReadBack != 0, "%s: replay %q: %s", e.sql, diff, r2.String())
 			var s2 Settings
 			r2.Apply(&s2)
-			if !s2.Equal(&s) {
-				t.Errorf("%s: replay %q recorded %q, want %q", e.sql, diff, s2.Key(), s.Key())
-			}
-			if again := s2.DiffAs(&s, sp); again != "" {
-				t.Errorf("%s: diff after replay: %q", e.sql, again)
-			}
+			assert.True(t, s2.Equal(&s), "%s: replay %q recorded %q, want %q", e.sql, diff, s2.Key(), s.Key())
+			again := s2.DiffAs(&s, sp)
+			assert.Equal(t, "", again, "%s: diff after replay: %q", e.sql, again)
 		}
 	}
-	if n < 100 {
-		t.Errorf("only %d corpus statements change settings", n)
-	}
+	assert.GreaterOrEqual(t, n, 100, "only %d corpus statements change settings", n)
 }
 
 // TestBareTransactionVariableSetsNextTransaction: @@tx_read_only = 1 with no
@@ -279,8 +243,7 @@ func TestBareTransactionVariableSetsNextTransaction(t *testing.T) {
 		"SET @@time_zone = '+00:00'":                     false,
 	} {
 		c.Classify(sql, &r)
-		if got := r.Pins.Has(PinSetTransactionNext); got != pin {
-			t.Errorf("%s: pins set-transaction-next = %v, want %v", sql, got, pin)
-		}
+		got := r.Pins.Has(PinSetTransactionNext)
+		assert.Equal(t, pin, got, "%s: pins set-transaction-next = %v, want %v", sql, got, pin)
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var updateCorpus = flag.Bool("update", false, "rewrite testdata/corpus.txt with the classifier's current results")
@@ -25,9 +28,7 @@ type corpusEntry struct {
 func readCorpus(t testing.TB) (lines []string, entries []corpusEntry) {
 	t.Helper()
 	f, err := os.Open(corpusFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -38,26 +39,22 @@ func readCorpus(t testing.TB) (lines []string, entries []corpusEntry) {
 		lines = append(lines, line)
 		switch {
 		case strings.HasPrefix(line, "=> "):
-			if len(entries) == 0 || entries[len(entries)-1].want != "" {
-				t.Fatalf("%s:%d: expectation without a statement", corpusFile, n)
-			}
+			require.NotEqual(t, 0, len(entries), "%s:%d: expectation without a statement", corpusFile, n)
+			require.Equal(t, "", entries[len(entries)-1].want, "%s:%d: expectation without a statement", corpusFile, n)
 			entries[len(entries)-1].want = strings.TrimPrefix(line, "=> ")
 		case line == "" || strings.HasPrefix(line, "//"):
 		default:
 			entries = append(entries, corpusEntry{line: n, sql: line})
 		}
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+	err = sc.Err()
+	require.NoError(t, err)
 	return lines, entries
 }
 
 func TestCorpus(t *testing.T) {
 	lines, entries := readCorpus(t)
-	if len(entries) < 300 {
-		t.Errorf("corpus has %d statements, want at least 300", len(entries))
-	}
+	assert.GreaterOrEqual(t, len(entries), 300, "corpus has %d statements, want at least 300", len(entries))
 	c := NewClassifier()
 	var r Result
 	if *updateCorpus {
@@ -75,19 +72,16 @@ func TestCorpus(t *testing.T) {
 			c.Classify(line, &r)
 			out.WriteString("=> " + r.String() + "\n")
 		}
-		if err := os.WriteFile(corpusFile, []byte(out.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		err := os.WriteFile(corpusFile, []byte(out.String()), 0o644)
+		require.NoError(t, err)
 		return
 	}
 	for _, e := range entries {
-		if e.want == "" {
-			t.Errorf("%s:%d: %q has no expectation", corpusFile, e.line, e.sql)
+		if !assert.NotEmpty(t, e.want, "%s:%d: %q has no expectation", corpusFile, e.line, e.sql) {
 			continue
 		}
 		c.Classify(e.sql, &r)
-		if got := r.String(); got != e.want {
-			t.Errorf("%s:%d: %s\n got: %s\nwant: %s", corpusFile, e.line, e.sql, got, e.want)
-		}
+		got := r.String()
+		assert.Equal(t, e.want, got, "%s:%d: %s\n got: %s\nwant: %s", corpusFile, e.line, e.sql, got, e.want)
 	}
 }

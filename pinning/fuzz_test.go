@@ -3,6 +3,8 @@ package pinning
 import (
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzClassify checks that classification never panics and that its
@@ -30,9 +32,8 @@ func FuzzClassify(f *testing.F) {
 		plain.Classify(sql, &fresh)
 		reused := dirty
 		plain.Classify(sql, &reused)
-		if fresh.String() != reused.String() || fresh.readNames != reused.readNames {
-			t.Fatalf("reused Result differs:\n%s\n%s", fresh.String(), reused.String())
-		}
+		require.Equal(t, fresh.String(), reused.String(), "reused Result differs:\n%s\n%s", fresh.String(), reused.String())
+		require.Equal(t, fresh.readNames, reused.readNames, "reused Result differs:\n%s\n%s", fresh.String(), reused.String())
 		checkResult(t, sql, &fresh)
 		// The skimmer finds what the token path finds.
 		checkSkim(t, sql)
@@ -47,15 +48,13 @@ func FuzzClassify(f *testing.F) {
 			last := 0
 			for {
 				tok := l.next()
-				if tok.start < last || tok.end < tok.start || tok.end > len(sql) {
-					t.Fatalf("bad token %+v after %d in %q", tok, last, sql)
-				}
+				require.GreaterOrEqual(t, tok.start, last, "bad token %+v after %d in %q", tok, last, sql)
+				require.GreaterOrEqual(t, tok.end, tok.start, "bad token %+v after %d in %q", tok, last, sql)
+				require.LessOrEqual(t, tok.end, len(sql), "bad token %+v after %d in %q", tok, last, sql)
 				if tok.kind == tkEOF {
 					break
 				}
-				if tok.end == tok.start {
-					t.Fatalf("empty token %+v in %q", tok, sql)
-				}
+				require.NotEqual(t, tok.start, tok.end, "empty token %+v in %q", tok, sql)
 				last = tok.end
 			}
 		}
@@ -66,28 +65,18 @@ func FuzzClassify(f *testing.F) {
 func checkResult(t *testing.T, sql string, r *Result) {
 	t.Helper()
 	set := r.Settings.Vars()
-	if set&r.Defaults != 0 || set&r.ReadBack != 0 || r.Defaults&r.ReadBack != 0 {
-		t.Fatalf("%q: overlapping settings masks: set=%v default=%v readback=%v", sql, set, r.Defaults, r.ReadBack)
-	}
-	if r.Pins&r.Unpins != 0 {
-		t.Fatalf("%q: pinned and unpinned: %v / %v", sql, r.Pins, r.Unpins)
-	}
-	if r.ReadOnly && r.Statements == 0 {
-		t.Fatalf("%q: read-only without statements", sql)
-	}
-	if r.Pins.Has(PinNone) {
-		t.Fatalf("%q: PinNone reported", sql)
-	}
+	require.Equal(t, VarSet(0), set&r.Defaults, "%q: overlapping settings masks: set=%v default=%v readback=%v", sql, set, r.Defaults, r.ReadBack)
+	require.Equal(t, VarSet(0), set&r.ReadBack, "%q: overlapping settings masks: set=%v default=%v readback=%v", sql, set, r.Defaults, r.ReadBack)
+	require.Equal(t, VarSet(0), r.Defaults&r.ReadBack, "%q: overlapping settings masks: set=%v default=%v readback=%v", sql, set, r.Defaults, r.ReadBack)
+	require.Equal(t, PinReasons(0), r.Pins&r.Unpins, "%q: pinned and unpinned: %v / %v", sql, r.Pins, r.Unpins)
+	require.False(t, r.ReadOnly && r.Statements == 0, "%q: read-only without statements", sql)
+	require.False(t, r.Pins.Has(PinNone), "%q: PinNone reported", sql)
 	_ = r.String()
 	_ = r.ReadBackQuery(SpellLegacy)
 	c := NewClassifier(WithMaxStatementLen(-1))
 	r.Settings.Each(func(v Var, value string) {
-		if value == "" {
-			t.Fatalf("%q: empty value for %v", sql, v)
-		}
-		if strings.EqualFold(value, "DEFAULT") {
-			t.Fatalf("%q: DEFAULT recorded as a value for %v", sql, v)
-		}
+		require.NotEqual(t, "", value, "%q: empty value for %v", sql, v)
+		require.False(t, strings.EqualFold(value, "DEFAULT"), "%q: DEFAULT recorded as a value for %v", sql, v)
 		for _, p := range charsetPairs {
 			if v == p[0] || v == p[1] {
 				return // coupled: the pair is checked by the round trip test
@@ -96,9 +85,9 @@ func checkResult(t *testing.T, sql string, r *Result) {
 		// The normalized literal is a fixed point of normalization.
 		var r2 Result
 		c.Classify("SET SESSION "+v.String()+" = "+value, &r2)
-		if got, ok := r2.Settings.Get(v); !ok || got != value {
-			t.Fatalf("%q: %v=%s renormalizes to %q (%v): %s", sql, v, value, got, ok, r2.String())
-		}
+		got, ok := r2.Settings.Get(v)
+		require.True(t, ok, "%q: %v=%s renormalizes to %q (%v): %s", sql, v, value, got, ok, r2.String())
+		require.Equal(t, value, got, "%q: %v=%s renormalizes to %q (%v): %s", sql, v, value, got, ok, r2.String())
 	})
 	var s Settings
 	r.Apply(&s)

@@ -3,6 +3,8 @@ package pinning
 import (
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // lexAll renders the tokens of src as kind:text, space-separated.
@@ -42,11 +44,9 @@ func TestLexer(t *testing.T) {
 		{"a;b", "w:a p:; w:b"},
 		{"é_名前 x", "w:é_名前 w:x"},
 	} {
-		if got := lexAll(tc.src, false); got != tc.want {
-			t.Errorf("lex %q:\n got %s\nwant %s", tc.src, got, tc.want)
-		}
+		got := lexAll(tc.src, false)
+		assert.Equal(t, tc.want, got, "lex %q:\n got %s\nwant %s", tc.src, got, tc.want)
 	}
-	if got := lexAll(`'a\' b`, true); got != `s:'a\' w:b` {
-		t.Errorf("NO_BACKSLASH_ESCAPES: %s", got)
-	}
+	got := lexAll(`'a\' b`, true)
+	assert.Equal(t, `s:'a\' w:b`, got, "NO_BACKSLASH_ESCAPES: %s", got)
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	_ "github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 	"github.com/rdsmux/rdsmux/pinning"
@@ -116,9 +118,7 @@ type session struct {
 func newSession(t *testing.T, db *sql.DB) *session {
 	t.Helper()
 	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
 	return &session{t: t, conn: conn}
 }
@@ -128,9 +128,8 @@ func (s *session) exec(query string) {
 	if query == "" {
 		return
 	}
-	if _, err := s.conn.ExecContext(context.Background(), query); err != nil {
-		s.t.Fatalf("%s: %v", query, err)
-	}
+	_, err := s.conn.ExecContext(context.Background(), query)
+	require.NoError(s.t, err, "%s: %v", query, err)
 }
 
 // value reads one variable; ok is false if the server does not know it.
@@ -198,16 +197,13 @@ var pairs = map[pinning.Var]pinning.Var{
 func TestServerValues(t *testing.T) {
 	srv := mariadbtest.Start(t, mariadbtest.WithFlags("--query-cache-type=1"))
 	db, err := sql.Open("mysql", srv.DSN("timeout=5s&multiStatements=true"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer db.Close()
 	db.SetMaxIdleConns(0) // every session starts clean
 
 	var version string
-	if err := db.QueryRow("SELECT VERSION()").Scan(&version); err != nil {
-		t.Fatal(err)
-	}
+	err = db.QueryRow("SELECT VERSION()").Scan(&version)
+	require.NoError(t, err)
 	sp := pinning.SpellingFor(version)
 
 	probe := newSession(t, db)
@@ -218,21 +214,17 @@ func TestServerValues(t *testing.T) {
 		}
 	}
 	probe.conn.Close()
-	if len(known) < 40 {
-		t.Fatalf("the server knows only %d tracked variables: %v", len(known), known)
-	}
+	require.GreaterOrEqual(t, len(known), 40, "the server knows only %d tracked variables: %v", len(known), known)
 
 	c := pinning.NewClassifier()
 	var prev pinning.Settings
 	for _, stmt := range serverSetStatements {
 		var r pinning.Result
 		c.Classify(stmt, &r)
-		if r.Pinned() {
-			t.Errorf("%s: pinned: %v", stmt, r.Pins)
+		if !assert.False(t, r.Pinned(), "%s: pinned: %v", stmt, r.Pins) {
 			continue
 		}
-		if !r.ChangesSettings() {
-			t.Errorf("%s: changes no settings: %s", stmt, r.String())
+		if !assert.True(t, r.ChangesSettings(), "%s: changes no settings: %s", stmt, r.String()) {
 			continue
 		}
 		s := newSession(t, db)
@@ -242,33 +234,26 @@ func TestServerValues(t *testing.T) {
 		r.Apply(&recorded)
 		r.Settings.Each(func(v pinning.Var, lit string) {
 			raw, null, ok := s.value("@@SESSION." + readName(v))
-			if !ok {
-				t.Errorf("%s: the server does not know %v", stmt, v)
+			if !assert.True(t, ok, "%s: the server does not know %v", stmt, v) {
 				return
 			}
-			if got := pinning.ServerValue(v, raw, null); got != mariaAlias(lit) {
-				t.Errorf("%s: %v normalized to %s, server reports %s (%q)", stmt, v, lit, got, raw)
-			}
+			got := pinning.ServerValue(v, raw, null)
+			assert.Equal(t, mariaAlias(lit), got, "%s: %v normalized to %s, server reports %s (%q)", stmt, v, lit, got, raw)
 		})
 		r.Defaults.Each(func(v pinning.Var) {
 			sess, _, _ := s.value("@@SESSION." + readName(v))
 			if cs, ok := pairs[v]; ok && (r.Settings.Vars() | r.Defaults | r.ReadBack).Has(cs) {
 				csName, _, _ := s.value("@@SESSION." + cs.String())
 				var def string
-				if err := s.conn.QueryRowContext(context.Background(),
+				err := s.conn.QueryRowContext(context.Background(),
 					"SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE CHARACTER_SET_NAME = ? AND IS_DEFAULT = 'Yes'",
-					csName).Scan(&def); err != nil {
-					t.Fatalf("%s: default collation of %s: %v", stmt, csName, err)
-				}
-				if sess != def {
-					t.Errorf("%s: %v is %s, want %s, the default of %s", stmt, v, sess, def, csName)
-				}
+					csName).Scan(&def)
+				require.NoError(t, err, "%s: default collation of %s: %v", stmt, csName, err)
+				assert.Equal(t, def, sess, "%s: %v is %s, want %s, the default of %s", stmt, v, sess, def, csName)
 				return
 			}
 			glob, _, _ := s.value("@@GLOBAL." + readName(v))
-			if sess != glob {
-				t.Errorf("%s: %v set to DEFAULT is %s, global is %s", stmt, v, sess, glob)
-			}
+			assert.Equal(t, glob, sess, "%s: %v set to DEFAULT is %s, global is %s", stmt, v, sess, glob)
 		})
 		if q := r.ReadBackQuery(sp); q != "" {
 			cols := make([]sql.NullString, r.ReadBack.Len())
@@ -276,9 +261,8 @@ func TestServerValues(t *testing.T) {
 			for i := range cols {
 				dest[i] = &cols[i]
 			}
-			if err := s.conn.QueryRowContext(context.Background(), q).Scan(dest...); err != nil {
-				t.Fatalf("%s: %s: %v", stmt, q, err)
-			}
+			err := s.conn.QueryRowContext(context.Background(), q).Scan(dest...)
+			require.NoError(t, err, "%s: %s: %v", stmt, q, err)
 			i := 0
 			r.ReadBack.Each(func(v pinning.Var) {
 				recorded.SetAs(v, r.ReadBackName(v), pinning.ServerValue(v, cols[i].String, !cols[i].Valid))
@@ -290,17 +274,15 @@ func TestServerValues(t *testing.T) {
 		want := s.state(known)
 		replay := newSession(t, db)
 		replay.exec(recorded.DiffAs(&pinning.Settings{}, sp))
-		if got := replay.state(known); !equalState(got, want) {
-			t.Errorf("%s: replaying %q:\n%s", stmt, recorded.DiffAs(&pinning.Settings{}, sp), stateDiff(got, want))
-		}
+		got := replay.state(known)
+		assert.True(t, equalState(got, want), "%s: replaying %q:\n%s", stmt, recorded.DiffAs(&pinning.Settings{}, sp), stateDiff(got, want))
 
 		// Move a session from the previous statement's settings to these.
 		moved := newSession(t, db)
 		moved.exec(prev.DiffAs(&pinning.Settings{}, sp))
 		moved.exec(recorded.DiffAs(&prev, sp))
-		if got := moved.state(known); !equalState(got, want) {
-			t.Errorf("%s: moving from %q with %q:\n%s", stmt, prev.Key(), recorded.DiffAs(&prev, sp), stateDiff(got, want))
-		}
+		got = moved.state(known)
+		assert.True(t, equalState(got, want), "%s: moving from %q with %q:\n%s", stmt, prev.Key(), recorded.DiffAs(&prev, sp), stateDiff(got, want))
 		prev = recorded
 		s.conn.Close()
 		replay.conn.Close()
@@ -335,24 +317,20 @@ func stateDiff(got, want map[pinning.Var]string) string {
 func TestDefaultCollationsMatchServer(t *testing.T) {
 	db := mariadbtest.Start(t).DB(t)
 	rows, err := db.Query("SELECT CHARACTER_SET_NAME, DEFAULT_COLLATE_NAME FROM information_schema.CHARACTER_SETS")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer rows.Close()
 	n := 0
 	for rows.Next() {
 		var cs, co string
-		if err := rows.Scan(&cs, &co); err != nil {
-			t.Fatal(err)
-		}
-		if got, ok := pinning.DefaultCollation("'" + cs + "'"); !ok || got != "'"+co+"'" {
-			t.Errorf("DefaultCollation(%q) = %q, %v; the server says %q", cs, got, ok, co)
-		}
+		err := rows.Scan(&cs, &co)
+		require.NoError(t, err)
+		got, ok := pinning.DefaultCollation("'" + cs + "'")
+		assert.False(t, !ok || got != "'"+co+"'", "DefaultCollation(%q) = %q, %v; the server says %q", cs, got, ok, co)
 		n++
 	}
-	if err := rows.Err(); err != nil || n < 30 {
-		t.Fatalf("%d character sets, err %v", n, err)
-	}
+	err = rows.Err()
+	require.NoError(t, err, "%d character sets, err %v", n, err)
+	require.GreaterOrEqual(t, n, 30, "%d character sets, err %v", n, err)
 }
 
 // TestCharsetMaxLenMatchesServer checks CharsetMaxLen against
@@ -360,23 +338,18 @@ func TestDefaultCollationsMatchServer(t *testing.T) {
 func TestCharsetMaxLenMatchesServer(t *testing.T) {
 	db := mariadbtest.Start(t).DB(t)
 	rows, err := db.Query("SELECT CHARACTER_SET_NAME, MAXLEN FROM information_schema.CHARACTER_SETS")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer rows.Close()
 	for rows.Next() {
 		var cs string
 		var maxLen uint32
-		if err := rows.Scan(&cs, &maxLen); err != nil {
-			t.Fatal(err)
-		}
-		if got, ok := pinning.CharsetMaxLen(cs); !ok || got != maxLen {
-			t.Errorf("CharsetMaxLen(%q) = %d, %v; the server says %d", cs, got, ok, maxLen)
-		}
+		err := rows.Scan(&cs, &maxLen)
+		require.NoError(t, err)
+		got, ok := pinning.CharsetMaxLen(cs)
+		assert.False(t, !ok || got != maxLen, "CharsetMaxLen(%q) = %d, %v; the server says %d", cs, got, ok, maxLen)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	err = rows.Err()
+	require.NoError(t, err)
 }
 
 // TestCollationsMatchServer checks CollationByID against
@@ -384,27 +357,19 @@ func TestCharsetMaxLenMatchesServer(t *testing.T) {
 func TestCollationsMatchServer(t *testing.T) {
 	db := mariadbtest.Start(t).DB(t)
 	rows, err := db.Query("SELECT ID, COLLATION_NAME, CHARACTER_SET_NAME FROM information_schema.COLLATIONS WHERE ID < 256")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer rows.Close()
 	n := 0
 	for rows.Next() {
 		var id uint16
 		var name, cs string
-		if err := rows.Scan(&id, &name, &cs); err != nil {
-			t.Fatal(err)
-		}
+		err := rows.Scan(&id, &name, &cs)
+		require.NoError(t, err)
 		gotName, gotCS, ok := pinning.CollationByID(id)
-		if !ok || gotName != name || gotCS != cs {
-			t.Errorf("CollationByID(%d) = %q, %q, %v; the server says %q, %q", id, gotName, gotCS, ok, name, cs)
-		}
+		assert.False(t, !ok || gotName != name || gotCS != cs, "CollationByID(%d) = %q, %q, %v; the server says %q, %q", id, gotName, gotCS, ok, name, cs)
 		n++
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if n < 100 {
-		t.Fatalf("only %d collations", n)
-	}
+	err = rows.Err()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, 100, "only %d collations", n)
 }

@@ -1,6 +1,11 @@
 package pinning
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
 
 func TestLookupVar(t *testing.T) {
 	for _, tc := range []struct {
@@ -17,28 +22,21 @@ func TestLookupVar(t *testing.T) {
 		{"max_recursive_iterations", VarMaxRecursiveIterations, "max_recursive_iterations"},
 	} {
 		v, replay, ok := LookupVar(tc.name)
-		if !ok || v != tc.v || replay != tc.replay {
-			t.Errorf("LookupVar(%q) = %v, %q, %v", tc.name, v, replay, ok)
-		}
+		assert.False(t, !ok || v != tc.v || replay != tc.replay, "LookupVar(%q) = %v, %q, %v", tc.name, v, replay, ok)
 	}
 	for _, name := range []string{"", "profiling", "sql_log_bin", "autocommitx"} {
-		if _, _, ok := LookupVar(name); ok {
-			t.Errorf("LookupVar(%q) found", name)
-		}
+		_, _, ok := LookupVar(name)
+		assert.False(t, ok, "LookupVar(%q) found", name)
 	}
 	for v := Var(1); int(v) < NumVars; v++ {
 		if v == VarClientCollation {
-			if _, _, ok := LookupVar(v.String()); ok {
-				t.Errorf("%v is no server variable but looks up", v)
-			}
+			_, _, ok := LookupVar(v.String())
+			assert.False(t, ok, "%v is no server variable but looks up", v)
 			continue
 		}
-		if got, _, ok := LookupVar(v.String()); !ok || got != v {
-			t.Errorf("%v does not look up to itself", v)
-		}
-		if varKinds[v] == kindReadBack && v != VarOptimizerSwitch {
-			t.Errorf("%v has no value kind", v)
-		}
+		got, _, ok := LookupVar(v.String())
+		assert.False(t, !ok || got != v, "%v does not look up to itself", v)
+		assert.False(t, varKinds[v] == kindReadBack && v != VarOptimizerSwitch, "%v has no value kind", v)
 	}
 }
 
@@ -46,31 +44,20 @@ func TestSettingsBasics(t *testing.T) {
 	var s, o Settings
 	s.Set(VarWaitTimeout, "60")
 	s.SetAs(VarTransactionIsolation, "tx_isolation", "'SERIALIZABLE'")
-	if s.Len() != 2 || s.IsZero() {
-		t.Fatalf("Len = %d", s.Len())
-	}
-	if v, ok := s.Get(VarWaitTimeout); !ok || v != "60" {
-		t.Errorf("Get = %q, %v", v, ok)
-	}
-	if s.Name(VarTransactionIsolation) != "tx_isolation" || s.Name(VarWaitTimeout) != "wait_timeout" {
-		t.Errorf("names %q %q", s.Name(VarTransactionIsolation), s.Name(VarWaitTimeout))
-	}
+	require.Equal(t, 2, s.Len(), "Len = %d", s.Len())
+	require.False(t, s.IsZero(), "Len = %d", s.Len())
+	v, ok := s.Get(VarWaitTimeout)
+	assert.False(t, !ok || v != "60", "Get = %q, %v", v, ok)
+	assert.False(t, s.Name(VarTransactionIsolation) != "tx_isolation" || s.Name(VarWaitTimeout) != "wait_timeout", "names %q %q", s.Name(VarTransactionIsolation), s.Name(VarWaitTimeout))
 	o.Set(VarTransactionIsolation, "'SERIALIZABLE'")
 	o.Set(VarWaitTimeout, "60")
-	if !s.Equal(&o) || s.Key() != o.Key() {
-		t.Errorf("not equal: %q %q", s.Key(), o.Key())
-	}
+	assert.False(t, !s.Equal(&o) || s.Key() != o.Key(), "not equal: %q %q", s.Key(), o.Key())
 	s.Set(VarWaitTimeout, "DEFAULT")
-	if _, ok := s.Get(VarWaitTimeout); ok {
-		t.Error("DEFAULT did not unset")
-	}
-	if s.Vars() != VarSet(0).Add(VarTransactionIsolation) {
-		t.Errorf("Vars = %v", s.Vars())
-	}
+	_, ok = s.Get(VarWaitTimeout)
+	assert.False(t, ok, "DEFAULT did not unset")
+	assert.Equal(t, VarSet(0).Add(VarTransactionIsolation), s.Vars(), "Vars = %v", s.Vars())
 	s.Reset()
-	if !s.IsZero() || s.Key() != "" {
-		t.Error("Reset")
-	}
+	assert.False(t, !s.IsZero() || s.Key() != "", "Reset")
 }
 
 func TestDiff(t *testing.T) {
@@ -102,14 +89,12 @@ func TestDiff(t *testing.T) {
 		{"", "SET tx_isolation = 'READ-COMMITTED'", "SET SESSION tx_isolation='READ-COMMITTED'"},
 		{"", "SET SESSION TRANSACTION READ ONLY", "SET SESSION transaction_read_only=1"},
 	} {
-		if got := settings(tc.to).Diff(settings(tc.from)); got != tc.want {
-			t.Errorf("%q -> %q:\n got %q\nwant %q", tc.from, tc.to, got, tc.want)
-		}
+		got := settings(tc.to).Diff(settings(tc.from))
+		assert.Equal(t, tc.want, got, "%q -> %q:\n got %q\nwant %q", tc.from, tc.to, got, tc.want)
 	}
 	s := settings("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, READ ONLY")
-	if got := s.DiffAs(&Settings{}, SpellLegacy); got != "SET SESSION tx_isolation='READ-COMMITTED', tx_read_only=1" {
-		t.Errorf("legacy spelling: %q", got)
-	}
+	got := s.DiffAs(&Settings{}, SpellLegacy)
+	assert.Equal(t, "SET SESSION tx_isolation='READ-COMMITTED', tx_read_only=1", got, "legacy spelling: %q", got)
 }
 
 func TestSpellingFor(t *testing.T) {
@@ -127,9 +112,8 @@ func TestSpellingFor(t *testing.T) {
 		{"8.0.mysql_aurora.3.05.2", SpellCanonical},
 		{"5.7.44-log", SpellCanonical},
 	} {
-		if got := SpellingFor(tc.version); got != tc.want {
-			t.Errorf("SpellingFor(%q) = %v, want %v", tc.version, got, tc.want)
-		}
+		got := SpellingFor(tc.version)
+		assert.Equal(t, tc.want, got, "SpellingFor(%q) = %v, want %v", tc.version, got, tc.want)
 	}
 }
 
@@ -153,9 +137,8 @@ func TestServerValue(t *testing.T) {
 		{VarTimeZone, "it's", false, "'it''s'"},
 		{VarInvalid, "x", false, ""},
 	} {
-		if got := ServerValue(tc.v, tc.raw, tc.null); got != tc.want {
-			t.Errorf("ServerValue(%v, %q) = %q, want %q", tc.v, tc.raw, got, tc.want)
-		}
+		got := ServerValue(tc.v, tc.raw, tc.null)
+		assert.Equal(t, tc.want, got, "ServerValue(%v, %q) = %q, want %q", tc.v, tc.raw, got, tc.want)
 	}
 }
 
@@ -163,29 +146,18 @@ func TestReasonsAndFlags(t *testing.T) {
 	seen := map[string]bool{}
 	for p := PinReason(1); int(p) < NumPinReasons; p++ {
 		name := p.String()
-		if name == "" || seen[name] {
-			t.Errorf("reason %d: name %q", p, name)
-		}
+		assert.False(t, name == "" || seen[name], "reason %d: name %q", p, name)
 		seen[name] = true
-		if q, ok := ParsePinReason(name); !ok || q != p {
-			t.Errorf("ParsePinReason(%q) = %v, %v", name, q, ok)
-		}
+		q, ok := ParsePinReason(name)
+		assert.False(t, !ok || q != p, "ParsePinReason(%q) = %v, %v", name, q, ok)
 	}
-	if PinReason(200).String() != "unknown" {
-		t.Error("out of range reason")
-	}
+	assert.Equal(t, "unknown", PinReason(200).String(), "out of range reason")
 	var s PinReasons
 	s = s.Add(PinUserVariable).Add(PinGetLock).Add(PinNone)
-	if s.Len() != 2 || !s.Has(PinGetLock) || s.String() != "get-lock,user-variable" {
-		t.Errorf("PinReasons %v", s)
-	}
-	if s.Remove(PinGetLock).String() != "user-variable" {
-		t.Error("Remove")
-	}
-	if f := TxBegin | TxCommit | TxSetAutocommit; f.String() != "begin,commit,set-autocommit" || !f.Has(TxBegin|TxCommit) || f.Has(TxRollback) {
-		t.Errorf("TxFlags %v", f)
-	}
-	if m := VarSet(0).Add(VarSQLMode).Add(VarAutocommit).Add(VarInvalid); m.String() != "autocommit,sql_mode" || m.Len() != 2 {
-		t.Errorf("VarSet %v", m)
-	}
+	assert.False(t, s.Len() != 2 || !s.Has(PinGetLock) || s.String() != "get-lock,user-variable", "PinReasons %v", s)
+	assert.Equal(t, "user-variable", s.Remove(PinGetLock).String(), "Remove")
+	f := TxBegin | TxCommit | TxSetAutocommit
+	assert.False(t, f.String() != "begin,commit,set-autocommit" || !f.Has(TxBegin|TxCommit) || f.Has(TxRollback), "TxFlags %v", f)
+	m := VarSet(0).Add(VarSQLMode).Add(VarAutocommit).Add(VarInvalid)
+	assert.False(t, m.String() != "autocommit,sql_mode" || m.Len() != 2, "VarSet %v", m)
 }

@@ -4,6 +4,9 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // tokensOnly returns a Classifier like NewClassifier(opts...) that reads
@@ -35,9 +38,8 @@ func checkSkim(t testing.TB, sql string) {
 		var fast, ref Result
 		pc.fast.Classify(sql, &fast)
 		pc.ref.Classify(sql, &ref)
-		if fast.String() != ref.String() || fast.readNames != ref.readNames {
-			t.Fatalf("%s: %q:\nskim:   %s\ntokens: %s", pc.name, sql, fast.String(), ref.String())
-		}
+		require.Equal(t, ref.String(), fast.String(), "%s: %q:\nskim:   %s\ntokens: %s", pc.name, sql, fast.String(), ref.String())
+		require.Equal(t, ref.readNames, fast.readNames, "%s: %q:\nskim:   %s\ntokens: %s", pc.name, sql, fast.String(), ref.String())
 	}
 }
 
@@ -126,9 +128,8 @@ func TestNextIsColon(t *testing.T) {
 			for p.advanceAny(); p.tok.kind != tkEOF; p.advanceAny() {
 				n := p.peek()
 				want := n.kind == tkPunct && sql[n.start] == ':'
-				if got := p.nextIsColon(); got != want {
-					t.Fatalf("%q at %d: nextIsColon = %v, want %v", sql, p.tok.start, got, want)
-				}
+				got := p.nextIsColon()
+				require.Equal(t, want, got, "%q at %d: nextIsColon = %v, want %v", sql, p.tok.start, got, want)
 			}
 		}
 	}
@@ -162,9 +163,7 @@ func TestNextIsColon(t *testing.T) {
 func TestScanWordFilters(t *testing.T) {
 	for _, w := range []string{"INTO", "SHARE", "VALUE", "UPDATE", "SQL_CALC_FOUND_ROWS"} {
 		for _, s := range []string{w, strings.ToLower(w)} {
-			if !mayScanWord(s) {
-				t.Errorf("mayScanWord(%q) = false", s)
-			}
+			assert.True(t, mayScanWord(s), "mayScanWord(%q) = false", s)
 		}
 	}
 }

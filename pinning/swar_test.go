@@ -3,6 +3,8 @@ package pinning
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // TestSWAR checks the word-at-a-time searches (and quotedEnd, which uses
@@ -25,30 +27,27 @@ func TestSWAR(t *testing.T) {
 					for want < n && s[want] != c {
 						want++
 					}
-					if got := indexByteFrom(s, p, c); got != want {
-						t.Fatalf("indexByteFrom(%q, %d, %q) = %d, want %d", s, p, c, got, want)
-					}
+					got := indexByteFrom(s, p, c)
+					require.Equal(t, want, got, "indexByteFrom(%q, %d, %q) = %d, want %d", s, p, c, got, want)
 					want = p
 					for want < n && s[want] != c && s[want] != '\\' {
 						want++
 					}
-					if got := indexQuoteFrom(s, p, c); got != want {
-						t.Fatalf("indexQuoteFrom(%q, %d, %q) = %d, want %d", s, p, c, got, want)
-					}
+					got = indexQuoteFrom(s, p, c)
+					require.Equal(t, want, got, "indexQuoteFrom(%q, %d, %q) = %d, want %d", s, p, c, got, want)
 				}
 				if p < n && (s[p] == '`' || s[p] == '\'' || s[p] == '"') {
 					for _, bs := range []bool{false, true} {
 						e, esc, cl := quotedEnd(s, p, s[p], bs)
 						we, wesc, wcl := quotedEndLoop(s, p, s[p], bs)
-						if e != we || esc != wesc || cl != wcl {
-							t.Fatalf("quotedEnd(%q, %d, %v) = %d %v %v, want %d %v %v", s, p, bs, e, esc, cl, we, wesc, wcl)
-						}
+						require.Equal(t, we, e, "quotedEnd(%q, %d, %v) = %d %v %v, want %d %v %v", s, p, bs, e, esc, cl, we, wesc, wcl)
+						require.Equal(t, wesc, esc, "quotedEnd(%q, %d, %v) = %d %v %v, want %d %v %v", s, p, bs, e, esc, cl, we, wesc, wcl)
+						require.Equal(t, wcl, cl, "quotedEnd(%q, %d, %v) = %d %v %v, want %d %v %v", s, p, bs, e, esc, cl, we, wesc, wcl)
 					}
 				}
 				if p < n && s[p] == '`' {
-					if want, _, _ := quotedEnd(s, p, '`', false); backtickEnd(s, p) != want {
-						t.Fatalf("backtickEnd(%q, %d) = %d, want %d", s, p, backtickEnd(s, p), want)
-					}
+					want, _, _ := quotedEnd(s, p, '`', false)
+					require.Equal(t, want, backtickEnd(s, p), "backtickEnd(%q, %d) = %d, want %d", s, p, backtickEnd(s, p), want)
 				}
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 )
@@ -213,9 +214,7 @@ func newServerPool(t *testing.T, d *testDialer, cfg Config) *Pool {
 	t.Helper()
 	cfg.Dial = d.Dial
 	p, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		p.Close()
 		d.watch.Close()

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/jackc/puddle/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/pinning"
 )
@@ -18,18 +20,15 @@ import (
 func benchPool(b *testing.B, size int) *Pool {
 	m := newMemServer()
 	p, err := New(Config{Dial: m.Dial, MaxConnections: size, HealthCheckIdle: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	b.Cleanup(p.Close)
 	// Open every connection before measuring.
 	ctx := context.Background()
 	ss := make([]*Session, size)
 	for i := range ss {
 		ss[i] = p.NewSession("u", SessionOptions{})
-		if _, err := ss[i].Acquire(ctx); err != nil {
-			b.Fatal(err)
-		}
+		_, err := ss[i].Acquire(ctx)
+		require.NoError(b, err)
 	}
 	for _, s := range ss {
 		s.Done(ctx, s.Held(), nil, Status{})
@@ -44,15 +43,12 @@ func benchPuddle(b *testing.B, size int) *puddle.Pool[Conn] {
 		Destructor:  func(c Conn) { _ = c.Close() },
 		MaxSize:     int32(size),
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	b.Cleanup(p.Close)
 	rs := make([]*puddle.Resource[Conn], size)
 	for i := range rs {
-		if rs[i], err = p.Acquire(context.Background()); err != nil {
-			b.Fatal(err)
-		}
+		rs[i], err = p.Acquire(context.Background())
+		require.NoError(b, err)
 	}
 	for _, r := range rs {
 		r.Release()
@@ -68,9 +64,7 @@ func BenchmarkBorrowRelease(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			be, err := s.Acquire(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			s.Done(ctx, be, nil, Status{})
 		}
 	})
@@ -79,9 +73,7 @@ func BenchmarkBorrowRelease(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			r, err := p.Acquire(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			r.Release()
 		}
 	})
@@ -99,8 +91,7 @@ func BenchmarkBorrowReleaseContended(b *testing.B) {
 			s := p.NewSession("u", SessionOptions{})
 			for pb.Next() {
 				be, err := s.Acquire(ctx)
-				if err != nil {
-					b.Error(err)
+				if !assert.NoError(b, err) {
 					return
 				}
 				s.Done(ctx, be, nil, Status{})
@@ -114,8 +105,7 @@ func BenchmarkBorrowReleaseContended(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				r, err := p.Acquire(ctx)
-				if err != nil {
-					b.Error(err)
+				if !assert.NoError(b, err) {
 					return
 				}
 				r.Release()
@@ -136,16 +126,12 @@ func BenchmarkLookBehindReclaim(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		be, err := s.AcquireFor(ctx, "INSERT INTO t VALUES (1)", &insert)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		s.Done(ctx, be, &insert, Status{})
-		if be, err = s.AcquireFor(ctx, "SELECT ROW_COUNT()", &rowCount); err != nil {
-			b.Fatal(err)
-		}
+		be, err = s.AcquireFor(ctx, "SELECT ROW_COUNT()", &rowCount)
+		require.NoError(b, err)
 		s.Done(ctx, be, &rowCount, Status{})
 	}
-	if st := p.Stats(); st.LookBehindLost != 0 {
-		b.Fatalf("%d refused", st.LookBehindLost)
-	}
+	st := p.Stats()
+	require.Equal(b, int64(0), st.LookBehindLost, "%d refused", st.LookBehindLost)
 }

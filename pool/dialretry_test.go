@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // flakyDial fails its first n dials with err, then dials m.
@@ -25,9 +27,7 @@ func flakyDial(m *memServer, n int64, err error) (func(context.Context, string) 
 func newDialPool(t *testing.T, cfg Config) *Pool {
 	t.Helper()
 	p, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	return p
 }
@@ -40,13 +40,10 @@ func TestBorrowRetriesTransientDialFailures(t *testing.T) {
 	p := newDialPool(t, Config{Dial: dial, MaxConnections: 2, ConnectionBorrowTimeout: 10 * time.Second})
 	s := p.NewSession("u", SessionOptions{})
 	b, err := s.Acquire(context.Background())
-	if err != nil {
-		t.Fatalf("a network blip failed the borrow: %v", err)
-	}
+	require.NoError(t, err, "a network blip failed the borrow: %v", err)
 	s.Done(context.Background(), b, nil, Status{})
-	if calls.Load() != 4 || p.Stats().DialRetries != 3 {
-		t.Fatalf("dials %d, retries %d; want 4 and 3", calls.Load(), p.Stats().DialRetries)
-	}
+	require.Equal(t, int64(4), calls.Load(), "dials %d, retries %d; want 4 and 3", calls.Load(), p.Stats().DialRetries)
+	require.Equal(t, int64(3), p.Stats().DialRetries, "dials %d, retries %d; want 4 and 3", calls.Load(), p.Stats().DialRetries)
 }
 
 func TestBorrowFailsAtOnceOnPermanentDialFailure(t *testing.T) {
@@ -56,12 +53,9 @@ func TestBorrowFailsAtOnceOnPermanentDialFailure(t *testing.T) {
 	p := newDialPool(t, Config{Dial: dial, MaxConnections: 2, ConnectionBorrowTimeout: 10 * time.Second})
 	_, err := p.NewSession("u", SessionOptions{}).Acquire(context.Background())
 	var de *DialError
-	if !errors.As(err, &de) || !errors.Is(err, denied) {
-		t.Fatalf("got %v, want the dial error", err)
-	}
-	if calls.Load() != 1 {
-		t.Fatalf("a permanent failure was retried %d times", calls.Load()-1)
-	}
+	require.ErrorAs(t, err, &de, "got %v, want the dial error", err)
+	require.ErrorIs(t, err, denied, "got %v, want the dial error", err)
+	require.Equal(t, int64(1), calls.Load(), "a permanent failure was retried %d times", calls.Load()-1)
 }
 
 func TestBorrowRetryStopsAtTheBorrowTimeoutAndContext(t *testing.T) {
@@ -69,12 +63,9 @@ func TestBorrowRetryStopsAtTheBorrowTimeoutAndContext(t *testing.T) {
 	dial, _ := flakyDial(m, 1<<40, errRefused)
 	p := newDialPool(t, Config{Dial: dial, MaxConnections: 2, ConnectionBorrowTimeout: 200 * time.Millisecond})
 	_, err := p.NewSession("u", SessionOptions{}).Acquire(context.Background())
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Fatalf("got %v, want the last dial error once the borrow timeout is spent", err)
-	}
+	require.ErrorIs(t, err, syscall.ECONNREFUSED, "got %v, want the last dial error once the borrow timeout is spent", err)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := p.NewSession("u", SessionOptions{}).Acquire(ctx); err == nil {
-		t.Fatal("a cancelled borrow succeeded")
-	}
+	_, err = p.NewSession("u", SessionOptions{}).Acquire(ctx)
+	require.Error(t, err, "a cancelled borrow succeeded")
 }

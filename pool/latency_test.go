@@ -3,6 +3,8 @@ package pool
 import (
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestLatencyRecorderSum(t *testing.T) {
@@ -11,9 +13,9 @@ func TestLatencyRecorderSum(t *testing.T) {
 	r.Observe(time.Millisecond)
 	r.Observe(-time.Second) // a clock step: counted as 0
 	s := r.Snapshot()
-	if s.Count() != 3 || s.Sum != time.Millisecond+3*time.Microsecond || s.Counts[0] != 1 {
-		t.Fatalf("snapshot = %+v", s)
-	}
+	require.Equal(t, int64(3), s.Count(), "snapshot = %+v", s)
+	require.Equal(t, time.Millisecond+3*time.Microsecond, s.Sum, "snapshot = %+v", s)
+	require.Equal(t, int64(1), s.Counts[0], "snapshot = %+v", s)
 }
 
 // BenchmarkLatencyRecorder is the cost of one observation; it must not

@@ -12,6 +12,8 @@ import (
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // These tests run look-behind statements against a real MariaDB server
@@ -117,8 +119,7 @@ func churn(t *testing.T, p *Pool, n int, stop <-chan struct{}) *sync.WaitGroup {
 				case 4:
 					_, err = lbStmt(s, "SELECT ROW_COUNT()", Status{})
 				}
-				if err != nil && !errors.Is(err, ErrLookBehindLost) {
-					t.Errorf("churn: %v", err)
+				if !assert.True(t, err == nil || errors.Is(err, ErrLookBehindLost), "churn: %v", err) {
 					return
 				}
 			}
@@ -135,26 +136,20 @@ func pair(t *testing.T, s *Session, first string, firstSt Status, second string,
 	t.Helper()
 	var lastErr error
 	for attempt := 0; attempt <= retries; attempt++ {
-		if _, err := lbStmt(s, first, firstSt); err != nil {
-			t.Fatalf("%s: %v", first, err)
-		}
+		_, err := lbStmt(s, first, firstSt)
+		require.NoError(t, err, "%s: %v", first, err)
 		row, err := lbStmt(s, second, Status{})
 		if errors.Is(err, ErrLookBehindLost) {
 			refused++
 			lastErr = err
 			continue
 		}
-		if err != nil {
-			t.Fatalf("%s: %v", second, err)
-		}
-		if err := check(row); err != nil {
-			t.Fatalf("%s after %s: %v (a wrong answer)", second, first, err)
-		}
+		require.NoError(t, err, "%s: %v", second, err)
+		err = check(row)
+		require.NoError(t, err, "%s after %s: %v (a wrong answer)", second, first, err)
 		return refused
 	}
-	if retries > 0 {
-		t.Fatalf("%s after %s refused %d times in a row; last: %v; stats %+v", second, first, refused, lastErr, s.pool.Stats())
-	}
+	require.LessOrEqual(t, retries, 0, "%s after %s refused %d times in a row; last: %v; stats %+v", second, first, refused, lastErr, s.pool.Stats())
 	return refused
 }
 
@@ -185,16 +180,12 @@ func lookBehindRounds(t *testing.T, s *Session, rounds, retries int) (refused in
 			return nil
 		}, retries)
 		// In a transaction the held connection serves it.
-		if _, err := lbStmt(s, "BEGIN", Status{InTransaction: true}); err != nil {
-			t.Fatal(err)
-		}
+		_, err := lbStmt(s, "BEGIN", Status{InTransaction: true})
+		require.NoError(t, err)
 		refused += pair(t, s, "INSERT INTO test.lb (v) VALUES (1),(1),(1)", Status{InTransaction: true}, "SELECT ROW_COUNT()", colIs("3"), 0)
-		if _, err := lbStmt(s, "COMMIT", Status{}); err != nil {
-			t.Fatal(err)
-		}
-		if s.Pinned() {
-			t.Fatalf("look-behind statements pinned the session: %v", s.PinReasons())
-		}
+		_, err = lbStmt(s, "COMMIT", Status{})
+		require.NoError(t, err)
+		require.False(t, s.Pinned(), "look-behind statements pinned the session: %v", s.PinReasons())
 	}
 	return refused
 }
@@ -213,15 +204,13 @@ func TestServerLookBehindUnderChurn(t *testing.T) {
 	var holders []*Session
 	for i := 0; i < 6; i++ {
 		h := p.NewSession("root", SessionOptions{})
-		if _, err := lbStmt(h, "BEGIN", Status{InTransaction: true}); err != nil {
-			t.Fatal(err)
-		}
+		_, err := lbStmt(h, "BEGIN", Status{InTransaction: true})
+		require.NoError(t, err)
 		holders = append(holders, h)
 	}
 	for _, h := range holders {
-		if _, err := lbStmt(h, "COMMIT", Status{}); err != nil {
-			t.Fatal(err)
-		}
+		_, err := lbStmt(h, "COMMIT", Status{})
+		require.NoError(t, err)
 		h.Close(context.Background())
 	}
 	stop := make(chan struct{})
@@ -234,12 +223,9 @@ func TestServerLookBehindUnderChurn(t *testing.T) {
 	st := p.Stats()
 	t.Logf("look-behind: reclaimed %d, refused %d (of them the test session's %d); connections %d",
 		st.LookBehindReclaimed, st.LookBehindLost, refused, d.dials.Load())
-	if st.LookBehindReclaimed < 30*3 {
-		t.Fatalf("reclaimed %d, want at least %d", st.LookBehindReclaimed, 30*3)
-	}
-	if n := st.PinCount(pinning.PinRowCount) + st.PinCount(pinning.PinFoundRows) + st.PinCount(pinning.PinDiagnostics); n != 0 {
-		t.Fatalf("%d sessions pinned for look-behind reasons", n)
-	}
+	require.GreaterOrEqual(t, st.LookBehindReclaimed, int64(30*3), "reclaimed %d, want at least %d", st.LookBehindReclaimed, 30*3)
+	n := st.PinCount(pinning.PinRowCount) + st.PinCount(pinning.PinFoundRows) + st.PinCount(pinning.PinDiagnostics)
+	require.Equal(t, int64(0), n, "%d sessions pinned for look-behind reasons", n)
 }
 
 // TestServerLookBehindSaturated: more sessions than connections, so a
@@ -274,42 +260,36 @@ func TestServerLookBehindLost(t *testing.T) {
 	s, o := p.NewSession("root", SessionOptions{}), p.NewSession("root", SessionOptions{})
 	mustLB := func(s *Session, sql string) {
 		t.Helper()
-		if _, err := lbStmt(s, sql, Status{}); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
+		_, err := lbStmt(s, sql, Status{})
+		require.NoError(t, err, "%s: %v", sql, err)
 	}
 	mustLB(s, "INSERT INTO test.lb (v) VALUES (1),(2),(3)")
 	mustLB(o, "INSERT INTO test.lb (v) VALUES (1),(2),(3),(4),(5)")
 	_, err := lbStmt(s, "SELECT ROW_COUNT()", Status{})
 	var le *LookBehindError
-	if !errors.As(err, &le) || !errors.Is(err, ErrLookBehindLost) || le.Loss != LossReused {
-		t.Fatalf("ROW_COUNT() after the connection was reused: %v, want ErrLookBehindLost (reused)", err)
-	}
+	require.ErrorAs(t, err, &le, "ROW_COUNT() after the connection was reused: %v, want ErrLookBehindLost (reused)", err)
+	require.ErrorIs(t, err, ErrLookBehindLost, "ROW_COUNT() after the connection was reused: %v, want ErrLookBehindLost (reused)", err)
+	require.Equal(t, LossReused, le.Loss, "ROW_COUNT() after the connection was reused: %v, want ErrLookBehindLost (reused)", err)
 	t.Log(err)
-	if st := p.Stats(); st.LookBehindLost != 1 {
-		t.Fatalf("lost = %d", st.LookBehindLost)
-	}
+	st := p.Stats()
+	require.Equal(t, int64(1), st.LookBehindLost, "lost = %d", st.LookBehindLost)
 
 	// The same sequence through plain Acquire: a wrong answer.
 	mustLB(s, "INSERT INTO test.lb (v) VALUES (1),(2),(3)")
 	mustLB(o, "INSERT INTO test.lb (v) VALUES (1),(2),(3),(4),(5)")
 	b, err := s.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	row, err := firstRow(ctx, b.Conn().(*sqlConn), "SELECT ROW_COUNT()")
 	s.Done(ctx, b, nil, Status{Err: err})
-	if err != nil || row[0] != "5" {
-		t.Fatalf("plain Acquire: ROW_COUNT() = %q, %v; expected the other session's 5", row, err)
-	}
+	require.NoError(t, err, "plain Acquire: ROW_COUNT() = %q, %v; expected the other session's 5", row, err)
+	require.Equal(t, "5", row[0], "plain Acquire: ROW_COUNT() = %q, %v; expected the other session's 5", row, err)
 
 	// FOUND_ROWS() after SQL_CALC_FOUND_ROWS, when the connection was
 	// taken in between.
 	mustLB(s, "SELECT SQL_CALC_FOUND_ROWS * FROM test.big LIMIT 1")
 	mustLB(o, "SELECT SQL_CALC_FOUND_ROWS * FROM test.small LIMIT 1")
-	if _, err := lbStmt(s, "SELECT FOUND_ROWS()", Status{}); !errors.Is(err, ErrLookBehindLost) {
-		t.Fatalf("FOUND_ROWS() after the connection was reused: %v", err)
-	}
+	_, err = lbStmt(s, "SELECT FOUND_ROWS()", Status{})
+	require.ErrorIs(t, err, ErrLookBehindLost, "FOUND_ROWS() after the connection was reused: %v", err)
 }
 
 // TestServerWarningsStayAcrossStatements pins down the server behaviour
@@ -322,36 +302,29 @@ func TestServerWarningsStayAcrossStatements(t *testing.T) {
 	d := newTestDialer(srv, false)
 	ctx := context.Background()
 	cn, err := d.Dial(ctx, "root")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c := cn.(*sqlConn)
 	defer c.Close()
 	q := func(sql string) []string {
 		t.Helper()
 		row, err := firstRow(ctx, c, sql)
-		if err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
+		require.NoError(t, err, "%s: %v", sql, err)
 		return row
 	}
 	q("SELECT CAST('kept' AS SIGNED)")
 	q("SELECT 1")
 	q("SET @x = 1")
-	if row := q("SHOW WARNINGS"); len(row) != 3 || !strings.Contains(row[2], "'kept'") {
-		t.Fatalf("warnings after table-less statements: %q", row)
-	}
+	row := q("SHOW WARNINGS")
+	require.Len(t, row, 3, "warnings after table-less statements: %q", row)
+	require.Contains(t, row[2], "'kept'", "warnings after table-less statements: %q", row)
 	q("SELECT SQL_CALC_FOUND_ROWS * FROM test.big LIMIT 1")
 	q("INSERT INTO test.lb (v) VALUES (1)")
 	q("DO 0")
-	if row := q("SELECT FOUND_ROWS()"); row[0] != "37" {
-		t.Fatalf("FOUND_ROWS() after an INSERT and a DO = %q", row)
-	}
+	row = q("SELECT FOUND_ROWS()")
+	require.Equal(t, "37", row[0], "FOUND_ROWS() after an INSERT and a DO = %q", row)
 	q("INSERT INTO test.lb (v) VALUES (1), (2)")
-	if row := q("SELECT ROW_COUNT()"); row[0] != "2" {
-		t.Fatalf("ROW_COUNT() = %q", row)
-	}
-	if row := q("SELECT ROW_COUNT()"); row[0] != "-1" {
-		t.Fatalf("ROW_COUNT() after a SELECT = %q", row)
-	}
+	row = q("SELECT ROW_COUNT()")
+	require.Equal(t, "2", row[0], "ROW_COUNT() = %q", row)
+	row = q("SELECT ROW_COUNT()")
+	require.Equal(t, "-1", row[0], "ROW_COUNT() after a SELECT = %q", row)
 }

@@ -3,11 +3,12 @@ package pool
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // run acquires for sql with AcquireFor and finishes it with st, as the
@@ -28,21 +29,16 @@ func run(t *testing.T, s *Session, sql string, st Status) (*PooledConn, error) {
 func mustRun(t *testing.T, s *Session, sql string, st Status) *PooledConn {
 	t.Helper()
 	b, err := run(t, s, sql, st)
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
+	require.NoError(t, err, "%s: %v", sql, err)
 	return b
 }
 
 func wantLoss(t *testing.T, err error, loss LookBehindLoss) {
 	t.Helper()
 	var le *LookBehindError
-	if !errors.Is(err, ErrLookBehindLost) || !errors.As(err, &le) {
-		t.Fatalf("err = %v, want a LookBehindError", err)
-	}
-	if le.Loss != loss {
-		t.Fatalf("loss = %d, want %d (%v)", le.Loss, loss, err)
-	}
+	require.ErrorIs(t, err, ErrLookBehindLost, "err = %v, want a LookBehindError", err)
+	require.ErrorAs(t, err, &le, "err = %v, want a LookBehindError", err)
+	require.Equal(t, loss, le.Loss, "loss = %d, want %d (%v)", le.Loss, loss, err)
 }
 
 // warmed returns a pool whose n connections all exist and have been used by
@@ -69,34 +65,25 @@ func TestLookBehindTakesBackPreviousBackend(t *testing.T) {
 	p := warmed(t, 2, Config{HealthCheckIdle: time.Minute, Now: clock.Now})
 	s, o := p.NewSession("u", SessionOptions{}), p.NewSession("u", SessionOptions{})
 	b := mustRun(t, s, "INSERT INTO t VALUES (1), (2), (3)", Status{})
-	if s.Held() != nil {
-		t.Fatal("autocommit INSERT kept its backend")
-	}
+	require.Nil(t, s.Held(), "autocommit INSERT kept its backend")
 	// Another session passes over the connection s may come back for.
-	if ob := mustRun(t, o, "SELECT 1", Status{}); ob == b {
-		t.Fatal("another session took the claimed connection while another was idle")
-	}
+	ob := mustRun(t, o, "SELECT 1", Status{})
+	require.NotSame(t, b, ob, "another session took the claimed connection while another was idle")
 	memOf(b).takeExecs()
 	clock.Advance(2 * time.Minute) // past HealthCheckIdle: still no ping
 	got := mustRun(t, s, "SELECT ROW_COUNT()", Status{})
-	if got != b {
-		t.Fatal("ROW_COUNT() did not run on the INSERT's connection")
-	}
-	if execs := memOf(b).takeExecs(); len(execs) != 0 {
-		t.Fatalf("the pool ran %q before the look-behind statement", execs)
-	}
-	if s.Pinned() || s.Held() != nil {
-		t.Fatalf("ROW_COUNT() pinned the session (%v)", s.PinReasons())
-	}
+	require.Same(t, b, got, "ROW_COUNT() did not run on the INSERT's connection")
+	execs := memOf(b).takeExecs()
+	require.Len(t, execs, 0, "the pool ran %q before the look-behind statement", execs)
+	require.False(t, s.Pinned(), "ROW_COUNT() pinned the session (%v)", s.PinReasons())
+	require.Nil(t, s.Held(), "ROW_COUNT() pinned the session (%v)", s.PinReasons())
 	st := p.Stats()
-	if st.LookBehindReclaimed != 1 || st.LookBehindLost != 0 || st.HealthChecks != 0 || st.PinCount(pinning.PinRowCount) != 0 {
-		t.Fatalf("stats: reclaimed %d lost %d health checks %d row-count pins %d",
-			st.LookBehindReclaimed, st.LookBehindLost, st.HealthChecks, st.PinCount(pinning.PinRowCount))
-	}
+	require.Equal(t, int64(1), st.LookBehindReclaimed, "stats: reclaimed %d lost %d health checks %d row-count pins %d", st.LookBehindReclaimed, st.LookBehindLost, st.HealthChecks, st.PinCount(pinning.PinRowCount))
+	require.Equal(t, int64(0), st.LookBehindLost, "stats: reclaimed %d lost %d health checks %d row-count pins %d", st.LookBehindReclaimed, st.LookBehindLost, st.HealthChecks, st.PinCount(pinning.PinRowCount))
+	require.Equal(t, int64(0), st.HealthChecks, "stats: reclaimed %d lost %d health checks %d row-count pins %d", st.LookBehindReclaimed, st.LookBehindLost, st.HealthChecks, st.PinCount(pinning.PinRowCount))
+	require.Equal(t, int64(0), st.PinCount(pinning.PinRowCount), "stats: reclaimed %d lost %d health checks %d row-count pins %d", st.LookBehindReclaimed, st.LookBehindLost, st.HealthChecks, st.PinCount(pinning.PinRowCount))
 	// Look-behind after look-behind: SELECT ROW_COUNT() itself left state.
-	if mustRun(t, s, "SELECT ROW_COUNT()", Status{}) != b {
-		t.Fatal("second look-behind statement moved")
-	}
+	require.Same(t, b, mustRun(t, s, "SELECT ROW_COUNT()", Status{}), "second look-behind statement moved")
 }
 
 func TestLookBehindLostWhenReused(t *testing.T) {
@@ -107,19 +94,16 @@ func TestLookBehindLostWhenReused(t *testing.T) {
 	_, err := run(t, s, "SELECT ROW_COUNT()", Status{})
 	wantLoss(t, err, LossReused)
 	for _, want := range []string{"ROW_COUNT()", "reused by another session", "one transaction", "session pooling"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("message %q lacks %q", err, want)
-		}
+		assert.Contains(t, err.Error(), want, "message %q lacks %q", err, want)
 	}
-	if s.Held() != nil || p.Stats().DatabaseConnectionsCurrentlyBorrowed != 0 {
-		t.Fatal("a refused look-behind statement kept a connection")
-	}
+	require.Nil(t, s.Held(), "a refused look-behind statement kept a connection")
+	require.Equal(t, 0, p.Stats().DatabaseConnectionsCurrentlyBorrowed, "a refused look-behind statement kept a connection")
 	// Again: the same answer, not a wrong one.
 	_, err = run(t, s, "SELECT ROW_COUNT() > 0", Status{})
 	wantLoss(t, err, LossReused)
-	if st := p.Stats(); st.LookBehindLost != 2 || st.LookBehindReclaimed != 0 {
-		t.Fatalf("stats: lost %d reclaimed %d", st.LookBehindLost, st.LookBehindReclaimed)
-	}
+	st := p.Stats()
+	require.Equal(t, int64(2), st.LookBehindLost, "stats: lost %d reclaimed %d", st.LookBehindLost, st.LookBehindReclaimed)
+	require.Equal(t, int64(0), st.LookBehindReclaimed, "stats: lost %d reclaimed %d", st.LookBehindLost, st.LookBehindReclaimed)
 	// An ordinary statement starts over; a look-behind one after it works.
 	mustRun(t, s, "INSERT INTO t VALUES (5)", Status{})
 	mustRun(t, s, "SELECT ROW_COUNT()", Status{})
@@ -134,9 +118,8 @@ func TestLookBehindLostWhenClosed(t *testing.T) {
 	wantLoss(t, err, LossClosed)
 
 	mustRun(t, s, "BEGIN", Status{InTransaction: true})
-	if _, err := run(t, s, "UPDATE t SET x = 1", Status{Err: ErrBroken}); err != nil {
-		t.Fatal(err)
-	}
+	_, err = run(t, s, "UPDATE t SET x = 1", Status{Err: ErrBroken})
+	require.NoError(t, err)
 	_, err = run(t, s, "SELECT ROW_COUNT()", Status{})
 	wantLoss(t, err, LossClosed)
 }
@@ -146,13 +129,10 @@ func TestLookBehindNoPrevious(t *testing.T) {
 	s := p.NewSession("u", SessionOptions{})
 	_, err := run(t, s, "SELECT FOUND_ROWS()", Status{})
 	wantLoss(t, err, LossNoPrevious)
-	if !strings.Contains(err.Error(), "FOUND_ROWS()") || !strings.Contains(err.Error(), "no statement since it started") {
-		t.Fatalf("message: %v", err)
-	}
+	require.Contains(t, err.Error(), "FOUND_ROWS()", "message: %v", err)
+	require.Contains(t, err.Error(), "no statement since it started", "message: %v", err)
 	mustRun(t, s, "INSERT INTO t VALUES (1)", Status{})
-	if err := s.ResetState(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.ResetState(context.Background()))
 	_, err = run(t, s, "SELECT ROW_COUNT()", Status{})
 	wantLoss(t, err, LossNoPrevious)
 }
@@ -162,16 +142,14 @@ func TestLookBehindOnHeldBackend(t *testing.T) {
 	s := p.NewSession("u", SessionOptions{})
 	b := mustRun(t, s, "BEGIN", Status{InTransaction: true})
 	mustRun(t, s, "INSERT INTO t VALUES (1), (2)", Status{InTransaction: true})
-	if got := mustRun(t, s, "SELECT ROW_COUNT()", Status{InTransaction: true}); got != b {
-		t.Fatal("moved off the held backend")
-	}
+	got := mustRun(t, s, "SELECT ROW_COUNT()", Status{InTransaction: true})
+	require.Same(t, b, got, "moved off the held backend")
 	mustRun(t, s, "COMMIT", Status{})
-	if s.Pinned() || s.Held() != nil {
-		t.Fatalf("pinned after the transaction: %v", s.PinReasons())
-	}
-	if st := p.Stats(); st.LookBehindReclaimed != 0 || st.LookBehindLost != 0 {
-		t.Fatalf("a held backend counted as reclaim or loss: %+v", st)
-	}
+	require.False(t, s.Pinned(), "pinned after the transaction: %v", s.PinReasons())
+	require.Nil(t, s.Held(), "pinned after the transaction: %v", s.PinReasons())
+	st := p.Stats()
+	require.Equal(t, int64(0), st.LookBehindReclaimed, "a held backend counted as reclaim or loss: %+v", st)
+	require.Equal(t, int64(0), st.LookBehindLost, "a held backend counted as reclaim or loss: %+v", st)
 }
 
 func TestFoundRowsPair(t *testing.T) {
@@ -180,24 +158,19 @@ func TestFoundRowsPair(t *testing.T) {
 	// SQL_CALC_FOUND_ROWS reads nothing: it runs even as the first
 	// statement, and pins nothing.
 	b := mustRun(t, s, "SELECT SQL_CALC_FOUND_ROWS * FROM t WHERE x > 1 LIMIT 10", Status{})
-	if s.Pinned() || s.Held() != nil {
-		t.Fatalf("SQL_CALC_FOUND_ROWS pinned the session (%v)", s.PinReasons())
-	}
-	if got := mustRun(t, s, "SELECT FOUND_ROWS()", Status{}); got != b {
-		t.Fatal("FOUND_ROWS() did not run where SQL_CALC_FOUND_ROWS did")
-	}
-	if s.Pinned() {
-		t.Fatalf("FOUND_ROWS() pinned the session (%v)", s.PinReasons())
-	}
+	require.False(t, s.Pinned(), "SQL_CALC_FOUND_ROWS pinned the session (%v)", s.PinReasons())
+	require.Nil(t, s.Held(), "SQL_CALC_FOUND_ROWS pinned the session (%v)", s.PinReasons())
+	got := mustRun(t, s, "SELECT FOUND_ROWS()", Status{})
+	require.Same(t, b, got, "FOUND_ROWS() did not run where SQL_CALC_FOUND_ROWS did")
+	require.False(t, s.Pinned(), "FOUND_ROWS() pinned the session (%v)", s.PinReasons())
 	// A statement that is not a SELECT leaves FOUND_ROWS() as it was:
 	// still the session's own while it stays on the same connection.
 	mustRun(t, s, "INSERT INTO t VALUES (1)", Status{})
-	if got := mustRun(t, s, "SELECT /* page */ found_rows() AS total", Status{}); got != b {
-		t.Fatal("FOUND_ROWS() moved")
-	}
-	if st := p.Stats(); st.PinCount(pinning.PinFoundRows) != 0 || st.LookBehindReclaimed != 2 {
-		t.Fatalf("found-rows pins %d, reclaimed %d", st.PinCount(pinning.PinFoundRows), st.LookBehindReclaimed)
-	}
+	got = mustRun(t, s, "SELECT /* page */ found_rows() AS total", Status{})
+	require.Same(t, b, got, "FOUND_ROWS() moved")
+	st := p.Stats()
+	require.Equal(t, int64(0), st.PinCount(pinning.PinFoundRows), "found-rows pins %d, reclaimed %d", st.PinCount(pinning.PinFoundRows), st.LookBehindReclaimed)
+	require.Equal(t, int64(2), st.LookBehindReclaimed, "found-rows pins %d, reclaimed %d", st.PinCount(pinning.PinFoundRows), st.LookBehindReclaimed)
 }
 
 // TestFoundRowsNotOwnAfterMove: the session's SQL_CALC_FOUND_ROWS ran on one
@@ -211,17 +184,13 @@ func TestFoundRowsNotOwnAfterMove(t *testing.T) {
 	// claimed, so o takes the other; make o take a by holding the other).
 	hold := p.NewSession("u", SessionOptions{})
 	hb := mustRun(t, hold, "BEGIN", Status{InTransaction: true})
-	if hb == a {
-		t.Fatal("setup: the holder took the claimed connection")
-	}
-	if ob := mustRun(t, o, "BEGIN", Status{InTransaction: true}); ob != a {
-		t.Fatal("setup: o did not get the remaining connection")
-	}
+	require.NotSame(t, a, hb, "setup: the holder took the claimed connection")
+	ob := mustRun(t, o, "BEGIN", Status{InTransaction: true})
+	require.Same(t, a, ob, "setup: o did not get the remaining connection")
 	mustRun(t, hold, "COMMIT", Status{})
 	// s's INSERT runs on the holder's old connection, then FOUND_ROWS().
-	if b := mustRun(t, s, "INSERT INTO t VALUES (1)", Status{}); b == a {
-		t.Fatal("setup: INSERT ran on the busy connection")
-	}
+	b := mustRun(t, s, "INSERT INTO t VALUES (1)", Status{})
+	require.NotSame(t, a, b, "setup: INSERT ran on the busy connection")
 	_, err := run(t, s, "SELECT FOUND_ROWS()", Status{})
 	wantLoss(t, err, LossElsewhere)
 	// ROW_COUNT() is the INSERT's and is right there.
@@ -238,22 +207,16 @@ func TestWarningsNeedAStatementThatRaisedThem(t *testing.T) {
 	mustRun(t, s, "SELECT 1", Status{})
 	_, err := run(t, s, "SHOW WARNINGS", Status{})
 	wantLoss(t, err, LossElsewhere)
-	if !strings.Contains(err.Error(), "SHOW WARNINGS") {
-		t.Fatalf("message: %v", err)
-	}
+	require.Contains(t, err.Error(), "SHOW WARNINGS", "message: %v", err)
 	b := mustRun(t, s, "SELECT CAST('x' AS SIGNED)", Status{Warnings: 1})
-	if mustRun(t, s, "SHOW WARNINGS", Status{}) != b {
-		t.Fatal("SHOW WARNINGS moved")
-	}
+	require.Same(t, b, mustRun(t, s, "SHOW WARNINGS", Status{}), "SHOW WARNINGS moved")
 	// Still its own after statements that may not clear the list.
 	mustRun(t, s, "SELECT 1", Status{})
 	mustRun(t, s, "SELECT @@warning_count", Status{})
 	// A failed statement reported with its error replaces the list.
 	mustRun(t, s, "SELECT * FROM nope", Status{Err: errors.New("Error 1146: no such table"), Warnings: 1})
 	mustRun(t, s, "SHOW ERRORS", Status{})
-	if s.Pinned() {
-		t.Fatalf("pinned: %v", s.PinReasons())
-	}
+	require.False(t, s.Pinned(), "pinned: %v", s.PinReasons())
 }
 
 func TestFreshSessionOnUnusedConnectionOwnsAll(t *testing.T) {
@@ -266,9 +229,8 @@ func TestFreshSessionOnUnusedConnectionOwnsAll(t *testing.T) {
 	// Session mode after a reset: the reset connection is as new.
 	m := p.NewSession("u", SessionOptions{Mode: ModeSession})
 	mustRun(t, m, "SELECT 1", Status{})
-	if err := m.ResetState(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	err := m.ResetState(context.Background())
+	require.NoError(t, err)
 	mustRun(t, m, "SHOW WARNINGS", Status{})
 	m.Close(context.Background())
 }
@@ -278,15 +240,11 @@ func TestLegacyAcquireStillPins(t *testing.T) {
 	s := p.NewSession("u", SessionOptions{})
 	ctx := context.Background()
 	b, err := s.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var r pinning.Result
 	classifier.Classify("SELECT FOUND_ROWS()", &r)
 	s.Done(ctx, b, &r, Status{})
-	if !s.PinReasons().Has(pinning.PinFoundRows) {
-		t.Fatal("a look-behind statement through plain Acquire no longer pins")
-	}
+	require.True(t, s.PinReasons().Has(pinning.PinFoundRows), "a look-behind statement through plain Acquire no longer pins")
 	s.Close(ctx)
 }
 
@@ -297,13 +255,11 @@ func TestLookBehindAfterClose(t *testing.T) {
 	o := p.NewSession("u", SessionOptions{})
 	mustRun(t, o, "INSERT INTO t VALUES (1)", Status{})
 	p.Close()
-	if _, err := run(t, o, "SELECT ROW_COUNT()", Status{}); !errors.Is(err, ErrClosed) {
-		t.Fatalf("after pool Close: %v", err)
-	}
+	_, err := run(t, o, "SELECT ROW_COUNT()", Status{})
+	require.ErrorIs(t, err, ErrClosed, "after pool Close: %v", err)
 	s.Close(context.Background())
-	if _, err := run(t, s, "SELECT ROW_COUNT()", Status{}); !errors.Is(err, ErrSessionClosed) {
-		t.Fatalf("after session Close: %v", err)
-	}
+	_, err = run(t, s, "SELECT ROW_COUNT()", Status{})
+	require.ErrorIs(t, err, ErrSessionClosed, "after session Close: %v", err)
 }
 
 func TestSessionCloseGivesUpClaim(t *testing.T) {
@@ -311,9 +267,8 @@ func TestSessionCloseGivesUpClaim(t *testing.T) {
 	s, o := p.NewSession("u", SessionOptions{}), p.NewSession("u", SessionOptions{})
 	b := mustRun(t, s, "INSERT INTO t VALUES (1)", Status{}) // top of the idle list, claimed
 	s.Close(context.Background())
-	if got := mustRun(t, o, "SELECT 1", Status{}); got != b {
-		t.Fatal("a closed session's connection is still passed over")
-	}
+	got := mustRun(t, o, "SELECT 1", Status{})
+	require.Same(t, b, got, "a closed session's connection is still passed over")
 }
 
 func TestPinsAfter(t *testing.T) {
@@ -337,9 +292,8 @@ func TestPinsAfter(t *testing.T) {
 		{set(pinning.PinExecutableComment, pinning.PinGetLock), true, set(pinning.PinExecutableComment, pinning.PinGetLock)},
 	} {
 		r := pinning.Result{Pins: tc.pins}
-		if got := pinsAfter(&r, tc.lookBehind); got != tc.want {
-			t.Errorf("pinsAfter(%v, %v) = %v, want %v", tc.pins, tc.lookBehind, got, tc.want)
-		}
+		got := pinsAfter(&r, tc.lookBehind)
+		assert.Equal(t, tc.want, got, "pinsAfter(%v, %v) = %v, want %v", tc.pins, tc.lookBehind, got, tc.want)
 	}
 }
 
@@ -359,9 +313,8 @@ func TestCallsFoundRows(t *testing.T) {
 		"FOUND_ROWS":      true,
 		"x\x80found_rows": false,
 	} {
-		if got := callsFoundRows(sql); got != want {
-			t.Errorf("callsFoundRows(%q) = %v, want %v", sql, got, want)
-		}
+		got := callsFoundRows(sql)
+		assert.Equal(t, want, got, "callsFoundRows(%q) = %v, want %v", sql, got, want)
 	}
 }
 
@@ -386,8 +339,7 @@ func FuzzCallsFoundRows(f *testing.F) {
 				break
 			}
 		}
-		if got := callsFoundRows(sql); got != want {
-			t.Fatalf("callsFoundRows(%q) = %v, want %v", sql, got, want)
-		}
+		got := callsFoundRows(sql)
+		require.Equal(t, want, got, "callsFoundRows(%q) = %v, want %v", sql, got, want)
 	})
 }

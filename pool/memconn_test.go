@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // memConn is an in-memory Conn for tests of pure pool logic (no database
@@ -183,9 +185,7 @@ func newMemPool(t *testing.T, m *memServer, cfg Config) *Pool {
 	t.Helper()
 	cfg.Dial = m.Dial
 	p, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	return p
 }

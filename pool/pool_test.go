@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestConfigValidation(t *testing.T) {
@@ -22,38 +23,31 @@ func TestConfigValidation(t *testing.T) {
 		{Config{Dial: dial, MaxConnectionsPercent: 101}, "use 1 to 100"},
 		{Config{Dial: dial, MaxIdleConnectionsPercent: 101}, "use 0 to 100"},
 	} {
-		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("New(%+v) = %v, want error containing %q", tc.cfg, err, tc.want)
-		}
+		_, err := New(tc.cfg)
+		assert.ErrorContains(t, err, tc.want, "New(%+v) = %v, want error containing %q", tc.cfg, err, tc.want)
 	}
 	c, err := Config{Dial: dial}.normalize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.ConnectionBorrowTimeout != 120*time.Second || c.MaxConnectionsPercent != 100 ||
-		c.MaxIdleConnectionsPercent != 50 || c.HealthCheckIdle != 30*time.Second {
-		t.Fatalf("defaults: %+v", c)
-	}
+	require.NoError(t, err)
+	require.Equal(t, 120*time.Second, c.ConnectionBorrowTimeout, "defaults: %+v", c)
+	require.Equal(t, 100, c.MaxConnectionsPercent, "defaults: %+v", c)
+	require.Equal(t, 50, c.MaxIdleConnectionsPercent, "defaults: %+v", c)
+	require.Equal(t, 30*time.Second, c.HealthCheckIdle, "defaults: %+v", c)
 }
 
 func TestMaxConnectionsPercentFromServer(t *testing.T) {
 	m := newMemServer()
 	m.maxConnections = "40"
 	p := newMemPool(t, m, Config{MaxConnectionsPercent: 50, MaxIdleConnectionsPercent: 25})
-	if got := p.Stats().MaxDatabaseConnectionsAllowed; got != 1 {
-		t.Fatalf("cap before @@max_connections is read = %d, want 1", got)
-	}
+	got := p.Stats().MaxDatabaseConnectionsAllowed
+	require.Equal(t, 1, got, "cap before @@max_connections is read = %d, want 1", got)
 	s := p.NewSession("u", SessionOptions{})
 	b, err := s.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s.Done(context.Background(), b, nil, Status{})
 	st := p.Stats()
-	if st.MaxDatabaseConnectionsAllowed != 20 || st.MaxIdleConnections != 10 || st.ServerMaxConnections != 40 {
-		t.Fatalf("limits = %d (idle %d, server %d), want 20 (10, 40)",
-			st.MaxDatabaseConnectionsAllowed, st.MaxIdleConnections, st.ServerMaxConnections)
-	}
+	require.Equal(t, 20, st.MaxDatabaseConnectionsAllowed, "limits = %d (idle %d, server %d), want 20 (10, 40)", st.MaxDatabaseConnectionsAllowed, st.MaxIdleConnections, st.ServerMaxConnections)
+	require.Equal(t, 10, st.MaxIdleConnections, "limits = %d (idle %d, server %d), want 20 (10, 40)", st.MaxDatabaseConnectionsAllowed, st.MaxIdleConnections, st.ServerMaxConnections)
+	require.Equal(t, 40, st.ServerMaxConnections, "limits = %d (idle %d, server %d), want 20 (10, 40)", st.MaxDatabaseConnectionsAllowed, st.MaxIdleConnections, st.ServerMaxConnections)
 }
 
 func TestAbsoluteMaxConnectionsWins(t *testing.T) {
@@ -62,13 +56,10 @@ func TestAbsoluteMaxConnectionsWins(t *testing.T) {
 	s := p.NewSession("u", SessionOptions{})
 	b, _ := s.Acquire(context.Background())
 	s.Done(context.Background(), b, nil, Status{})
-	if got := p.Stats().MaxDatabaseConnectionsAllowed; got != 7 {
-		t.Fatalf("cap = %d, want the absolute 7", got)
-	}
+	got := p.Stats().MaxDatabaseConnectionsAllowed
+	require.Equal(t, 7, got, "cap = %d, want the absolute 7", got)
 	for _, e := range memOf(b).takeExecs() {
-		if strings.Contains(e, "max_connections") {
-			t.Fatalf("read @@max_connections although MaxConnections is set: %q", e)
-		}
+		require.NotContains(t, e, "max_connections", "read @@max_connections although MaxConnections is set: %q", e)
 	}
 }
 
@@ -92,20 +83,16 @@ func TestSettingsAwareReuse(t *testing.T) {
 	utc := settings("time_zone", "'+00:00'")
 	a := p.NewSession("u", SessionOptions{Settings: utc})
 	b, err := a.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := memOf(b).takeExecs(); !slices.Equal(got, []string{"SET SESSION time_zone='+00:00'"}) {
-		t.Fatalf("fresh connection got %q", got)
-	}
+	require.NoError(t, err)
+	got := memOf(b).takeExecs()
+	require.True(t, slices.Equal(got, []string{"SET SESSION time_zone='+00:00'"}), "fresh connection got %q", got)
 	a.Done(ctx, b, nil, Status{})
 
 	// Same settings: nothing to apply.
 	b2 := p.NewSession("u", SessionOptions{Settings: utc})
 	bb, _ := b2.Acquire(ctx)
-	if got := memOf(bb).takeExecs(); len(got) != 0 {
-		t.Fatalf("matching connection got %q", got)
-	}
+	got = memOf(bb).takeExecs()
+	require.Len(t, got, 0, "matching connection got %q", got)
 	b2.Done(ctx, bb, nil, Status{})
 
 	// A clean session gets the difference only.
@@ -113,15 +100,13 @@ func TestSettingsAwareReuse(t *testing.T) {
 	bc, _ := c.Acquire(ctx)
 	// The difference goes back to the value the connection started with
 	// (here the fake server's "v"), never DEFAULT, the global value.
-	if got := memOf(bc).takeExecs(); !slices.Equal(got, []string{"SET SESSION time_zone='v'"}) {
-		t.Fatalf("clean session got %q", got)
-	}
+	got = memOf(bc).takeExecs()
+	require.True(t, slices.Equal(got, []string{"SET SESSION time_zone='v'"}), "clean session got %q", got)
 	c.Done(ctx, bc, nil, Status{})
 
 	st := p.Stats()
-	if st.ReuseExactMatch != 1 || st.ReuseDiffApplied != 2 {
-		t.Fatalf("reuse counts exact=%d diff=%d, want 1, 2", st.ReuseExactMatch, st.ReuseDiffApplied)
-	}
+	require.Equal(t, int64(1), st.ReuseExactMatch, "reuse counts exact=%d diff=%d, want 1, 2", st.ReuseExactMatch, st.ReuseDiffApplied)
+	require.Equal(t, int64(2), st.ReuseDiffApplied, "reuse counts exact=%d diff=%d, want 1, 2", st.ReuseExactMatch, st.ReuseDiffApplied)
 }
 
 func TestReusePrefersMatchingThenClean(t *testing.T) {
@@ -141,19 +126,14 @@ func TestReusePrefersMatchingThenClean(t *testing.T) {
 	s3.Done(ctx, b3, nil, Status{})
 
 	x := mk(utc)
-	if bx, _ := x.Acquire(ctx); bx != b1 {
-		t.Fatal("UTC session did not get the UTC connection")
-	} else {
-		x.Done(ctx, bx, nil, Status{})
-	}
+	bx, _ := x.Acquire(ctx)
+	require.Same(t, b1, bx, "UTC session did not get the UTC connection")
+	x.Done(ctx, bx, nil, Status{})
 	y := mk(settings("time_zone", "'+05:00'"))
 	by, _ := y.Acquire(ctx)
-	if by != b2 {
-		t.Fatal("session with new settings did not prefer the clean connection")
-	}
-	if got := memOf(by).takeExecs(); !slices.Equal(got, []string{"SET SESSION time_zone='+05:00'"}) {
-		t.Fatalf("got %q", got)
-	}
+	require.Same(t, b2, by, "session with new settings did not prefer the clean connection")
+	got := memOf(by).takeExecs()
+	require.True(t, slices.Equal(got, []string{"SET SESSION time_zone='+05:00'"}), "got %q", got)
 	y.Done(ctx, by, nil, Status{})
 }
 
@@ -167,24 +147,19 @@ func TestSchemaTracking(t *testing.T) {
 	var r pinning.Result
 	r.Statements, r.Schema = 1, "other"
 	s.Done(ctx, b, &r, Status{})
-	if s.Schema() != "other" {
-		t.Fatalf("schema = %q", s.Schema())
-	}
+	require.Equal(t, "other", s.Schema(), "schema = %q", s.Schema())
 	// The next clean session is taken back to the default database.
 	c := p.NewSession("u", SessionOptions{})
 	bc, _ := c.Acquire(ctx)
-	if got := memOf(bc).takeExecs(); !slices.Equal(got, []string{"USE `test`"}) {
-		t.Fatalf("got %q", got)
-	}
+	got := memOf(bc).takeExecs()
+	require.True(t, slices.Equal(got, []string{"USE `test`"}), "got %q", got)
 	c.Done(ctx, bc, nil, Status{})
 	// USE of the default database is the default.
 	r.Schema = "test"
 	s2 := p.NewSession("u", SessionOptions{Schema: "other"})
 	b2, _ := s2.Acquire(ctx)
 	s2.Done(ctx, b2, &r, Status{})
-	if s2.Schema() != "" {
-		t.Fatalf("schema after USE of the default = %q, want \"\"", s2.Schema())
-	}
+	require.Equal(t, "", s2.Schema(), "schema after USE of the default = %q, want \"\"", s2.Schema())
 }
 
 func TestReadBackSettings(t *testing.T) {
@@ -200,21 +175,17 @@ func TestReadBackSettings(t *testing.T) {
 	r.Statements = 1
 	r.ReadBack = r.ReadBack.Add(pinning.VarTimeZone).Add(pinning.VarCharacterSetResults)
 	s.Done(ctx, b, &r, Status{})
-	if got, _ := s.settings.Get(pinning.VarTimeZone); got != "'+04:00'" {
-		t.Fatalf("read-back time_zone = %q", got)
-	}
-	if got, _ := s.settings.Get(pinning.VarCharacterSetResults); got != "NULL" {
-		t.Fatalf("read-back character_set_results = %q", got)
-	}
-	if s.Pinned() || s.Held() != nil {
-		t.Fatal("a read-back setting must not pin")
-	}
+	got, _ := s.settings.Get(pinning.VarTimeZone)
+	require.Equal(t, "'+04:00'", got, "read-back time_zone = %q", got)
+	got, _ = s.settings.Get(pinning.VarCharacterSetResults)
+	require.Equal(t, "NULL", got, "read-back character_set_results = %q", got)
+	require.False(t, s.Pinned(), "a read-back setting must not pin")
+	require.Nil(t, s.Held(), "a read-back setting must not pin")
 	// The next session with the same settings reuses without a diff.
 	s2 := p.NewSession("u", SessionOptions{Settings: s.Settings()})
 	b2, _ := s2.Acquire(ctx)
-	if got := memOf(b2).takeExecs(); len(got) != 0 {
-		t.Fatalf("got %q", got)
-	}
+	execs := memOf(b2).takeExecs()
+	require.Empty(t, execs, "got %q", execs)
 	s2.Done(ctx, b2, nil, Status{})
 }
 
@@ -225,26 +196,18 @@ func TestTransactionHoldsBackend(t *testing.T) {
 	s := p.NewSession("u", SessionOptions{})
 	b, _ := s.Acquire(ctx)
 	s.Done(ctx, b, nil, Status{InTransaction: true})
-	if s.Held() != b || p.Stats().DatabaseConnectionsCurrentlyInTransaction != 1 {
-		t.Fatal("backend not held during the transaction")
-	}
+	require.Same(t, b, s.Held(), "backend not held during the transaction")
+	require.Equal(t, 1, p.Stats().DatabaseConnectionsCurrentlyInTransaction, "backend not held during the transaction")
 	b2, _ := s.Acquire(ctx)
-	if b2 != b {
-		t.Fatal("Acquire in a transaction returned another backend")
-	}
+	require.Same(t, b, b2, "Acquire in a transaction returned another backend")
 	s.Done(ctx, b, nil, Status{InTransaction: true, MoreResults: true})
 	s.Done(ctx, b, nil, Status{MoreResults: true})
-	if s.Held() != b {
-		t.Fatal("backend released with results pending")
-	}
+	require.Same(t, b, s.Held(), "backend released with results pending")
 	s.Done(ctx, b, nil, Status{})
-	if s.Held() != nil {
-		t.Fatal("backend not released after the transaction")
-	}
+	require.Nil(t, s.Held(), "backend not released after the transaction")
 	st := p.Stats()
-	if st.DatabaseConnectionsCurrentlyInTransaction != 0 || st.DatabaseConnectionsCurrentlyBorrowed != 0 {
-		t.Fatalf("gauges after release: %+v", st)
-	}
+	require.Equal(t, 0, st.DatabaseConnectionsCurrentlyInTransaction, "gauges after release: %+v", st)
+	require.Equal(t, 0, st.DatabaseConnectionsCurrentlyBorrowed, "gauges after release: %+v", st)
 }
 
 func TestPinAndUnpin(t *testing.T) {
@@ -256,23 +219,19 @@ func TestPinAndUnpin(t *testing.T) {
 	var lock pinning.Result
 	lock.Statements, lock.Pins = 1, pinning.PinReasons(0).Add(pinning.PinLockTables)
 	s.Done(ctx, b, &lock, Status{})
-	if !s.Pinned() || s.Held() != b || !s.PinReasons().Has(pinning.PinLockTables) {
-		t.Fatal("not pinned after LOCK TABLES")
-	}
+	require.True(t, s.Pinned(), "not pinned after LOCK TABLES")
+	require.Same(t, b, s.Held(), "not pinned after LOCK TABLES")
+	require.True(t, s.PinReasons().Has(pinning.PinLockTables), "not pinned after LOCK TABLES")
 	st := p.Stats()
-	if st.DatabaseConnectionsCurrentlySessionPinned != 1 || st.PinCount(pinning.PinLockTables) != 1 {
-		t.Fatalf("pin stats: %+v", st)
-	}
+	require.Equal(t, 1, st.DatabaseConnectionsCurrentlySessionPinned, "pin stats: %+v", st)
+	require.Equal(t, int64(1), st.PinCount(pinning.PinLockTables), "pin stats: %+v", st)
 	var unlock pinning.Result
 	unlock.Statements, unlock.Unpins = 1, pinning.PinReasons(0).Add(pinning.PinLockTables)
 	b, _ = s.Acquire(ctx)
 	s.Done(ctx, b, &unlock, Status{})
-	if s.Pinned() || s.Held() != nil {
-		t.Fatal("still pinned after UNLOCK TABLES")
-	}
-	if p.Stats().DatabaseConnectionsCurrentlySessionPinned != 0 {
-		t.Fatal("pinned gauge not decremented")
-	}
+	require.False(t, s.Pinned(), "still pinned after UNLOCK TABLES")
+	require.Nil(t, s.Held(), "still pinned after UNLOCK TABLES")
+	require.Equal(t, 0, p.Stats().DatabaseConnectionsCurrentlySessionPinned, "pinned gauge not decremented")
 }
 
 func TestFailedStatementRecordsNothing(t *testing.T) {
@@ -286,20 +245,18 @@ func TestFailedStatementRecordsNothing(t *testing.T) {
 	r.Settings.Set(pinning.VarTimeZone, "'nowhere'")
 	r.Pins = r.Pins.Add(pinning.PinUserVariable)
 	s.Done(ctx, b, &r, Status{Err: errors.New("Error 1298: Unknown or incorrect time zone")})
-	if s.Pinned() || !s.settings.IsZero() || s.Held() != nil {
-		t.Fatal("a failed statement changed the session")
-	}
+	require.False(t, s.Pinned(), "a failed statement changed the session")
+	require.True(t, s.settings.IsZero(), "a failed statement changed the session")
+	require.Nil(t, s.Held(), "a failed statement changed the session")
 	// A failed batch may have run in part: pins stay, settings unknown.
 	b, _ = s.Acquire(ctx)
 	r.Statements = 2
 	s.Done(ctx, b, &r, Status{Err: errors.New("Error 1064: syntax")})
-	if !s.Pinned() || s.Held() != b {
-		t.Fatal("a failed batch with effects must pin")
-	}
+	require.True(t, s.Pinned(), "a failed batch with effects must pin")
+	require.Same(t, b, s.Held(), "a failed batch with effects must pin")
 	s.Close(ctx)
-	if got := memOf(b).takeExecs(); !slices.Contains(got, "<reset>") {
-		t.Fatalf("pinned backend not reset at Close: %q", got)
-	}
+	got := memOf(b).takeExecs()
+	require.True(t, slices.Contains(got, "<reset>"), "pinned backend not reset at Close: %q", got)
 }
 
 func TestBrokenBackendDestroyed(t *testing.T) {
@@ -310,22 +267,19 @@ func TestBrokenBackendDestroyed(t *testing.T) {
 	b, _ := s.Acquire(ctx)
 	s.Done(ctx, b, nil, Status{InTransaction: true})
 	s.Done(ctx, b, nil, Status{Err: ErrBroken})
-	if s.Held() != nil || s.InTransaction() {
-		t.Fatal("session still holds a broken backend")
-	}
+	require.Nil(t, s.Held(), "session still holds a broken backend")
+	require.False(t, s.InTransaction(), "session still holds a broken backend")
 	waitUntil(t, "broken conn closed", func() bool {
 		memOf(b).mu.Lock()
 		defer memOf(b).mu.Unlock()
 		return memOf(b).closed
 	})
 	b2, _ := s.Acquire(ctx)
-	if b2 == b {
-		t.Fatal("broken backend reused")
-	}
+	require.NotSame(t, b, b2, "broken backend reused")
 	s.Done(ctx, b2, nil, Status{})
-	if st := p.Stats(); st.ClosedCount(CloseBroken) != 1 || st.DatabaseConnectionsCurrentlyInTransaction != 0 {
-		t.Fatalf("stats: %+v", st)
-	}
+	st := p.Stats()
+	require.Equal(t, int64(1), st.ClosedCount(CloseBroken), "stats: %+v", st)
+	require.Equal(t, 0, st.DatabaseConnectionsCurrentlyInTransaction, "stats: %+v", st)
 }
 
 func TestCloseReturnsBackendClean(t *testing.T) {
@@ -363,24 +317,17 @@ func TestCloseReturnsBackendClean(t *testing.T) {
 			b, _ := s.Acquire(ctx)
 			memOf(b).takeExecs()
 			tc.setup(s, b)
-			if err := s.Close(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if got := memOf(b).takeExecs(); !slices.Equal(got, tc.wantExecs) {
-				t.Fatalf("statements at Close: %q, want %q", got, tc.wantExecs)
-			}
+			require.NoError(t, s.Close(ctx))
+			got := memOf(b).takeExecs()
+			require.True(t, slices.Equal(got, tc.wantExecs), "statements at Close: %q, want %q", got, tc.wantExecs)
 			s2 := p.NewSession("u", SessionOptions{})
 			b2, err := s2.Acquire(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if (b2 == b) != tc.wantReuse {
-				t.Fatalf("reused = %v, want %v", b2 == b, tc.wantReuse)
-			}
+			require.NoError(t, err)
+			require.Equal(t, tc.wantReuse, (b2 == b), "reused = %v, want %v", b2 == b, tc.wantReuse)
 			s2.Done(ctx, b2, nil, Status{})
-			if st := p.Stats(); st.DatabaseConnectionsCurrentlySessionPinned != 0 || st.DatabaseConnectionsCurrentlyInTransaction != 0 {
-				t.Fatalf("gauges: %+v", st)
-			}
+			st := p.Stats()
+			require.Equal(t, 0, st.DatabaseConnectionsCurrentlySessionPinned, "gauges: %+v", st)
+			require.Equal(t, 0, st.DatabaseConnectionsCurrentlyInTransaction, "gauges: %+v", st)
 		})
 	}
 }
@@ -395,23 +342,23 @@ func TestResetState(t *testing.T) {
 	r.Statements, r.Pins = 1, pinning.PinReasons(0).Add(pinning.PinUserVariable)
 	s.Done(ctx, b, &r, Status{InTransaction: true})
 	memOf(b).takeExecs()
-	if err := s.ResetState(ctx); err != nil {
-		t.Fatal(err)
-	}
+	err := s.ResetState(ctx)
+	require.NoError(t, err)
 	// The session returns to the settings it started with.
-	if want := settings("time_zone", "'+00:00'"); s.Pinned() || s.InTransaction() || !s.settings.Equal(&want) || s.Schema() != "other" || s.Held() != nil {
-		t.Fatalf("after ResetState: pinned=%v tx=%v settings=%v schema=%q held=%v",
-			s.Pinned(), s.InTransaction(), s.settings.Key(), s.Schema(), s.Held() != nil)
-	}
-	if got := memOf(b).takeExecs(); !slices.Equal(got, []string{"<reset>", "USE `other`"}) {
-		t.Fatalf("got %q", got)
-	}
+	want := settings("time_zone", "'+00:00'")
+	require.False(t, s.Pinned(), "after ResetState: pinned=%v tx=%v settings=%v schema=%q held=%v", s.Pinned(), s.InTransaction(), s.settings.Key(), s.Schema(), s.Held() != nil)
+	require.False(t, s.InTransaction(), "after ResetState: pinned=%v tx=%v settings=%v schema=%q held=%v", s.Pinned(), s.InTransaction(), s.settings.Key(), s.Schema(), s.Held() != nil)
+	require.True(t, s.settings.Equal(&want), "after ResetState: pinned=%v tx=%v settings=%v schema=%q held=%v", s.Pinned(), s.InTransaction(), s.settings.Key(), s.Schema(), s.Held() != nil)
+	require.Equal(t, "other", s.Schema(), "after ResetState: pinned=%v tx=%v settings=%v schema=%q held=%v", s.Pinned(), s.InTransaction(), s.settings.Key(), s.Schema(), s.Held() != nil)
+	require.Nil(t, s.Held(), "after ResetState: pinned=%v tx=%v settings=%v schema=%q held=%v", s.Pinned(), s.InTransaction(), s.settings.Key(), s.Schema(), s.Held() != nil)
+	got := memOf(b).takeExecs()
+	require.True(t, slices.Equal(got, []string{"<reset>", "USE `other`"}), "got %q", got)
 	// The reset backend is back in its starting state except for the
 	// schema: the session's starting settings are applied again.
 	b2, _ := s.Acquire(ctx)
-	if got := memOf(b).takeExecs(); b2 != b || !slices.Equal(got, []string{"SET SESSION time_zone='+00:00'"}) {
-		t.Fatalf("reset backend reused with %q", got)
-	}
+	got = memOf(b).takeExecs()
+	require.Same(t, b, b2, "reset backend reused with %q", got)
+	require.True(t, slices.Equal(got, []string{"SET SESSION time_zone='+00:00'"}), "reset backend reused with %q", got)
 	s.Done(ctx, b2, nil, Status{})
 }
 
@@ -422,13 +369,9 @@ func TestSessionMode(t *testing.T) {
 	s := p.NewSession("u", SessionOptions{Mode: ModeSession})
 	b, _ := s.Acquire(ctx)
 	s.Done(ctx, b, nil, Status{})
-	if s.Held() != b {
-		t.Fatal("session mode released its backend")
-	}
+	require.Same(t, b, s.Held(), "session mode released its backend")
 	s.Close(ctx)
-	if p.Stats().IdleConnections != 1 {
-		t.Fatal("session-mode backend not given back at Close")
-	}
+	require.Equal(t, 1, p.Stats().IdleConnections, "session-mode backend not given back at Close")
 }
 
 func TestHealthCheckReplacesDeadIdle(t *testing.T) {
@@ -443,22 +386,17 @@ func TestHealthCheckReplacesDeadIdle(t *testing.T) {
 	clock.Advance(59 * time.Second) // not idle long enough: no ping
 	memOf(b).pingErr = errPing
 	b2, err := s.Acquire(ctx)
-	if err != nil || b2 != b {
-		t.Fatalf("Acquire = %v, %v", b2, err)
-	}
+	require.NoError(t, err, "Acquire = %v, %v", b2, err)
+	require.Same(t, b, b2, "Acquire = %v, %v", b2, err)
 	s.Done(ctx, b2, nil, Status{})
 	clock.Advance(2 * time.Minute)
 	b3, err := s.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b3 == b {
-		t.Fatal("dead idle connection handed out")
-	}
+	require.NoError(t, err)
+	require.NotSame(t, b, b3, "dead idle connection handed out")
 	s.Done(ctx, b3, nil, Status{})
-	if st := p.Stats(); st.ClosedCount(CloseHealthCheck) != 1 || st.HealthChecks != 1 {
-		t.Fatalf("stats: %+v", st)
-	}
+	st := p.Stats()
+	require.Equal(t, int64(1), st.ClosedCount(CloseHealthCheck), "stats: %+v", st)
+	require.Equal(t, int64(1), st.HealthChecks, "stats: %+v", st)
 }
 
 func TestSessionDoneWrongBackendPanics(t *testing.T) {
@@ -484,16 +422,10 @@ func TestBorrowTimeoutError(t *testing.T) {
 	b, _ := s1.Acquire(ctx)
 	defer s1.Done(ctx, b, nil, Status{})
 	_, err := s2.Acquire(ctx)
-	if !errors.Is(err, ErrBorrowTimeout) {
-		t.Fatalf("err = %v", err)
-	}
+	require.ErrorIs(t, err, ErrBorrowTimeout, "err = %v", err)
 	want := "timed out after 1ms waiting for a database connection: pool of 1 busy, 0 waiting"
-	if !strings.Contains(err.Error(), want) {
-		t.Fatalf("message %q lacks %q", err, want)
-	}
-	if p.Stats().BorrowTimeouts != 1 {
-		t.Fatal("timeout not counted")
-	}
+	require.Contains(t, err.Error(), want, "message %q lacks %q", err, want)
+	require.Equal(t, int64(1), p.Stats().BorrowTimeouts, "timeout not counted")
 }
 
 func TestAcquireAfterClose(t *testing.T) {
@@ -501,13 +433,11 @@ func TestAcquireAfterClose(t *testing.T) {
 	p := newMemPool(t, m, Config{MaxConnections: 1})
 	s := p.NewSession("u", SessionOptions{})
 	p.Close()
-	if _, err := s.Acquire(context.Background()); !errors.Is(err, ErrClosed) {
-		t.Fatalf("err = %v", err)
-	}
+	_, err := s.Acquire(context.Background())
+	require.ErrorIs(t, err, ErrClosed, "err = %v", err)
 	s.Close(context.Background())
-	if _, err := s.Acquire(context.Background()); !errors.Is(err, ErrSessionClosed) {
-		t.Fatalf("err = %v", err)
-	}
+	_, err = s.Acquire(context.Background())
+	require.ErrorIs(t, err, ErrSessionClosed, "err = %v", err)
 }
 
 func TestHistogram(t *testing.T) {
@@ -518,24 +448,20 @@ func TestHistogram(t *testing.T) {
 	h.observe(time.Millisecond)
 	h.observe(time.Hour)
 	s := h.snapshot()
-	if s.Count() != 5 || s.Counts[0] != 2 || s.Counts[2] != 1 || s.Counts[HistogramBuckets-1] != 1 {
-		t.Fatalf("counts = %v", s.Counts)
-	}
-	if q := s.Quantile(0.5); q != 4*time.Microsecond {
-		t.Fatalf("median bound = %v", q)
-	}
-	if q := s.Quantile(0.2); q != time.Microsecond {
-		t.Fatalf("p20 bound = %v", q)
-	}
-	if (&Histogram{}).Quantile(0.5) != 0 {
-		t.Fatal("empty quantile")
-	}
+	require.Equal(t, int64(5), s.Count(), "counts = %v", s.Counts)
+	require.Equal(t, int64(2), s.Counts[0], "counts = %v", s.Counts)
+	require.Equal(t, int64(1), s.Counts[2], "counts = %v", s.Counts)
+	require.Equal(t, int64(1), s.Counts[HistogramBuckets-1], "counts = %v", s.Counts)
+	q := s.Quantile(0.5)
+	require.Equal(t, 4*time.Microsecond, q, "median bound = %v", q)
+	q = s.Quantile(0.2)
+	require.Equal(t, time.Microsecond, q, "p20 bound = %v", q)
+	require.Equal(t, time.Duration(0), (&Histogram{}).Quantile(0.5), "empty quantile")
 }
 
 func TestQuoteIdent(t *testing.T) {
-	if got := quoteIdent("we`ird"); got != "`we``ird`" {
-		t.Fatalf("quoteIdent = %s", got)
-	}
+	got := quoteIdent("we`ird")
+	require.Equal(t, "`we``ird`", got, "quoteIdent = %s", got)
 }
 
 // TestServerStateForgetsUnknownVariables: a server without a tracked
@@ -549,20 +475,13 @@ func TestServerStateForgetsUnknownVariables(t *testing.T) {
 		"Error 1105 (HY000): Unknown system variable '@@session.max_statement_time'",
 		"Error 1193 (HY000): Unknown system variable 'transaction_isolation'",
 	} {
-		if !st.forget(errors.New(msg)) {
-			t.Fatalf("%s: not forgotten", msg)
-		}
+		require.True(t, st.forget(errors.New(msg)), "%s: not forgotten", msg)
 	}
-	if st.names[pinning.VarMaxExecutionTime] != "" || st.names[pinning.VarMaxStatementTime] != "" {
-		t.Fatalf("names still read: %q, %q", st.names[pinning.VarMaxExecutionTime], st.names[pinning.VarMaxStatementTime])
-	}
-	if got := st.names[pinning.VarTransactionIsolation]; got != "tx_isolation" {
-		t.Fatalf("transaction_isolation respelled as %q, want tx_isolation", got)
-	}
-	if strings.Contains(st.query, "max_execution_time") || !strings.Contains(st.query, "@@SESSION.tx_isolation") {
-		t.Fatalf("query %s", st.query)
-	}
-	if st.forget(errors.New("Error 1064: syntax")) {
-		t.Fatal("forgot something for another error")
-	}
+	require.Equal(t, "", st.names[pinning.VarMaxExecutionTime], "names still read: %q, %q", st.names[pinning.VarMaxExecutionTime], st.names[pinning.VarMaxStatementTime])
+	require.Equal(t, "", st.names[pinning.VarMaxStatementTime], "names still read: %q, %q", st.names[pinning.VarMaxExecutionTime], st.names[pinning.VarMaxStatementTime])
+	got := st.names[pinning.VarTransactionIsolation]
+	require.Equal(t, "tx_isolation", got, "transaction_isolation respelled as %q, want tx_isolation", got)
+	require.NotContains(t, st.query, "max_execution_time", "query %s", st.query)
+	require.Contains(t, st.query, "@@SESSION.tx_isolation", "query %s", st.query)
+	require.False(t, st.forget(errors.New("Error 1064: syntax")), "forgot something for another error")
 }

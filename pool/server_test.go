@@ -2,8 +2,6 @@ package pool
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +9,8 @@ import (
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // These tests run against a real MariaDB server (internal/mariadbtest).
@@ -23,9 +23,7 @@ func exec(t *testing.T, s *Session, sql string) error {
 	t.Helper()
 	ctx := context.Background()
 	b, err := s.Acquire(ctx)
-	if err != nil {
-		t.Fatalf("Acquire for %q: %v", sql, err)
-	}
+	require.NoError(t, err, "Acquire for %q: %v", sql, err)
 	var r pinning.Result
 	classifier.Classify(sql, &r)
 	err = b.Conn().Exec(ctx, sql)
@@ -38,16 +36,12 @@ func value(t *testing.T, s *Session, sql string) string {
 	t.Helper()
 	ctx := context.Background()
 	b, err := s.Acquire(ctx)
-	if err != nil {
-		t.Fatalf("Acquire for %q: %v", sql, err)
-	}
+	require.NoError(t, err, "Acquire for %q: %v", sql, err)
 	var r pinning.Result
 	classifier.Classify(sql, &r)
 	v, err := b.Conn().QueryValue(ctx, sql)
 	s.Done(ctx, b, &r, statusAfter(t, b, err))
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
+	require.NoError(t, err, "%s: %v", sql, err)
 	return v
 }
 
@@ -113,8 +107,7 @@ func TestServerCapNeverExceeded(t *testing.T) {
 			s := p.NewSession(users[g%len(users)], SessionOptions{})
 			defer s.Close(context.Background())
 			for i := 0; i < 15; i++ {
-				if got := value(t, s, "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"); got != s.User() {
-					t.Errorf("session of %s ran as %s", s.User(), got)
+				if got := value(t, s, "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"); !assert.Equal(t, s.User(), got, "session of %s ran as %s", s.User(), got) {
 					return
 				}
 				if i%5 == 4 {
@@ -128,12 +121,10 @@ func TestServerCapNeverExceeded(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	sampler.Wait()
-	if m := maxSeen.Load(); m > limit {
-		t.Fatalf("server saw %d pool connections at once, cap %d", m, limit)
-	}
-	if m := d.maxOpen.Load(); m > limit {
-		t.Fatalf("%d connections open at once client-side, cap %d", m, limit)
-	}
+	m := maxSeen.Load()
+	require.LessOrEqual(t, m, int64(limit), "server saw %d pool connections at once, cap %d", m, limit)
+	m = d.maxOpen.Load()
+	require.LessOrEqual(t, m, int64(limit), "%d connections open at once client-side, cap %d", m, limit)
 	st := p.Stats()
 	if st.ClosedCount(CloseRebalanced)+st.ClosedCount(CloseEvicted) == 0 {
 		t.Logf("no connection moved between users (stats %+v)", st)
@@ -147,9 +138,9 @@ func TestServerMaxConnectionsPercent(t *testing.T) {
 	p := newServerPool(t, d, Config{MaxConnectionsPercent: 50})
 	s := p.NewSession("root", SessionOptions{})
 	value(t, s, "SELECT 1")
-	if st := p.Stats(); st.MaxDatabaseConnectionsAllowed != 15 || st.ServerMaxConnections != 30 {
-		t.Fatalf("cap %d from @@max_connections %d, want 15 from 30", st.MaxDatabaseConnectionsAllowed, st.ServerMaxConnections)
-	}
+	st := p.Stats()
+	require.Equal(t, 15, st.MaxDatabaseConnectionsAllowed, "cap %d from @@max_connections %d, want 15 from 30", st.MaxDatabaseConnectionsAllowed, st.ServerMaxConnections)
+	require.Equal(t, 30, st.ServerMaxConnections, "cap %d from @@max_connections %d, want 15 from 30", st.MaxDatabaseConnectionsAllowed, st.ServerMaxConnections)
 }
 
 func TestServerWaitersServedInOrder(t *testing.T) {
@@ -159,9 +150,7 @@ func TestServerWaitersServedInOrder(t *testing.T) {
 	ctx := context.Background()
 	holder := p.NewSession("root", SessionOptions{})
 	b, err := holder.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	const n = 6
 	order := make(chan int, n)
 	var wg sync.WaitGroup
@@ -171,8 +160,7 @@ func TestServerWaitersServedInOrder(t *testing.T) {
 			defer wg.Done()
 			s := p.NewSession("root", SessionOptions{})
 			b, err := s.Acquire(ctx)
-			if err != nil {
-				t.Error(err)
+			if !assert.NoError(t, err) {
 				return
 			}
 			// Recorded while the backend is held: the order of service,
@@ -187,9 +175,7 @@ func TestServerWaitersServedInOrder(t *testing.T) {
 	close(order)
 	want := 0
 	for got := range order {
-		if got != want {
-			t.Fatalf("waiter %d served as number %d", got, want)
-		}
+		require.Equal(t, want, got, "waiter %d served as number %d", got, want)
 		want++
 	}
 }
@@ -201,18 +187,15 @@ func TestServerBorrowTimeout(t *testing.T) {
 	ctx := context.Background()
 	holder := p.NewSession("root", SessionOptions{})
 	b, err := holder.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer holder.Done(ctx, b, nil, Status{})
 	_, err = p.NewSession("root", SessionOptions{}).Acquire(ctx)
 	var te *BorrowTimeoutError
-	if !errors.Is(err, ErrBorrowTimeout) || !errors.As(err, &te) {
-		t.Fatalf("err = %v, want a borrow timeout", err)
-	}
-	if te.Max != 1 || te.Busy != 1 || !strings.Contains(err.Error(), "pool of 1 busy") {
-		t.Fatalf("timeout error %+v: %v", te, err)
-	}
+	require.ErrorIs(t, err, ErrBorrowTimeout, "err = %v, want a borrow timeout", err)
+	require.ErrorAs(t, err, &te, "err = %v, want a borrow timeout", err)
+	require.Equal(t, 1, te.Max, "timeout error %+v: %v", te, err)
+	require.Equal(t, 1, te.Busy, "timeout error %+v: %v", te, err)
+	require.Contains(t, err.Error(), "pool of 1 busy", "timeout error %+v: %v", te, err)
 }
 
 func TestServerCancelledBorrowReturnsAndDialServesNext(t *testing.T) {
@@ -232,23 +215,18 @@ func TestServerCancelledBorrowReturnsAndDialServesNext(t *testing.T) {
 	cancel()
 	// The borrow returns while its dial is still blocked: it did not wait
 	// for the dial.
-	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled borrow returned %v", err)
-	}
-	if p.Stats().ConnectionsOpening != 1 {
-		t.Fatal("the dial was abandoned with its borrower")
-	}
+	err := <-errc
+	require.ErrorIs(t, err, context.Canceled, "cancelled borrow returned %v", err)
+	require.Equal(t, 1, p.Stats().ConnectionsOpening, "the dial was abandoned with its borrower")
 	next := p.NewSession("root", SessionOptions{})
 	got := make(chan string, 1)
 	go func() { got <- value(t, next, "SELECT 42") }()
 	waitUntil(t, "second borrower waiting", func() bool { return p.Stats().WaitingNow == 1 })
 	close(gate)
-	if v := <-got; v != "42" {
-		t.Fatalf("got %q", v)
-	}
-	if n := d.dials.Load(); n != 1 {
-		t.Fatalf("%d dials; the second borrower should have been served by the first dial", n)
-	}
+	v := <-got
+	require.Equal(t, "42", v, "got %q", v)
+	n := d.dials.Load()
+	require.Equal(t, int64(1), n, "%d dials; the second borrower should have been served by the first dial", n)
 }
 
 func TestServerDeadIdleConnectionReplaced(t *testing.T) {
@@ -264,12 +242,9 @@ func TestServerDeadIdleConnectionReplaced(t *testing.T) {
 	})
 	clock.Advance(2 * time.Minute) // as if the process had been frozen
 	id2 := value(t, s, "SELECT CONNECTION_ID()")
-	if id2 == id {
-		t.Fatal("the killed connection was handed out")
-	}
-	if st := p.Stats(); st.ClosedCount(CloseHealthCheck) != 1 {
-		t.Fatalf("health-check closes = %d", st.ClosedCount(CloseHealthCheck))
-	}
+	require.NotEqual(t, id, id2, "the killed connection was handed out")
+	st := p.Stats()
+	require.Equal(t, int64(1), st.ClosedCount(CloseHealthCheck), "health-check closes = %d", st.ClosedCount(CloseHealthCheck))
 }
 
 func TestServerBrokenConnectionNotReused(t *testing.T) {
@@ -280,15 +255,11 @@ func TestServerBrokenConnectionNotReused(t *testing.T) {
 	id := value(t, s, "SELECT CONNECTION_ID()")
 	srv.Exec(t, "KILL "+id)
 	// Without a health check, the statement finds it dead; Done closes it.
-	if err := exec(t, s, "DO 1"); err == nil {
-		t.Fatal("statement on a killed connection succeeded")
-	}
-	if got := value(t, s, "SELECT CONNECTION_ID()"); got == id {
-		t.Fatal("broken connection reused")
-	}
-	if p.Stats().ClosedCount(CloseBroken) != 1 {
-		t.Fatal("broken close not counted")
-	}
+	err := exec(t, s, "DO 1")
+	require.Error(t, err, "statement on a killed connection succeeded")
+	got := value(t, s, "SELECT CONNECTION_ID()")
+	require.NotEqual(t, id, got, "broken connection reused")
+	require.Equal(t, int64(1), p.Stats().ClosedCount(CloseBroken), "broken close not counted")
 }
 
 // TestServerNoLeakBetweenSessions tries hard to carry state from one
@@ -318,52 +289,34 @@ func TestServerNoLeakBetweenSessions(t *testing.T) {
 			exec(t, a, "LOCK TABLES test.leak WRITE")
 			exec(t, a, "SET autocommit = 0")
 			exec(t, a, "INSERT INTO test.leak VALUES (1)")
-			if !a.InTransaction() {
-				t.Fatal("session A not in a transaction")
-			}
-			if !a.Pinned() {
-				t.Fatal("session A not pinned")
-			}
+			require.True(t, a.InTransaction(), "session A not in a transaction")
+			require.True(t, a.Pinned(), "session A not pinned")
 			// The client vanishes.
-			if err := a.Close(ctx); err != nil {
-				t.Fatal(err)
-			}
+			err := a.Close(ctx)
+			require.NoError(t, err)
 
 			// Session B, same user, same (only) pool slot.
 			b := p.NewSession("root", SessionOptions{})
-			if v := value(t, b, "SELECT @leak IS NULL"); v != "1" {
-				t.Error("user variable leaked")
-			}
-			if err := exec(t, b, "SELECT * FROM tmp_leak"); err == nil || !strings.Contains(err.Error(), "1146") {
-				t.Errorf("temporary table leaked (err %v)", err)
-			}
-			if v := value(t, b, "SELECT IS_FREE_LOCK('leak_lock')"); v != "1" {
-				t.Error("named lock leaked")
-			}
-			if v := value(t, b, "SELECT @@session.time_zone = @@global.time_zone"); v != "1" {
-				t.Error("time_zone leaked")
-			}
-			if v := value(t, b, "SELECT CONCAT(@@in_transaction, @@autocommit = 1)"); v != "01" {
-				t.Errorf("transaction leaked: in_transaction, autocommit = %q", v)
-			}
-			if v := value(t, b, "SELECT COUNT(*) FROM test.leak"); v != "0" {
-				t.Error("uncommitted insert survived")
-			}
+			v := value(t, b, "SELECT @leak IS NULL")
+			assert.Equal(t, "1", v, "user variable leaked")
+			err = exec(t, b, "SELECT * FROM tmp_leak")
+			assert.ErrorContains(t, err, "1146", "temporary table leaked (err %v)", err)
+			v = value(t, b, "SELECT IS_FREE_LOCK('leak_lock')")
+			assert.Equal(t, "1", v, "named lock leaked")
+			v = value(t, b, "SELECT @@session.time_zone = @@global.time_zone")
+			assert.Equal(t, "1", v, "time_zone leaked")
+			v = value(t, b, "SELECT CONCAT(@@in_transaction, @@autocommit = 1)")
+			assert.Equal(t, "01", v, "transaction leaked: in_transaction, autocommit = %q", v)
+			v = value(t, b, "SELECT COUNT(*) FROM test.leak")
+			assert.Equal(t, "0", v, "uncommitted insert survived")
 			// The table lock is gone: another connection can write.
-			if _, err := observer.ExecContext(ctx, "INSERT INTO test.leak VALUES (2)"); err != nil {
-				t.Errorf("table lock leaked: %v", err)
-			}
+			_, err = observer.ExecContext(ctx, "INSERT INTO test.leak VALUES (2)")
+			assert.NoError(t, err, "table lock leaked: %v", err)
 			b.Close(ctx)
 			st := p.Stats()
-			if resetByRedial && st.Resets == 0 {
-				t.Error("no reset counted")
-			}
-			if !resetByRedial && st.ClosedCount(CloseDirty) == 0 {
-				t.Error("no dirty close counted")
-			}
-			if st.DatabaseConnectionsCurrentlySessionPinned != 0 || st.DatabaseConnectionsCurrentlyInTransaction != 0 {
-				t.Errorf("gauges: %+v", st)
-			}
+			assert.False(t, resetByRedial && st.Resets == 0, "no reset counted")
+			assert.False(t, !resetByRedial && st.ClosedCount(CloseDirty) == 0, "no dirty close counted")
+			assert.False(t, st.DatabaseConnectionsCurrentlySessionPinned != 0 || st.DatabaseConnectionsCurrentlyInTransaction != 0, "gauges: %+v", st)
 		})
 	}
 }
@@ -380,20 +333,16 @@ func TestServerVanishedClientMidTransaction(t *testing.T) {
 	id := value(t, a, "SELECT CONNECTION_ID()")
 	exec(t, a, "BEGIN")
 	exec(t, a, "INSERT INTO test.tx VALUES (1)")
-	if a.Pinned() || !a.InTransaction() || a.Held() == nil {
-		t.Fatal("session should hold its backend in the transaction, unpinned")
-	}
+	require.False(t, a.Pinned(), "session should hold its backend in the transaction, unpinned")
+	require.True(t, a.InTransaction(), "session should hold its backend in the transaction, unpinned")
+	require.NotNil(t, a.Held(), "session should hold its backend in the transaction, unpinned")
 	a.Close(ctx)
 	b := p.NewSession("root", SessionOptions{})
-	if got := value(t, b, "SELECT CONNECTION_ID()"); got != id {
-		t.Fatalf("connection not reused after rollback (%s, was %s)", got, id)
-	}
-	if v := value(t, b, "SELECT COUNT(*) FROM test.tx"); v != "0" {
-		t.Fatal("transaction of the vanished client committed")
-	}
-	if p.Stats().Rollbacks != 1 {
-		t.Fatal("rollback not counted")
-	}
+	got := value(t, b, "SELECT CONNECTION_ID()")
+	require.Equal(t, id, got, "connection not reused after rollback (%s, was %s)", got, id)
+	v := value(t, b, "SELECT COUNT(*) FROM test.tx")
+	require.Equal(t, "0", v, "transaction of the vanished client committed")
+	require.Equal(t, int64(1), p.Stats().Rollbacks, "rollback not counted")
 }
 
 func TestServerSettingsCarriedAcrossBackends(t *testing.T) {
@@ -407,33 +356,26 @@ func TestServerSettingsCarriedAcrossBackends(t *testing.T) {
 	exec(t, a, "SET time_zone = '+03:00'")
 	exec(t, a, "SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')") // read back
 	exec(t, a, "USE other")
-	if a.Pinned() {
-		t.Fatalf("tracked settings pinned: %v", a.PinReasons())
-	}
+	require.False(t, a.Pinned(), "tracked settings pinned: %v", a.PinReasons())
 	// Occupy the connection a used, so a's next statement runs on the
 	// other one and its state must be replayed there.
 	other := p.NewSession("root", SessionOptions{})
 	ob, err := other.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	exec(t, other, "BEGIN") // holds it
-	if v := value(t, a, "SELECT CONCAT(@@session.time_zone, ' ', DATABASE(), ' ', FIND_IN_SET('ANSI_QUOTES', @@sql_mode) > 0)"); v != "+03:00 other 1" {
-		t.Fatalf("replayed state = %q", v)
-	}
+	v := value(t, a, "SELECT CONCAT(@@session.time_zone, ' ', DATABASE(), ' ', FIND_IN_SET('ANSI_QUOTES', @@sql_mode) > 0)")
+	require.Equal(t, "+03:00 other 1", v, "replayed state = %q", v)
 	exec(t, other, "COMMIT")
 	_ = ob
 	// A clean session gets a connection taken back to the defaults.
 	c := p.NewSession("root", SessionOptions{})
 	for i := 0; i < 4; i++ {
-		if v := value(t, c, "SELECT CONCAT(@@session.time_zone = @@global.time_zone, ' ', DATABASE(), ' ', @@session.sql_mode = @@global.sql_mode)"); v != "1 test 1" {
-			t.Fatalf("clean session saw %q", v)
-		}
+		v := value(t, c, "SELECT CONCAT(@@session.time_zone = @@global.time_zone, ' ', DATABASE(), ' ', @@session.sql_mode = @@global.sql_mode)")
+		require.Equal(t, "1 test 1", v, "clean session saw %q", v)
 	}
 	st := p.Stats()
-	if st.ReuseDiffApplied == 0 || st.ReuseExactMatch == 0 {
-		t.Fatalf("reuse counts exact=%d diff=%d", st.ReuseExactMatch, st.ReuseDiffApplied)
-	}
+	require.NotEqual(t, int64(0), st.ReuseDiffApplied, "reuse counts exact=%d diff=%d", st.ReuseExactMatch, st.ReuseDiffApplied)
+	require.NotEqual(t, int64(0), st.ReuseExactMatch, "reuse counts exact=%d diff=%d", st.ReuseExactMatch, st.ReuseDiffApplied)
 }
 
 func TestServerInitQuery(t *testing.T) {
@@ -441,18 +383,15 @@ func TestServerInitQuery(t *testing.T) {
 	d := newTestDialer(srv, true)
 	p := newServerPool(t, d, Config{MaxConnections: 1, InitQuery: "SET SESSION wait_timeout = 1234"})
 	s := p.NewSession("root", SessionOptions{})
-	if v := value(t, s, "SELECT @@wait_timeout"); v != "1234" {
-		t.Fatalf("InitQuery not run: wait_timeout = %s", v)
-	}
-	if err := s.ResetState(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	v := value(t, s, "SELECT @@wait_timeout")
+	require.Equal(t, "1234", v, "InitQuery not run: wait_timeout = %s", v)
+	err := s.ResetState(context.Background())
+	require.NoError(t, err)
 	exec(t, s, "SET @pin = 1")
 	s.Close(context.Background())
 	s2 := p.NewSession("root", SessionOptions{})
-	if v := value(t, s2, "SELECT @@wait_timeout"); v != "1234" {
-		t.Fatalf("InitQuery not re-run after reset: wait_timeout = %s", v)
-	}
+	v = value(t, s2, "SELECT @@wait_timeout")
+	require.Equal(t, "1234", v, "InitQuery not re-run after reset: wait_timeout = %s", v)
 }
 
 func TestServerInvalidate(t *testing.T) {
@@ -467,21 +406,19 @@ func TestServerInvalidate(t *testing.T) {
 	exec(t, held, "BEGIN")
 	heldID := value(t, held, "SELECT CONNECTION_ID()")
 	exec(t, idle, "COMMIT")
-	if idleID == heldID || p.Stats().IdleConnections != 1 {
-		t.Fatal("setup: want one idle and one borrowed connection")
-	}
+	require.NotEqual(t, heldID, idleID, "setup: want one idle and one borrowed connection")
+	require.Equal(t, 1, p.Stats().IdleConnections, "setup: want one idle and one borrowed connection")
 
 	p.Invalidate("test failover")
 	waitUntil(t, "idle connection closed", func() bool { return d.open.Load() == 1 })
 	exec(t, held, "COMMIT") // given back: closed, not reused
 	for _, s := range []*Session{idle, held, p.NewSession("root", SessionOptions{})} {
-		if id := value(t, s, "SELECT CONNECTION_ID()"); id == idleID || id == heldID {
-			t.Fatal("a connection from before Invalidate was reused")
-		}
+		id := value(t, s, "SELECT CONNECTION_ID()")
+		require.NotEqual(t, idleID, id, "a connection from before Invalidate was reused")
+		require.NotEqual(t, heldID, id, "a connection from before Invalidate was reused")
 	}
-	if st := p.Stats(); st.ClosedCount(CloseInvalidated) != 2 {
-		t.Fatalf("invalidated closes = %d", st.ClosedCount(CloseInvalidated))
-	}
+	st := p.Stats()
+	require.Equal(t, int64(2), st.ClosedCount(CloseInvalidated), "invalidated closes = %d", st.ClosedCount(CloseInvalidated))
 	_ = ctx
 }
 
@@ -499,15 +436,12 @@ func TestServerPartitionsByUser(t *testing.T) {
 			defer wg.Done()
 			s := p.NewSession(u, SessionOptions{})
 			for i := 0; i < 10; i++ {
-				if got := value(t, s, "SELECT SUBSTRING_INDEX(USER(), '@', 1)"); got != u {
-					t.Errorf("%s's session ran as %s", u, got)
+				if got := value(t, s, "SELECT SUBSTRING_INDEX(USER(), '@', 1)"); !assert.Equal(t, u, got, "%s's session ran as %s", u, got) {
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if d.maxOpen.Load() > 1 {
-		t.Fatalf("%d connections open at once, cap 1", d.maxOpen.Load())
-	}
+	require.LessOrEqual(t, d.maxOpen.Load(), int64(1), "%d connections open at once, cap 1", d.maxOpen.Load())
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // recordingConn records the size of every read and write on a connection,
@@ -59,9 +61,7 @@ type authAttempt struct {
 func attemptLogin(t *testing.T, cfg *ServerConfig, ccfg ClientConfig) authAttempt {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer ln.Close()
 	var a authAttempt
 	var hookMu sync.Mutex
@@ -91,12 +91,10 @@ func attemptLogin(t *testing.T, cfg *ServerConfig, ccfg ClientConfig) authAttemp
 	cc, err := Dial(ctx, ln.Addr().String(), &ccfg)
 	if err == nil {
 		cc.Close()
-		t.Fatalf("user %q with password %q logged in", ccfg.User, ccfg.Password)
 	}
+	require.Error(t, err, "user %q with password %q logged in", ccfg.User, ccfg.Password)
 	rc := <-served
-	if rc == nil {
-		t.Fatal("the server side accepted nothing")
-	}
+	require.NotNil(t, rc, "the server side accepted nothing")
 	a.err = err.Error()
 	var e *Error
 	if errors.As(err, &e) {
@@ -119,13 +117,9 @@ func attemptLogin(t *testing.T, cfg *ServerConfig, ccfg ClientConfig) authAttemp
 // user), and the client gets the same error.
 func TestUnknownUserSameWorkAsWrongPassword(t *testing.T) {
 	certs, err := mariadbtest.GenerateCerts()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// Same-length names, so that "Access denied for user '...'" has the
 	// same size for both.
 	const known, unknown, wrong = "native", "nobody", "wrong-password"
@@ -168,28 +162,18 @@ func TestUnknownUserSameWorkAsWrongPassword(t *testing.T) {
 			plugins := func(vs []verification, decoy bool) []string {
 				var out []string
 				for _, v := range vs {
-					if v.decoy != decoy {
-						t.Errorf("verification %+v: decoy = %v, want %v", v, v.decoy, decoy)
-					}
+					assert.Equal(t, decoy, v.decoy, "verification %+v: decoy = %v, want %v", v, v.decoy, decoy)
 					out = append(out, v.plugin)
 				}
 				return out
 			}
-			if got := plugins(bad.verified, false); !slices.Equal(got, tc.want) {
-				t.Errorf("wrong password: verifications %q, want %q", got, tc.want)
-			}
-			if got := plugins(ghost.verified, true); !slices.Equal(got, tc.want) {
-				t.Errorf("unknown user: verifications %q, want %q (as for a wrong password)", got, tc.want)
-			}
-			if bad.code != ErAccessDenied || ghost.code != ErAccessDenied {
-				t.Errorf("error codes %d (wrong password) and %d (unknown user), want %d", bad.code, ghost.code, ErAccessDenied)
-			}
-			if len(bad.err) != len(ghost.err) {
-				t.Errorf("errors differ beyond the user name:\n  %s\n  %s", bad.err, ghost.err)
-			}
-			if !tc.tls && !slices.Equal(bad.ops, ghost.ops) {
-				t.Errorf("the server's reads (-) and writes (+) differ:\n  wrong password %v\n  unknown user   %v", bad.ops, ghost.ops)
-			}
+			got := plugins(bad.verified, false)
+			assert.True(t, slices.Equal(got, tc.want), "wrong password: verifications %q, want %q", got, tc.want)
+			got = plugins(ghost.verified, true)
+			assert.True(t, slices.Equal(got, tc.want), "unknown user: verifications %q, want %q (as for a wrong password)", got, tc.want)
+			assert.False(t, bad.code != ErAccessDenied || ghost.code != ErAccessDenied, "error codes %d (wrong password) and %d (unknown user), want %d", bad.code, ghost.code, ErAccessDenied)
+			assert.Len(t, bad.err, len(ghost.err), "errors differ beyond the user name:\n  %s\n  %s", bad.err, ghost.err)
+			assert.False(t, !tc.tls && !slices.Equal(bad.ops, ghost.ops), "the server's reads (-) and writes (+) differ:\n  wrong password %v\n  unknown user   %v", bad.ops, ghost.ops)
 		})
 	}
 }
@@ -209,9 +193,7 @@ func TestChangeUserUnknownSameWorkAsWrongPassword(t *testing.T) {
 	}{{"native", false}, {"nobody", true}} {
 		var got []verification
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		cfg := &ServerConfig{Lookup: lookup}
 		done := make(chan error, 1)
@@ -238,24 +220,17 @@ func TestChangeUserUnknownSameWorkAsWrongPassword(t *testing.T) {
 			done <- err
 		}()
 		cc, err := Dial(ctx, ln.Addr().String(), &ClientConfig{User: "native", Password: "pw"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		err = cc.ChangeUser(ctx, &ClientConfig{User: tc.user, Password: "not-it"})
 		var e *Error
-		if !errors.As(err, &e) || e.Code != ErAccessDenied {
-			t.Errorf("change user to %q: %v, want access denied", tc.user, err)
-		}
-		if serr := <-done; serr == nil {
-			t.Errorf("change user to %q succeeded on the server", tc.user)
-		}
+		assert.False(t, !errors.As(err, &e) || e.Code != ErAccessDenied, "change user to %q: %v, want access denied", tc.user, err)
+		serr := <-done
+		assert.Error(t, serr, "change user to %q succeeded on the server", tc.user)
 		cc.Close()
 		ln.Close()
 		cancel()
 		want := []verification{{AuthNativePassword, tc.decoy}}
-		if !slices.Equal(got, want) {
-			t.Errorf("change user to %q: verifications %+v, want %+v", tc.user, got, want)
-		}
+		assert.True(t, slices.Equal(got, want), "change user to %q: verifications %+v, want %+v", tc.user, got, want)
 	}
 }
 
@@ -265,24 +240,14 @@ func TestDecoyNeverVerifies(t *testing.T) {
 	c := decoyCredential
 	pw := c.Password
 	nonce := newNonce()
-	if c.verifyNative(nonce, ScrambleNativePassword(nonce, pw)) {
-		t.Error("mysql_native_password verified the decoy")
-	}
-	if c.verifySHA2Scramble(nonce, ScrambleSHA2Password(nonce, pw)) {
-		t.Error("caching_sha2_password fast auth verified the decoy")
-	}
-	if c.verifyCleartext(AuthClearPassword, pw) {
-		t.Error("a cleartext password verified the decoy")
-	}
-	if c.emptyPassword() {
-		t.Error("the decoy accepts an empty password")
-	}
+	assert.False(t, c.verifyNative(nonce, ScrambleNativePassword(nonce, pw)), "mysql_native_password verified the decoy")
+	assert.False(t, c.verifySHA2Scramble(nonce, ScrambleSHA2Password(nonce, pw)), "caching_sha2_password fast auth verified the decoy")
+	assert.False(t, c.verifyCleartext(AuthClearPassword, pw), "a cleartext password verified the decoy")
+	assert.False(t, c.emptyPassword(), "the decoy accepts an empty password")
 	// And a real credential with the same password does verify: the
 	// refusal comes from the decoy mark, after the full computation.
 	real := CredentialFromPassword(pw)
-	if !real.verifyNative(nonce, ScrambleNativePassword(nonce, pw)) ||
+	assert.False(t, !real.verifyNative(nonce, ScrambleNativePassword(nonce, pw)) ||
 		!real.verifySHA2Scramble(nonce, ScrambleSHA2Password(nonce, pw)) ||
-		!real.verifyCleartext(AuthClearPassword, pw) {
-		t.Error("the same password does not verify a real credential")
-	}
+		!real.verifyCleartext(AuthClearPassword, pw), "the same password does not verify a real credential")
 }

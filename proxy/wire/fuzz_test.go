@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/rdsmux/rdsmux/proxy/wire"
+	"github.com/stretchr/testify/require"
 )
 
 // Seed packets shared by the fuzz targets and the seed-corpus writer.
@@ -35,12 +36,10 @@ func FuzzParseHandshake(f *testing.F) {
 			return
 		}
 		h2, err := wire.ParseHandshake(wire.AppendHandshake(nil, h))
-		if err != nil {
-			t.Fatalf("re-parse: %v", err)
-		}
-		if h2.ServerVersion != h.ServerVersion || h2.ConnectionID != h.ConnectionID || h2.Capabilities&0xffff != h.Capabilities&0xffff {
-			t.Fatalf("round trip: %+v != %+v", h2, h)
-		}
+		require.NoError(t, err, "re-parse: %v", err)
+		require.Equal(t, h.ServerVersion, h2.ServerVersion, "round trip: %+v != %+v", h2, h)
+		require.Equal(t, h.ConnectionID, h2.ConnectionID, "round trip: %+v != %+v", h2, h)
+		require.Equal(t, h.Capabilities&0xffff, h2.Capabilities&0xffff, "round trip: %+v != %+v", h2, h)
 	})
 }
 
@@ -54,9 +53,9 @@ func FuzzParseHandshakeResponse(f *testing.F) {
 		_, _, _, _ = wire.ParseSSLRequest(data)
 		if cu, err := wire.ParseChangeUser(data, wire.DefaultClientCapabilities); err == nil && len(cu.AuthResponse) < 256 {
 			cu2, err := wire.ParseChangeUser(wire.AppendChangeUser(nil, cu), wire.DefaultClientCapabilities)
-			if err != nil || cu2.User != cu.User || cu2.Database != cu.Database {
-				t.Fatalf("COM_CHANGE_USER round trip: %+v %v", cu2, err)
-			}
+			require.NoError(t, err, "COM_CHANGE_USER round trip: %+v %v", cu2, err)
+			require.Equal(t, cu.User, cu2.User, "COM_CHANGE_USER round trip: %+v %v", cu2, err)
+			require.Equal(t, cu.Database, cu2.Database, "COM_CHANGE_USER round trip: %+v %v", cu2, err)
 		}
 		r, err := wire.ParseHandshakeResponse(data)
 		if err != nil {
@@ -66,12 +65,9 @@ func FuzzParseHandshakeResponse(f *testing.F) {
 			return // not representable with a one-byte length
 		}
 		r2, err := wire.ParseHandshakeResponse(wire.AppendHandshakeResponse(nil, r))
-		if err != nil {
-			t.Fatalf("re-parse: %v", err)
-		}
-		if r2.User != r.User || !bytes.Equal(r2.AuthResponse, r.AuthResponse) {
-			t.Fatalf("round trip: %+v != %+v", r2, r)
-		}
+		require.NoError(t, err, "re-parse: %v", err)
+		require.Equal(t, r.User, r2.User, "round trip: %+v != %+v", r2, r)
+		require.True(t, bytes.Equal(r2.AuthResponse, r.AuthResponse), "round trip: %+v != %+v", r2, r)
 	})
 }
 
@@ -99,12 +95,10 @@ func FuzzParseOKERREOF(f *testing.F) {
 			}
 			var ok2 wire.OK
 			c := wire.Capability(caps)
-			if err := wire.ParseOK(wire.AppendOK(nil, c, &ok), c, &ok2); err != nil {
-				t.Fatalf("re-parse: %v", err)
-			}
-			if ok2.AffectedRows != ok.AffectedRows || ok2.LastInsertID != ok.LastInsertID {
-				t.Fatalf("round trip: %+v != %+v", ok2, ok)
-			}
+			err := wire.ParseOK(wire.AppendOK(nil, c, &ok), c, &ok2)
+			require.NoError(t, err, "re-parse: %v", err)
+			require.Equal(t, ok.AffectedRows, ok2.AffectedRows, "round trip: %+v != %+v", ok2, ok)
+			require.Equal(t, ok.LastInsertID, ok2.LastInsertID, "round trip: %+v != %+v", ok2, ok)
 		}
 		if e, err := wire.ParseERR(data); err == nil {
 			_ = e.Error()
@@ -123,9 +117,9 @@ func FuzzParseColumn(f *testing.F) {
 			return
 		}
 		c2, err := wire.ParseColumn(wire.AppendColumn(nil, c))
-		if err != nil || c2.Name != c.Name || c2.Type != c.Type {
-			t.Fatalf("round trip: %+v %v", c2, err)
-		}
+		require.NoError(t, err, "round trip: %+v %v", c2, err)
+		require.Equal(t, c.Name, c2.Name, "round trip: %+v %v", c2, err)
+		require.Equal(t, c.Type, c2.Type, "round trip: %+v %v", c2, err)
 		_, _ = wire.DecodeBinaryRow(nil, append([]byte{0, 0}, data...), []*wire.Column{c, c})
 	})
 }
@@ -187,23 +181,19 @@ func FuzzStatementPackets(f *testing.F) {
 		_, _ = wire.ParseAuthSwitch(data)
 		if id, err := wire.StatementID(data); err == nil {
 			d := append([]byte(nil), data...)
-			if err := wire.SetStatementID(d, id+1); err != nil {
-				t.Fatal(err)
-			}
-			if id2, _ := wire.StatementID(d); id2 != id+1 {
-				t.Fatal("SetStatementID did not stick")
-			}
+			err := wire.SetStatementID(d, id+1)
+			require.NoError(t, err)
+			id2, _ := wire.StatementID(d)
+			require.Equal(t, id+1, id2, "SetStatementID did not stick")
 		}
 		if ex, err := wire.ParseStmtExecute(data, numParams); err == nil {
 			types := make([]byte, 2*max(numParams, 0))
 			out, err := wire.WithParamTypes(nil, data, numParams, types)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			ex2, err := wire.ParseStmtExecute(out, numParams)
-			if err != nil || ex2.StatementID != ex.StatementID || !bytes.Equal(ex2.Values, ex.Values) {
-				t.Fatalf("WithParamTypes round trip: %v", err)
-			}
+			require.NoError(t, err, "WithParamTypes round trip: %v", err)
+			require.Equal(t, ex.StatementID, ex2.StatementID, "WithParamTypes round trip: %v", err)
+			require.True(t, bytes.Equal(ex2.Values, ex.Values), "WithParamTypes round trip: %v", err)
 		}
 	})
 }

@@ -3,10 +3,12 @@ package wire
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestHandshakePacketLimit: before authentication a client's packets are
@@ -30,32 +32,25 @@ func TestHandshakePacketLimit(t *testing.T) {
 			done <- err
 		}()
 		c := NewConn(b)
-		if _, err := c.ReadPacket(); err != nil { // the handshake
-			t.Fatal(err)
-		}
+		_, err := c.ReadPacket() // the handshake
+		require.NoError(t, err)
 		// Only the header of a 1 MiB handshake response.
 		n := 1 << 20
-		if _, err := b.Write([]byte{byte(n), byte(n >> 8), byte(n >> 16), 1}); err != nil {
-			t.Fatal(err)
-		}
+		_, err = b.Write([]byte{byte(n), byte(n >> 8), byte(n >> 16), 1})
+		require.NoError(t, err)
 		c.SetSeq(2) // the answer to the packet with sequence id 1
 		p, err := c.ReadPacket()
-		if err != nil || !IsERR(p) {
-			t.Fatalf("got %q, %v; want an error packet", p, err)
-		}
-		if e, _ := ParseERR(p); e.Code != ErNetPacketTooLarge {
-			t.Errorf("error %v, want %d", e, ErNetPacketTooLarge)
-		}
-		if err := <-done; !errors.Is(err, ErrPacketTooLarge) {
-			t.Errorf("Accept returned %v, want ErrPacketTooLarge", err)
-		}
+		require.NoError(t, err, "got %q, %v; want an error packet", p, err)
+		require.True(t, IsERR(p), "got %q, %v; want an error packet", p, err)
+		e, _ := ParseERR(p)
+		assert.Equal(t, ErNetPacketTooLarge, e.Code, "error %v, want %d", e, ErNetPacketTooLarge)
+		err = <-done
+		assert.ErrorIs(t, err, ErrPacketTooLarge, "Accept returned %v, want ErrPacketTooLarge", err)
 	})
 
 	t.Run("after auth", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer ln.Close()
 		got := make(chan []byte, 1)
 		go func() { // the server side: one command after the handshake
@@ -78,16 +73,12 @@ func TestHandshakePacketLimit(t *testing.T) {
 			got <- bytes.Clone(p)
 		}()
 		cc, err := Dial(ctx, ln.Addr().String(), &ClientConfig{User: "u", Password: "pw"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer cc.Close()
 		q := append([]byte{byte(ComQuery)}, bytes.Repeat([]byte("x"), 1<<20)...)
-		if err := cc.WritePacketFlush(q); err != nil {
-			t.Fatal(err)
-		}
-		if p := <-got; !bytes.Equal(p, q) {
-			t.Fatalf("the server read %d bytes of a %d-byte command", len(p), len(q))
-		}
+		err = cc.WritePacketFlush(q)
+		require.NoError(t, err)
+		p := <-got
+		require.True(t, bytes.Equal(p, q), "the server read %d bytes of a %d-byte command", len(p), len(q))
 	})
 }

@@ -90,9 +90,9 @@ func FuzzParseColumnCount(f *testing.F) {
 			return
 		}
 		n2, follows2, err := wire.ParseColumnCount(wire.AppendColumnCount(nil, n, follows, caps), caps)
-		if err != nil || n2 != n || follows2 != follows {
-			t.Fatalf("round trip of %x: %d %v %v", data, n2, follows2, err)
-		}
+		require.NoError(t, err, "round trip of %x: %d %v %v", data, n2, follows2, err)
+		require.Equal(t, n, n2, "round trip of %x: %d %v %v", data, n2, follows2, err)
+		require.Equal(t, follows, follows2, "round trip of %x: %d %v %v", data, n2, follows2, err)
 		_ = wire.SameColumnShape(data, data)
 	})
 }

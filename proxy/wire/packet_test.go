@@ -2,13 +2,14 @@ package wire_test
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net"
 	"runtime"
 	"testing"
 
 	"github.com/rdsmux/rdsmux/proxy/wire"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // pipe returns two Conns connected in memory; the writer side runs in a
@@ -35,20 +36,14 @@ func TestPacketSplitJoin(t *testing.T) {
 	}()
 	for i, n := range sizes {
 		p, err := r.ReadPacket()
-		if err != nil {
-			t.Fatalf("size %d: %v", n, err)
-		}
-		if len(p) != n || (n > 0 && (p[0] != byte(i+1) || p[n-1] != byte(i+1))) {
-			t.Fatalf("size %d: got %d bytes", n, len(p))
-		}
+		require.NoError(t, err, "size %d: %v", n, err)
+		require.Len(t, p, n, "size %d: got %d bytes", n, len(p))
+		require.False(t, n > 0 && (p[0] != byte(i+1) || p[n-1] != byte(i+1)), "size %d: got %d bytes", n, len(p))
 	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	err := <-errc
+	require.NoError(t, err)
 	// Sequence ids advanced once per chunk on both sides, identically.
-	if w.Seq() != r.Seq() {
-		t.Fatalf("seq writer %d reader %d", w.Seq(), r.Seq())
-	}
+	require.Equal(t, r.Seq(), w.Seq(), "seq writer %d reader %d", w.Seq(), r.Seq())
 }
 
 func TestPacketSequenceAndLimit(t *testing.T) {
@@ -57,27 +52,24 @@ func TestPacketSequenceAndLimit(t *testing.T) {
 		w.SetSeq(5)
 		w.WritePacketFlush([]byte("x"))
 	}()
-	if _, err := r.ReadPacket(); !errors.Is(err, wire.ErrPacketSequence) {
-		t.Fatalf("err = %v, want ErrPacketSequence", err)
-	}
+	_, err := r.ReadPacket()
+	require.ErrorIs(t, err, wire.ErrPacketSequence, "err = %v, want ErrPacketSequence", err)
 
 	w, r = pipePair(t)
 	r.SetMaxPacketSize(1000)
 	go func() {
 		w.WritePacketFlush(make([]byte, 1001))
 	}()
-	if _, err := r.ReadPacket(); !errors.Is(err, wire.ErrPacketTooLarge) {
-		t.Fatalf("err = %v, want ErrPacketTooLarge", err)
-	}
+	_, err = r.ReadPacket()
+	require.ErrorIs(t, err, wire.ErrPacketTooLarge, "err = %v, want ErrPacketTooLarge", err)
 
 	w, r = pipePair(t)
 	r.SetMaxPacketSize(wire.MaxChunk + 10)
 	go func() {
 		w.WritePacketFlush(make([]byte, wire.MaxChunk+11))
 	}()
-	if _, err := r.ReadPacket(); !errors.Is(err, wire.ErrPacketTooLarge) {
-		t.Fatalf("multi-chunk: err = %v, want ErrPacketTooLarge", err)
-	}
+	_, err = r.ReadPacket()
+	require.ErrorIs(t, err, wire.ErrPacketTooLarge, "multi-chunk: err = %v, want ErrPacketTooLarge", err)
 
 	a, b := net.Pipe()
 	r = wire.NewConn(b)
@@ -85,9 +77,8 @@ func TestPacketSequenceAndLimit(t *testing.T) {
 		a.Write([]byte{10, 0, 0, 0, 'a'})
 		a.Close()
 	}()
-	if _, err := r.ReadPacket(); !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Fatalf("truncated: err = %v", err)
-	}
+	_, err = r.ReadPacket()
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF, "truncated: err = %v", err)
 }
 
 func TestPacketReadNoAllocs(t *testing.T) {
@@ -107,15 +98,11 @@ func TestPacketReadNoAllocs(t *testing.T) {
 		}
 		rc.ResetSeq()
 	})
-	if allocs != 0 {
-		t.Fatalf("ReadPacket: %.1f allocs per packet", allocs)
-	}
+	require.Equal(t, float64(0), allocs, "ReadPacket: %.1f allocs per packet", allocs)
 	wc := wire.NewConn(&fakeConn{w: io.Discard})
 	p := make([]byte, 300)
 	allocs = testing.AllocsPerRun(100, func() { wc.WritePacket(p); wc.ResetSeq() })
-	if allocs != 0 {
-		t.Fatalf("WritePacket: %.1f allocs per packet", allocs)
-	}
+	require.Equal(t, float64(0), allocs, "WritePacket: %.1f allocs per packet", allocs)
 }
 
 // fakeConn is a net.Conn over a reader or writer, for benchmarks and
@@ -155,9 +142,8 @@ func benchmarkRead(b *testing.B, size int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := rc.ReadPacket(); err != nil {
-			b.Fatal(err)
-		}
+		_, err := rc.ReadPacket()
+		require.NoError(b, err)
 		rc.ResetSeq()
 	}
 }
@@ -176,9 +162,8 @@ func benchmarkWrite(b *testing.B, size int) {
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if err := c.WritePacket(p); err != nil {
-			b.Fatal(err)
-		}
+		err := c.WritePacket(p)
+		require.NoError(b, err)
 		c.ResetSeq()
 	}
 	c.Flush()
@@ -199,12 +184,9 @@ func BenchmarkRelayPacket(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		p, err := src.ReadPacket()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := dst.WritePacket(p); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
+		err = dst.WritePacket(p)
+		require.NoError(b, err)
 		src.ResetSeq()
 		dst.ResetSeq()
 	}
@@ -227,11 +209,8 @@ func TestPacketAnnouncedNotAllocated(t *testing.T) {
 		_, err := r.ReadPacket()
 		runtime.ReadMemStats(&after)
 		b.Close()
-		if !errors.Is(err, io.ErrUnexpectedEOF) {
-			t.Fatalf("announced %d: err = %v, want io.ErrUnexpectedEOF", announced, err)
-		}
-		if got := after.TotalAlloc - before.TotalAlloc; got > 3<<20 {
-			t.Errorf("announced %d bytes, sent 100: ReadPacket allocated %d bytes", announced, got)
-		}
+		require.ErrorIs(t, err, io.ErrUnexpectedEOF, "announced %d: err = %v, want io.ErrUnexpectedEOF", announced, err)
+		got := after.TotalAlloc - before.TotalAlloc
+		assert.LessOrEqual(t, got, uint64(3<<20), "announced %d bytes, sent 100: ReadPacket allocated %d bytes", announced, got)
 	}
 }

@@ -4,27 +4,24 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
-	"errors"
 	"testing"
 
 	"github.com/rdsmux/rdsmux/proxy/wire"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestLenEnc(t *testing.T) {
 	for _, v := range []uint64{0, 250, 251, 0xffff, 0x10000, 0xffffff, 0x1000000, 1<<64 - 1} {
 		b := wire.AppendLenEncInt(nil, v)
 		got, null, n, err := wire.ReadLenEncInt(b)
-		if err != nil || null || n != len(b) || got != v {
-			t.Errorf("%d: got %d null=%v n=%d err=%v", v, got, null, n, err)
-		}
+		assert.False(t, err != nil || null || n != len(b) || got != v, "%d: got %d null=%v n=%d err=%v", v, got, null, n, err)
 	}
-	if _, null, _, _ := wire.ReadLenEncInt([]byte{0xfb}); !null {
-		t.Error("0xfb is not NULL")
-	}
+	_, null, _, _ := wire.ReadLenEncInt([]byte{0xfb})
+	assert.True(t, null, "0xfb is not NULL")
 	for _, bad := range [][]byte{{}, {0xff}, {0xfc, 1}, {0xfd, 1, 2}, {0xfe, 1}, {5, 'a'}} {
-		if _, _, _, err := wire.ReadLenEncString(bad); !errors.Is(err, wire.ErrMalformed) {
-			t.Errorf("%x: err = %v", bad, err)
-		}
+		_, _, _, err := wire.ReadLenEncString(bad)
+		assert.ErrorIs(t, err, wire.ErrMalformed, "%x: err = %v", bad, err)
 	}
 }
 
@@ -33,102 +30,75 @@ func TestOKRoundTrip(t *testing.T) {
 		in := &wire.OK{AffectedRows: 70000, LastInsertID: 1 << 40, Status: wire.StatusInTrans | wire.StatusSessionStateChanged,
 			Warnings: 3, Info: []byte("info"), SessionState: []byte{0, 7, 3, 'a', 'b', 'c', 2, 'o', 'n'}}
 		var out wire.OK
-		if err := wire.ParseOK(wire.AppendOK(nil, caps, in), caps, &out); err != nil {
-			t.Fatal(err)
-		}
-		if out.AffectedRows != in.AffectedRows || out.LastInsertID != in.LastInsertID || string(out.Info) != "info" || out.Warnings != 3 {
-			t.Fatalf("caps %#x: %+v", caps, out)
-		}
+		err := wire.ParseOK(wire.AppendOK(nil, caps, in), caps, &out)
+		require.NoError(t, err)
+		require.Equal(t, in.AffectedRows, out.AffectedRows, "caps %#x: %+v", caps, out)
+		require.Equal(t, in.LastInsertID, out.LastInsertID, "caps %#x: %+v", caps, out)
+		require.Equal(t, "info", string(out.Info), "caps %#x: %+v", caps, out)
+		require.Equal(t, uint16(3), out.Warnings, "caps %#x: %+v", caps, out)
 		if caps&wire.ClientSessionTrack != 0 {
 			typ, v, rest, err := wire.NextSessionState(out.SessionState)
-			if err != nil || typ != wire.TrackSystemVariables || len(rest) != 0 {
-				t.Fatalf("session state: %v %v %q", typ, err, rest)
-			}
+			require.NoError(t, err, "session state: %v %v %q", typ, err, rest)
+			require.Equal(t, wire.TrackSystemVariables, typ, "session state: %v %v %q", typ, err, rest)
+			require.Len(t, rest, 0, "session state: %v %v %q", typ, err, rest)
 			name, val, err := wire.ParseTrackedVariable(v)
-			if err != nil || string(name) != "abc" || string(val) != "on" {
-				t.Fatalf("variable %q=%q %v", name, val, err)
-			}
+			require.NoError(t, err, "variable %q=%q %v", name, val, err)
+			require.Equal(t, "abc", string(name), "variable %q=%q %v", name, val, err)
+			require.Equal(t, "on", string(val), "variable %q=%q %v", name, val, err)
 		}
 	}
 	e := wire.NewError(wire.ErAccessDenied, wire.StateAccessDenied, "no %s", "way")
 	got, err := wire.ParseERR(wire.AppendERR(nil, wire.ClientProtocol41, e))
-	if err != nil || *got != *e || got.Error() != "Error 1045 (28000): no way" {
-		t.Fatalf("%+v %v", got, err)
-	}
+	require.NoError(t, err, "%+v %v", got, err)
+	require.Equal(t, *e, *got, "%+v %v", got, err)
+	require.Equal(t, "Error 1045 (28000): no way", got.Error(), "%+v %v", got, err)
 	got, _ = wire.ParseERR(wire.AppendERR(nil, 0, e))
-	if got.State != wire.StateGeneral || got.Message != "no way" {
-		t.Fatalf("pre-4.1 ERR: %+v", got)
-	}
+	require.Equal(t, wire.StateGeneral, got.State, "pre-4.1 ERR: %+v", got)
+	require.Equal(t, "no way", got.Message, "pre-4.1 ERR: %+v", got)
 }
 
 func TestAuthScrambles(t *testing.T) {
 	nonce := []byte("0123456789abcdefghij")
-	if !wire.VerifyNativePassword(nonce, wire.ScrambleNativePassword(nonce, "pw"), wire.NativePasswordHash("pw")) {
-		t.Error("native: own scramble rejected")
-	}
-	if wire.VerifyNativePassword(nonce, wire.ScrambleNativePassword(nonce, "pw"), wire.NativePasswordHash("px")) {
-		t.Error("native: wrong password accepted")
-	}
-	if !wire.VerifySHA2Scramble(nonce, wire.ScrambleSHA2Password(nonce, "pw"), wire.SHA2PasswordHash("pw")) {
-		t.Error("sha2: own scramble rejected")
-	}
-	if wire.VerifySHA2Scramble(append([]byte("x"), nonce[1:]...), wire.ScrambleSHA2Password(nonce, "pw"), wire.SHA2PasswordHash("pw")) {
-		t.Error("sha2: scramble for another nonce accepted")
-	}
+	assert.True(t, wire.VerifyNativePassword(nonce, wire.ScrambleNativePassword(nonce, "pw"), wire.NativePasswordHash("pw")), "native: own scramble rejected")
+	assert.False(t, wire.VerifyNativePassword(nonce, wire.ScrambleNativePassword(nonce, "pw"), wire.NativePasswordHash("px")), "native: wrong password accepted")
+	assert.True(t, wire.VerifySHA2Scramble(nonce, wire.ScrambleSHA2Password(nonce, "pw"), wire.SHA2PasswordHash("pw")), "sha2: own scramble rejected")
+	assert.False(t, wire.VerifySHA2Scramble(append([]byte("x"), nonce[1:]...), wire.ScrambleSHA2Password(nonce, "pw"), wire.SHA2PasswordHash("pw")), "sha2: scramble for another nonce accepted")
 	key, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	pemKey, _ := wire.MarshalPublicKeyPEM(&key.PublicKey)
 	pub, err := wire.ParsePublicKeyPEM(pemKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ct, err := wire.EncryptPasswordRSA("sëcret", nonce, pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pw, err := wire.DecryptPasswordRSA(ct, nonce, key); err != nil || pw != "sëcret" {
-		t.Fatalf("%q %v", pw, err)
-	}
+	require.NoError(t, err)
+	pw, err := wire.DecryptPasswordRSA(ct, nonce, key)
+	require.NoError(t, err, "%q %v", pw, err)
+	require.Equal(t, "sëcret", pw, "%q %v", pw, err)
 }
 
 func TestStmtExecuteRewrite(t *testing.T) {
 	e := &wire.StmtExecute{StatementID: 5, Iterations: 1}
-	if err := wire.BindParams(e, []any{int64(-1), "abc", nil}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, wire.BindParams(e, []any{int64(-1), "abc", nil}))
 	full := wire.AppendStmtExecute(nil, e)
 	// The same execution without types, as a client sends it the second time.
 	noTypes := wire.AppendStmtExecute(nil, &wire.StmtExecute{StatementID: 5, Iterations: 1, NullBitmap: e.NullBitmap, Values: e.Values})
 	rebuilt, err := wire.WithParamTypes(nil, noTypes, 3, e.ParamTypes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(rebuilt, full) {
-		t.Fatalf("rebuilt %x\nwant    %x", rebuilt, full)
-	}
-	if err := wire.SetStatementID(rebuilt, 77); err != nil {
-		t.Fatal(err)
-	}
-	if id, _ := wire.StatementID(rebuilt); id != 77 {
-		t.Fatalf("id %d", id)
-	}
-	if _, err := wire.StatementID([]byte{byte(wire.ComQuery), 1, 2, 3, 4}); err == nil {
-		t.Fatal("COM_QUERY has no statement id")
-	}
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(rebuilt, full), "rebuilt %x\nwant    %x", rebuilt, full)
+	err = wire.SetStatementID(rebuilt, 77)
+	require.NoError(t, err)
+	id, _ := wire.StatementID(rebuilt)
+	require.Equal(t, uint32(77), id, "id %d", id)
+	_, err = wire.StatementID([]byte{byte(wire.ComQuery), 1, 2, 3, 4})
+	require.Error(t, err, "COM_QUERY has no statement id")
 }
 
 func TestModeFor(t *testing.T) {
 	for cmd, want := range map[wire.Command]bool{wire.ComQuery: true, wire.ComStmtClose: false, wire.ComQuit: false,
 		wire.ComStmtSendLongData: false, wire.ComPing: true, wire.ComResetConnection: true} {
-		if _, got := wire.ModeFor(cmd); got != want {
-			t.Errorf("%s answered = %v", cmd, got)
-		}
+		_, got := wire.ModeFor(cmd)
+		assert.Equal(t, want, got, "%s answered = %v", cmd, got)
 	}
-	if wire.ComResetConnection.String() != "COM_RESET_CONNECTION" || wire.Command(0x99).String() != "COM_UNKNOWN(0x99)" {
-		t.Error("command names")
-	}
+	assert.False(t, wire.ComResetConnection.String() != "COM_RESET_CONNECTION" || wire.Command(0x99).String() != "COM_UNKNOWN(0x99)", "command names")
 }
 
 // TestTranslateEmptyBinaryResult covers a binary result set with no rows
@@ -143,23 +113,20 @@ func TestTranslateEmptyBinaryResult(t *testing.T) {
 	for _, p := range [][]byte{{1}, wire.AppendColumn(nil, &wire.Column{Name: "a"}),
 		wire.AppendOKAsEOF(nil, wire.ClientProtocol41, &wire.OK{Status: wire.StatusAutocommit})} {
 		k, err := f.Next(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		a, b := tr.Translate(&f, k, p)
 		for _, q := range [][]byte{a, b} {
 			if q != nil {
 				gk, err := g.Next(q)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				out = append(out, gk.String())
 			}
 		}
 	}
-	if !g.Done() || len(out) != 4 || out[2] != "MetadataEOF" || out[3] != "ResultEnd" {
-		t.Fatalf("translated: %v done=%v", out, g.Done())
-	}
+	require.True(t, g.Done(), "translated: %v done=%v", out, g.Done())
+	require.Len(t, out, 4, "translated: %v done=%v", out, g.Done())
+	require.Equal(t, "MetadataEOF", out[2], "translated: %v done=%v", out, g.Done())
+	require.Equal(t, "ResultEnd", out[3], "translated: %v done=%v", out, g.Done())
 }
 
 func BenchmarkParseOK(b *testing.B) {
@@ -168,9 +135,8 @@ func BenchmarkParseOK(b *testing.B) {
 	var ok wire.OK
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if err := wire.ParseOK(p, wire.DefaultClientCapabilities, &ok); err != nil {
-			b.Fatal(err)
-		}
+		err := wire.ParseOK(p, wire.DefaultClientCapabilities, &ok)
+		require.NoError(b, err)
 	}
 }
 
@@ -186,12 +152,9 @@ func BenchmarkFramerRows(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		f.Reset(wire.ModeText, true)
 		for _, p := range pkts {
-			if _, err := f.Next(p); err != nil {
-				b.Fatal(err)
-			}
+			_, err := f.Next(p)
+			require.NoError(b, err)
 		}
-		if !f.Done() {
-			b.Fatal("not done")
-		}
+		require.True(b, f.Done(), "not done")
 	}
 }

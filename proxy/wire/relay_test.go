@@ -12,6 +12,7 @@ import (
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 	"github.com/rdsmux/rdsmux/proxy/wire"
+	"github.com/stretchr/testify/require"
 )
 
 // stmtIDOffset is added to backend statement ids towards clients, so the
@@ -25,9 +26,7 @@ const stmtIDOffset = 1000
 func startRelay(t *testing.T, backend string, clientCaps, backendCaps wire.Capability) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg := &wire.ServerConfig{Capabilities: clientCaps, Lookup: lookupTestUser}
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -163,13 +162,9 @@ func TestRelayWithRealClients(t *testing.T) {
 			t.Run("mariadb CLI", func(t *testing.T) {
 				out, err := mariadbCLI(t, addr, "-u", "native", "-ppw-native", "--skip-ssl", "test", "-e",
 					"SELECT name, price FROM items ORDER BY id; SELECT COUNT(*) FROM items WHERE price IS NULL; DO 1")
-				if err != nil {
-					t.Fatalf("%v: %s", err, out)
-				}
+				require.NoError(t, err, "%v: %s", err, out)
 				want := "apple\t1.50\npear\tNULL\nplum\t0.25\n1"
-				if out != want {
-					t.Fatalf("output %q, want %q", out, want)
-				}
+				require.Equal(t, want, out, "output %q, want %q", out, want)
 			})
 		})
 	}
@@ -177,38 +172,28 @@ func TestRelayWithRealClients(t *testing.T) {
 
 func exerciseGoSQL(t *testing.T, addr, params string) {
 	db, err := sql.Open("mysql", fmt.Sprintf("native:pw-native@tcp(%s)/test?%s", addr, params))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	rows, err := db.Query("SELECT id, name, price, added FROM items WHERE id >= ? ORDER BY id", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var got []string
 	for rows.Next() {
 		var id int
 		var name string
 		var price, added sql.NullString
-		if err := rows.Scan(&id, &name, &price, &added); err != nil {
-			t.Fatal(err)
-		}
+		err := rows.Scan(&id, &name, &price, &added)
+		require.NoError(t, err)
 		got = append(got, fmt.Sprintf("%d %s %s %s", id, name, price.String, added.String))
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	err = rows.Err()
+	require.NoError(t, err)
 	rows.Close()
 	want := "1 apple 1.50 2024-05-01|2 pear  |3 plum 0.25 2023-12-31"
-	if strings.Join(got, "|") != want {
-		t.Fatalf("rows %q, want %q", strings.Join(got, "|"), want)
-	}
+	require.Equal(t, want, strings.Join(got, "|"), "rows %q, want %q", strings.Join(got, "|"), want)
 	// Multi-statement batch with results and an empty result.
 	rows, err = db.Query("SELECT 1; SELECT name FROM items WHERE id = 0; SELECT 'x'")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	n := 0
 	for {
 		for rows.Next() {
@@ -219,40 +204,28 @@ func exerciseGoSQL(t *testing.T, addr, params string) {
 		}
 	}
 	rows.Close()
-	if n != 2 {
-		t.Fatalf("%d rows over the batch, want 2", n)
-	}
+	require.Equal(t, 2, n, "%d rows over the batch, want 2", n)
 	// Transaction through the relay, with a prepared statement.
 	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	stmt, err := tx.Prepare("UPDATE items SET name = ? WHERE id = ?")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	res, err := stmt.Exec("APPLE", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		t.Fatalf("affected %d", n)
-	}
+	require.NoError(t, err)
+	affected, _ := res.RowsAffected()
+	require.Equal(t, int64(1), affected, "affected %d", affected)
 	stmt.Close()
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
+	err = tx.Rollback()
+	require.NoError(t, err)
 	var name string
-	if err := db.QueryRow("SELECT name FROM items WHERE id = ?", 1).Scan(&name); err != nil || name != "apple" {
-		t.Fatalf("after rollback: %q %v", name, err)
-	}
+	err = db.QueryRow("SELECT name FROM items WHERE id = ?", 1).Scan(&name)
+	require.NoError(t, err, "after rollback: %q %v", name, err)
+	require.Equal(t, "apple", name, "after rollback: %q %v", name, err)
 	// Errors pass through and the connection keeps working.
-	if _, err := db.Exec("SELECT * FROM missing_table"); err == nil || !strings.Contains(err.Error(), "1146") {
-		t.Fatalf("err = %v", err)
-	}
-	if err := db.Ping(); err != nil {
-		t.Fatal(err)
-	}
+	_, err = db.Exec("SELECT * FROM missing_table")
+	require.ErrorContains(t, err, "1146", "err = %v", err)
+	err = db.Ping()
+	require.NoError(t, err)
 }
 
 // TestFramerCursor checks the framing of a cursor (COM_STMT_EXECUTE with
@@ -269,9 +242,7 @@ func TestFramerCursor(t *testing.T) {
 			c := dialT(t, srv.Addr(), &wire.ClientConfig{User: "root", Database: "test", Capabilities: caps})
 			ctx := testCtx(t)
 			st, err := c.Prepare(ctx, "SELECT seq FROM seq_1_to_5")
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			var kinds []string
 			// readAll reads a response and checks that its translation
 			// to the other EOF style frames cleanly, ending exactly at
@@ -284,66 +255,48 @@ func TestFramerCursor(t *testing.T) {
 				var translated []string
 				for !f.Done() {
 					p, err := c.ReadPacket()
-					if err != nil {
-						t.Fatal(err)
-					}
+					require.NoError(t, err)
 					k, err := f.Next(p)
-					if err != nil {
-						t.Fatal(err)
-					}
+					require.NoError(t, err)
 					kinds = append(kinds, k.String())
 					a, b := tr.Translate(&f, k, p)
 					for _, q := range [][]byte{a, b} {
 						if q == nil {
 							continue
 						}
-						if g.Done() {
-							t.Fatalf("translated stream continues after its end: %v", translated)
-						}
+						require.False(t, g.Done(), "translated stream continues after its end: %v", translated)
 						gk, err := g.Next(q)
-						if err != nil {
-							t.Fatalf("translated stream %v: %v", translated, err)
-						}
+						require.NoError(t, err, "translated stream %v: %v", translated, err)
 						translated = append(translated, gk.String())
 					}
 				}
-				if !g.Done() || g.Status() != f.Status() {
-					t.Fatalf("translated stream %v: done=%v status %#x, want %#x", translated, g.Done(), g.Status(), f.Status())
-				}
+				require.True(t, g.Done(), "translated stream %v: done=%v status %#x, want %#x", translated, g.Done(), g.Status(), f.Status())
+				require.Equal(t, f.Status(), g.Status(), "translated stream %v: done=%v status %#x, want %#x", translated, g.Done(), g.Status(), f.Status())
 				t.Logf("%v -> %v", kinds, translated)
 				return &f
 			}
 			e := &wire.StmtExecute{StatementID: st.ID, Flags: wire.CursorTypeReadOnly, Iterations: 1}
-			if err := c.WriteCommand(wire.ComStmtExecute, wire.AppendStmtExecute(nil, e)[1:]); err != nil {
-				t.Fatal(err)
-			}
+			err = c.WriteCommand(wire.ComStmtExecute, wire.AppendStmtExecute(nil, e)[1:])
+			require.NoError(t, err)
 			f := readAll(wire.ModeBinary)
-			if !f.Status().Has(wire.StatusCursorExists) {
-				t.Fatalf("no cursor: status %#x, packets %v", f.Status(), kinds)
-			}
+			require.True(t, f.Status().Has(wire.StatusCursorExists), "no cursor: status %#x, packets %v", f.Status(), kinds)
 			t.Logf("execute with cursor: %v", kinds)
 			rows := 0
 			for !f.Status().Has(wire.StatusLastRowSent) {
 				kinds = kinds[:0]
-				if err := c.WriteCommand(wire.ComStmtFetch, wire.AppendStmtFetch(nil, st.ID, 2)[1:]); err != nil {
-					t.Fatal(err)
-				}
+				err := c.WriteCommand(wire.ComStmtFetch, wire.AppendStmtFetch(nil, st.ID, 2)[1:])
+				require.NoError(t, err)
 				f = readAll(wire.ModeFetch)
 				for _, k := range kinds {
 					if k == "Row" {
 						rows++
 					}
 				}
-				if rows > 5 {
-					t.Fatalf("too many rows: %v", kinds)
-				}
+				require.LessOrEqual(t, rows, 5, "too many rows: %v", kinds)
 			}
-			if rows != 5 {
-				t.Fatalf("fetched %d rows, want 5", rows)
-			}
-			if err := c.Ping(ctx); err != nil {
-				t.Fatal(err)
-			}
+			require.Equal(t, 5, rows, "fetched %d rows, want 5", rows)
+			err = c.Ping(ctx)
+			require.NoError(t, err)
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
 	"github.com/rdsmux/rdsmux/proxy/wire"
@@ -51,9 +53,7 @@ type cannedServer struct {
 func startCanned(t testing.TB, cfg *wire.ServerConfig) *cannedServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if cfg.Lookup == nil {
 		cfg.Lookup = lookupTestUser
 	}
@@ -217,21 +217,14 @@ func TestServerWithGoSQLDriver(t *testing.T) {
 			r, err := goSQLRow(t, tc.addr, tc.user, tc.pass, tc.params)
 			if tc.plugin == "" {
 				var me *mysql.MySQLError
-				if err == nil {
-					t.Fatalf("connected: %v", r)
-				}
-				if !errors.As(err, &me) || (me.Number != wire.ErAccessDenied && me.Number != wire.ErSecureTransportNeeded) {
-					t.Fatalf("err = %v, want access denied or secure transport required", err)
-				}
+				require.Error(t, err, "connected: %v", r)
+				require.ErrorAs(t, err, &me, "err = %v, want access denied or secure transport required", err)
+				require.False(t, me.Number != wire.ErAccessDenied && me.Number != wire.ErSecureTransportNeeded, "err = %v, want access denied or secure transport required", err)
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			want := [4]string{tc.user, tc.plugin, tc.tls, "SELECT 'hello'"}
-			if r != want {
-				t.Fatalf("got %q, want %q", r, want)
-			}
+			require.Equal(t, want, r, "got %q, want %q", r, want)
 		})
 	}
 }
@@ -252,9 +245,8 @@ func TestServerClearPassword(t *testing.T) {
 	// the switch with a plugin only clear password satisfies: a client
 	// that starts with native and the right password gets native.
 	r, err := goSQLRow(t, srv.Addr(), "iam", "token", "tls=wiretest&allowCleartextPasswords=true")
-	if err != nil || r[1] != wire.AuthNativePassword {
-		t.Fatalf("%q %v", r, err)
-	}
+	require.NoError(t, err, "%q %v", r, err)
+	require.Equal(t, wire.AuthNativePassword, r[1], "%q %v", r, err)
 	// Our ClientConn: mysql_clear_password over TLS.
 	cc := &wire.ClientConfig{User: "iam", Password: "token", TLSConfig: certs().ClientConfig(), AllowCleartextPassword: true}
 	clearOnly := startCanned(t, &wire.ServerConfig{TLSConfig: certs().ServerConfig(), AllowClearPassword: true,
@@ -266,9 +258,8 @@ func TestServerClearPassword(t *testing.T) {
 		}})
 	c := dialT(t, clearOnly.Addr(), cc)
 	v, _, err := c.QueryValue(testCtx(t), "x")
-	if err != nil || v != "iam" {
-		t.Fatal(v, err)
-	}
+	require.NoError(t, err, fmt.Sprint(v, err))
+	require.Equal(t, "iam", v, fmt.Sprint(v, err))
 }
 
 func TestClientConnAgainstServerConn(t *testing.T) {
@@ -295,55 +286,45 @@ func TestClientConnAgainstServerConn(t *testing.T) {
 			if !tc.ok {
 				if err == nil {
 					c.Close()
-					t.Fatal("connected")
 				}
+				require.Error(t, err, "connected")
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer c.Close()
 			v, _, err := c.QueryValue(ctx, "SELECT 1")
-			if err != nil || v != tc.cfg.User {
-				t.Fatalf("%q %v", v, err)
-			}
-			if err := c.Ping(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c.Exec(ctx, "x"); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err, "%q %v", v, err)
+			require.Equal(t, tc.cfg.User, v, "%q %v", v, err)
+			err = c.Ping(ctx)
+			require.NoError(t, err)
+			_, err = c.Exec(ctx, "x")
+			require.NoError(t, err)
 			var e *wire.Error
-			if err := c.Reset(ctx); !errors.As(err, &e) || e.Code != wire.ErUnknownComError {
-				t.Fatalf("reset on the canned server: %v", err)
-			}
+			err = c.Reset(ctx)
+			require.ErrorAs(t, err, &e, "reset on the canned server: %v", err)
+			require.Equal(t, wire.ErUnknownComError, e.Code, "reset on the canned server: %v", err)
 		})
 	}
 	t.Run("change user", func(t *testing.T) {
 		c, err := wire.Dial(ctx, sha2.Addr(), &wire.ClientConfig{User: "sha2only", Password: "pw-sha2"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer c.Close()
 		// hashonly needs a switch to mysql_native_password.
-		if err := c.ChangeUser(ctx, &wire.ClientConfig{User: "hashonly", Password: "pw-hash"}); err != nil {
-			t.Fatal(err)
-		}
-		if v, _, err := c.QueryValue(ctx, "q"); err != nil || v != "hashonly" {
-			t.Fatalf("after change user: %q %v", v, err)
-		}
+		err = c.ChangeUser(ctx, &wire.ClientConfig{User: "hashonly", Password: "pw-hash"})
+		require.NoError(t, err)
+		v, _, err := c.QueryValue(ctx, "q")
+		require.NoError(t, err, "after change user: %q %v", v, err)
+		require.Equal(t, "hashonly", v, "after change user: %q %v", v, err)
 		var e *wire.Error
-		if err := c.ChangeUser(ctx, &wire.ClientConfig{User: "hashonly", Password: "bad"}); !errors.As(err, &e) || e.Code != wire.ErAccessDenied {
-			t.Fatalf("bad password: %v", err)
-		}
+		err = c.ChangeUser(ctx, &wire.ClientConfig{User: "hashonly", Password: "bad"})
+		require.ErrorAs(t, err, &e, "bad password: %v", err)
+		require.Equal(t, wire.ErAccessDenied, e.Code, "bad password: %v", err)
 	})
 	t.Run("clear password refused without tls", func(t *testing.T) {
 		clear := startCanned(t, &wire.ServerConfig{DefaultAuthPlugin: wire.AuthClearPassword, AllowClearPassword: true,
 			Lookup: func(context.Context, string) (wire.Credential, error) { return wire.Credential{}, nil }})
 		_, err := wire.Dial(ctx, clear.Addr(), &wire.ClientConfig{User: "u", Password: "secret", AllowCleartextPassword: true})
-		if err == nil {
-			t.Fatal("connected")
-		}
+		require.Error(t, err, "connected")
 	})
 }
 
@@ -368,9 +349,8 @@ func mariadbCLI(t *testing.T, addr string, args ...string) (string, error) {
 func TestServerWithMariaDBCLI(t *testing.T) {
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(ca, certs().CAPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	err := os.WriteFile(ca, certs().CAPEM, 0o600)
+	require.NoError(t, err)
 	native := startCanned(t, &wire.ServerConfig{TLSConfig: certs().ServerConfig()})
 	sha2 := startCanned(t, &wire.ServerConfig{TLSConfig: certs().ServerConfig(), DefaultAuthPlugin: wire.AuthCachingSHA2Password, RSAKey: rsaKey()})
 	cases := []struct {
@@ -390,17 +370,12 @@ func TestServerWithMariaDBCLI(t *testing.T) {
 			args = append(args, "-e", "SELECT 42")
 			out, err := mariadbCLI(t, tc.addr, args...)
 			if tc.want == "" {
-				if err == nil || !strings.Contains(out, "Access denied") {
-					t.Fatalf("err %v, output %q", err, out)
-				}
+				require.Error(t, err, "err %v, output %q", err, out)
+				require.Contains(t, out, "Access denied", "err %v, output %q", err, out)
 				return
 			}
-			if err != nil {
-				t.Fatalf("%v: %s", err, out)
-			}
-			if out != tc.want {
-				t.Fatalf("output %q, want %q", out, tc.want)
-			}
+			require.NoError(t, err, "%v: %s", err, out)
+			require.Equal(t, tc.want, out, "output %q, want %q", out, tc.want)
 		})
 	}
 }
@@ -412,23 +387,16 @@ func TestServerRejectsGarbage(t *testing.T) {
 		append([]byte{0x00, 0x02, 0, 0}, make([]byte, 20)...), // truncated
 	} {
 		nc, err := net.Dial("tcp", srv.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c := wire.NewConn(nc)
-		if _, err := c.ReadPacket(); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.WritePacketFlush(payload); err != nil {
-			t.Fatal(err)
-		}
+		_, err = c.ReadPacket()
+		require.NoError(t, err)
+		err = c.WritePacketFlush(payload)
+		require.NoError(t, err)
 		p, err := c.ReadPacket()
-		if err == nil && !wire.IsERR(p) {
-			t.Fatalf("answer to garbage: %x", p)
-		}
-		if _, err := c.ReadPacket(); !errors.Is(err, io.ErrUnexpectedEOF) && err == nil {
-			t.Fatal("server kept the connection open")
-		}
+		require.False(t, err == nil && !wire.IsERR(p), "answer to garbage: %x", p)
+		_, err = c.ReadPacket()
+		require.False(t, !errors.Is(err, io.ErrUnexpectedEOF) && err == nil, "server kept the connection open")
 		nc.Close()
 	}
 }

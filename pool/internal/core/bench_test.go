@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/jackc/puddle/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The benchmarks run the same work on this core and on jackc/puddle/v2 in
@@ -24,9 +26,7 @@ func newBenchCore(b *testing.B, size int) (*Pool[int], *Partition[int]) {
 	rs := make([]*Resource[int], size)
 	for i := range rs {
 		r, _, err := p.Acquire(context.Background(), part, "", 0)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		rs[i] = r
 	}
 	for _, r := range rs {
@@ -42,15 +42,12 @@ func newBenchPuddle(b *testing.B, size int) *puddle.Pool[int] {
 		Destructor:  func(int) {},
 		MaxSize:     int32(size),
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	b.Cleanup(p.Close)
 	rs := make([]*puddle.Resource[int], size)
 	for i := range rs {
-		if rs[i], err = p.Acquire(context.Background()); err != nil {
-			b.Fatal(err)
-		}
+		rs[i], err = p.Acquire(context.Background())
+		require.NoError(b, err)
 	}
 	for _, r := range rs {
 		r.Release()
@@ -65,9 +62,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			r, _, err := p.Acquire(ctx, part, "", 0)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			r.Release()
 		}
 	})
@@ -76,9 +71,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			r, err := p.Acquire(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			r.Release()
 		}
 	})
@@ -95,8 +88,7 @@ func BenchmarkAcquireReleaseContended(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				r, _, err := p.Acquire(ctx, part, "", 0)
-				if err != nil {
-					b.Error(err)
+				if !assert.NoError(b, err) {
 					return
 				}
 				r.Release()
@@ -110,8 +102,7 @@ func BenchmarkAcquireReleaseContended(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				r, err := p.Acquire(ctx)
-				if err != nil {
-					b.Error(err)
+				if !assert.NoError(b, err) {
 					return
 				}
 				r.Release()
@@ -125,15 +116,12 @@ func BenchmarkAcquireReleaseContended(b *testing.B) {
 func BenchmarkReleaseClaimReclaim(b *testing.B) {
 	p, part := newBenchCore(b, 8)
 	r, _, err := p.Acquire(context.Background(), part, "", 0)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	b.ReportAllocs()
 	for b.Loop() {
 		c := r.ReleaseClaim()
-		if r, err = p.Reclaim(part, c); err != nil {
-			b.Fatal(err)
-		}
+		r, err = p.Reclaim(part, c)
+		require.NoError(b, err)
 	}
 	r.Release()
 }

@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const testWindow = time.Second
@@ -17,9 +20,7 @@ func withClaimWindow(c *Config[*fakeConn]) { c.ClaimWindow = testWindow }
 func mustReclaim(t *testing.T, h *harness, part *Partition[*fakeConn], c Claim[*fakeConn]) *Resource[*fakeConn] {
 	t.Helper()
 	r, err := h.p.Reclaim(part, c)
-	if err != nil {
-		t.Fatalf("Reclaim: %v", err)
-	}
+	require.NoError(t, err, "Reclaim: %v", err)
 	return r
 }
 
@@ -31,19 +32,16 @@ func TestReclaimTakesBackUntouched(t *testing.T) {
 	b.Release() // released after a: on top of the idle list
 	h.advance(time.Millisecond)
 	r := mustReclaim(t, h, part, c)
-	if r != a {
-		t.Fatalf("reclaimed conn %d, want %d", r.Value().id, a.Value().id)
-	}
-	if r.IdleFor() != time.Millisecond || r.Waited() != 0 {
-		t.Fatalf("IdleFor %v, Waited %v", r.IdleFor(), r.Waited())
-	}
-	if s := h.p.Stats(); s.Borrowed != 1 || s.Idle != 1 || s.DialsSucceeded != 2 {
-		t.Fatalf("stats: %+v", s)
-	}
+	require.Same(t, a, r, "reclaimed conn %d, want %d", r.Value().id, a.Value().id)
+	require.Equal(t, time.Millisecond, r.IdleFor(), "IdleFor %v, Waited %v", r.IdleFor(), r.Waited())
+	require.Equal(t, time.Duration(0), r.Waited(), "IdleFor %v, Waited %v", r.IdleFor(), r.Waited())
+	s := h.p.Stats()
+	require.Equal(t, 1, s.Borrowed, "stats: %+v", s)
+	require.Equal(t, 1, s.Idle, "stats: %+v", s)
+	require.Equal(t, int64(2), s.DialsSucceeded, "stats: %+v", s)
 	// The claim was used up: a second Reclaim with it fails.
-	if _, err := h.p.Reclaim(part, c); !errors.Is(err, ErrClaimBorrowed) {
-		t.Fatalf("second Reclaim with the same claim: %v", err)
-	}
+	_, err := h.p.Reclaim(part, c)
+	require.ErrorIs(t, err, ErrClaimBorrowed, "second Reclaim with the same claim: %v", err)
 	r.Release()
 }
 
@@ -55,21 +53,16 @@ func TestReclaimFailsAfterAnotherBorrow(t *testing.T) {
 	// The only idle resource is claimed: another acquirer takes it all
 	// the same (a claim never makes anyone wait), then gives it back.
 	other := h.acquire(part, "")
-	if other != a {
-		t.Fatal("acquirer did not get the only idle resource")
-	}
+	require.Same(t, a, other, "acquirer did not get the only idle resource")
 	other.Release()
-	if s := h.p.Stats(); s.Idle != 1 {
-		t.Fatalf("setup: %+v", s)
-	}
+	s := h.p.Stats()
+	require.Equal(t, 1, s.Idle, "setup: %+v", s)
 	// Idle again, but not untouched: the borrow count tells.
-	if _, err := h.p.Reclaim(part, c); !errors.Is(err, ErrClaimBorrowed) {
-		t.Fatalf("Reclaim after another borrow: %v, want ErrClaimBorrowed", err)
-	}
+	_, err := h.p.Reclaim(part, c)
+	require.ErrorIs(t, err, ErrClaimBorrowed, "Reclaim after another borrow: %v, want ErrClaimBorrowed", err)
 	again := h.acquire(part, "")
-	if again != a || c.Took(again) {
-		t.Fatal("Took: true for the claimed resource after another holder had it")
-	}
+	require.Same(t, a, again, "Took: true for the claimed resource after another holder had it")
+	require.False(t, c.Took(again), "Took: true for the claimed resource after another holder had it")
 	again.Release()
 }
 
@@ -82,13 +75,11 @@ func TestReclaimFailsWhenReleasedToWaiter(t *testing.T) {
 	waitFor(t, "waiter queued", func() bool { return h.p.Stats().Waiting == 1 })
 	c := a.ReleaseClaim() // straight to the waiter
 	w := <-got
-	if _, err := h.p.Reclaim(part, c); !errors.Is(err, ErrClaimBorrowed) {
-		t.Fatalf("Reclaim of a resource handed to a waiter: %v", err)
-	}
+	_, err := h.p.Reclaim(part, c)
+	require.ErrorIs(t, err, ErrClaimBorrowed, "Reclaim of a resource handed to a waiter: %v", err)
 	w.Release()
-	if _, err := h.p.Reclaim(part, c); !errors.Is(err, ErrClaimBorrowed) {
-		t.Fatalf("Reclaim after the waiter released it: %v", err)
-	}
+	_, err = h.p.Reclaim(part, c)
+	require.ErrorIs(t, err, ErrClaimBorrowed, "Reclaim after the waiter released it: %v", err)
 }
 
 func TestReclaimFailsWhenClosed(t *testing.T) {
@@ -142,9 +133,8 @@ func TestReclaimFailsWhenClosed(t *testing.T) {
 			h := newHarness(t, tc.limits, opts...)
 			part := h.p.Partition("u")
 			c := tc.close(h, h.acquire(part, ""))
-			if _, err := h.p.Reclaim(part, c); !errors.Is(err, ErrClaimClosed) {
-				t.Fatalf("Reclaim: %v, want ErrClaimClosed", err)
-			}
+			_, err := h.p.Reclaim(part, c)
+			require.ErrorIs(t, err, ErrClaimClosed, "Reclaim: %v, want ErrClaimClosed", err)
 		})
 	}
 }
@@ -152,27 +142,22 @@ func TestReclaimFailsWhenClosed(t *testing.T) {
 func TestReclaimEdgeCases(t *testing.T) {
 	h := newHarness(t, Limits{MaxSize: 2, MaxIdle: 2}, withClaimWindow, func(c *Config[*fakeConn]) { c.MaxLifetime = time.Hour })
 	part := h.p.Partition("u")
-	if _, err := h.p.Reclaim(part, Claim[*fakeConn]{}); !errors.Is(err, ErrNoClaim) {
-		t.Fatalf("zero claim: %v", err)
-	}
-	if !(Claim[*fakeConn]{}).IsZero() {
-		t.Fatal("zero Claim not IsZero")
-	}
+	_, err := h.p.Reclaim(part, Claim[*fakeConn]{})
+	require.ErrorIs(t, err, ErrNoClaim, "zero claim: %v", err)
+	require.True(t, (Claim[*fakeConn]{}).IsZero(), "zero Claim not IsZero")
 
 	// Past its lifetime while idle (no Maintain ran): still handed back;
 	// its Release closes it.
 	a := h.acquire(part, "")
 	c := a.ReleaseClaim()
-	if c.IsZero() {
-		t.Fatal("ReleaseClaim returned the zero Claim")
-	}
+	require.False(t, c.IsZero(), "ReleaseClaim returned the zero Claim")
 	h.advance(2 * time.Hour)
 	r := mustReclaim(t, h, part, c)
 	r.Release()
 	h.settle()
-	if s := h.p.Stats(); s.Closed[ReasonLifetime] != 1 || s.Size != 0 {
-		t.Fatalf("stats: %+v", s)
-	}
+	s := h.p.Stats()
+	require.Equal(t, int64(1), s.Closed[ReasonLifetime], "stats: %+v", s)
+	require.Equal(t, 0, s.Size, "stats: %+v", s)
 
 	// A claim on another partition's resource is a programming error.
 	b := h.acquire(part, "")
@@ -187,9 +172,8 @@ func TestReclaimEdgeCases(t *testing.T) {
 	}()
 
 	h.p.Close()
-	if _, err := h.p.Reclaim(part, cb); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Reclaim after Close: %v", err)
-	}
+	_, err = h.p.Reclaim(part, cb)
+	require.ErrorIs(t, err, ErrClosed, "Reclaim after Close: %v", err)
 }
 
 func TestClaimSteersOtherAcquirers(t *testing.T) {
@@ -198,28 +182,21 @@ func TestClaimSteersOtherAcquirers(t *testing.T) {
 	a, b := h.acquire(part, ""), h.acquire(part, "")
 	b.Release()
 	ca := a.ReleaseClaim() // the most recent, but claimed
-	if got := h.acquire(part, ""); got != b {
-		t.Fatalf("acquirer got conn %d, want the unclaimed %d", got.Value().id, b.Value().id)
-	} else {
-		got.Release()
-	}
-	if mustReclaim(t, h, part, ca) != a {
-		t.Fatal("claimant did not get its resource back")
-	}
+	got := h.acquire(part, "")
+	require.Same(t, b, got, "acquirer got conn %d, want the unclaimed %d", got.Value().id, b.Value().id)
+	got.Release()
+	require.Same(t, a, mustReclaim(t, h, part, ca), "claimant did not get its resource back")
 
 	// After the window the claim no longer steers: plain LIFO.
 	b = h.acquire(part, "") // the only idle one
 	b.Release()
 	ca = a.ReleaseClaim()
 	h.advance(testWindow)
-	if got := h.acquire(part, ""); got != a {
-		t.Fatalf("after the window got conn %d, want the most recent %d", got.Value().id, a.Value().id)
-	} else {
-		got.Release()
-	}
-	if _, err := h.p.Reclaim(part, ca); !errors.Is(err, ErrClaimBorrowed) {
-		t.Fatalf("Reclaim after the window and a borrow: %v", err)
-	}
+	got = h.acquire(part, "")
+	require.Same(t, a, got, "after the window got conn %d, want the most recent %d", got.Value().id, a.Value().id)
+	got.Release()
+	_, err := h.p.Reclaim(part, ca)
+	require.ErrorIs(t, err, ErrClaimBorrowed, "Reclaim after the window and a borrow: %v", err)
 
 	// Nothing but claimed resources idle: the one claimed longest ago is
 	// taken, nothing dialed.
@@ -228,17 +205,13 @@ func TestClaimSteersOtherAcquirers(t *testing.T) {
 	cx := x.ReleaseClaim()
 	h.advance(time.Millisecond)
 	cy := y.ReleaseClaim()
-	if got := h.acquire(part, ""); got != x {
-		t.Fatalf("got conn %d, want the one claimed longest ago %d", got.Value().id, x.Value().id)
-	} else {
-		got.Release() // x: unclaimed, on top
-	}
-	if s := h.p.Stats(); s.DialsSucceeded != dials {
-		t.Fatalf("a claim caused a dial: %+v", s)
-	}
-	if _, err := h.p.Reclaim(part, cx); !errors.Is(err, ErrClaimBorrowed) {
-		t.Fatalf("Reclaim of the taken resource: %v", err)
-	}
+	got = h.acquire(part, "")
+	require.Same(t, x, got, "got conn %d, want the one claimed longest ago %d", got.Value().id, x.Value().id)
+	got.Release() // x: unclaimed, on top
+	s := h.p.Stats()
+	require.Equal(t, dials, s.DialsSucceeded, "a claim caused a dial: %+v", s)
+	_, err = h.p.Reclaim(part, cx)
+	require.ErrorIs(t, err, ErrClaimBorrowed, "Reclaim of the taken resource: %v", err)
 	// Unclaim: y's claimant gives up, so y beats the claimed x; the
 	// Unclaim of a claim gone stale (x was borrowed since) is a no-op.
 	x = h.acquire(part, "") // on top and unclaimed
@@ -246,13 +219,9 @@ func TestClaimSteersOtherAcquirers(t *testing.T) {
 	cx = x.ReleaseClaim()
 	h.p.Unclaim(staleX)
 	h.p.Unclaim(cy)
-	got := h.acquire(part, "")
-	if got != y {
-		t.Fatalf("got conn %d, want the unclaimed %d", got.Value().id, y.Value().id)
-	}
-	if mustReclaim(t, h, part, cx) != x {
-		t.Fatal("x's claim did not hold")
-	}
+	got = h.acquire(part, "")
+	require.Same(t, y, got, "got conn %d, want the unclaimed %d", got.Value().id, y.Value().id)
+	require.Same(t, x, mustReclaim(t, h, part, cx), "x's claim did not hold")
 	got.Release()
 	x.Release()
 }
@@ -269,13 +238,11 @@ func TestClaimRanksBelowTagMatch(t *testing.T) {
 	c.ReleaseClaim()
 	// Exact and unclaimed (a) beats exact and claimed (c) beats clean (b).
 	got, m, _ := h.p.Acquire(context.Background(), part, "tz", 0)
-	if got != a || m != MatchExact {
-		t.Fatalf("got conn %d match %d, want %d exact", got.Value().id, m, a.Value().id)
-	}
+	require.Same(t, a, got, "got conn %d match %d, want %d exact", got.Value().id, m, a.Value().id)
+	require.Equal(t, MatchExact, m, "got conn %d match %d, want %d exact", got.Value().id, m, a.Value().id)
 	got2, m2, _ := h.p.Acquire(context.Background(), part, "tz", 0)
-	if got2 != c || m2 != MatchExact {
-		t.Fatalf("got conn %d match %d, want claimed exact %d", got2.Value().id, m2, c.Value().id)
-	}
+	require.Same(t, c, got2, "got conn %d match %d, want claimed exact %d", got2.Value().id, m2, c.Value().id)
+	require.Equal(t, MatchExact, m2, "got conn %d match %d, want claimed exact %d", got2.Value().id, m2, c.Value().id)
 	got.Release()
 	got2.Release()
 }
@@ -287,33 +254,22 @@ func TestAcquireAfterGivesUpOwnClaim(t *testing.T) {
 	cMine := mine.ReleaseClaim()
 	theirs.ReleaseClaim() // on top, claimed by someone else
 	r, _, err := h.p.AcquireAfter(context.Background(), part, "", 0, cMine)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r != mine {
-		t.Fatalf("got conn %d, want my own %d (now unclaimed)", r.Value().id, mine.Value().id)
-	}
-	if !cMine.Took(r) {
-		t.Fatal("Took: false for the claimed resource taken back untouched")
-	}
+	require.NoError(t, err)
+	require.Same(t, mine, r, "got conn %d, want my own %d (now unclaimed)", r.Value().id, mine.Value().id)
+	require.True(t, cMine.Took(r), "Took: false for the claimed resource taken back untouched")
 	theirs = h.acquire(part, "")
-	if cMine.Took(theirs) {
-		t.Fatal("Took: true for another resource")
-	}
+	require.False(t, cMine.Took(theirs), "Took: true for another resource")
 	theirs.Release()
 	// Given up on a failed Acquire too.
 	c := r.ReleaseClaim()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := h.p.AcquireAfter(ctx, part, "", 0, c); !errors.Is(err, context.Canceled) {
-		t.Fatalf("AcquireAfter on a done context: %v", err)
-	}
+	_, _, err = h.p.AcquireAfter(ctx, part, "", 0, c)
+	require.ErrorIs(t, err, context.Canceled, "AcquireAfter on a done context: %v", err)
 	h.p.mu.Lock()
 	claimed := r.claimed
 	h.p.mu.Unlock()
-	if claimed {
-		t.Fatal("claim not given up by a failed AcquireAfter")
-	}
+	require.False(t, claimed, "claim not given up by a failed AcquireAfter")
 }
 
 // TestReclaimRace runs claimants against each other, other borrowers, the
@@ -342,8 +298,7 @@ func TestReclaimRace(t *testing.T) {
 				if errors.Is(err, ErrClosed) {
 					return
 				}
-				if err != nil {
-					t.Error(err)
+				if !assert.NoError(t, err) {
 					return
 				}
 				token := g<<32 | i
@@ -364,8 +319,7 @@ func TestReclaimRace(t *testing.T) {
 				case errors.Is(err, ErrClosed):
 					return
 				case err != nil:
-					if !errors.Is(err, ErrClaimBorrowed) && !errors.Is(err, ErrClaimClosed) {
-						t.Errorf("Reclaim: %v", err)
+					if !assert.True(t, errors.Is(err, ErrClaimBorrowed) || errors.Is(err, ErrClaimClosed), "Reclaim: %v", err) {
 						return
 					}
 					lost.Add(1)
@@ -373,9 +327,8 @@ func TestReclaimRace(t *testing.T) {
 				}
 				claim = Claim[*fakeConn]{}
 				reclaimed.Add(1)
-				if got := r.Value().owner; got != token {
-					t.Errorf("reclaimed a resource someone else held since (owner %x, want %x)", got, token)
-				}
+				got := r.Value().owner
+				assert.Equal(t, token, got, "reclaimed a resource someone else held since (owner %x, want %x)", got, token)
 				r.Value().owner = token
 				claim = r.ReleaseClaim()
 			}
@@ -412,11 +365,9 @@ func TestReclaimRace(t *testing.T) {
 	h.mu.Lock()
 	live := h.live
 	h.mu.Unlock()
-	if s := h.p.Stats(); s.Borrowed != 0 || live != 0 {
-		t.Fatalf("after Close: %d alive, stats %+v", live, s)
-	}
-	if reclaimed.Load() == 0 {
-		t.Fatalf("no Reclaim succeeded (%d lost): the test exercised nothing", lost.Load())
-	}
+	s := h.p.Stats()
+	require.Equal(t, 0, s.Borrowed, "after Close: %d alive, stats %+v", live, s)
+	require.Equal(t, 0, live, "after Close: %d alive, stats %+v", live, s)
+	require.NotEqual(t, int64(0), reclaimed.Load(), "no Reclaim succeeded (%d lost): the test exercised nothing", lost.Load())
 	t.Logf("reclaimed %d, lost %d", reclaimed.Load(), lost.Load())
 }

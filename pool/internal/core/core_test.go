@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // fakeConn is an in-memory value; the core never looks inside it.
@@ -49,9 +52,7 @@ func newHarness(t *testing.T, limits Limits, opts ...func(*Config[*fakeConn])) *
 		h.p.Close()
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if h.live != 0 {
-			t.Errorf("%d values still alive after Close", h.live)
-		}
+		assert.Equal(t, 0, h.live, "%d values still alive after Close", h.live)
 	})
 	return h
 }
@@ -82,9 +83,7 @@ func (h *harness) dial(ctx context.Context, key string) (*fakeConn, error) {
 }
 
 func (h *harness) closeConn(c *fakeConn) {
-	if c.closed.Swap(true) {
-		h.t.Errorf("conn %d closed twice", c.id)
-	}
+	assert.False(h.t, c.closed.Swap(true), "conn %d closed twice", c.id)
 	h.mu.Lock()
 	h.live--
 	h.mu.Unlock()
@@ -95,9 +94,7 @@ func (h *harness) advance(d time.Duration) { h.clock.Add(int64(d)) }
 func (h *harness) acquire(part *Partition[*fakeConn], tag string) *Resource[*fakeConn] {
 	h.t.Helper()
 	r, _, err := h.p.Acquire(context.Background(), part, tag, 0)
-	if err != nil {
-		h.t.Fatalf("Acquire: %v", err)
-	}
+	require.NoError(h.t, err, "Acquire: %v", err)
 	return r
 }
 
@@ -137,9 +134,7 @@ func TestLIFOReuse(t *testing.T) {
 	c.Release()
 	got := h.acquire(part, "")
 	defer got.Release()
-	if got != c {
-		t.Fatalf("got conn %d, want the most recently released %d", got.Value().id, c.Value().id)
-	}
+	require.Same(t, c, got, "got conn %d, want the most recently released %d", got.Value().id, c.Value().id)
 }
 
 func TestTagPreference(t *testing.T) {
@@ -154,17 +149,14 @@ func TestTagPreference(t *testing.T) {
 	c.Release()
 
 	got, m, _ := h.p.Acquire(context.Background(), part, "tz=utc", 0)
-	if got != a || m != MatchExact {
-		t.Fatalf("want exact match a, got %d match %d", got.Value().id, m)
-	}
+	require.Same(t, a, got, "want exact match a, got %d match %d", got.Value().id, m)
+	require.Equal(t, MatchExact, m, "want exact match a, got %d match %d", got.Value().id, m)
 	got2, m2, _ := h.p.Acquire(context.Background(), part, "other", 0)
-	if got2 != b || m2 != MatchClean {
-		t.Fatalf("want clean b, got %d match %d", got2.Value().id, m2)
-	}
+	require.Same(t, b, got2, "want clean b, got %d match %d", got2.Value().id, m2)
+	require.Equal(t, MatchClean, m2, "want clean b, got %d match %d", got2.Value().id, m2)
 	got3, m3, _ := h.p.Acquire(context.Background(), part, "other", 0)
-	if got3 != c || m3 != MatchOther {
-		t.Fatalf("want other c, got %d match %d", got3.Value().id, m3)
-	}
+	require.Same(t, c, got3, "want other c, got %d match %d", got3.Value().id, m3)
+	require.Equal(t, MatchOther, m3, "want other c, got %d match %d", got3.Value().id, m3)
 	got.Release()
 	got2.Release()
 	got3.Release()
@@ -182,13 +174,10 @@ func TestCapNeverExceeded(t *testing.T) {
 			for i := 0; i < 200; i++ {
 				part := parts[(g+i)%len(parts)]
 				r, _, err := h.p.Acquire(context.Background(), part, "", 0)
-				if err != nil {
-					t.Error(err)
+				if !assert.NoError(t, err) {
 					return
 				}
-				if r.Partition() != part {
-					t.Error("resource of another partition")
-				}
+				assert.Same(t, part, r.Partition(), "resource of another partition")
 				if i%7 == 0 {
 					r.Destroy(ReasonBroken)
 				} else {
@@ -201,9 +190,7 @@ func TestCapNeverExceeded(t *testing.T) {
 	h.settle()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.maxLive > max {
-		t.Fatalf("%d values alive at once, cap %d", h.maxLive, max)
-	}
+	require.LessOrEqual(t, h.maxLive, max, "%d values alive at once, cap %d", h.maxLive, max)
 }
 
 func TestWaitersServedInOrder(t *testing.T) {
@@ -230,9 +217,7 @@ func TestWaitersServedInOrder(t *testing.T) {
 	close(order)
 	want := 0
 	for got := range order {
-		if got != want {
-			t.Fatalf("waiter %d served at position %d", got, want)
-		}
+		require.Equal(t, want, got, "waiter %d served at position %d", got, want)
 		want++
 	}
 }
@@ -244,15 +229,13 @@ func TestTimeout(t *testing.T) {
 	defer held.Release()
 	_, _, err := h.p.Acquire(context.Background(), part, "", time.Millisecond)
 	var te *TimeoutError
-	if !errors.As(err, &te) {
-		t.Fatalf("err = %v, want *TimeoutError", err)
-	}
-	if te.Borrowed != 1 || te.MaxSize != 1 || te.Waiting != 0 {
-		t.Fatalf("timeout counts = %+v", te)
-	}
-	if s := h.p.Stats(); s.Timeouts != 1 || s.Waiting != 0 {
-		t.Fatalf("stats after timeout = %+v", s)
-	}
+	require.ErrorAs(t, err, &te, "err = %v, want *TimeoutError", err)
+	require.Equal(t, 1, te.Borrowed, "timeout counts = %+v", te)
+	require.Equal(t, 1, te.MaxSize, "timeout counts = %+v", te)
+	require.Equal(t, 0, te.Waiting, "timeout counts = %+v", te)
+	s := h.p.Stats()
+	require.Equal(t, int64(1), s.Timeouts, "stats after timeout = %+v", s)
+	require.Equal(t, 0, s.Waiting, "stats after timeout = %+v", s)
 }
 
 func TestCancelledAcquireDoesNotKillDial(t *testing.T) {
@@ -269,21 +252,17 @@ func TestCancelledAcquireDoesNotKillDial(t *testing.T) {
 	}()
 	waitFor(t, "dial started", func() bool { return h.p.Stats().Dialing == 1 })
 	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled Acquire returned %v", err)
-	}
+	err := <-errc
+	require.ErrorIs(t, err, context.Canceled, "cancelled Acquire returned %v", err)
 	// A second acquirer is served by the dial the first one started.
 	done := make(chan *Resource[*fakeConn], 1)
 	go func() { done <- h.acquire(part, "") }()
 	waitFor(t, "second waiter queued", func() bool { return h.p.Stats().Waiting == 1 })
-	if s := h.p.Stats(); s.Dialing != 1 {
-		t.Fatalf("second acquirer started another dial: %+v", s)
-	}
+	s := h.p.Stats()
+	require.Equal(t, 1, s.Dialing, "second acquirer started another dial: %+v", s)
 	gate <- struct{}{}
 	r := <-done
-	if r.Value().id != 1 {
-		t.Fatalf("got conn %d, want the first dial's", r.Value().id)
-	}
+	require.Equal(t, 1, r.Value().id, "got conn %d, want the first dial's", r.Value().id)
 	r.Release()
 }
 
@@ -294,9 +273,8 @@ func TestCancelledAcquireResultIdles(t *testing.T) {
 	part := h.p.Partition("u")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := h.p.Acquire(ctx, part, "", 0); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Acquire on a done context: %v", err)
-	}
+	_, _, err := h.p.Acquire(ctx, part, "", 0)
+	require.ErrorIs(t, err, context.Canceled, "Acquire on a done context: %v", err)
 	ctx, cancel = context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { _, _, err := h.p.Acquire(ctx, part, "", 0); errc <- err }()
@@ -312,13 +290,12 @@ func TestDialErrorGoesToWaiter(t *testing.T) {
 	boom := errors.New("connection refused")
 	h.dialErr = boom
 	part := h.p.Partition("u")
-	if _, _, err := h.p.Acquire(context.Background(), part, "", 0); !errors.Is(err, boom) {
-		t.Fatalf("err = %v, want dial error", err)
-	}
+	_, _, err := h.p.Acquire(context.Background(), part, "", 0)
+	require.ErrorIs(t, err, boom, "err = %v, want dial error", err)
 	h.settle()
-	if s := h.p.Stats(); s.Size != 0 || s.DialsFailed != 1 {
-		t.Fatalf("stats after failed dial: %+v", s)
-	}
+	s := h.p.Stats()
+	require.Equal(t, 0, s.Size, "stats after failed dial: %+v", s)
+	require.Equal(t, int64(1), s.DialsFailed, "stats after failed dial: %+v", s)
 }
 
 func TestPartitionsIsolatedAndEvicted(t *testing.T) {
@@ -330,20 +307,17 @@ func TestPartitionsIsolatedAndEvicted(t *testing.T) {
 	// Both slots hold alice's idle conns; bob must get a fresh one of his
 	// own, made room for by closing alice's longest idle.
 	rb := h.acquire(b, "")
-	if rb == r1 || rb == r2 || rb.Partition() != b {
-		t.Fatal("bob got alice's conn")
-	}
+	require.NotSame(t, r1, rb, "bob got alice's conn")
+	require.NotSame(t, r2, rb, "bob got alice's conn")
+	require.Same(t, b, rb.Partition(), "bob got alice's conn")
 	h.settle()
 	s := h.p.Stats()
-	if s.Closed[ReasonEvicted] != 1 || s.Size != 2 {
-		t.Fatalf("stats: %+v", s)
-	}
+	require.Equal(t, int64(1), s.Closed[ReasonEvicted], "stats: %+v", s)
+	require.Equal(t, 2, s.Size, "stats: %+v", s)
 	rb.Release()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.maxLive > 2 {
-		t.Fatalf("%d alive, cap 2", h.maxLive)
-	}
+	require.LessOrEqual(t, h.maxLive, 2, "%d alive, cap 2", h.maxLive)
 }
 
 func TestReleaseRebalancesToOtherPartition(t *testing.T) {
@@ -355,13 +329,10 @@ func TestReleaseRebalancesToOtherPartition(t *testing.T) {
 	waitFor(t, "bob waits", func() bool { return h.p.Stats().Waiting == 1 })
 	ra.Release()
 	rb := <-got
-	if rb.Partition() != b {
-		t.Fatal("bob got alice's conn")
-	}
+	require.Same(t, b, rb.Partition(), "bob got alice's conn")
 	rb.Release()
-	if s := h.p.Stats(); s.Closed[ReasonRebalanced] != 1 {
-		t.Fatalf("stats: %+v", s)
-	}
+	s := h.p.Stats()
+	require.Equal(t, int64(1), s.Closed[ReasonRebalanced], "stats: %+v", s)
 }
 
 func TestLifetimeAndIdleTimeout(t *testing.T) {
@@ -375,27 +346,24 @@ func TestLifetimeAndIdleTimeout(t *testing.T) {
 		r.Release()
 	}
 	h.p.Maintain()
-	if s := h.p.Stats(); s.Idle != 3 {
-		t.Fatalf("idle closed before IdleTimeout: %+v", s)
-	}
+	s := h.p.Stats()
+	require.Equal(t, 3, s.Idle, "idle closed before IdleTimeout: %+v", s)
 	h.advance(time.Minute)
 	h.p.Maintain()
 	h.settle()
-	if s := h.p.Stats(); s.Idle != 1 || s.Closed[ReasonIdleTimeout] != 2 {
-		t.Fatalf("after IdleTimeout: %+v", s)
-	}
+	s = h.p.Stats()
+	require.Equal(t, 1, s.Idle, "after IdleTimeout: %+v", s)
+	require.Equal(t, int64(2), s.Closed[ReasonIdleTimeout], "after IdleTimeout: %+v", s)
 	// The survivor is the most recently used.
 	r := h.acquire(part, "")
-	if r != rs[2] {
-		t.Fatalf("kept conn %d, want the most recently used", r.Value().id)
-	}
+	require.Same(t, rs[2], r, "kept conn %d, want the most recently used", r.Value().id)
 	h.advance(50 * time.Minute) // 51 min: within jitter range, maybe expired
 	h.advance(9 * time.Minute)  // 60 min: expired whatever the jitter
 	r.Release()
 	h.settle()
-	if s := h.p.Stats(); s.Idle != 0 || s.Closed[ReasonLifetime] != 1 {
-		t.Fatalf("after lifetime: %+v", s)
-	}
+	s = h.p.Stats()
+	require.Equal(t, 0, s.Idle, "after lifetime: %+v", s)
+	require.Equal(t, int64(1), s.Closed[ReasonLifetime], "after lifetime: %+v", s)
 }
 
 func TestLifetimeJitterSpreads(t *testing.T) {
@@ -408,18 +376,15 @@ func TestLifetimeJitterSpreads(t *testing.T) {
 	var rs []*Resource[*fakeConn]
 	for i := 0; i < 64; i++ {
 		r := h.acquire(part, "")
-		if r.expires > int64(time.Hour) || r.expires <= int64(30*time.Minute) {
-			t.Fatalf("expiry %v outside (30m, 1h]", time.Duration(r.expires))
-		}
+		require.LessOrEqual(t, r.expires, int64(time.Hour), "expiry %v outside (30m, 1h]", time.Duration(r.expires))
+		require.Greater(t, r.expires, int64(30*time.Minute), "expiry %v outside (30m, 1h]", time.Duration(r.expires))
 		seen[r.expires] = true
 		rs = append(rs, r)
 	}
 	for _, r := range rs {
 		r.Release()
 	}
-	if len(seen) < 32 {
-		t.Fatalf("only %d distinct expiries among 64", len(seen))
-	}
+	require.GreaterOrEqual(t, len(seen), 32, "only %d distinct expiries among 64", len(seen))
 }
 
 func TestInvalidate(t *testing.T) {
@@ -429,19 +394,18 @@ func TestInvalidate(t *testing.T) {
 	idle.Release()
 	h.p.Invalidate()
 	h.settle()
-	if s := h.p.Stats(); s.Idle != 0 || s.Closed[ReasonInvalidated] != 1 {
-		t.Fatalf("idle not closed by Invalidate: %+v", s)
-	}
+	s := h.p.Stats()
+	require.Equal(t, 0, s.Idle, "idle not closed by Invalidate: %+v", s)
+	require.Equal(t, int64(1), s.Closed[ReasonInvalidated], "idle not closed by Invalidate: %+v", s)
 	held.Release()
 	h.settle()
-	if s := h.p.Stats(); s.Size != 0 || s.Closed[ReasonInvalidated] != 2 {
-		t.Fatalf("borrowed not closed on release: %+v", s)
-	}
-	if r := h.acquire(part, ""); r == idle || r == held {
-		t.Fatal("old conn handed out after Invalidate")
-	} else {
-		r.Release()
-	}
+	s = h.p.Stats()
+	require.Equal(t, 0, s.Size, "borrowed not closed on release: %+v", s)
+	require.Equal(t, int64(2), s.Closed[ReasonInvalidated], "borrowed not closed on release: %+v", s)
+	r := h.acquire(part, "")
+	require.NotSame(t, idle, r, "old conn handed out after Invalidate")
+	require.NotSame(t, held, r, "old conn handed out after Invalidate")
+	r.Release()
 }
 
 func TestInvalidateDuringDial(t *testing.T) {
@@ -456,9 +420,7 @@ func TestInvalidateDuringDial(t *testing.T) {
 	gate <- struct{}{} // the old-generation dial completes and is closed
 	gate <- struct{}{} // the waiter is served by a new one
 	r := <-got
-	if r.Value().id != 2 {
-		t.Fatalf("waiter got conn %d, want the post-Invalidate dial", r.Value().id)
-	}
+	require.Equal(t, 2, r.Value().id, "waiter got conn %d, want the post-Invalidate dial", r.Value().id)
 	r.Release()
 }
 
@@ -470,16 +432,12 @@ func TestCloseFailsWaitersAndClosesReleased(t *testing.T) {
 	go func() { _, _, err := h.p.Acquire(context.Background(), part, "", 0); errc <- err }()
 	waitFor(t, "waiter queued", func() bool { return h.p.Stats().Waiting == 1 })
 	h.p.Close()
-	if err := <-errc; !errors.Is(err, ErrClosed) {
-		t.Fatalf("waiter got %v, want ErrClosed", err)
-	}
+	err := <-errc
+	require.ErrorIs(t, err, ErrClosed, "waiter got %v, want ErrClosed", err)
 	held.Release()
-	if !held.Value().closed.Load() {
-		t.Fatal("conn released after Close was not closed")
-	}
-	if _, _, err := h.p.Acquire(context.Background(), part, "", 0); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Acquire after Close: %v", err)
-	}
+	require.True(t, held.Value().closed.Load(), "conn released after Close was not closed")
+	_, _, err = h.p.Acquire(context.Background(), part, "", 0)
+	require.ErrorIs(t, err, ErrClosed, "Acquire after Close: %v", err)
 }
 
 func TestSetLimitsShrinks(t *testing.T) {
@@ -495,9 +453,9 @@ func TestSetLimitsShrinks(t *testing.T) {
 	rs[2].Release()
 	rs[3].Release()
 	h.settle()
-	if s := h.p.Stats(); s.Size != 1 || s.Idle != 1 {
-		t.Fatalf("after shrink: %+v", s)
-	}
+	s := h.p.Stats()
+	require.Equal(t, 1, s.Size, "after shrink: %+v", s)
+	require.Equal(t, 1, s.Idle, "after shrink: %+v", s)
 }
 
 func TestStressRace(t *testing.T) {
@@ -537,12 +495,10 @@ func TestStressRace(t *testing.T) {
 	wg.Wait()
 	h.settle()
 	s := h.p.Stats()
-	if s.Borrowed != 0 || s.Waiting != 0 || s.Size != s.Idle {
-		t.Fatalf("inconsistent after stress: %+v", s)
-	}
+	require.Equal(t, 0, s.Borrowed, "inconsistent after stress: %+v", s)
+	require.Equal(t, 0, s.Waiting, "inconsistent after stress: %+v", s)
+	require.Equal(t, s.Idle, s.Size, "inconsistent after stress: %+v", s)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.maxLive > 3 {
-		t.Fatalf("%d alive, cap 3", h.maxLive)
-	}
+	require.LessOrEqual(t, h.maxLive, 3, "%d alive, cap 3", h.maxLive)
 }

@@ -3,6 +3,9 @@ package core
 import (
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestOnBorrow: OnBorrow sees every hand-out (fresh, idle, reclaimed) and
@@ -29,9 +32,7 @@ func TestOnBorrow(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		for id, n := range out {
-			if n != want[id] {
-				t.Errorf("%s: value %d borrowed %d times, want %d", step, id, n, want[id])
-			}
+			assert.Equal(t, want[id], n, "%s: value %d borrowed %d times, want %d", step, id, n, want[id])
 		}
 	}
 	part := h.p.Partition("u")
@@ -41,16 +42,12 @@ func TestOnBorrow(t *testing.T) {
 	a.Release()
 	check("one released", map[int]int{b.Value().id: 1})
 	a2 := h.acquire(part, "") // from the idle list
-	if a2 != a {
-		t.Fatalf("expected the idle resource back")
-	}
+	require.Same(t, a, a2, "expected the idle resource back")
 	check("idle reused", map[int]int{a.Value().id: 1, b.Value().id: 1})
 	cl := a2.ReleaseClaim()
 	check("released with a claim", map[int]int{b.Value().id: 1})
 	a3, err := h.p.Reclaim(part, cl)
-	if err != nil {
-		t.Fatalf("Reclaim: %v", err)
-	}
+	require.NoError(t, err, "Reclaim: %v", err)
 	check("reclaimed", map[int]int{a3.Value().id: 1, b.Value().id: 1})
 	a3.Destroy(ReasonBroken)
 	b.Release()
@@ -58,7 +55,5 @@ func TestOnBorrow(t *testing.T) {
 	h.settle()
 	mu.Lock()
 	defer mu.Unlock()
-	if calls != 8 {
-		t.Errorf("OnBorrow called %d times, want 8 (4 hand-outs, 4 give-backs)", calls)
-	}
+	assert.Equal(t, 8, calls, "OnBorrow called %d times, want 8 (4 hand-outs, 4 give-backs)", calls)
 }
