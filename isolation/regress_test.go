@@ -554,6 +554,26 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"", ""}})
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{"a", "b"}})
 		})
+		t.Run("error_then_switch_back", func(t *testing.T) {
+			// Found by the listener soak (seed 1796409767759161717): a
+			// statement prepared again in its state failed (1792); the
+			// SET back to the session's state (big_tables: 1287) then
+			// replaced the error in the diagnostics, which SHOW WARNINGS
+			// showed as the session's.
+			tables := ownTables(t, "r8e", 1)
+			sc := newScript(t, "an execute's error, then the switch back")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "INSERT INTO {T} (g, s) VALUES (?, ?)"})
+			sc.exec(0, "SET @@local.big_tables=1")
+			sc.exec(0, "SET SESSION TRANSACTION READ ONLY")
+			sc.session(1, subj, twin, map[string][2]string{"{L}": {"r8es", "r8ed"}})
+			sc.query(1, "SELECT GET_LOCK('{L}', 0)")
+			sc.end(1)
+			sc.step(0, step{kind: opStmtExec, slot: "p", args: []any{4, ""}})
+			sc.query(0, "SELECT 1/7")
+			sc.queryW(0, "SELECT @@foreign_key_checks")
+		})
 		t.Run("results_charset_after_reset", func(t *testing.T) {
 			// The driver's shrink of seed 1796405040171664689: another
 			// session's pin resets the backend between the executions.

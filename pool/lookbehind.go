@@ -389,6 +389,10 @@ func (s *Session) borrowedBase(res *core.Resource[*PooledConn], prev core.Claim[
 // statement (r, st) ran on its backend.
 func (s *Session) recordLookBehind(r *pinning.Result, st *Status) {
 	w := lookBehindWrites(r, st)
+	if s.diagnosticsReplaced {
+		w = w.Remove(pinning.PinDiagnostics)
+		s.diagnosticsReplaced = false
+	}
 	if insertIDWrites(r, st) {
 		w = w.Add(pinning.PinLastInsertID)
 	}

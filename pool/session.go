@@ -100,6 +100,10 @@ type Session struct {
 	// ran (see AcquireFor).
 	heldLookBehind, lookBehindBefore pinning.PinReasons
 	ran                              bool // a statement ran since the session started or was reset
+	// diagnosticsReplaced: a SET of the pool's ran after the statement in
+	// flight failed (InState switching back), so the error is not what
+	// the connection's diagnostics hold.
+	diagnosticsReplaced bool
 }
 
 // NewSession starts a session for user. It borrows nothing until Acquire.

@@ -445,24 +445,31 @@ func (s *Session) InState(ctx context.Context, b *PooledConn, st *State, fn func
 	if st == nil {
 		st = &State{}
 	}
-	if err := s.switchTo(ctx, b, st.schema, &st.settings); err != nil {
+	if _, err := s.switchTo(ctx, b, st.schema, &st.settings); err != nil {
 		return err
 	}
 	ferr := fn()
 	back := stateOf(s.schema, &s.settings)
-	if err := s.switchTo(ctx, b, back.schema, &back.settings); err != nil {
+	set, err := s.switchTo(ctx, b, back.schema, &back.settings)
+	if err != nil {
 		return err
+	}
+	if ferr != nil && set {
+		// The SET back ran after fn's error: the connection's
+		// diagnostics are the SET's (1287 for a deprecated variable),
+		// not the error's the caller will report.
+		s.diagnosticsReplaced = true
 	}
 	return ferr
 }
 
 // switchTo brings the held b to schema and the parse-time settings of
-// settings (others stay as they are on b).
-func (s *Session) switchTo(ctx context.Context, b *PooledConn, schema string, settings *pinning.Settings) error {
+// settings (others stay as they are on b); set reports that it ran a SET.
+func (s *Session) switchTo(ctx context.Context, b *PooledConn, schema string, settings *pinning.Settings) (set bool, err error) {
 	st := s.part.stateOf()
 	if b.schema != schema {
 		if _, err := s.use(ctx, b, schema); err != nil {
-			return err // the caller's Done closes b if it broke
+			return false, err // the caller's Done closes b if it broke
 		}
 		b.tag = tagOf(b.schema, &b.settings)
 	}
@@ -491,12 +498,13 @@ func (s *Session) switchTo(ctx context.Context, b *PooledConn, schema string, se
 		// in place: the connection's diagnostics are no longer the
 		// session's.
 		s.lookBehindBefore = s.lookBehindBefore.Remove(pinning.PinDiagnostics)
+		set = true
 		if err := b.conn.Exec(ctx, stmt); err != nil {
 			b.tag = tagOf(b.schema, &b.settings)
-			return err
+			return set, err
 		}
 	}
 	b.settings = want
 	b.tag = tagOf(b.schema, &b.settings)
-	return nil
+	return set, nil
 }
