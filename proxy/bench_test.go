@@ -3,6 +3,8 @@ package proxy_test
 import (
 	"database/sql"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkPointSelect runs one client's point selects straight to MariaDB
@@ -33,9 +35,8 @@ func BenchmarkPointSelect(b *testing.B) {
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					if err := stmt.QueryRow(1 + i%3).Scan(&name); err != nil {
-						b.Fatal(err)
-					}
+					err := stmt.QueryRow(1 + i%3).Scan(&name)
+					require.NoError(b, err)
 				}
 			})
 		}
@@ -54,9 +55,8 @@ func BenchmarkConnectQueryClose(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if err := oneClient(dsn, 1+i%3); err != nil {
-					b.Fatal(err)
-				}
+				err := oneClient(dsn, 1+i%3)
+				require.NoError(b, err)
 			}
 		})
 	}

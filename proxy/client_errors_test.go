@@ -107,14 +107,13 @@ func TestClientLibrariesSeeListenerErrors(t *testing.T) {
 func expectListenerError(t *testing.T, client string, r checkResult, code uint16, text string) {
 	t.Helper()
 	var d errDetail
-	if r.OK || json.Unmarshal(r.Detail, &d) != nil {
-		t.Errorf("%s: want error %d, got %s", client, code, r.Detail)
+	if !assert.False(t, r.OK, "%s: want error %d, got %s", client, code, r.Detail) ||
+		!assert.NoError(t, json.Unmarshal(r.Detail, &d), "%s: want error %d, got %s", client, code, r.Detail) {
 		return
 	}
 	t.Logf("%s: %s %s %s", client, d.code(), d.State, d.Message)
-	if d.code() != strings.TrimSpace(itoa(code)) || !strings.Contains(d.Message, text) {
-		t.Errorf("%s: got error %s %q, want %d containing %q", client, d.code(), d.Message, code, text)
-	}
+	assert.Equal(t, strings.TrimSpace(itoa(code)), d.code(), "%s: got error %s %q, want %d containing %q", client, d.code(), d.Message, code, text)
+	assert.Contains(t, d.Message, text, "%s: got error %s %q, want %d containing %q", client, d.code(), d.Message, code, text)
 }
 
 func itoa(n uint16) string {

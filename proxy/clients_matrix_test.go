@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
@@ -62,11 +63,11 @@ func TestClientMatrix(t *testing.T) {
 				d, l := results["direct"][check], results["listener"][check]
 				switch {
 				case strings.Contains(string(d.Detail), "unknown check"):
-					t.Errorf("%-14s is not implemented by the %s script", check, rc.name)
+					assert.Fail(t, "check not implemented", "%-14s is not implemented by the %s script", check, rc.name)
 				case !d.OK:
 					t.Logf("%-14s fails directly too (not held against the listener): %s", check, d.Detail)
 				case !l.OK:
-					t.Errorf("%-14s passes directly, fails through the listener: %s (direct: %s)", check, l.Detail, d.Detail)
+					assert.Fail(t, "fails through the listener only", "%-14s passes directly, fails through the listener: %s (direct: %s)", check, l.Detail, d.Detail)
 				default:
 					t.Logf("%-14s ok", check)
 				}
@@ -77,9 +78,7 @@ func TestClientMatrix(t *testing.T) {
 	st := e.srv.Stats().Pool
 	t.Logf("listener pool: %d borrows (%d waited) over %d backends opened",
 		st.BorrowRequests, st.WaitCount, st.DatabaseConnectionsSetupSucceeded)
-	if st.MaxDatabaseConnectionsAllowed > matrixBackends {
-		t.Errorf("the listener had %d backends, want at most %d", st.MaxDatabaseConnectionsAllowed, matrixBackends)
-	}
+	assert.LessOrEqual(t, st.MaxDatabaseConnectionsAllowed, matrixBackends, "the listener had %d backends, want at most %d", st.MaxDatabaseConnectionsAllowed, matrixBackends)
 }
 
 // cliMatrix runs the mariadb CLI (libmariadb) directly and through the
@@ -126,7 +125,7 @@ func cliMatrix(t *testing.T, db *mariadbtest.Server, e *env, infile string) {
 	for _, s := range scripts {
 		o := outs[s.name]
 		if o[0] != o[1] {
-			t.Errorf("%-14s direct and through the listener differ:\n direct:   %.300q\n listener: %.300q", s.name, o[0], o[1])
+			assert.Fail(t, "outputs differ", "%-14s direct and through the listener differ:\n direct:   %.300q\n listener: %.300q", s.name, o[0], o[1])
 		} else {
 			t.Logf("%-14s same output (%.80q)", s.name, o[0])
 		}
@@ -152,8 +151,7 @@ func churn(t *testing.T, e *env, n int) (stop func()) {
 		go func() { // ends with stop
 			defer wg.Done()
 			db, err := sql.Open("mysql", e.dsn(appUser, appPass, ""))
-			if err != nil {
-				t.Error(err)
+			if !assert.NoError(t, err) {
 				return
 			}
 			defer db.Close()

@@ -16,13 +16,11 @@ func TestMariadbCLI(t *testing.T) {
 	out, err := mariadbCLI(t, e.addr, "-u", appUser, "-p"+appPass, "--skip-ssl", "test", "-e",
 		"SELECT name FROM users ORDER BY id; SET @x = 5; SELECT @x + 1; USE mysql; SELECT DATABASE()")
 	require.NoError(t, err, "%v: %s", err, out)
-	if want := "alice\nbob\ncarol\n6\nmysql"; out != want {
-		t.Fatalf("output %q, want %q", out, want)
-	}
+	want := "alice\nbob\ncarol\n6\nmysql"
+	require.Equal(t, want, out, "output %q, want %q", out, want)
 	out, err = mariadbCLI(t, e.addr, "-u", appUser, "-pwrong", "--skip-ssl", "test", "-e", "SELECT 1")
-	if err == nil || !strings.Contains(out, "1045") {
-		t.Fatalf("wrong password: %v %s", err, out)
-	}
+	require.Error(t, err, "wrong password: %v %s", err, out)
+	require.Contains(t, out, "1045", "wrong password: %v %s", err, out)
 }
 
 func TestMariadbCLIWithSSL(t *testing.T) {
@@ -32,9 +30,8 @@ func TestMariadbCLIWithSSL(t *testing.T) {
 	require.NoError(t, err, "%v: %s", err, out)
 	require.EqualValues(t, "3", out, "output")
 	out, err = mariadbCLI(t, e.addr, "-u", appUser, "-p"+appPass, "--skip-ssl", "test", "-e", "SELECT 1")
-	if err == nil || !strings.Contains(out, "3159") {
-		t.Fatalf("plaintext client against RequireTLS: %v %s", err, out)
-	}
+	require.Error(t, err, "plaintext client against RequireTLS: %v %s", err, out)
+	require.Contains(t, out, "3159", "plaintext client against RequireTLS: %v %s", err, out)
 	t.Logf("plaintext client: %s", out)
 }
 
@@ -63,9 +60,8 @@ func TestPyMySQLLambdaSnippet(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%v: %s", err, out)
 	want := "(1, 'alice')\n(2, 'bob')\n(3, 'carol')"
-	if got := strings.TrimSpace(string(out)); got != want {
-		t.Fatalf("output %q, want %q", got, want)
-	}
+	got := strings.TrimSpace(string(out))
+	require.Equal(t, want, got, "output %q, want %q", got, want)
 }
 
 // TestCursorFetchHoldsBackend: COM_STMT_EXECUTE with a cursor holds the
@@ -85,12 +81,9 @@ func TestCursorFetchHoldsBackend(t *testing.T) {
 		ex := &wire.StmtExecute{StatementID: st.ID, Flags: wire.CursorTypeReadOnly, Iterations: 1}
 		must(t, cc.WriteCommand(wire.ComStmtExecute, wire.AppendStmtExecute(nil, ex)[1:]))
 		status := readResponse(t, cc, wire.ModeBinary, nil)
-		if !status.Has(wire.StatusCursorExists) {
-			t.Fatalf("no cursor opened (status %#x)", status)
-		}
-		if got := e.srv.Stats().Pool.DatabaseConnectionsCurrentlyBorrowed; got != 1 {
-			t.Fatalf("backends borrowed with a cursor open: %d, want 1", got)
-		}
+		require.True(t, status.Has(wire.StatusCursorExists), "no cursor opened (status %#x)", status)
+		got := e.srv.Stats().Pool.DatabaseConnectionsCurrentlyBorrowed
+		require.Equal(t, 1, got, "backends borrowed with a cursor open: %d, want 1", got)
 		rows := 0
 		for !status.Has(wire.StatusLastRowSent) && rows <= 5 {
 			must(t, cc.WriteCommand(wire.ComStmtFetch, wire.AppendStmtFetch(nil, st.ID, 2)[1:]))
@@ -98,9 +91,8 @@ func TestCursorFetchHoldsBackend(t *testing.T) {
 		}
 		require.EqualValues(t, 5, rows, "rows fetched")
 		must(t, cc.Ping(ctx))
-		if got := e.srv.Stats().Pool.DatabaseConnectionsCurrentlyBorrowed; got != 0 {
-			t.Fatalf("backends borrowed after the cursor was read: %d", got)
-		}
+		got = e.srv.Stats().Pool.DatabaseConnectionsCurrentlyBorrowed
+		require.Equal(t, 0, got, "backends borrowed after the cursor was read: %d", got)
 		cc.Close()
 	}
 }
@@ -117,7 +109,7 @@ func readResponse(t *testing.T, cc *wire.ClientConn, mode wire.Mode, rows *int) 
 		must(t, err)
 		if k == wire.KindERR {
 			e, _ := wire.ParseERR(p)
-			t.Fatalf("server error: %v", e)
+			require.FailNow(t, "server error", "%v", e)
 		}
 		if k == wire.KindRow && rows != nil {
 			*rows++
@@ -133,29 +125,22 @@ func TestResetAndChangeUser(t *testing.T) {
 	e.db.CreateUser(t, "other", "other-secret")
 	ctx := ctxT(t)
 	cc := dialWire(t, e.addr, appUser, appPass)
-	if _, err := cc.Exec(ctx, "SET @v = 1"); err != nil {
-		t.Fatal(err)
-	}
-	if e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned != 1 {
-		t.Fatal("SET @v did not pin")
-	}
+	_, err := cc.Exec(ctx, "SET @v = 1")
+	require.NoError(t, err)
+	require.Equal(t, 1, e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned, "SET @v did not pin")
 	must(t, cc.Reset(ctx))
-	if n := e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned; n != 0 {
-		t.Fatalf("pinned after reset: %d", n)
-	}
-	if v, ok, err := cc.QueryValue(ctx, "SELECT @v"); err != nil || ok {
-		t.Fatalf("after reset: @v = %q (null=%v) %v", v, !ok, err)
-	}
+	n := e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned
+	require.Equal(t, 0, n, "pinned after reset: %d", n)
+	v, ok, err := cc.QueryValue(ctx, "SELECT @v")
+	require.NoError(t, err, "after reset: @v = %q (null=%v) %v", v, !ok, err)
+	require.False(t, ok, "after reset: @v = %q (null=%v) %v", v, !ok, err)
 	must(t, cc.ChangeUser(ctx, &wire.ClientConfig{User: "other", Password: "other-secret", Database: "test"}))
-	v, _, err := cc.QueryValue(ctx, "SELECT CURRENT_USER()")
+	v, _, err = cc.QueryValue(ctx, "SELECT CURRENT_USER()")
 	must(t, err)
-	if !strings.HasPrefix(v, "other@") {
-		t.Fatalf("after COM_CHANGE_USER the backend user is %q", v)
-	}
+	require.True(t, strings.HasPrefix(v, "other@"), "after COM_CHANGE_USER the backend user is %q", v)
 	bad := dialWire(t, e.addr, appUser, appPass)
-	if err := bad.ChangeUser(ctx, &wire.ClientConfig{User: "other", Password: "nope"}); err == nil {
-		t.Fatal("COM_CHANGE_USER with a wrong password succeeded")
-	}
+	err = bad.ChangeUser(ctx, &wire.ClientConfig{User: "other", Password: "nope"})
+	require.Error(t, err, "COM_CHANGE_USER with a wrong password succeeded")
 }
 
 func TestInitDBAndFieldList(t *testing.T) {

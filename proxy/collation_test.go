@@ -2,6 +2,8 @@ package proxy_test
 
 import (
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // TestHandshakeCollationSurvivesOtherClients: a client whose handshake
@@ -25,9 +27,8 @@ func TestHandshakeCollationSurvivesOtherClients(t *testing.T) {
 		must(t, err)
 		var a, b string
 		var x int
-		if err := st.QueryRowContext(ctx, "0123", "o'k", "é").Scan(&a, &b, &x); err != nil {
-			t.Errorf("after noise %q: %v", q, err)
-		}
+		err = st.QueryRowContext(ctx, "0123", "o'k", "é").Scan(&a, &b, &x)
+		assert.NoError(t, err, "after noise %q: %v", q, err)
 		st.Close()
 	}
 }

@@ -35,23 +35,20 @@ func TestWrongPasswordRejected(t *testing.T) {
 	for e.srv.Stats().ClientConnectionsSetupFailedAuth < 2 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if st := e.srv.Stats(); st.ClientConnectionsSetupFailedAuth < 2 {
-		t.Errorf("ClientConnectionsSetupFailedAuth = %d", st.ClientConnectionsSetupFailedAuth)
-	}
+	st := e.srv.Stats()
+	assert.GreaterOrEqual(t, st.ClientConnectionsSetupFailedAuth, int64(2), "ClientConnectionsSetupFailedAuth = %d", st.ClientConnectionsSetupFailedAuth)
 }
 
 func TestCachingSHA2Client(t *testing.T) {
 	e := startEnv(t, withServer(func(s *proxy.Server) { s.DefaultAuthPlugin = wire.AuthCachingSHA2Password }))
 	db := e.open(t, "")
-	if n := queryInt(t, db, "SELECT COUNT(*) FROM users"); n != 3 {
-		t.Fatalf("count %d", n)
-	}
+	n := queryInt(t, db, "SELECT COUNT(*) FROM users")
+	require.Equal(t, int64(3), n, "count %d", n)
 	bad, err := sql.Open("mysql", e.dsn(appUser, "wrong", ""))
 	must(t, err)
 	defer bad.Close()
-	if err := bad.Ping(); mysqlErr(err) != 1045 {
-		t.Fatalf("wrong password with caching_sha2_password: err = %v, want 1045", err)
-	}
+	err = bad.Ping()
+	require.Equal(t, uint16(1045), mysqlErr(err), "wrong password with caching_sha2_password: err = %v, want 1045", err)
 }
 
 // TestBorrowTimeout: with the only backend held by a transaction, another
@@ -67,9 +64,8 @@ func TestBorrowTimeout(t *testing.T) {
 	must(t, err)
 	b := e.conn(t, db)
 	_, err = b.ExecContext(ctx, "SELECT 1")
-	if mysqlErr(err) != proxy.ErBorrowTimeout || !strings.Contains(err.Error(), "timed out") {
-		t.Fatalf("err = %v, want error %d with the pool's message", err, proxy.ErBorrowTimeout)
-	}
+	require.Equal(t, proxy.ErBorrowTimeout, mysqlErr(err), "err = %v, want error %d with the pool's message", err, proxy.ErBorrowTimeout)
+	require.Contains(t, err.Error(), "timed out", "err = %v, want error %d with the pool's message", err, proxy.ErBorrowTimeout)
 	t.Logf("client got: %v", err)
 	_, err = a.ExecContext(ctx, "COMMIT")
 	must(t, err)
@@ -85,17 +81,15 @@ func TestClientDisconnectMidTransaction(t *testing.T) {
 	cc := dialWire(t, e.addr, appUser, appPass)
 	ctx := ctxT(t)
 	for _, q := range []string{"BEGIN", "INSERT INTO auto (who) VALUES ('vanished')"} {
-		if _, err := cc.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
+		_, err := cc.Exec(ctx, q)
+		require.NoError(t, err)
 	}
 	cc.NetConn().Close() // no COM_QUIT: the client just goes away
 	db := e.open(t, "")
 	require.EqualValues(t, 0, queryInt(t, db, "SELECT @@in_transaction"), "the next client runs inside the vanished client's transaction")
 	require.EqualValues(t, 0, queryInt(t, db, "SELECT COUNT(*) FROM auto WHERE who = 'vanished'"), "the vanished client's insert was committed")
-	if st := e.srv.Stats().Pool; st.Rollbacks < 1 {
-		t.Errorf("Rollbacks = %d", st.Rollbacks)
-	}
+	st := e.srv.Stats().Pool
+	assert.GreaterOrEqual(t, st.Rollbacks, int64(1), "Rollbacks = %d", st.Rollbacks)
 }
 
 // TestBackendKilledMidQuery: the backend connection of a running query is
@@ -158,12 +152,10 @@ func TestBackendCrashMidQuery(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if qerr != nil || n != 9 {
-		t.Fatalf("after restart: %d %v", n, qerr)
-	}
-	if st := e.srv.Stats(); st.BackendErrors < 1 {
-		t.Errorf("BackendErrors = %d", st.BackendErrors)
-	}
+	require.NoError(t, qerr, "after restart: %d %v", n, qerr)
+	require.Equal(t, int64(9), n, "after restart: %d %v", n, qerr)
+	st := e.srv.Stats()
+	assert.GreaterOrEqual(t, st.BackendErrors, int64(1), "BackendErrors = %d", st.BackendErrors)
 }
 
 func TestRequireTLS(t *testing.T) {
@@ -178,9 +170,7 @@ func TestRequireTLS(t *testing.T) {
 	var cipher string
 	var name string
 	must(t, sdb.QueryRow("SELECT name FROM users WHERE id = 3").Scan(&name))
-	if name != "carol" {
-		t.Fatal(name)
-	}
+	require.Equal(t, "carol", name, name)
 	_ = cipher
 	assert.EqualValues(t, 1, e.srv.Stats().ClientConnectionsRefusedNoTLS, "ClientConnectionsRefusedNoTLS")
 }
@@ -256,9 +246,8 @@ func TestShutdownDrains(t *testing.T) {
 	idle := dialWire(t, e.addr, appUser, appPass)
 	busy := dialWire(t, e.addr, appUser, appPass)
 	for _, q := range []string{"BEGIN", "INSERT INTO auto (who) VALUES ('drained')"} {
-		if _, err := busy.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
+		_, err := busy.Exec(ctx, q)
+		require.NoError(t, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- e.srv.Shutdown(ctx) }() // returns once both clients are gone
@@ -268,16 +257,13 @@ func TestShutdownDrains(t *testing.T) {
 		t.Fatalf("Shutdown returned (%v) while a transaction was open", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	if _, err := busy.Exec(ctx, "COMMIT"); err != nil {
-		t.Fatalf("commit during shutdown: %v", err)
-	}
+	_, err := busy.Exec(ctx, "COMMIT")
+	require.NoError(t, err, "commit during shutdown: %v", err)
 	must(t, <-done)
-	if _, err := net.Dial("tcp", e.addr); err == nil {
-		t.Error("the listener still accepts after Shutdown")
-	}
-	if n := e.db.QueryInt(t, "SELECT COUNT(*) FROM test.auto WHERE who = 'drained'"); n != 1 {
-		t.Errorf("the drained transaction's row: %d", n)
-	}
+	_, err = net.Dial("tcp", e.addr)
+	assert.Error(t, err, "the listener still accepts after Shutdown")
+	n := e.db.QueryInt(t, "SELECT COUNT(*) FROM test.auto WHERE who = 'drained'")
+	assert.Equal(t, int64(1), n, "the drained transaction's row: %d", n)
 }
 
 // expectClosed waits for the listener to close cc.
@@ -316,14 +302,9 @@ func TestBackendCredentialsRefused(t *testing.T) {
 		_, err = db.Exec("DO 1")
 		db.Close()
 		var me *mysql.MySQLError
-		if !errors.As(err, &me) || me.Number != 1045 {
-			t.Fatalf("database %q: err = %v, want 1045", dbName, err)
-		}
-		if strings.Contains(me.Message, "ghost'@") || strings.Contains(me.Message, "127.0.0.1") {
-			t.Errorf("database %q: the client's error names the backend account or host: %q", dbName, me.Message)
-		}
-		if !strings.Contains(me.Message, "refused the listener's credentials") {
-			t.Errorf("database %q: message %q does not say whose credentials were refused", dbName, me.Message)
-		}
+		require.ErrorAs(t, err, &me, "database %q: err = %v, want 1045", dbName, err)
+		require.Equal(t, uint16(1045), me.Number, "database %q: err = %v, want 1045", dbName, err)
+		assert.False(t, strings.Contains(me.Message, "ghost'@") || strings.Contains(me.Message, "127.0.0.1"), "database %q: the client's error names the backend account or host: %q", dbName, me.Message)
+		assert.Contains(t, me.Message, "refused the listener's credentials", "database %q: message %q does not say whose credentials were refused", dbName, me.Message)
 	}
 }

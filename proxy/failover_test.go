@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/failover"
@@ -78,15 +79,11 @@ func TestFailoverCutsStatementsOnTheFormerWriter(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the statement on the blackholed former writer was not cut after the failover")
 	}
-	if st := m.Stats(); st.AbortedConns == 0 {
-		t.Errorf("the monitor aborted no connection to the former writer: %+v", st)
-	}
+	st := m.Stats()
+	assert.NotEqual(t, int64(0), st.AbortedConns, "the monitor aborted no connection to the former writer: %+v", st)
 	var port int
 	require.NoError(t, client.QueryRowContext(ctx, "SELECT @@port").Scan(&port), "the next statement")
-	if port != b.Port() {
-		t.Fatalf("the next statement ran on port %d, want the new writer's %d", port, b.Port())
-	}
-	if _, err := client.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS after_failover (id INT)"); err != nil {
-		t.Fatalf("a write on the new writer: %v", err)
-	}
+	require.Equal(t, b.Port(), port, "the next statement ran on port %d, want the new writer's %d", port, b.Port())
+	_, err = client.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS after_failover (id INT)")
+	require.NoError(t, err, "a write on the new writer: %v", err)
 }

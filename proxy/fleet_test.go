@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/fleet"
@@ -26,19 +27,13 @@ func TestVanishKillCountsInFleetBudget(t *testing.T) {
 	require.Error(t, startCancelled(t, root, c, "SELECT SLEEP(60) FROM users WHERE id = 1 /* vanish-fleet */", "vanish-fleet"), "the cancelled statement succeeded")
 	waitFor(t, "the server no longer runs the statement", 20*time.Second, func() bool { return !running(t, root, "vanish-fleet") })
 	waitFor(t, "the listener counts the kill", 10*time.Second, func() bool { return e.srv.Stats().VanishedStatementsKilled == 1 })
-	if got := e.db.ConnectionsOf(t, appUser); got > 2 {
-		t.Errorf("server sees %d connections of %s, want at most 2 (the fleet budget)", got, appUser)
-	}
+	got := e.db.ConnectionsOf(t, appUser)
+	assert.LessOrEqual(t, got, 2, "server sees %d connections of %s, want at most 2 (the fleet budget)", got, appUser)
 	st := e.srv.Stats().Pool
-	if st.Fleet == nil || st.Fleet.Total != 2 {
-		t.Fatalf("Stats().Pool.Fleet = %+v, want a budget of 2", st.Fleet)
-	}
-	if st.MaxDatabaseConnectionsAllowed > 2 {
-		t.Errorf("cap %d over the budget of 2", st.MaxDatabaseConnectionsAllowed)
-	}
+	require.NotNil(t, st.Fleet, "Stats().Pool.Fleet = %+v, want a budget of 2", st.Fleet)
+	require.Equal(t, 2, st.Fleet.Total, "Stats().Pool.Fleet = %+v, want a budget of 2", st.Fleet)
+	assert.LessOrEqual(t, st.MaxDatabaseConnectionsAllowed, 2, "cap %d over the budget of 2", st.MaxDatabaseConnectionsAllowed)
 	// The control connection's slot is given back when the listener
 	// closes it (idle, or at Close); it is counted in the pool meanwhile.
-	if st.DatabaseConnections > 2 {
-		t.Errorf("pool counts %d connections, want at most 2", st.DatabaseConnections)
-	}
+	assert.LessOrEqual(t, st.DatabaseConnections, 2, "pool counts %d connections, want at most 2", st.DatabaseConnections)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
@@ -137,9 +138,8 @@ func startEnv(t testing.TB, opts ...envOption) *env {
 	go func() { done <- srv.Serve(ln) }() // ends with Close below
 	t.Cleanup(func() {
 		srv.Close()
-		if err := <-done; !errors.Is(err, proxy.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
+		err := <-done
+		assert.ErrorIs(t, err, proxy.ErrServerClosed, "Serve returned %v, want ErrServerClosed", err)
 		p.Close()
 	})
 	return e

@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"context"
-	"errors"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -46,9 +45,8 @@ func TestAnnouncesBackendVersion(t *testing.T) {
 	go func() { done <- srv.Serve(ln) }() // ends with Close below
 	defer func() {
 		srv.Close()
-		if err := <-done; !errors.Is(err, proxy.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
+		err := <-done
+		assert.ErrorIs(t, err, proxy.ErrServerClosed, "Serve: %v", err)
 	}()
 	ctx := ctxT(t)
 	direct, err := wire.Dial(ctx, a.Addr(), &wire.ClientConfig{User: appUser, Password: appPass})

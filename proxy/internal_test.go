@@ -19,17 +19,15 @@ func TestParamTypes(t *testing.T) {
 	require.NoError(t, wire.BindParams(e, []any{int64(1), "x", nil}))
 	p := wire.AppendStmtExecute(nil, e)
 	types, err := paramTypes(p, 3)
-	if err != nil || !bytes.Equal(types, e.ParamTypes) {
-		t.Fatalf("types %x %v, want %x", types, err, e.ParamTypes)
-	}
+	require.NoError(t, err, "types %x %v, want %x", types, err, e.ParamTypes)
+	require.True(t, bytes.Equal(types, e.ParamTypes), "types %x %v, want %x", types, err, e.ParamTypes)
 	e.NewParamsBound = false
 	p = wire.AppendStmtExecute(nil, e)
-	if types, err := paramTypes(p, 3); err != nil || types != nil {
-		t.Fatalf("unbound: %x %v", types, err)
-	}
-	if _, err := paramTypes(p[:10], 3); err == nil {
-		t.Fatal("truncated packet accepted")
-	}
+	types, err = paramTypes(p, 3)
+	require.NoError(t, err, "unbound: %x %v", types, err)
+	require.Nil(t, types, "unbound: %x %v", types, err)
+	_, err = paramTypes(p[:10], 3)
+	require.Error(t, err, "truncated packet accepted")
 }
 
 // FuzzParamTypes: the COM_STMT_EXECUTE inspection never panics and agrees
@@ -49,12 +47,8 @@ func FuzzParamTypes(f *testing.F) {
 			return
 		}
 		ref, rerr := wire.ParseStmtExecute(p, n)
-		if err == nil && n > 0 && rerr != nil {
-			t.Fatalf("paramTypes accepted what ParseStmtExecute rejects: %v", rerr)
-		}
-		if err == nil && rerr == nil && types != nil && !bytes.Equal(types, ref.ParamTypes) {
-			t.Fatalf("types %x, ParseStmtExecute %x", types, ref.ParamTypes)
-		}
+		require.False(t, err == nil && n > 0 && rerr != nil, "paramTypes accepted what ParseStmtExecute rejects: %v", rerr)
+		require.False(t, err == nil && rerr == nil && types != nil && !bytes.Equal(types, ref.ParamTypes), "types %x, ParseStmtExecute %x", types, ref.ParamTypes)
 	})
 }
 
@@ -64,26 +58,21 @@ func TestStmtCacheLRU(t *testing.T) {
 	a := &backendStmt{key: stmtKey{"s", "a"}}
 	b := &backendStmt{key: stmtKey{"s", "b"}}
 	d := &backendStmt{key: stmtKey{"s", "d"}}
-	if c.add(a) != nil || c.add(b) != nil {
-		t.Fatal("eviction below the bound")
-	}
-	if c.get(stmtKey{"s", "a"}) != a { // a is now the most recent
-		t.Fatal("get a")
-	}
-	if ev := c.add(d); ev != b {
-		t.Fatalf("evicted %v, want b", ev)
-	}
-	if c.get(stmtKey{"s", "b"}) != nil || c.len() != 2 {
-		t.Fatal("b still cached")
-	}
+	require.Nil(t, c.add(a), "eviction below the bound")
+	require.Nil(t, c.add(b), "eviction below the bound")
+	require.Same(t, a, c.get(stmtKey{"s", "a"}), "get a") // a is now the most recent
+	ev := c.add(d)
+	require.Same(t, b, ev, "evicted %v, want b", ev)
+	require.Nil(t, c.get(stmtKey{"s", "b"}), "b still cached")
+	require.Equal(t, 2, c.len(), "b still cached")
 	c.remove(a)
-	if c.get(stmtKey{"s", "a"}) != nil || c.len() != 1 || c.head != d || c.tail != d {
-		t.Fatal("remove")
-	}
+	require.Nil(t, c.get(stmtKey{"s", "a"}), "remove")
+	require.Equal(t, 1, c.len(), "remove")
+	require.Same(t, d, c.head, "remove")
+	require.Same(t, d, c.tail, "remove")
 	c.clear()
-	if c.len() != 0 || c.head != nil {
-		t.Fatal("clear")
-	}
+	require.Equal(t, 0, c.len(), "clear")
+	require.Nil(t, c.head, "clear")
 }
 
 // TestMarkAccessDenied: a backend's refusal of the credential (1045) is
@@ -104,11 +93,12 @@ func TestMarkAccessDenied(t *testing.T) {
 		got := markAccessDenied(tc.err)
 		assert.EqualValues(t, tc.want, iamauth.IsAccessDenied(got), "markAccessDenied(%v): IsAccessDenied = %v, want %v", tc.err, !tc.want, tc.want)
 		var e *wire.Error
-		if tc.want && (!errors.As(got, &e) || e.Code != wire.ErAccessDenied) {
-			t.Errorf("markAccessDenied(%v) = %v: the *wire.Error is lost", tc.err, got)
-		}
-		if !tc.want && got != tc.err {
-			t.Errorf("markAccessDenied(%v) = %v, want it unchanged", tc.err, got)
+		if tc.want {
+			if assert.ErrorAs(t, got, &e, "markAccessDenied(%v) = %v: the *wire.Error is lost", tc.err, got) {
+				assert.Equal(t, wire.ErAccessDenied, e.Code, "markAccessDenied(%v) = %v: the *wire.Error is lost", tc.err, got)
+			}
+		} else {
+			assert.True(t, got == tc.err, "markAccessDenied(%v) = %v, want it unchanged", tc.err, got)
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // loadShape is the short-lived-clients load: clients goroutines, each
@@ -102,25 +104,19 @@ func TestThousandShortLivedClients(t *testing.T) {
 	<-sampled
 	for i, err := range errs {
 		if i < 5 {
-			t.Errorf("client error: %v", err)
+			assert.NoError(t, err, "client error: %v", err)
 		}
 	}
-	if len(errs) > 0 {
-		t.Fatalf("%d of %d client connections failed through the listener", len(errs), clients*rounds)
-	}
+	require.Empty(t, errs, "%d of %d client connections failed through the listener", len(errs), clients*rounds)
 	st := e.srv.Stats()
 	t.Logf("through the listener: %d clients x %d rounds in %v, 0 errors; peak server connections of %q: %d; pool: %d opened, %d waits, borrow p99 <= %v",
 		clients, rounds, elapsed.Round(time.Millisecond), appUser, peak.Load(), st.Pool.DatabaseConnectionsSetupSucceeded,
 		st.Pool.WaitCount, st.Pool.DatabaseConnectionsBorrowLatency.Quantile(0.99))
-	if p := peak.Load(); p > 20 {
-		t.Fatalf("the server saw %d connections of %q; the pool's cap is 20", p, appUser)
-	}
-	if n := e.db.ConnectionsOf(t, appUser); n > 20 {
-		t.Fatalf("%d connections of %q after the load", n, appUser)
-	}
-	if st.ClientConnectionsSetupSucceeded < int64(clients*rounds) {
-		t.Errorf("ClientConnectionsSetupSucceeded = %d", st.ClientConnectionsSetupSucceeded)
-	}
+	p := peak.Load()
+	require.LessOrEqual(t, p, int64(20), "the server saw %d connections of %q; the pool's cap is 20", p, appUser)
+	n := e.db.ConnectionsOf(t, appUser)
+	require.LessOrEqual(t, n, 20, "%d connections of %q after the load", n, appUser)
+	assert.GreaterOrEqual(t, st.ClientConnectionsSetupSucceeded, int64(clients*rounds), "ClientConnectionsSetupSucceeded = %d", st.ClientConnectionsSetupSucceeded)
 
 	// The same load straight to a server with max_connections = 200.
 	direct := mariadbtest.Start(t, mariadbtest.WithMaxConnections(200))
@@ -138,7 +134,5 @@ func TestThousandShortLivedClients(t *testing.T) {
 		t.Logf("direct to max_connections=200: %d of %d clients failed in %v, %d with %q; first: %v",
 			len(errs), clients, elapsed.Round(time.Millisecond), tooMany, "Too many connections", errs[0])
 	}
-	if tooMany == 0 {
-		t.Fatalf("direct load did not hit max_connections (%d errors)", len(errs))
-	}
+	require.NotEqual(t, 0, tooMany, "direct load did not hit max_connections (%d errors)", len(errs))
 }

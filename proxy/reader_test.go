@@ -3,7 +3,6 @@ package proxy_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -51,9 +50,8 @@ func TestReaderEndpoint(t *testing.T) {
 	go func() { done <- srv.Serve(ln) }() // ends with Close below
 	defer func() {
 		srv.Close()
-		if err := <-done; !errors.Is(err, proxy.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
+		err := <-done
+		assert.ErrorIs(t, err, proxy.ErrServerClosed, "Serve: %v", err)
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -123,9 +121,8 @@ func startReaderEndpoint(t *testing.T, m *failover.Monitor, maxConns int) *reade
 	go func() { done <- srv.Serve(ln) }() // ends with Close in the cleanup
 	t.Cleanup(func() {
 		srv.Close()
-		if err := <-done; !errors.Is(err, proxy.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
+		err := <-done
+		assert.ErrorIs(t, err, proxy.ErrServerClosed, "Serve: %v", err)
 		p.Close()
 	})
 	return &readerEndpoint{backend: backend, addr: ln.Addr().String()}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -103,15 +104,13 @@ func (rc realClient) run(t testing.TB, addr, user, pass, db string, extra map[st
 	sc.Buffer(nil, 16<<20)
 	for sc.Scan() {
 		var r checkResult
-		if jerr := json.Unmarshal(sc.Bytes(), &r); jerr != nil {
-			t.Errorf("%s: unparsable line %q: %v", rc.name, sc.Text(), jerr)
+		if jerr := json.Unmarshal(sc.Bytes(), &r); !assert.NoError(t, jerr, "%s: unparsable line %q: %v", rc.name, sc.Text(), jerr) {
 			continue
 		}
 		res[r.Check] = r
 	}
-	if err != nil || len(res) != len(checks) {
-		t.Errorf("%s: the script failed (%v, %d of %d results): %s", rc.name, err, len(res), len(checks), stderr.String())
-	}
+	assert.NoError(t, err, "%s: the script failed (%v, %d of %d results): %s", rc.name, err, len(res), len(checks), stderr.String())
+	assert.Len(t, res, len(checks), "%s: the script failed (%v, %d of %d results): %s", rc.name, err, len(res), len(checks), stderr.String())
 	return res
 }
 

@@ -29,13 +29,10 @@ func TestGoSQLDriver(t *testing.T) {
 				got = append(got, fmt.Sprintf("%d %s", id, name))
 			}
 			must(t, rows.Err())
-			if strings.Join(got, ",") != "1 alice,2 bob,3 carol" {
-				t.Fatalf("rows %v", got)
-			}
+			require.Equal(t, "1 alice,2 bob,3 carol", strings.Join(got, ","), "rows %v", got)
 			// Errors pass through; the connection keeps working.
-			if _, err := db.Exec("SELECT * FROM no_such_table"); mysqlErr(err) != 1146 {
-				t.Fatalf("err = %v, want 1146", err)
-			}
+			_, err = db.Exec("SELECT * FROM no_such_table")
+			require.Equal(t, uint16(1146), mysqlErr(err), "err = %v, want 1146", err)
 			must(t, db.Ping())
 			// A transaction on one client connection.
 			tx, err := db.Begin()
@@ -43,9 +40,8 @@ func TestGoSQLDriver(t *testing.T) {
 			_, err = tx.Exec("INSERT INTO auto (who) VALUES (?)", "tx-"+params)
 			must(t, err)
 			must(t, tx.Rollback())
-			if n := queryInt(t, db, "SELECT COUNT(*) FROM auto WHERE who = ?", "tx-"+params); n != 0 {
-				t.Fatalf("rolled-back row is visible (%d)", n)
-			}
+			n := queryInt(t, db, "SELECT COUNT(*) FROM auto WHERE who = ?", "tx-"+params)
+			require.Equal(t, int64(0), n, "rolled-back row is visible (%d)", n)
 		})
 	}
 }
@@ -80,15 +76,11 @@ func TestPreparedAcrossBackends(t *testing.T) {
 			must(t, tx.Rollback())
 		}
 	}
-	if len(ids) < 2 {
-		t.Fatalf("the statement ran on %d backend(s); want it multiplexed over at least 2", len(ids))
-	}
+	require.GreaterOrEqual(t, len(ids), 2, "the statement ran on %d backend(s); want it multiplexed over at least 2", len(ids))
 	st := e.srv.Stats()
 	t.Logf("backends used: %d, backend prepares: %d, client prepares: %d, executes: %d",
 		len(ids), st.BackendPrepares, st.PrepareRequests, st.ExecuteRequests)
-	if st.BackendPrepares < 2 {
-		t.Fatalf("BackendPrepares = %d, want one per backend", st.BackendPrepares)
-	}
+	require.GreaterOrEqual(t, st.BackendPrepares, int64(2), "BackendPrepares = %d, want one per backend", st.BackendPrepares)
 }
 
 // TestLastInsertIDUnderConcurrency: INSERT then SELECT LAST_INSERT_ID() as
@@ -132,7 +124,7 @@ func TestLastInsertIDUnderConcurrency(t *testing.T) {
 		wg.Wait()
 		close(errs)
 		for err := range errs {
-			t.Error(err)
+			assert.NoError(t, err)
 		}
 	}
 	assert.EqualValues(t, 0, e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned, "DatabaseConnectionsCurrentlySessionPinned")
@@ -162,12 +154,9 @@ func TestStateIsolation(t *testing.T) {
 		t.Helper()
 		var v sql.NullInt64
 		must(t, c.QueryRowContext(ctx, "SELECT @secret").Scan(&v))
-		if v.Valid {
-			t.Errorf("%s: another client sees @secret = %d", when, v.Int64)
-		}
-		if _, err := c.ExecContext(ctx, "SELECT * FROM tmp_a"); mysqlErr(err) != 1146 {
-			t.Errorf("%s: another client sees the temporary table (err %v)", when, err)
-		}
+		assert.False(t, v.Valid, "%s: another client sees @secret = %d", when, v.Int64)
+		_, err := c.ExecContext(ctx, "SELECT * FROM tmp_a")
+		assert.Equal(t, uint16(1146), mysqlErr(err), "%s: another client sees the temporary table (err %v)", when, err)
 		assert.EqualValues(t, 0, queryInt(t, c, "SELECT COUNT(*) FROM auto WHERE who = 'uncommitted'"), "%s: another client sees an uncommitted row", when)
 		assert.EqualValues(t, 0, queryInt(t, c, "SELECT @@in_transaction"), "%s: another client starts inside a transaction", when)
 	}
@@ -198,30 +187,25 @@ func TestFoundRowsAndRowCount(t *testing.T) {
 	var id int
 	var name string
 	must(t, c.QueryRowContext(ctx, "SELECT SQL_CALC_FOUND_ROWS id, name FROM users ORDER BY id LIMIT 1").Scan(&id, &name))
-	if n := queryInt(t, c, "SELECT FOUND_ROWS()"); n != 3 {
-		t.Fatalf("FOUND_ROWS() = %d, want 3", n)
-	}
+	n := queryInt(t, c, "SELECT FOUND_ROWS()")
+	require.Equal(t, int64(3), n, "FOUND_ROWS() = %d, want 3", n)
 	_, err := c.ExecContext(ctx, "UPDATE users SET name = name WHERE id <= 2")
 	must(t, err)
-	if n := queryInt(t, c, "SELECT ROW_COUNT()"); n != 0 {
-		t.Fatalf("ROW_COUNT() = %d, want 0", n)
-	}
-	if n := e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned; n != 0 {
-		t.Fatalf("look-behind reads pinned the session (%d)", n)
-	}
+	n = queryInt(t, c, "SELECT ROW_COUNT()")
+	require.Equal(t, int64(0), n, "ROW_COUNT() = %d, want 0", n)
+	pinned := e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned
+	require.Equal(t, 0, pinned, "look-behind reads pinned the session (%d)", pinned)
 	tx, err := c.BeginTx(ctx, nil)
 	must(t, err)
 	_, err = tx.Exec("UPDATE users SET name = name WHERE id <= 2")
 	must(t, err)
 	_, err = tx.Exec("UPDATE users SET name = CONCAT(name, '') WHERE id >= 2")
 	must(t, err)
-	if n := queryInt(t, tx, "SELECT ROW_COUNT()"); n != 0 {
-		t.Fatalf("ROW_COUNT() = %d, want 0 (no row changed)", n)
-	}
+	n = queryInt(t, tx, "SELECT ROW_COUNT()")
+	require.Equal(t, int64(0), n, "ROW_COUNT() = %d, want 0 (no row changed)", n)
 	_, err = tx.Exec("INSERT INTO auto (who) VALUES ('rc'), ('rc')")
 	must(t, err)
-	if n := queryInt(t, tx, "SELECT ROW_COUNT()"); n != 2 {
-		t.Fatalf("ROW_COUNT() = %d, want 2", n)
-	}
+	n = queryInt(t, tx, "SELECT ROW_COUNT()")
+	require.Equal(t, int64(2), n, "ROW_COUNT() = %d, want 2", n)
 	must(t, tx.Rollback())
 }

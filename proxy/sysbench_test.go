@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdsmux/rdsmux/internal/mariadbtest"
@@ -34,9 +35,8 @@ func prepareSysbench(t *testing.T, workload string, tables, rows int) *sysbenchR
 		"--mysql-db=test", "--tables=" + strconv.Itoa(tables), "--table-size=" + strconv.Itoa(rows), "--mysql-ssl=off"}
 	host, port := splitAddr(t, r.db.Addr())
 	prep := exec.Command(bin, append(r.common, "--mysql-host="+host, "--mysql-port="+port, "prepare")...)
-	if out, err := prep.CombinedOutput(); err != nil {
-		t.Fatalf("sysbench prepare: %v\n%s", err, out)
-	}
+	out, err := prep.CombinedOutput()
+	require.NoError(t, err, "sysbench prepare: %v\n%s", err, out)
 	return r
 }
 
@@ -60,18 +60,15 @@ func TestSysbenchPointSelect(t *testing.T) {
 		out, err := run.CombinedOutput()
 		require.NoError(t, err, "sysbench run %s: %v\n%s", ps, err, out)
 		s := string(out)
-		if !strings.Contains(s, "ignored errors:                      0") && !strings.Contains(s, "ignored errors: 0") {
-			t.Errorf("%s: errors in\n%s", ps, s)
-		}
+		assert.True(t, strings.Contains(s, "ignored errors:                      0") || strings.Contains(s, "ignored errors: 0"), "%s: errors in\n%s", ps, s)
 		for _, line := range strings.Split(s, "\n") {
 			if strings.Contains(line, "queries:") || strings.Contains(line, "transactions:") || strings.Contains(line, "95th") {
 				t.Logf("%s (%v): %s", ps, time.Since(start).Round(time.Millisecond), strings.TrimSpace(line))
 			}
 		}
 	}
-	if st := e.srv.Stats(); st.Pool.DatabaseConnectionsSetupSucceeded > 4 {
-		t.Errorf("%d backends opened for a cap of 4", st.Pool.DatabaseConnectionsSetupSucceeded)
-	}
+	st := e.srv.Stats()
+	assert.LessOrEqual(t, st.Pool.DatabaseConnectionsSetupSucceeded, int64(4), "%d backends opened for a cap of 4", st.Pool.DatabaseConnectionsSetupSucceeded)
 }
 
 // TestSysbenchReadWrite runs sysbench's oltp_read_write (transactions of
@@ -96,13 +93,10 @@ func TestSysbenchReadWrite(t *testing.T) {
 		require.NoError(t, err, "sysbench oltp_read_write ps-mode=%s through the listener: %v\n%s", ps, err, out)
 		s := string(out)
 		m := regexp.MustCompile(`ignored errors:\s+(\d+)`).FindStringSubmatch(s)
-		if m == nil {
-			t.Fatalf("ps-mode=%s: no error count in sysbench's output:\n%s", ps, s)
-		}
+		require.NotNil(t, m, "ps-mode=%s: no error count in sysbench's output:\n%s", ps, s)
 		ignored, _ := strconv.ParseInt(m[1], 10, 64)
-		if dl := deadlocks() - before; ignored > dl {
-			t.Errorf("ps-mode=%s: sysbench ignored %d errors but the server reports %d deadlocks:\n%s", ps, ignored, dl, s)
-		}
+		dl := deadlocks() - before
+		assert.LessOrEqual(t, ignored, dl, "ps-mode=%s: sysbench ignored %d errors but the server reports %d deadlocks:\n%s", ps, ignored, dl, s)
 		for _, line := range strings.Split(s, "\n") {
 			if strings.Contains(line, "transactions:") || strings.Contains(line, "ignored errors:") || strings.Contains(line, "95th") {
 				t.Logf("listener ps-mode=%s: %s", ps, strings.TrimSpace(line))
@@ -110,11 +104,10 @@ func TestSysbenchReadWrite(t *testing.T) {
 		}
 	}
 	for i := 1; i <= tables; i++ {
-		if n := db.QueryInt(t, "SELECT COUNT(*) FROM test.sbtest"+strconv.Itoa(i)); n != rows {
-			t.Errorf("sbtest%d has %d rows, want %d", i, n, rows)
-		}
+		n := db.QueryInt(t, "SELECT COUNT(*) FROM test.sbtest"+strconv.Itoa(i))
+		assert.Equal(t, int64(rows), n, "sbtest%d has %d rows, want %d", i, n, rows)
 	}
-	if st := e.srv.Stats(); st.Pool.DatabaseConnectionsSetupSucceeded > 4 || st.BackendErrors != 0 {
-		t.Errorf("%d backends opened for a cap of 4, %d backend errors", st.Pool.DatabaseConnectionsSetupSucceeded, st.BackendErrors)
-	}
+	st := e.srv.Stats()
+	assert.LessOrEqual(t, st.Pool.DatabaseConnectionsSetupSucceeded, int64(4), "%d backends opened for a cap of 4, %d backend errors", st.Pool.DatabaseConnectionsSetupSucceeded, st.BackendErrors)
+	assert.Zero(t, st.BackendErrors, "%d backends opened for a cap of 4, %d backend errors", st.Pool.DatabaseConnectionsSetupSucceeded, st.BackendErrors)
 }

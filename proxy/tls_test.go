@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"net"
 	"testing"
 	"time"
@@ -33,9 +32,8 @@ func startTLSListener(t *testing.T, db *mariadbtest.Server, certs *mariadbtest.C
 	go func() { done <- srv.Serve(ln) }() // ends with Close at cleanup
 	t.Cleanup(func() {
 		srv.Close()
-		if err := <-done; !errors.Is(err, proxy.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
+		err := <-done
+		assert.ErrorIs(t, err, proxy.ErrServerClosed, "Serve: %v", err)
 		p.Close()
 	})
 	return ln.Addr().String()
