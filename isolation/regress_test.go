@@ -765,6 +765,25 @@ func TestLeakAutoIsNull(t *testing.T) {
 		sc.end(0)
 		sc.end(1)
 	})
+	bothWays(t, 1, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		// Shrunk by the listener soak (seed 1796409994549465843): the
+		// pin, taken inside an API transaction of a pinned session.
+		sc := newScript(t, "SET sql_auto_is_null=1 in a transaction of a pinned session")
+		subj, twin := open(t, "interpolateParams=true"), openDirect(t, db, "interpolateParams=true")
+		tables := ownTables(t, "r16b", 2)
+		sc.session(1, subj, twin, tables[1])
+		sc.exec(1, "INSERT INTO {T} (g, s) VALUES (7, 'é'), (NULL, 'ñ')")
+		sc.end(1)
+		sc.session(0, subj, twin, tables[0])
+		sc.exec(0, "PREPARE p1 FROM 'SELECT ? + 1, DATABASE()'")
+		sc.exec(0, "SET @v = 5")
+		sc.query(0, "EXECUTE p1 USING @v")
+		sc.step(0, step{kind: opBegin})
+		sc.execW(0, "SET NAMES latin1, @@SQL_AUTO_IS_NULL=1")
+		sc.step(0, step{kind: opRollback})
+		sc.query(0, "SELECT @@sql_auto_is_null, @v")
+		sc.end(0)
+	})
 }
 
 // TestLeakSchemaCharset: @@character_set_database follows the session's

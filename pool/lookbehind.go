@@ -247,13 +247,14 @@ func pinsAfter(r *pinning.Result, lookBehind bool) pinning.PinReasons {
 func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result) (*PooledConn, error) {
 	reads := lookBehindReads(sql, r)
 	sync := false
-	if r != nil && (r.ReadsLastInsertID || r.Inserts || s.autoIsNull()) && !s.closed {
+	autoIsNull := s.autoIsNull() && mentionsIsNull(sql)
+	if r != nil && (r.ReadsLastInsertID || r.Inserts || autoIsNull) && !s.closed {
 		// LAST_INSERT_ID() on the backend must be the session's before
 		// the statement reads it or inserts (lastid.go).
 		switch {
 		case s.lastIDKnown:
 			sync = true
-		case r.ReadsLastInsertID || s.autoIsNull():
+		case r.ReadsLastInsertID || autoIsNull:
 			reads = reads.Add(pinning.PinLastInsertID)
 		}
 	}
@@ -323,6 +324,13 @@ func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result)
 		return nil, err
 	}
 	return b, nil
+}
+
+// mentionsIsNull reports whether sql has IS NULL in it, which under
+// sql_auto_is_null may read LAST_INSERT_ID() (a rare setting: this
+// allocates).
+func mentionsIsNull(sql string) bool {
+	return strings.Contains(strings.Join(strings.Fields(strings.ToUpper(sql)), " "), "IS NULL")
 }
 
 // autoIsNull reports whether the session set sql_auto_is_null, under which
