@@ -500,26 +500,12 @@ var listenerProfiles = []string{
 // TestDifferentialDriver compares sessions through the rdsmux driver
 // (64 sessions over 4 backends) with their twins.
 func TestDifferentialDriver(t *testing.T) {
-	optIn(t)
 	differential(t, driverSubject(server(t)), driverProfiles, shortSessions, shortOps)
-}
-
-// optIn keeps the differential runs against rdsmux out of the default test
-// run: they still find rare violations (about one run in five; see the
-// package doc), which would make every CI run a coin toss. The regression
-// tests, the direct-vs-direct run and the naive-pool run stay in it.
-// RDSMUX_ISOLATION (a duration: 0s for one round, 10m to soak) runs them.
-func optIn(t *testing.T) {
-	t.Helper()
-	if os.Getenv("RDSMUX_ISOLATION") == "" {
-		t.Skip("opt-in: the differential run against rdsmux still finds rare violations (listener metadata caching, driver transaction tracking); run it with RDSMUX_ISOLATION=0s (one round) or RDSMUX_ISOLATION=10m (soak), or make isolation")
-	}
 }
 
 // TestDifferentialListener compares client sessions through the listener
 // (64 sessions over 4 backends) with their twins.
 func TestDifferentialListener(t *testing.T) {
-	optIn(t)
 	differential(t, listenerSubject(server(t)), listenerProfiles, shortSessions, shortOps)
 }
 
