@@ -6,7 +6,6 @@ import (
 	"reflect"
 
 	"github.com/rdsmux/rdsmux/metacache"
-	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
 
@@ -89,7 +88,7 @@ func heldView(r driver.Rows, defs [][]byte) *heldColumns {
 		h.names[i] = col.Name
 		text := asText(c.dbType)
 		if bin, isString := binaryTypes[text]; isString {
-			if col.Charset == binaryCollation {
+			if col.Charset == metacache.BinaryCollation {
 				c.dbType = bin
 			} else {
 				c.dbType = text
@@ -98,10 +97,6 @@ func heldView(r driver.Rows, defs [][]byte) *heldColumns {
 	}
 	return h
 }
-
-// binaryCollation is the id of the binary character set's collation,
-// which makes a string column binary.
-const binaryCollation = 63
 
 // textTypes maps go-sql-driver's name of a binary string type to its text
 // twin.
@@ -131,6 +126,5 @@ func asText(t string) string {
 // resultsCharset returns the session's character_set_results as
 // metacache.ResultsCharset normalizes it.
 func (c *conn) resultsCharset() string {
-	v, _ := c.s.Value(pinning.VarCharacterSetResults)
-	return metacache.ResultsCharset(v)
+	return metacache.SessionResults(c.s)
 }

@@ -125,6 +125,13 @@ var connectionFuncs = []string{"HEX(", "BIN(", "OCT(", "CONV(", "FORMAT(", "CHAR
 	"SHA2(", "UUID(", "TO_BASE64(", "DATE_FORMAT(", "TIME_FORMAT(", "INET_NTOA(", "INET6_NTOA(", "CAST(",
 	"CONVERT(", "SPACE(", "FROM_UNIXTIME(", "SEC_TO_TIME(", "MONTHNAME(", "DAYNAME("}
 
+// SessionResults returns s's character_set_results as ResultsCharset
+// normalizes it: what Keeps and Held.Results take.
+func SessionResults(s *pool.Session) string {
+	v, _ := s.Value(pinning.VarCharacterSetResults)
+	return ResultsCharset(v)
+}
+
 // ResultsCharset normalizes the literal value of character_set_results
 // (pool.Session.Value): lowercase and unquoted, "" for NULL.
 func ResultsCharset(lit string) string {
@@ -144,8 +151,9 @@ func sameCharLength(a []byte, ra string, b []byte, rb string) bool {
 	return !okA || !okB || la == lb
 }
 
-// binaryCollation is the id of the binary character set's collation.
-const binaryCollation = 63
+// BinaryCollation is the id of the binary character set's collation: a
+// string column with it is binary (VARBINARY, BLOB).
+const BinaryCollation = 63
 
 // charLength returns the length in characters of a column definition
 // produced under results character set r (see sameCharLength).
@@ -156,7 +164,7 @@ func charLength(p []byte, r string) (uint32, bool) {
 	}
 	var per uint32
 	switch {
-	case cs == binaryCollation || r == "binary":
+	case cs == BinaryCollation || r == "binary":
 		per = 1 // not converted, or converted to binary: bytes
 	case r == "":
 		// Not converted: the length is in the column's own character set.

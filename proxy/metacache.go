@@ -4,7 +4,6 @@ import (
 	"bytes"
 
 	"github.com/rdsmux/rdsmux/metacache"
-	"github.com/rdsmux/rdsmux/pinning"
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
 
@@ -89,6 +88,5 @@ func (c *clientConn) writeCachedMetadata(cs *clientStmt, n uint64) error {
 // resultsCharset returns the session's character_set_results as
 // metacache.ResultsCharset normalizes it.
 func (c *clientConn) resultsCharset() string {
-	v, _ := c.sess.Value(pinning.VarCharacterSetResults)
-	return metacache.ResultsCharset(v)
+	return metacache.SessionResults(c.sess)
 }
