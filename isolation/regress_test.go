@@ -231,6 +231,86 @@ func TestLeakTransactions(t *testing.T) {
 	})
 }
 
+// TestLeakAutocommitEndsTransaction: MariaDB ends a transaction on SET
+// autocommit=1 (with autocommit off before) but keeps its access mode as
+// the next transaction's, which no variable shows (@@tx_read_only and
+// @@in_transaction both say 0): after START TRANSACTION READ ONLY the
+// connection refuses writes (1792) until a COMMIT, a ROLLBACK or a
+// statement on a table resets it. That state must stay with the session
+// that made it, as on a dedicated connection, and never reach another
+// session's first write (the soak's seed 1796440960574040430: sessions
+// refused an INSERT, an UPDATE's PREPARE and a CREATE TEMPORARY TABLE).
+func TestLeakAutocommitEndsTransaction(t *testing.T) {
+	db := server(t)
+	bothWays(t, 2, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		for _, tc := range []struct{ name, session, begin string }{
+			{"read_only", "", "START TRANSACTION READ ONLY"},
+			{"read_write_in_a_read_only_session", "SET SESSION TRANSACTION READ ONLY", "START TRANSACTION READ WRITE"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				tables := ownTables(t, "r5h", 3)
+				sc := newScript(t, tc.begin+", then SET autocommit=1")
+				subj, twin := open(t, ""), openDirect(t, db, "")
+				for i := range 3 {
+					sc.session(i, subj, twin, tables[i])
+				}
+				if tc.session != "" {
+					sc.exec(0, tc.session)
+					sc.exec(1, tc.session)
+				}
+				sc.exec(0, "SET autocommit = 0")
+				sc.exec(0, tc.begin)
+				sc.exec(0, "SET autocommit = 1")
+				sc.query(0, "SELECT @@in_transaction, @@tx_read_only, @@autocommit")
+				sc.exec(1, "INSERT INTO {T} (g) VALUES (1)")
+				sc.exec(2, "CREATE TEMPORARY TABLE IF NOT EXISTS r5h_tmp (a INT)")
+				sc.exec(0, "INSERT INTO {T} (g) VALUES (2)")
+				sc.exec(0, "INSERT INTO {T} (g) VALUES (3)")
+				sc.exec(0, "ROLLBACK")
+				sc.exec(0, "INSERT INTO {T} (g) VALUES (4)")
+				sc.exec(1, "INSERT INTO {T} (g) VALUES (5)")
+				sc.query(0, "SELECT COUNT(*) FROM {T}")
+				sc.query(1, "SELECT COUNT(*) FROM {T}")
+				// The same with the state left by a session that ends.
+				sc.exec(0, "SET autocommit = 0")
+				sc.exec(0, tc.begin)
+				sc.exec(0, "SET autocommit = 1")
+				sc.end(0)
+				sc.exec(1, "INSERT INTO {T} (g) VALUES (6)")
+				sc.exec(2, "INSERT INTO {T} (g) VALUES (7)")
+				sc.query(2, "SELECT COUNT(*) FROM {T}")
+			})
+		}
+	})
+}
+
+// TestNextTransactionUnpinsAtCommit: the state of the two tests above
+// lasts until a COMMIT or ROLLBACK, and so does the pin: on one backend,
+// the second session gets it right after.
+func TestNextTransactionUnpinsAtCommit(t *testing.T) {
+	db := server(t)
+	bothWays(t, 1, func(t *testing.T, open func(*testing.T, string) *sql.DB) {
+		tables := ownTables(t, "r5u", 2)
+		sc := newScript(t, "SET TRANSACTION READ ONLY, then COMMIT")
+		subj, twin := open(t, ""), openDirect(t, db, "")
+		sc.session(0, subj, twin, tables[0])
+		sc.session(1, subj, twin, tables[1])
+		sc.exec(0, "SET TRANSACTION READ ONLY")
+		sc.exec(0, "SELECT 1")
+		sc.exec(0, "COMMIT")
+		sc.exec(1, "INSERT INTO {T} (g) VALUES (1)")
+		sc.exec(0, "INSERT INTO {T} (g) VALUES (2)")
+		sc.exec(0, "SET autocommit = 0")
+		sc.exec(0, "START TRANSACTION READ ONLY")
+		sc.exec(0, "SET autocommit = 1")
+		sc.exec(0, "ROLLBACK")
+		sc.exec(1, "INSERT INTO {T} (g) VALUES (3)")
+		sc.exec(0, "INSERT INTO {T} (g) VALUES (4)")
+		sc.query(0, "SELECT COUNT(*) FROM {T}")
+		sc.query(1, "SELECT COUNT(*) FROM {T}")
+	})
+}
+
 // TestLeakRoundedValue: a value the server rounded or clamped (with a
 // warning, under a non-strict sql_mode) must be replayed on another
 // backend without error after the session turned strict mode on: in

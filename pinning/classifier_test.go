@@ -247,3 +247,29 @@ func TestBareTransactionVariableSetsNextTransaction(t *testing.T) {
 		assert.Equal(t, pin, got, "%s: pins set-transaction-next = %v, want %v", sql, got, pin)
 	}
 }
+
+// TestCommitEndsNextTransactionCharacteristics: a COMMIT or ROLLBACK
+// returns the next transaction's characteristics to the session's (checked
+// against MariaDB: SET TRANSACTION READ ONLY; COMMIT; INSERT succeeds), so
+// it releases set-transaction-next; ROLLBACK TO SAVEPOINT does not. In a
+// batch the later statement wins.
+func TestCommitEndsNextTransactionCharacteristics(t *testing.T) {
+	c := NewClassifier()
+	var r Result
+	for _, tc := range []struct {
+		sql        string
+		pin, unpin bool
+	}{
+		{"COMMIT", false, true},
+		{"ROLLBACK WORK", false, true},
+		{"COMMIT AND NO CHAIN", false, true},
+		{"ROLLBACK TO SAVEPOINT a", false, false},
+		{"SET TRANSACTION READ ONLY; COMMIT", false, true},
+		{"COMMIT; SET TRANSACTION READ ONLY", true, false},
+		{"SET @@tx_read_only = 1; ROLLBACK", false, true},
+	} {
+		c.Classify(tc.sql, &r)
+		assert.Equal(t, tc.pin, r.Pins.Has(PinSetTransactionNext), "%s: pins", tc.sql)
+		assert.Equal(t, tc.unpin, r.Unpins.Has(PinSetTransactionNext), "%s: unpins", tc.sql)
+	}
+}

@@ -278,6 +278,10 @@ func (p *parser) statement() bool {
 		switch {
 		case foldEq(s, "COMMIT"):
 			r.Tx |= TxCommit
+			// The server returns the next transaction's characteristics
+			// to the session's (SET TRANSACTION without a scope, and what
+			// SET autocommit=1 left: see PinSetTransactionNext).
+			p.r.unpin(PinSetTransactionNext)
 			p.advance()
 			p.chainRelease()
 		case foldEq(s, "CREATE"):
@@ -569,6 +573,7 @@ func (p *parser) rollback() {
 		return
 	}
 	p.r.Tx |= TxRollback
+	p.r.unpin(PinSetTransactionNext) // as COMMIT
 	p.chainRelease()
 }
 

@@ -41,8 +41,15 @@ const (
 	// (or SET ROLE, SET RESOURCE GROUP, a tracked variable whose value
 	// cannot be carried).
 	PinUntrackedVariable
-	// PinSetTransactionNext: SET TRANSACTION without SESSION or GLOBAL,
-	// which applies to the next transaction on this connection only.
+	// PinSetTransactionNext: the connection's next transaction will not
+	// have the session's isolation level or access mode, and no variable
+	// shows it: SET TRANSACTION without SESSION or GLOBAL (also SET
+	// @@tx_read_only, @@tx_isolation without a scope), which applies to
+	// the next transaction only; and, raised by package pool, SET
+	// autocommit while a transaction is open: MariaDB ends the
+	// transaction on autocommit=1 but keeps its access mode (START
+	// TRANSACTION READ ONLY) for the next one. A COMMIT or ROLLBACK
+	// returns both to the session's, and unpins.
 	PinSetTransactionNext
 	// PinSessionTrack: SET of a session_track_* variable other than
 	// session_track_schema.

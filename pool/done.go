@@ -69,6 +69,7 @@ func (s *Session) Done(ctx context.Context, b *PooledConn, r *pinning.Result, st
 	}
 	p := s.pool
 	lookBehind := s.lookBehindStmt
+	wasInTx := s.inTx
 	s.inflight, s.lookBehindStmt = false, false
 	b.used = true
 	if st.Err != nil && p.broken(b.conn, st.Err) {
@@ -90,20 +91,25 @@ func (s *Session) Done(ctx context.Context, b *PooledConn, r *pinning.Result, st
 		s.lookBehindBefore = s.heldLookBehind
 	}
 	if r != nil {
+		pins := pinsAfter(r, lookBehind) | autocommitEndsTx(r, wasInTx)
 		switch {
 		case st.Err == nil:
-			if !s.record(ctx, b, r, pinsAfter(r, lookBehind)) {
+			if !s.record(ctx, b, r, pins) {
 				return // the backend broke while reading back
 			}
 		case r.Statements > 1:
-			// A batch that failed part-way: its earlier statements ran.
-			s.addPins(pinsAfter(r, lookBehind))
+			// A batch that failed part-way: its earlier statements ran,
+			// but which of them is unknown, so a state the batch created
+			// and released (LOCK TABLES ... UNLOCK TABLES) may be in
+			// place.
+			s.addPins(pins | r.Unpins)
 			if r.ChangesSettings() || r.Schema != "" || r.DroppedSchema != "" {
 				if !s.readBack(ctx, b, nil) {
 					return
 				}
 			}
 		case r.ChangesSettings():
+			s.addPins(autocommitEndsTx(r, wasInTx))
 			// A SET that failed may still have assigned: a KILL QUERY
 			// can interrupt it after the assignment, and an error in a
 			// later assignment of the same SET leaves the earlier ones
@@ -175,6 +181,25 @@ func (s *Session) record(ctx context.Context, b *PooledConn, r *pinning.Result, 
 	s.addPins(pins)
 	s.pins &^= r.Unpins
 	return true
+}
+
+// autocommitEndsTx returns the pin for a SET autocommit that ran while the
+// session was in a transaction (inTx): with autocommit=1 MariaDB ends the
+// transaction but keeps its access mode (START TRANSACTION READ ONLY, or
+// READ WRITE in a read-only session) as the next transaction's, which no
+// variable shows (@@tx_read_only and @@in_transaction say 0), so neither
+// bringing another session's state nor the verifier would see it. The
+// session keeps the
+// connection until a COMMIT or ROLLBACK (which unpins) returns it to the
+// session's characteristics, as a dedicated connection would behave.
+// SET autocommit=0 in a transaction changes nothing of this, but pinning
+// it too costs nothing: the transaction holds the connection anyway, and
+// its COMMIT or ROLLBACK unpins.
+func autocommitEndsTx(r *pinning.Result, inTx bool) pinning.PinReasons {
+	if inTx && r.Tx.Has(pinning.TxSetAutocommit) {
+		return pinning.PinReasons(0).Add(pinning.PinSetTransactionNext)
+	}
+	return 0
 }
 
 // endsTx reports whether r is a lone COMMIT or ROLLBACK (without AND
