@@ -90,8 +90,13 @@ func (h directHandler) request(ctx context.Context, rng *rand.Rand, n uint64) er
 	for p := c.peak.Load(); now > p && !c.peak.CompareAndSwap(p, now); p = c.peak.Load() {
 	}
 	defer func() {
-		conn.Close() // and hang up
+		// Uncount before hanging up: the server frees the slot on
+		// COM_QUIT, and another handler may take it before a later
+		// decrement, which would count one connection twice. Counted
+		// after the handshake and uncounted before the quit, the
+		// client's count never exceeds the server's.
 		c.connected.Add(-1)
+		conn.Close() // and hang up
 	}()
 	return doRequest(ctx, conn, kindOf(n), rng, n)
 }
