@@ -15,11 +15,13 @@
 // Status: every test here runs in make test (CI), the differential runs
 // against rdsmux included (one short round each: 64 sessions of 40
 // operations over 4 backends, from a fresh seed). Soaks
-// (RDSMUX_ISOLATION=10m): the driver reports 0 violations; the listener
-// still shows a rare one (about 2 in 470,000 operations: a write refused
-// with 1792 on a backend whose tracked state is right; the numbers are
-// in the README). Known limit, by design: MariaDB's metadata cache rule
-// as package metacache documents it (functions recognized by name).
+// (RDSMUX_ISOLATION=10m) report 0 violations through the driver and the
+// listener (the numbers are in the README). The last one found, a write
+// refused with 1792 about twice in 150,000 listener operations, was
+// MariaDB carrying a transaction's access mode past a SET autocommit=1
+// that ended it (TestLeakAutocommitEndsTransaction). Known limit, by
+// design: MariaDB's metadata cache rule as package metacache documents
+// it (functions recognized by name).
 //
 //	go test -race ./isolation/                                   # everything, one differential round per front end
 //	make isolation                                               # the differential rounds alone, verbose

@@ -41,6 +41,7 @@ type config struct {
 	requireTLS        bool
 	tlsCert, tlsKey   string
 	metrics           string
+	pprof             bool
 	debug             bool
 	filters           string
 	sessionMode       bool
@@ -125,7 +126,8 @@ Signals: SIGTERM/SIGINT drain (no new clients; transactions finish, up to
 with new passwords; connected clients stay).
 
 Endpoints (with -metrics ADDR): /metrics (Prometheus), /healthz (liveness),
-/readyz (readiness: 503 while draining or while the database is unreachable).
+/readyz (readiness: 503 while draining or while the database is unreachable);
+with -pprof also /debug/pprof/ (CPU, heap, block and mutex profiles).
 
 Flags:
 `
@@ -162,6 +164,7 @@ func newFlagSet(c *config, users *userFlags, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file` offered to clients")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` of -tls-cert")
 	fs.StringVar(&c.metrics, "metrics", "", "`host:port` serving /metrics, /healthz and /readyz (off when empty)")
+	fs.BoolVar(&c.pprof, "pprof", false, "also serve Go's profiles (net/http/pprof) under /debug/pprof/ on -metrics; for profiling, not for an address others can reach")
 	fs.DurationVar(&c.probeInterval, "readiness-probe-interval", 5*time.Second, "how often the database is probed (a login) for /readyz")
 	fs.DurationVar(&c.unreadyAfter, "readiness-failure-window", 10*time.Second, "/readyz answers 503 once connecting to the database has failed for this long without a success")
 	fs.BoolVar(&c.debug, "debug", false, "debug logging, with the reason of every session pin")
@@ -256,6 +259,9 @@ func (c *config) validate() error {
 		if err := checkHostPort(c.metrics, false); err != nil {
 			return fmt.Errorf("-metrics %q: %w", c.metrics, err)
 		}
+	}
+	if c.pprof && c.metrics == "" {
+		return errors.New("-pprof serves the profiles on the -metrics address: set -metrics too")
 	}
 	if len(c.users) == 0 && c.credFile == "" {
 		return errors.New("no client users: give -credentials FILE (preferred), RDSMUX_USER=name:password or -user name:password")

@@ -203,7 +203,7 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 		endpoints := append([]endpoint{{name: "writer", stats: srv.Stats, tls: tlsCount}}, reader.metrics()...)
 		reg := newRegistry(endpoints, func() bool { ok, _ := health.ready(); return ok })
 		live := &liveness{check: func() { srv.Stats() }, timeout: livenessTimeout}
-		hs = &http.Server{Handler: httpHandler(reg, health, live), ReadHeaderTimeout: 5 * time.Second}
+		hs = &http.Server{Handler: httpHandler(reg, health, live, cfg.pprof), ReadHeaderTimeout: 5 * time.Second}
 		go func() { hsDone <- hs.Serve(mln) }() // ends with hs.Shutdown below
 	}
 	probeCtx, stopProbe := context.WithCancel(context.Background())

@@ -53,6 +53,7 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-target", "h:1", "-user", "a:1", "-max-connections-percent", "0"}, "-max-connections-percent"},
 		{[]string{"-target", "h:1", "-user", "a:1", "-borrow-timeout", "0s"}, "-borrow-timeout"},
 		{[]string{"-target", "h:1", "-user", "a:1", "-metrics", "9104"}, "-metrics"},
+		{[]string{"-target", "h:1", "-user", "a:1", "-pprof"}, "-metrics"},
 		{[]string{"-target", "h:1", "-user", "a:1", "-backend-password", "x"}, "-backend-password"},
 		{[]string{"-target", "h:1", "-user", "a:1", "-backend-secret", "arn", "-backend-user", "u"}, "-backend-secret"},
 	} {
@@ -329,6 +330,25 @@ func TestReadyzDraining(t *testing.T) {
 	ok, why := h.ready()
 	assert.False(t, ok)
 	assert.Equal(t, "draining", why)
+}
+
+// TestPprofOnlyWhenAsked: Go's profiles are served on the metrics address
+// with -pprof and not without it.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	db := mariadbtest.Start(t)
+	db.CreateUser(t, "app", "pw")
+	status := func(r *listenerRun) int {
+		resp, err := http.Get("http://" + r.metrics + "/debug/pprof/cmdline")
+		must(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	off := startRun(t, "-target", db.Addr(), "-user", "app:pw")
+	assert.Equal(t, http.StatusNotFound, status(off), "profiles served without -pprof")
+	off.stop(t)
+	on := startRun(t, "-target", db.Addr(), "-user", "app:pw", "-pprof")
+	assert.Equal(t, http.StatusOK, status(on))
+	assert.Contains(t, get(t, "http://"+on.metrics+"/debug/pprof/"), "mutex")
 }
 
 func get(t *testing.T, url string) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -223,9 +224,21 @@ func newRegistry(endpoints []endpoint, ready func() bool) *prometheus.Registry {
 }
 
 // httpHandler serves /metrics, /healthz (liveness) and /readyz
-// (readiness).
-func httpHandler(reg *prometheus.Registry, h *health, live *liveness) http.Handler {
+// (readiness), and with profiles Go's profiles under /debug/pprof/.
+func httpHandler(reg *prometheus.Registry, h *health, live *liveness, profiles bool) http.Handler {
 	mux := http.NewServeMux()
+	if profiles {
+		// Block and mutex profiles record nothing unless sampled; one
+		// event in 5 contentions and blocking of 10 µs or more is cheap
+		// enough while someone profiles.
+		runtime.SetBlockProfileRate(10_000)
+		runtime.SetMutexProfileFraction(5)
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !live.alive() {
