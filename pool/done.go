@@ -54,6 +54,12 @@ type Status struct {
 	// caller could not see (a write that returned a result set, such as
 	// INSERT ... RETURNING).
 	InsertIDUnknown bool
+	// LastIDRead: the caller read LAST_INSERT_ID() on the connection right
+	// after the statement, with LastIDQuery sent behind it (see
+	// SettleAhead), and LastID is the value; the pool then has no need to
+	// ask.
+	LastIDRead bool
+	LastID     uint64
 }
 
 // Done records the effects of a statement that ran on b (the backend
@@ -119,6 +125,9 @@ func (s *Session) Done(ctx context.Context, b *PooledConn, r *pinning.Result, st
 				return
 			}
 		}
+	}
+	if st.LastIDRead {
+		s.lastIDReadAfter(b, st.LastID)
 	}
 	s.inTx, s.moreResults = st.InTransaction, st.MoreResults
 	if !s.inTx && (st.Err != nil || (st.Guessed && !endsTx(r))) && s.autocommitOff() {
@@ -306,8 +315,19 @@ func (s *Session) addPins(reasons pinning.PinReasons) {
 
 // release gives the held backend back to the pool; with claim the session
 // keeps a claim on it for a look-behind statement next (AcquireFor).
+// errInvalidAtRelease is why a backend found broken when given back is
+// closed.
+var errInvalidAtRelease = errors.New("pool: the backend connection was no longer valid when given back")
+
 func (s *Session) release(claim bool) {
 	b := s.held
+	if v, ok := b.conn.(validator); ok && !v.IsValid() {
+		// Broken after the statement without the pool seeing an error
+		// (the caller read something more from it): never give it to
+		// another session.
+		s.dropHeld(core.ReasonBroken, errInvalidAtRelease)
+		return
+	}
 	s.held = nil
 	s.inflight = false
 	s.updateGauges()

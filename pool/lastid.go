@@ -62,6 +62,39 @@ func (s *Session) lastIDAligned(b *PooledConn) bool {
 	return s.lookBehindBefore.Has(pinning.PinLastInsertID)
 }
 
+// LastIDQuery is the query with which the pool reads LAST_INSERT_ID() back
+// (see SettleAhead).
+const LastIDQuery = "SELECT LAST_INSERT_ID() LIMIT 1"
+
+// SettleAhead reports whether the statement r, about to run on the backend
+// the session holds, is one after which Done would give the backend back
+// and first read LAST_INSERT_ID() from it, one more round trip: a lone
+// COMMIT or ROLLBACK that ends a transaction in which the session inserted.
+// A caller that can pipeline (the listener) then sends LastIDQuery right
+// behind the statement, reads its value after the statement's response
+// (which can go to the client first) and reports it in Status.LastIDRead
+// and Status.LastID. The query is harmless where the guess is wrong (the
+// statement failed and the transaction goes on): it changes nothing but
+// ROW_COUNT() and FOUND_ROWS(), which the pool stops answering for, as
+// after its own read.
+func (s *Session) SettleAhead(r *pinning.Result) bool {
+	return s.held != nil && s.mode == ModeTransaction && !s.lastIDKnown &&
+		s.heldLookBehind.Has(pinning.PinLastInsertID) && !s.Pinned() && !s.moreResults &&
+		endsTx(r) && !s.Chains(r) && !s.releases(r)
+}
+
+// lastIDReadAfter records v, LAST_INSERT_ID() as the caller read it on b
+// right after the statement (SettleAhead): b's value, and the session's
+// if it lives on b.
+func (s *Session) lastIDReadAfter(b *PooledConn, v uint64) {
+	s.ranQuery()
+	b.lastID, b.lastIDKnown = v, true
+	if !s.lastIDKnown && s.heldLookBehind.Has(pinning.PinLastInsertID) {
+		s.lastID, s.lastIDKnown = v, true
+		s.heldLookBehind = s.heldLookBehind.Remove(pinning.PinLastInsertID)
+	}
+}
+
 // settleLastID runs before the session gives b back after a statement:
 // while the session's LAST_INSERT_ID() is known only to b, it is read
 // back. It returns false if b broke (and was dropped).
@@ -69,7 +102,7 @@ func (s *Session) settleLastID(ctx context.Context, b *PooledConn) bool {
 	if s.lastIDKnown || !s.heldLookBehind.Has(pinning.PinLastInsertID) {
 		return true
 	}
-	v, err := b.conn.QueryValue(ctx, "SELECT LAST_INSERT_ID() LIMIT 1")
+	v, err := b.conn.QueryValue(ctx, LastIDQuery)
 	s.ranQuery()
 	if err == nil {
 		var n uint64

@@ -26,6 +26,14 @@ type memConn struct {
 	execs   []string
 	pingErr error
 	closed  bool
+	invalid bool // IsValid reports false
+}
+
+// IsValid implements the pool's validator, as driver.Validator.
+func (c *memConn) IsValid() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.invalid
 }
 
 // memServer hands out memConns and answers the pool's own queries.

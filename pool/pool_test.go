@@ -282,6 +282,27 @@ func TestBrokenBackendDestroyed(t *testing.T) {
 	require.Equal(t, 0, st.DatabaseConnectionsCurrentlyInTransaction, "stats: %+v", st)
 }
 
+// TestInvalidBackendNotGivenBack: a backend that turned invalid after a
+// statement that reported no error (the caller read more from it and
+// failed) is closed, not given to the next session.
+func TestInvalidBackendNotGivenBack(t *testing.T) {
+	m := newMemServer()
+	p := newMemPool(t, m, Config{MaxConnections: 1})
+	ctx := context.Background()
+	s := p.NewSession("u", SessionOptions{})
+	b, err := s.Acquire(ctx)
+	require.NoError(t, err)
+	memOf(b).mu.Lock()
+	memOf(b).invalid = true
+	memOf(b).mu.Unlock()
+	s.Done(ctx, b, nil, Status{})
+	require.Nil(t, s.Held())
+	b2, err := p.NewSession("u", SessionOptions{}).Acquire(ctx)
+	require.NoError(t, err)
+	require.NotSame(t, b, b2, "an invalid backend was given to the next session")
+	require.Equal(t, int64(1), p.Stats().ClosedCount(CloseBroken))
+}
+
 func TestCloseReturnsBackendClean(t *testing.T) {
 	for _, tc := range []struct {
 		name      string

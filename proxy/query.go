@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
 
 	"github.com/rdsmux/rdsmux/pinning"
+	"github.com/rdsmux/rdsmux/pool"
 	"github.com/rdsmux/rdsmux/proxy/wire"
 )
 
@@ -73,11 +75,44 @@ func (c *clientConn) runFor(p []byte, sql string, r *pinning.Result, mode wire.M
 	}
 	var o outcome
 	sent := time.Now()
-	if err := send(be, p); err != nil {
+	// A COMMIT after which the pool would read LAST_INSERT_ID() back
+	// before giving the backend up gets that read sent right behind it.
+	ahead := sql != "" && c.sess.SettleAhead(r)
+	if ahead {
+		err = be.cc.WriteQueryAhead(p, pool.LastIDQuery)
+	} else {
+		err = send(be, p)
+	}
+	if err != nil {
 		o.beErr = err
 	} else {
 		c.relay(be, mode, &o)
 		c.srv.observeCommand(start, sent)
+		if ahead {
+			c.readAhead(be, &o)
+		}
 	}
 	return c.finish(b, be, r, &o, hadState)
+}
+
+// readAhead reads the response of the LAST_INSERT_ID() read sent behind
+// the client's statement (pool.Session.SettleAhead) into o, once the
+// client has its own answer: the read costs the client no wait. If the
+// backend fails here, the client's statement has been answered; finish
+// then gives the pool a broken backend, which it drops with the session's
+// value.
+func (c *clientConn) readAhead(be *BackendConn, o *outcome) {
+	if o.beErr != nil || o.fatal {
+		return // nothing more comes, or the connection is closing
+	}
+	if o.clientErr == nil && !o.infile {
+		o.clientErr = c.sc.Flush()
+	}
+	v, _, err := be.cc.ReadQueryValue(c.srv.ctx)
+	if err != nil {
+		return // a server error leaves the pool to ask; an I/O error broke be
+	}
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+		o.lastID, o.lastIDRead = n, true
+	}
 }

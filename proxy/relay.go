@@ -23,6 +23,10 @@ type outcome struct {
 	lastRow   bool        // a COM_STMT_FETCH reached the end of the cursor
 	fatal     bool        // serverErr says the server closes the connection
 	prepared  bool        // the command was the client's COM_STMT_PREPARE
+	// lastIDRead: LAST_INSERT_ID() was read right after the command
+	// (readAhead), and lastID is the value.
+	lastIDRead bool
+	lastID     uint64
 	// stmt is the statement of a COM_STMT_EXECUTE, whose result's column
 	// definitions the metadata cache may leave out (metacache.go); nil
 	// for other commands.
@@ -238,6 +242,7 @@ func (c *clientConn) finish(b *pool.PooledConn, be *BackendConn, r *pinning.Resu
 	}
 	st.MoreResults = c.cursors > 0
 	st.Prepared = o.prepared
+	st.LastIDRead, st.LastID = o.lastIDRead, o.lastID
 	st.Warnings = int(o.warnings)
 	if o.serverErr != nil {
 		st.Warnings = max(st.Warnings, 1)

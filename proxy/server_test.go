@@ -130,6 +130,75 @@ func TestLastInsertIDUnderConcurrency(t *testing.T) {
 	assert.EqualValues(t, 0, e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned, "DatabaseConnectionsCurrentlySessionPinned")
 }
 
+// TestLastInsertIDAfterCommit: a transaction that inserts ends with COMMIT
+// or ROLLBACK, after which the listener reads LAST_INSERT_ID() in the same
+// write as the COMMIT (pool.Session.SettleAhead); each client then sees
+// its own id, on whichever backend, whether its insert generated the id
+// or gave it explicitly (which leaves LAST_INSERT_ID() as it was).
+func TestLastInsertIDAfterCommit(t *testing.T) {
+	e := startEnv(t, withBackends(2))
+	db := e.open(t, "")
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for g := 0; g < 6; g++ {
+		wg.Add(1)
+		go func() { // one client connection, ends after its transactions
+			defer wg.Done()
+			ctx := context.Background()
+			c, err := db.Conn(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			var want int64 // the client's LAST_INSERT_ID()
+			for i := 0; i < 12; i++ {
+				end := "COMMIT"
+				if i%3 == 2 {
+					end = "ROLLBACK" // keeps LAST_INSERT_ID() as the insert set it
+				}
+				explicit := i%4 == 1
+				if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
+					errs <- err
+					return
+				}
+				var res sql.Result
+				if explicit {
+					res, err = c.ExecContext(ctx, "INSERT INTO auto (id, who) VALUES (?, ?)", -(g*100 + i + 1), fmt.Sprint("g", g)) // below the generated ids
+				} else {
+					res, err = c.ExecContext(ctx, "INSERT INTO auto (who) VALUES (?)", fmt.Sprint("g", g))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !explicit {
+					want, _ = res.LastInsertId()
+				}
+				if _, err := c.ExecContext(ctx, end); err != nil {
+					errs <- err
+					return
+				}
+				var got int64
+				if err := c.QueryRowContext(ctx, "SELECT LAST_INSERT_ID()").Scan(&got); err != nil {
+					errs <- err
+					return
+				}
+				if got != want {
+					errs <- fmt.Errorf("client %d, transaction %d (%s, explicit id %v): LAST_INSERT_ID() = %d, want %d", g, i, end, explicit, got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		assert.NoError(t, err)
+	}
+	assert.EqualValues(t, 0, e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned, "DatabaseConnectionsCurrentlySessionPinned")
+}
+
 // TestStateIsolation: what one client leaves on a backend (a user
 // variable, a temporary table, an open transaction, a named lock) is never
 // visible to another client, while it is connected or after it leaves.

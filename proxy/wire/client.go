@@ -253,14 +253,63 @@ func (c *ClientConn) QueryMulti(ctx context.Context, query string) ([]*Result, e
 // QueryValue runs a query and returns the first column of its first row;
 // ok is false when that value is NULL. ErrNoRows when there is no row.
 func (c *ClientConn) QueryValue(ctx context.Context, query string) (value string, ok bool, err error) {
-	r, err := c.Query(ctx, query)
+	res, err := c.QueryMulti(ctx, query)
+	return firstValue(res, err)
+}
+
+// WriteQueryAhead buffers a COM_QUERY for query behind the command packet
+// cmd (command byte included), and sends both in one write: the server
+// runs them in turn, and the caller reads cmd's response, then the query's
+// with ReadQueryValue. Pipelined this way, the query costs the server its
+// execution but no round trip of its own. The query must be one whose
+// response is a plain result (no LOCAL INFILE request), and cmd one that
+// the server answers with one response.
+func (c *ClientConn) WriteQueryAhead(cmd []byte, query string) error {
+	if c.broken != nil {
+		return fmt.Errorf("wire: connection is unusable after an earlier error: %w", c.broken)
+	}
+	c.ResetSeq()
+	if err := c.WritePacket(cmd); err != nil {
+		c.MarkBroken(err)
+		return err
+	}
+	c.ResetSeq()
+	b := append(append(c.Scratch(), byte(ComQuery)), query...)
+	err := c.WritePacketFlush(b)
+	c.KeepScratch(b)
+	if err != nil {
+		c.MarkBroken(err)
+	}
+	return err
+}
+
+// ReadQueryValue reads the response of the query WriteQueryAhead sent,
+// once the response before it has been read, and returns it as QueryValue
+// does. An error that is not the server's leaves the connection broken.
+func (c *ClientConn) ReadQueryValue(ctx context.Context) (value string, ok bool, err error) {
+	if c.broken != nil {
+		return "", false, fmt.Errorf("wire: connection is unusable after an earlier error: %w", c.broken)
+	}
+	w := watchContext(ctx, c.nc)
+	c.SetSeq(1) // the response to a command sent as packet 0
+	res, err := c.readResponse(ModeText, nil, nil)
+	err = w.done(err)
+	var e *Error
+	if err != nil && !errors.As(err, &e) {
+		c.MarkBroken(err)
+	}
+	return firstValue(res, err)
+}
+
+// firstValue returns the first column of the first row of the first result.
+func firstValue(res []*Result, err error) (value string, ok bool, _ error) {
 	if err != nil {
 		return "", false, err
 	}
-	if len(r.Rows) == 0 || len(r.Rows[0]) == 0 {
+	if len(res) == 0 || len(res[0].Rows) == 0 || len(res[0].Rows[0]) == 0 {
 		return "", false, ErrNoRows
 	}
-	v := r.Rows[0][0]
+	v := res[0].Rows[0][0]
 	return string(v), v != nil, nil
 }
 

@@ -249,3 +249,53 @@ func TestClientAgainstMariaDB(t *testing.T) {
 		require.Error(t, kc.Broken(), "not marked broken")
 	})
 }
+
+// TestQueryAhead: a query written behind another command (one write) is
+// answered after it, and the connection is in step afterwards, whether the
+// first command succeeded or failed.
+func TestQueryAhead(t *testing.T) {
+	srv := mariadbtest.Start(t)
+	srv.CreateUser(t, "app", "s3cret")
+	ctx := testCtx(t)
+	c := dialT(t, srv.Addr(), &wire.ClientConfig{User: "app", Password: "s3cret", Database: "test"})
+	mustExec(t, c, "CREATE TABLE ahead (id INT AUTO_INCREMENT PRIMARY KEY)")
+	mustExec(t, c, "BEGIN")
+	mustExec(t, c, "INSERT INTO ahead () VALUES (), ()")
+
+	// readOne reads the first command's response: an OK or an ERR.
+	readOne := func() (uint16, error) {
+		p, err := c.ReadPacket()
+		if err != nil {
+			return 0, err
+		}
+		if p[0] == 0xff {
+			e, err := wire.ParseERR(p)
+			require.NoError(t, err)
+			return e.Code, nil
+		}
+		require.Equal(t, byte(0), p[0], "want OK, got %x", p)
+		return 0, nil
+	}
+	for _, tc := range []struct {
+		cmd  string
+		want uint16 // the first command's error number, 0 for OK
+	}{
+		{"COMMIT", 0},
+		{"SELECT * FROM no_such_table", 1146}, // ER_NO_SUCH_TABLE
+		{"DO 1", 0},
+	} {
+		require.NoError(t, c.WriteQueryAhead(append([]byte{byte(wire.ComQuery)}, tc.cmd...), "SELECT LAST_INSERT_ID() LIMIT 1"))
+		code, err := readOne()
+		require.NoError(t, err, tc.cmd)
+		assert.Equal(t, tc.want, code, tc.cmd)
+		v, ok, err := c.ReadQueryValue(ctx)
+		require.NoError(t, err, tc.cmd)
+		assert.True(t, ok)
+		assert.Equal(t, "1", v, "LAST_INSERT_ID() after %s", tc.cmd)
+	}
+	// In step: an ordinary query after them.
+	v, _, err := c.QueryValue(ctx, "SELECT COUNT(*) FROM ahead")
+	require.NoError(t, err)
+	assert.Equal(t, "2", v)
+	assert.Nil(t, c.Broken())
+}
