@@ -27,6 +27,12 @@
 #                           haproxy; two threads, one backend connection per
 #                           client): the same floor, set by a relay written
 #                           in C and tuned for years
+#   PROXY_THREADS=          the threads each relay may run on: HAProxy's
+#                           nbthread and the listener's GOMAXPROCS (empty:
+#                           HAProxy 2, the listener Go's default, the CPUs).
+#                           On a small machine shared with the database and
+#                           sysbench, 1 halves the Go scheduler's work
+#                           between packets (see README, "Tuning")
 #   OUT=bench/out/sysbench.md
 #   CSV=bench/out/sysbench.csv  one line per run: workload, ps-mode,
 #                           threads, target, tps, p50 ms, p95 ms, errors
@@ -47,6 +53,7 @@ TABLE_SIZE=${TABLE_SIZE:-10000}
 WARMUP=${WARMUP:-3}
 RELAY=${RELAY:-0}
 HAPROXY=${HAPROXY:-0}
+PROXY_THREADS=${PROXY_THREADS:-}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -117,7 +124,11 @@ sysbench oltp_read_write "${sb_common[@]}" --mysql-port="$db_port" --threads="$T
 	{ cat "$work/prepare.log" >&2; exit 1; }
 
 echo "starting the listener (at most $BACKENDS backend connections)..." >&2
-"$work/rdsmux" -listen 127.0.0.1:0 -target "$db_addr" -user sbtest:sbtest -backend-database sbtest \
+listener_env=()
+if [ -n "$PROXY_THREADS" ]; then
+	listener_env=("GOMAXPROCS=$PROXY_THREADS")
+fi
+env "${listener_env[@]}" "$work/rdsmux" -listen 127.0.0.1:0 -target "$db_addr" -user sbtest:sbtest -backend-database sbtest \
 	-max-connections "$BACKENDS" 2>"$work/rdsmux.log" &
 pids+=($!)
 wait_line "$work/rdsmux.log" "${pids[-1]}" "cmd/rdsmux"
@@ -150,7 +161,7 @@ if [ "$HAPROXY" = 1 ]; then
 	cat >"$work/haproxy.cfg" <<-EOF
 		global
 		    maxconn 4096
-		    nbthread 2
+		    nbthread ${PROXY_THREADS:-2}
 		defaults
 		    mode tcp
 		    timeout connect 5s
@@ -258,7 +269,12 @@ mkdir -p "$(dirname "$OUT")"
 	echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average $load_before before the runs, $(cut -d' ' -f1-3 /proc/loadavg) after"
 	echo "(other work on the machine skews both columns)."
 	echo "MariaDB $({ command -v mariadbd >/dev/null && mariadbd --version || /usr/sbin/mariadbd --version; } 2>/dev/null | awk '{print $3}'),"
-	echo "$TABLES tables × $TABLE_SIZE rows, $TIME s per run, listener capped at $BACKENDS backend connections;"
+	if [ -n "$PROXY_THREADS" ]; then
+		threads_note="listener GOMAXPROCS=$PROXY_THREADS, HAProxy nbthread $PROXY_THREADS"
+	else
+		threads_note="listener GOMAXPROCS Go's default ($(nproc)), HAProxy nbthread 2"
+	fi
+	echo "$TABLES tables × $TABLE_SIZE rows, $TIME s per run, listener capped at $BACKENDS backend connections, $threads_note;"
 	echo "direct and listener runs back to back. Latencies from sysbench's histogram; added p50 = listener p50 − direct p50"
 	echo "per sysbench event (a query for oltp_point_select, a 20-statement transaction for oltp_read_write)."
 	echo
