@@ -16,6 +16,9 @@ type PooledConn struct {
 	// borrower is conn as a Borrower, nil if it is not one: asked once at
 	// setup rather than on every borrow and release (onBorrow).
 	borrower Borrower
+	// validator is conn as a driver.Validator, nil if it is not one,
+	// asked once for the check when it is given back (Session.release).
+	validator validator
 
 	// Written by the holding session only; the pool's lock orders the
 	// accesses of successive holders.

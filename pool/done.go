@@ -321,7 +321,7 @@ var errInvalidAtRelease = errors.New("pool: the backend connection was no longer
 
 func (s *Session) release(claim bool) {
 	b := s.held
-	if v, ok := b.conn.(validator); ok && !v.IsValid() {
+	if b.validator != nil && !b.validator.IsValid() {
 		// Broken after the statement without the pool seeing an error
 		// (the caller read something more from it): never give it to
 		// another session.

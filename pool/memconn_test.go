@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,15 +27,11 @@ type memConn struct {
 	execs   []string
 	pingErr error
 	closed  bool
-	invalid bool // IsValid reports false
+	invalid atomic.Bool // IsValid reports false (atomic, as go-sql-driver's)
 }
 
 // IsValid implements the pool's validator, as driver.Validator.
-func (c *memConn) IsValid() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return !c.invalid
-}
+func (c *memConn) IsValid() bool { return !c.invalid.Load() }
 
 // memServer hands out memConns and answers the pool's own queries.
 type memServer struct {

@@ -203,6 +203,7 @@ func (p *Pool) setup(ctx context.Context, user string, c Conn) (*PooledConn, err
 	}
 	b := &PooledConn{conn: c, pool: p, user: user, lastIDKnown: true} // LAST_INSERT_ID() is 0
 	b.borrower, _ = c.(Borrower)
+	b.validator, _ = c.(validator)
 	b.setState(&cs, st)
 	return b, nil
 }

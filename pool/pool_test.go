@@ -292,9 +292,7 @@ func TestInvalidBackendNotGivenBack(t *testing.T) {
 	s := p.NewSession("u", SessionOptions{})
 	b, err := s.Acquire(ctx)
 	require.NoError(t, err)
-	memOf(b).mu.Lock()
-	memOf(b).invalid = true
-	memOf(b).mu.Unlock()
+	memOf(b).invalid.Store(true)
 	s.Done(ctx, b, nil, Status{})
 	require.Nil(t, s.Held())
 	b2, err := p.NewSession("u", SessionOptions{}).Acquire(ctx)
