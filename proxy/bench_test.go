@@ -61,3 +61,38 @@ func BenchmarkConnectQueryClose(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInsertTransaction runs one client's small transactions (BEGIN,
+// an insert, COMMIT) straight to MariaDB and through the listener: the
+// path where the listener reads LAST_INSERT_ID() back in the same write as
+// the COMMIT (pool.Session.SettleAhead), one more statement for the server
+// per transaction.
+func BenchmarkInsertTransaction(b *testing.B) {
+	e := startEnv(b, withBackends(4))
+	for _, target := range []string{"direct", "listener"} {
+		b.Run(target, func(b *testing.B) {
+			dsn := e.dsn(appUser, appPass, "interpolateParams=true")
+			if target == "direct" {
+				dsn = e.db.UserDSN(appUser, appPass, "test", "interpolateParams=true")
+			}
+			db, err := sql.Open("mysql", dsn)
+			must(b, err)
+			defer db.Close()
+			db.SetMaxOpenConns(1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				tx, err := db.Begin()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := tx.Exec("INSERT INTO auto (who) VALUES (?)", "bench"); err != nil {
+					b.Fatal(err)
+				}
+				if err := tx.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
