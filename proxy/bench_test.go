@@ -96,3 +96,32 @@ func BenchmarkInsertTransaction(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSetStatement runs one client's SET statements (alternating
+// time zones, so each changes a tracked setting) straight to MariaDB and
+// through the listener, where the pool reads every tracked setting back
+// from the server after each (one more round trip, and a result of about
+// fifty values to parse).
+func BenchmarkSetStatement(b *testing.B) {
+	e := startEnv(b, withBackends(4))
+	for _, target := range []string{"direct", "listener"} {
+		b.Run(target, func(b *testing.B) {
+			dsn := e.dsn(appUser, appPass, "")
+			if target == "direct" {
+				dsn = e.db.UserDSN(appUser, appPass, "test", "")
+			}
+			db, err := sql.Open("mysql", dsn)
+			must(b, err)
+			defer db.Close()
+			db.SetMaxOpenConns(1)
+			zones := []string{"SET time_zone = '+01:00'", "SET time_zone = '+02:00'"}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := db.Exec(zones[i%2]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
