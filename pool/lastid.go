@@ -32,7 +32,10 @@ import (
 //   - While the session holds the connection (a transaction, a pin), the
 //     value stays there. When it gives the connection back after such a
 //     statement, the value is read (SELECT LAST_INSERT_ID(), one round
-//     trip), so that it is known wherever the session goes next.
+//     trip), so that it is known wherever the session goes next. A caller
+//     that can pipeline (the listener) sends that read in the same write
+//     as the COMMIT that ends the transaction (SettleAhead) and reports
+//     the value in Status.LastIDRead.
 //
 // The cost: a statement that may insert pays a DO first on a backend
 // whose value is another session's, and the SELECT when the backend goes
