@@ -589,6 +589,22 @@ func TestLeakPreparedState(t *testing.T) {
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{1}})
 			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{2}})
 		})
+		t.Run("connection_change_executed_then_results", func(t *testing.T) {
+			// Shrunk by the driver soak (seed 1796461451209506779): the
+			// execute after the collation_connection change made MariaDB
+			// send HEX(v)'s definitions again, byte for byte the same
+			// under the same results character set; they are its
+			// reference from then on, so a later change of
+			// character_set_results alone sends nothing.
+			sc := newScript(t, "SET character_set_connection, execute, then character_set_results")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, nil)
+			sc.step(0, step{kind: opPrepare, slot: "p", sql: "SELECT v, HEX(v) FROM ro WHERE id = ?"})
+			sc.execW(0, "SET @@local.character_set_connection=DEFAULT, LOCAL INNODB_STRICT_MODE=0")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{1}})
+			sc.execW(0, "SET @@session.CHARACTER_SET_RESULTS := 'binary'")
+			sc.step(0, step{kind: opStmtQuery, slot: "p", args: []any{2}})
+		})
 		t.Run("warnings_of_the_switch", func(t *testing.T) {
 			// Found by the soak (seed 1796406451297287380): running a
 			// statement in its prepare state SETs big_tables, which

@@ -71,20 +71,31 @@ var clientCharset = []pinning.Var{pinning.VarCharacterSetClient, pinning.VarClie
 // execute for which the server produced defs, in session state st under
 // results character set results (ResultsCharset); when it does not, the
 // client receives defs (and holds them from then on).
+//
+// When defs are h's byte for byte under the same results character set,
+// h's state becomes st: the server may have sent them again all the same
+// (a column that follows collation_connection, which changed), and then
+// compares the next execute's metadata with these; if it did not, nothing
+// it compares differs between h's state and st.
 func (h *Held) Keeps(defs [][]byte, st *pool.State, results string) bool {
 	if len(defs) != len(h.Defs) || !st.SameValues(h.State, clientCharset...) {
 		return false
 	}
 	sameResults := results == h.Results
 	connection := !st.SameValues(h.State, pinning.VarCharacterSetConnection, pinning.VarCollationConnection)
+	same := true
 	for i, d := range defs {
 		if bytes.Equal(d, h.Defs[i]) {
 			continue
 		}
+		same = false
 		if sameResults || !wire.SameColumnShape(h.Defs[i], d) || !sameCharLength(h.Defs[i], h.Results, d, results) ||
 			connection && followsConnection(d) {
 			return false
 		}
+	}
+	if same && sameResults {
+		h.State = st
 	}
 	return true
 }
