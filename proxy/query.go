@@ -75,14 +75,7 @@ func (c *clientConn) runFor(p []byte, sql string, r *pinning.Result, mode wire.M
 	}
 	var o outcome
 	sent := time.Now()
-	// A COMMIT after which the pool would read LAST_INSERT_ID() back
-	// before giving the backend up gets that read sent right behind it.
-	ahead := sql != "" && c.sess.SettleAhead(r)
-	if ahead {
-		err = be.cc.WriteQueryAhead(p, pool.LastIDQuery)
-	} else {
-		err = send(be, p)
-	}
+	ahead, err := c.sendAhead(be, p, sql != "", r)
 	if err != nil {
 		o.beErr = err
 	} else {
@@ -93,6 +86,20 @@ func (c *clientConn) runFor(p []byte, sql string, r *pinning.Result, mode wire.M
 		}
 	}
 	return c.finish(b, be, r, &o, hadState)
+}
+
+// sendAhead sends command packet p, which runs a statement classified as
+// r, to be. A COMMIT after which the pool would read LAST_INSERT_ID() back
+// before giving the backend up (pool.Session.SettleAhead) gets that read
+// sent in the same write, and ahead is true: the caller reads its answer
+// with readAhead after relaying p's. canAhead is false for commands whose
+// answer may be more than one response (only COM_QUERY and
+// COM_STMT_EXECUTE of a lone COMMIT or ROLLBACK qualify).
+func (c *clientConn) sendAhead(be *BackendConn, p []byte, canAhead bool, r *pinning.Result) (ahead bool, err error) {
+	if canAhead && c.sess.SettleAhead(r) {
+		return true, be.cc.WriteQueryAhead(p, pool.LastIDQuery)
+	}
+	return false, send(be, p)
 }
 
 // readAhead reads the response of the LAST_INSERT_ID() read sent behind

@@ -131,8 +131,9 @@ func TestLastInsertIDUnderConcurrency(t *testing.T) {
 }
 
 // TestLastInsertIDAfterCommit: a transaction that inserts ends with COMMIT
-// or ROLLBACK, after which the listener reads LAST_INSERT_ID() in the same
-// write as the COMMIT (pool.Session.SettleAhead); each client then sees
+// or ROLLBACK (as text or as a prepared statement), after which the
+// listener reads LAST_INSERT_ID() in the same write as the COMMIT
+// (pool.Session.SettleAhead); each client then sees
 // its own id, on whichever backend, whether its insert generated the id
 // or gave it explicitly (which leaves LAST_INSERT_ID() as it was).
 func TestLastInsertIDAfterCommit(t *testing.T) {
@@ -158,7 +159,23 @@ func TestLastInsertIDAfterCommit(t *testing.T) {
 					end = "ROLLBACK" // keeps LAST_INSERT_ID() as the insert set it
 				}
 				explicit := i%4 == 1
-				if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
+				// Odd clients run BEGIN and the end as prepared
+				// statements (COM_STMT_EXECUTE), as sysbench does with
+				// --db-ps-mode=auto.
+				run := func(q string) error {
+					if g%2 == 0 {
+						_, err := c.ExecContext(ctx, q)
+						return err
+					}
+					st, err := c.PrepareContext(ctx, q)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					_, err = st.ExecContext(ctx)
+					return err
+				}
+				if err := run("BEGIN"); err != nil {
 					errs <- err
 					return
 				}
@@ -175,7 +192,7 @@ func TestLastInsertIDAfterCommit(t *testing.T) {
 				if !explicit {
 					want, _ = res.LastInsertId()
 				}
-				if _, err := c.ExecContext(ctx, end); err != nil {
+				if err := run(end); err != nil {
 					errs <- err
 					return
 				}

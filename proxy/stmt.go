@@ -317,11 +317,14 @@ func (c *clientConn) execute(p []byte) error {
 	}
 	if o.beErr == nil {
 		sent := time.Now()
-		if err := send(be, pkt); err != nil {
+		if ahead, err := c.sendAhead(be, pkt, true, &cs.res); err != nil {
 			o.beErr = err
 		} else {
 			c.relay(be, wire.ModeBinary, &o)
 			c.srv.observeCommand(start, sent)
+			if ahead {
+				c.readAhead(be, &o)
+			}
 		}
 	}
 	if cs.cursor { // re-executing closes the previous cursor
