@@ -313,12 +313,12 @@ func (s *Session) addPins(reasons pinning.PinReasons) {
 	s.pool.log.Debug("pool: session pinned", "user", s.part.user, "reasons", added.String())
 }
 
-// release gives the held backend back to the pool; with claim the session
-// keeps a claim on it for a look-behind statement next (AcquireFor).
 // errInvalidAtRelease is why a backend found broken when given back is
 // closed.
 var errInvalidAtRelease = errors.New("pool: the backend connection was no longer valid when given back")
 
+// release gives the held backend back to the pool; with claim the session
+// keeps a claim on it for a look-behind statement next (AcquireFor).
 func (s *Session) release(claim bool) {
 	b := s.held
 	if b.validator != nil && !b.validator.IsValid() {
