@@ -124,8 +124,8 @@ func (s *ServerConn) ChangeUser(ctx context.Context, cfg *ServerConfig, payload 
 // and resets the session. On a server error (*Error) the server closes the
 // connection, so the ClientConn is marked broken either way.
 func (c *ClientConn) ChangeUser(ctx context.Context, cfg *ClientConfig) error {
-	if c.broken != nil {
-		return fmt.Errorf("wire: connection is unusable after an earlier error: %w", c.broken)
+	if err := c.usable(); err != nil {
+		return err
 	}
 	plugin := c.hs.AuthPlugin
 	if plugin != AuthCachingSHA2Password {

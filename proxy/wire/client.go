@@ -90,10 +90,38 @@ func (c *ClientConn) WriteCommand(cmd Command, arg []byte) error {
 	return err
 }
 
+// usable returns nil, or the error to give a caller of a connection that
+// an earlier error made unusable.
+func (c *ClientConn) usable() error {
+	if c.broken != nil {
+		return fmt.Errorf("wire: connection is unusable after an earlier error: %w", c.broken)
+	}
+	return nil
+}
+
+// settle marks the connection broken after err unless err is the server's
+// answer (*Error) or one of the allowed sentinels, and returns err.
+func (c *ClientConn) settle(err error, allowed ...error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	for _, a := range allowed {
+		if errors.Is(err, a) {
+			return err
+		}
+	}
+	c.MarkBroken(err)
+	return err
+}
+
 // roundTrip sends a command and reads its response under ctx.
 func (c *ClientConn) roundTrip(ctx context.Context, cmd Command, arg []byte, st *Stmt) ([]*Result, error) {
-	if c.broken != nil {
-		return nil, fmt.Errorf("wire: connection is unusable after an earlier error: %w", c.broken)
+	if err := c.usable(); err != nil {
+		return nil, err
 	}
 	w := watchContext(ctx, c.nc)
 	err := c.WriteCommand(cmd, arg)
@@ -106,12 +134,7 @@ func (c *ClientConn) roundTrip(ctx context.Context, cmd Command, arg []byte, st 
 		}
 		res, err = c.readResponse(mode, st, cols)
 	}
-	err = w.done(err)
-	var e *Error
-	if err != nil && !errors.As(err, &e) && !errors.Is(err, ErrLocalInfile) {
-		c.MarkBroken(err)
-	}
-	return res, err
+	return res, c.settle(w.done(err), ErrLocalInfile)
 }
 
 // readResponse reads one whole response. For ModePrepare it fills st; for
@@ -265,18 +288,14 @@ func (c *ClientConn) QueryValue(ctx context.Context, query string) (value string
 // response is a plain result (no LOCAL INFILE request), and cmd one that
 // the server answers with one response.
 func (c *ClientConn) WriteQueryAhead(cmd []byte, query string) error {
-	if c.broken != nil {
-		return fmt.Errorf("wire: connection is unusable after an earlier error: %w", c.broken)
-	}
-	c.ResetSeq()
-	if err := c.WritePacket(cmd); err != nil {
-		c.MarkBroken(err)
+	if err := c.usable(); err != nil {
 		return err
 	}
 	c.ResetSeq()
-	b := append(append(c.Scratch(), byte(ComQuery)), query...)
-	err := c.WritePacketFlush(b)
-	c.KeepScratch(b)
+	err := c.WritePacket(cmd)
+	if err == nil {
+		err = c.WriteCommand(ComQuery, []byte(query))
+	}
 	if err != nil {
 		c.MarkBroken(err)
 	}
@@ -287,18 +306,13 @@ func (c *ClientConn) WriteQueryAhead(cmd []byte, query string) error {
 // once the response before it has been read, and returns it as QueryValue
 // does. An error that is not the server's leaves the connection broken.
 func (c *ClientConn) ReadQueryValue(ctx context.Context) (value string, ok bool, err error) {
-	if c.broken != nil {
-		return "", false, fmt.Errorf("wire: connection is unusable after an earlier error: %w", c.broken)
+	if err := c.usable(); err != nil {
+		return "", false, err
 	}
 	w := watchContext(ctx, c.nc)
 	c.SetSeq(1) // the response to a command sent as packet 0
 	res, err := c.readResponse(ModeText, nil, nil)
-	err = w.done(err)
-	var e *Error
-	if err != nil && !errors.As(err, &e) {
-		c.MarkBroken(err)
-	}
-	return firstValue(res, err)
+	return firstValue(res, c.settle(w.done(err)))
 }
 
 // firstValue returns the first column of the first row of the first result.
