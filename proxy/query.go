@@ -74,29 +74,36 @@ func (c *clientConn) runFor(p []byte, sql string, r *pinning.Result, mode wire.M
 		return err
 	}
 	var o outcome
+	c.exchange(be, p, mode, r, &o, start)
+	return c.finish(b, be, r, &o, hadState)
+}
+
+// exchange sends command packet p, which runs a statement classified as r
+// (nil: none), to be and relays the response, read in mode, into o; start
+// is when the client's command arrived. A LAST_INSERT_ID() read that
+// sendAhead sent behind p is read once the client has its answer.
+func (c *clientConn) exchange(be *BackendConn, p []byte, mode wire.Mode, r *pinning.Result, o *outcome, start time.Time) {
 	sent := time.Now()
-	ahead, err := c.sendAhead(be, p, sql != "", r)
+	ahead, err := c.sendAhead(be, p, r)
 	if err != nil {
 		o.beErr = err
-	} else {
-		c.relay(be, mode, &o)
-		c.srv.observeCommand(start, sent)
-		if ahead {
-			c.readAhead(be, &o)
-		}
+		return
 	}
-	return c.finish(b, be, r, &o, hadState)
+	c.relay(be, mode, o)
+	c.srv.observeCommand(start, sent)
+	if ahead {
+		c.readAhead(be, o)
+	}
 }
 
 // sendAhead sends command packet p, which runs a statement classified as
 // r, to be. A COMMIT after which the pool would read LAST_INSERT_ID() back
-// before giving the backend up (pool.Session.SettleAhead) gets that read
+// before giving the backend up (pool.Session.SettleAhead, true only for a
+// lone COMMIT or ROLLBACK, whose answer is one response) gets that read
 // sent in the same write, and ahead is true: the caller reads its answer
-// with readAhead after relaying p's. canAhead is false for commands whose
-// answer may be more than one response (only COM_QUERY and
-// COM_STMT_EXECUTE of a lone COMMIT or ROLLBACK qualify).
-func (c *clientConn) sendAhead(be *BackendConn, p []byte, canAhead bool, r *pinning.Result) (ahead bool, err error) {
-	if canAhead && c.sess.SettleAhead(r) {
+// with readAhead after relaying p's.
+func (c *clientConn) sendAhead(be *BackendConn, p []byte, r *pinning.Result) (ahead bool, err error) {
+	if c.sess.SettleAhead(r) {
 		return true, be.cc.WriteQueryAhead(p, pool.LastIDQuery)
 	}
 	return false, send(be, p)

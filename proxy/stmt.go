@@ -316,16 +316,7 @@ func (c *clientConn) execute(p []byte) error {
 		bs.types = append(bs.types[:0], cs.types...)
 	}
 	if o.beErr == nil {
-		sent := time.Now()
-		if ahead, err := c.sendAhead(be, pkt, true, &cs.res); err != nil {
-			o.beErr = err
-		} else {
-			c.relay(be, wire.ModeBinary, &o)
-			c.srv.observeCommand(start, sent)
-			if ahead {
-				c.readAhead(be, &o)
-			}
-		}
+		c.exchange(be, pkt, wire.ModeBinary, &cs.res, &o, start)
 	}
 	if cs.cursor { // re-executing closes the previous cursor
 		cs.cursor, cs.cursorStmt = false, nil
@@ -356,13 +347,7 @@ func (c *clientConn) fetch(p []byte) error {
 	}
 	_ = wire.SetStatementID(p, cs.cursorStmt.id)
 	var o outcome
-	sent := time.Now()
-	if err := send(be, p); err != nil {
-		o.beErr = err
-	} else {
-		c.relay(be, wire.ModeFetch, &o)
-		c.srv.observeCommand(start, sent)
-	}
+	c.exchange(be, p, wire.ModeFetch, nil, &o, start)
 	if o.lastRow {
 		cs.cursor, cs.cursorStmt = false, nil
 		c.cursors--
