@@ -1,9 +1,6 @@
 package proxy_test
 
-import (
-	"database/sql"
-	"testing"
-)
+import "testing"
 
 // BenchmarkPointSelect runs one client's point selects straight to MariaDB
 // and through the listener (one connection, so the difference is the
@@ -17,14 +14,7 @@ func BenchmarkPointSelect(b *testing.B) {
 	} {
 		for _, target := range []string{"direct", "listener"} {
 			b.Run(mode.name+"/"+target, func(b *testing.B) {
-				dsn := e.dsn(appUser, appPass, mode.params)
-				if target == "direct" {
-					dsn = e.db.UserDSN(appUser, appPass, "test", mode.params)
-				}
-				db, err := sql.Open("mysql", dsn)
-				must(b, err)
-				defer db.Close()
-				db.SetMaxOpenConns(1)
+				db := openOne(b, e.targetDSN(target, mode.params))
 				stmt, err := db.Prepare("SELECT name FROM users WHERE id = ?")
 				must(b, err)
 				defer stmt.Close()
@@ -48,10 +38,7 @@ func BenchmarkConnectQueryClose(b *testing.B) {
 	e := startEnv(b, withBackends(4))
 	for _, target := range []string{"direct", "listener"} {
 		b.Run(target, func(b *testing.B) {
-			dsn := e.dsn(appUser, appPass, "interpolateParams=true")
-			if target == "direct" {
-				dsn = e.db.UserDSN(appUser, appPass, "test", "interpolateParams=true")
-			}
+			dsn := e.targetDSN(target, "interpolateParams=true")
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				if err := oneClient(dsn, 1+i%3); err != nil {
@@ -71,14 +58,7 @@ func BenchmarkInsertTransaction(b *testing.B) {
 	e := startEnv(b, withBackends(4))
 	for _, target := range []string{"direct", "listener"} {
 		b.Run(target, func(b *testing.B) {
-			dsn := e.dsn(appUser, appPass, "interpolateParams=true")
-			if target == "direct" {
-				dsn = e.db.UserDSN(appUser, appPass, "test", "interpolateParams=true")
-			}
-			db, err := sql.Open("mysql", dsn)
-			must(b, err)
-			defer db.Close()
-			db.SetMaxOpenConns(1)
+			db := openOne(b, e.targetDSN(target, "interpolateParams=true"))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -106,14 +86,7 @@ func BenchmarkSetStatement(b *testing.B) {
 	e := startEnv(b, withBackends(4))
 	for _, target := range []string{"direct", "listener"} {
 		b.Run(target, func(b *testing.B) {
-			dsn := e.dsn(appUser, appPass, "")
-			if target == "direct" {
-				dsn = e.db.UserDSN(appUser, appPass, "test", "")
-			}
-			db, err := sql.Open("mysql", dsn)
-			must(b, err)
-			defer db.Close()
-			db.SetMaxOpenConns(1)
+			db := openOne(b, e.targetDSN(target, ""))
 			zones := []string{"SET time_zone = '+01:00'", "SET time_zone = '+02:00'"}
 			b.ReportAllocs()
 			b.ResetTimer()

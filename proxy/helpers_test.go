@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -256,4 +257,49 @@ func startPrivateDB(t testing.TB, opts ...mariadbtest.Option) *mariadbtest.Serve
 	db := mariadbtest.Start(t, opts...)
 	prepareDB(t, db)
 	return db
+}
+
+// targetDSN is a go-sql-driver DSN for the app user, to the listener or,
+// for target "direct", straight to MariaDB: the two sides a benchmark
+// compares.
+func (e *env) targetDSN(target, params string) string {
+	if target == "direct" {
+		return e.db.UserDSN(appUser, appPass, "test", params)
+	}
+	return e.dsn(appUser, appPass, params)
+}
+
+// openOne returns a go-sql-driver pool of one connection to dsn, closed at
+// cleanup.
+func openOne(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	return db
+}
+
+// eachClient runs n clients at once, each on its own connection from db
+// (closed when it returns), and fails t with every error they return.
+func eachClient(t testing.TB, db *sql.DB, n int, client func(ctx context.Context, c *sql.Conn, g int) error) {
+	t.Helper()
+	ctx := context.Background()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for g := range n {
+		wg.Go(func() {
+			c, err := db.Conn(ctx)
+			if err != nil {
+				errs[g] = err
+				return
+			}
+			defer c.Close()
+			errs[g] = client(ctx, c, g)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		assert.NoError(t, err)
+	}
 }

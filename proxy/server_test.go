@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -89,43 +88,23 @@ func TestPreparedAcrossBackends(t *testing.T) {
 func TestLastInsertIDUnderConcurrency(t *testing.T) {
 	e := startEnv(t, withBackends(2))
 	for _, params := range []string{"", "interpolateParams=true"} {
-		db := e.open(t, params)
-		var wg sync.WaitGroup
-		errs := make(chan error, 100)
-		for g := 0; g < 8; g++ {
-			wg.Add(1)
-			go func() { // one client connection, ends after its inserts
-				defer wg.Done()
-				c, err := db.Conn(context.Background())
+		eachClient(t, e.open(t, params), 8, func(ctx context.Context, c *sql.Conn, g int) error {
+			for range 15 {
+				res, err := c.ExecContext(ctx, "INSERT INTO auto (who) VALUES (?)", fmt.Sprint("g", g))
 				if err != nil {
-					errs <- err
-					return
+					return err
 				}
-				defer c.Close()
-				for i := 0; i < 15; i++ {
-					res, err := c.ExecContext(context.Background(), "INSERT INTO auto (who) VALUES (?)", fmt.Sprint("g", g))
-					if err != nil {
-						errs <- err
-						return
-					}
-					want, _ := res.LastInsertId()
-					var got int64
-					if err := c.QueryRowContext(context.Background(), "SELECT LAST_INSERT_ID()").Scan(&got); err != nil {
-						errs <- err
-						return
-					}
-					if got != want {
-						errs <- fmt.Errorf("client %d: LAST_INSERT_ID() = %d after inserting id %d", g, got, want)
-						return
-					}
+				want, _ := res.LastInsertId()
+				var got int64
+				if err := c.QueryRowContext(ctx, "SELECT LAST_INSERT_ID()").Scan(&got); err != nil {
+					return err
 				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			assert.NoError(t, err)
-		}
+				if got != want {
+					return fmt.Errorf("client %d: LAST_INSERT_ID() = %d after inserting id %d", g, got, want)
+				}
+			}
+			return nil
+		})
 	}
 	assert.EqualValues(t, 0, e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned, "DatabaseConnectionsCurrentlySessionPinned")
 }
@@ -138,81 +117,58 @@ func TestLastInsertIDUnderConcurrency(t *testing.T) {
 // or gave it explicitly (which leaves LAST_INSERT_ID() as it was).
 func TestLastInsertIDAfterCommit(t *testing.T) {
 	e := startEnv(t, withBackends(2))
-	db := e.open(t, "")
-	var wg sync.WaitGroup
-	errs := make(chan error, 100)
-	for g := 0; g < 6; g++ {
-		wg.Add(1)
-		go func() { // one client connection, ends after its transactions
-			defer wg.Done()
-			ctx := context.Background()
-			c, err := db.Conn(ctx)
+	eachClient(t, e.open(t, ""), 6, func(ctx context.Context, c *sql.Conn, g int) error {
+		// Odd clients run BEGIN and the end as prepared statements
+		// (COM_STMT_EXECUTE), as sysbench does with --db-ps-mode=auto.
+		run := func(q string) error {
+			if g%2 == 0 {
+				_, err := c.ExecContext(ctx, q)
+				return err
+			}
+			st, err := c.PrepareContext(ctx, q)
 			if err != nil {
-				errs <- err
-				return
+				return err
 			}
-			defer c.Close()
-			var want int64 // the client's LAST_INSERT_ID()
-			for i := 0; i < 12; i++ {
-				end := "COMMIT"
-				if i%3 == 2 {
-					end = "ROLLBACK" // keeps LAST_INSERT_ID() as the insert set it
-				}
-				explicit := i%4 == 1
-				// Odd clients run BEGIN and the end as prepared
-				// statements (COM_STMT_EXECUTE), as sysbench does with
-				// --db-ps-mode=auto.
-				run := func(q string) error {
-					if g%2 == 0 {
-						_, err := c.ExecContext(ctx, q)
-						return err
-					}
-					st, err := c.PrepareContext(ctx, q)
-					if err != nil {
-						return err
-					}
-					defer st.Close()
-					_, err = st.ExecContext(ctx)
-					return err
-				}
-				if err := run("BEGIN"); err != nil {
-					errs <- err
-					return
-				}
-				var res sql.Result
-				if explicit {
-					res, err = c.ExecContext(ctx, "INSERT INTO auto (id, who) VALUES (?, ?)", -(g*100 + i + 1), fmt.Sprint("g", g)) // below the generated ids
-				} else {
-					res, err = c.ExecContext(ctx, "INSERT INTO auto (who) VALUES (?)", fmt.Sprint("g", g))
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-				if !explicit {
-					want, _ = res.LastInsertId()
-				}
-				if err := run(end); err != nil {
-					errs <- err
-					return
-				}
-				var got int64
-				if err := c.QueryRowContext(ctx, "SELECT LAST_INSERT_ID()").Scan(&got); err != nil {
-					errs <- err
-					return
-				}
-				if got != want {
-					errs <- fmt.Errorf("client %d, transaction %d (%s, explicit id %v): LAST_INSERT_ID() = %d, want %d", g, i, end, explicit, got, want)
-					return
-				}
+			defer st.Close()
+			_, err = st.ExecContext(ctx)
+			return err
+		}
+		var want int64 // the client's LAST_INSERT_ID()
+		for i := range 12 {
+			end := "COMMIT"
+			if i%3 == 2 {
+				end = "ROLLBACK" // keeps LAST_INSERT_ID() as the insert set it
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		assert.NoError(t, err)
-	}
+			explicit := i%4 == 1
+			if err := run("BEGIN"); err != nil {
+				return err
+			}
+			var res sql.Result
+			var err error
+			if explicit {
+				res, err = c.ExecContext(ctx, "INSERT INTO auto (id, who) VALUES (?, ?)", -(g*100 + i + 1), fmt.Sprint("g", g)) // below the generated ids
+			} else {
+				res, err = c.ExecContext(ctx, "INSERT INTO auto (who) VALUES (?)", fmt.Sprint("g", g))
+			}
+			if err != nil {
+				return err
+			}
+			if !explicit {
+				want, _ = res.LastInsertId()
+			}
+			if err := run(end); err != nil {
+				return err
+			}
+			var got int64
+			if err := c.QueryRowContext(ctx, "SELECT LAST_INSERT_ID()").Scan(&got); err != nil {
+				return err
+			}
+			if got != want {
+				return fmt.Errorf("client %d, transaction %d (%s, explicit id %v): LAST_INSERT_ID() = %d, want %d", g, i, end, explicit, got, want)
+			}
+		}
+		return nil
+	})
 	assert.EqualValues(t, 0, e.srv.Stats().Pool.DatabaseConnectionsCurrentlySessionPinned, "DatabaseConnectionsCurrentlySessionPinned")
 }
 
