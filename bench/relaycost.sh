@@ -29,6 +29,7 @@ BACKENDS=${BACKENDS:-16}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+. bench/haproxy.bash
 for tool in go sysbench haproxy; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "relaycost.sh: $tool is not installed; run scripts/install-deps.sh and apt-get install haproxy" >&2
@@ -85,26 +86,8 @@ listener_pid=$!
 wait_for "$work/rdsmux.log" '"addr"' "cmd/rdsmux"
 listener_addr=$(grep -o '"addr":"[^"]*"' "$work/rdsmux.log" | head -1 | cut -d'"' -f4)
 
-hp_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$work/haproxy.cfg" <<EOF
-global
-    maxconn 4096
-    nbthread 2
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 1h
-    timeout server 1h
-frontend sysbench
-    bind 127.0.0.1:$hp_port
-    default_backend mariadb
-backend mariadb
-    server db $db_addr
-EOF
-haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
-pids+=($!)
-haproxy_pid=$!
-sleep 1
+start_haproxy "$work" "$db_addr" 2
+haproxy_pid=${pids[-1]}
 
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # clock ticks
 tick=$(getconf CLK_TCK)
@@ -135,7 +118,7 @@ for round in $(seq "$ROUNDS"); do
 			wait "$perf_pid" || true
 			# Events counted over TIME-1 seconds: scale by the events
 			# sysbench completed in that time.
-			per=$(awk -v n="$n" -v f="$(( TIME - 1 ))/$TIME" 'BEGIN { split(f, a, "/"); print n * a[1] / a[2] }')
+			per=$(awk -v n="$n" -v counted="$((TIME - 1))" -v t="$TIME" 'BEGIN { print n * counted / t }')
 			line+=$(awk -F, -v per="$per" '
 				$3 ~ /context-switches/ { cs = $1 / per }
 				$3 ~ /sys_enter_(read|recvfrom)$/ { rd += $1 / per }

@@ -57,6 +57,7 @@ PROXY_THREADS=${PROXY_THREADS:-}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+. bench/haproxy.bash
 OUT=${OUT:-bench/out/sysbench.md}
 CSV=${CSV:-bench/out/sysbench.csv}
 
@@ -155,30 +156,7 @@ if [ "$RELAY" = 1 ]; then
 	extras+=(relay)
 fi
 if [ "$HAPROXY" = 1 ]; then
-	# A free loopback port for HAProxy, which cannot report the one it
-	# got: ask the kernel for one and give it back.
-	hp_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	cat >"$work/haproxy.cfg" <<-EOF
-		global
-		    maxconn 4096
-		    nbthread ${PROXY_THREADS:-2}
-		defaults
-		    mode tcp
-		    timeout connect 5s
-		    timeout client 1h
-		    timeout server 1h
-		frontend sysbench
-		    bind 127.0.0.1:$hp_port
-		    default_backend mariadb
-		backend mariadb
-		    server db $db_addr
-	EOF
-	haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
-	pids+=($!)
-	for i in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$hp_port") 2>/dev/null && break
-		sleep 0.1
-	done
+	start_haproxy "$work" "$db_addr" "${PROXY_THREADS:-2}"
 	port[haproxy]=$hp_port
 	extras+=(haproxy)
 fi
