@@ -5,13 +5,14 @@
 # their raw output in bench/out/ (git-ignored) and has bench/report write
 # bench/REPORT.md and its SVG plots from it.
 #
-#   bench/run.sh                       # about 10 minutes
+#   bench/run.sh                       # about 15 minutes
 #   QUICK=1 bench/run.sh               # about 2 minutes, rough ratios
 #   SUITES="pool driver" bench/run.sh  # some sections only
-#   COUNT=3 BENCHTIME=100x SWEEPTIME=200x LEVELS="1 16" DRILL=1 bench/run.sh
+#   COUNT=3 BENCHTIME=100x SWEEPTIME=200x LEVELS="1 16" DRILL=1 SBROUNDS=1 bench/run.sh
 #                                      # a small run: rounds, go test
 #                                      # -benchtime, sweep goroutine counts,
-#                                      # failover drill runs per variant
+#                                      # failover drill runs per variant,
+#                                      # sysbench rounds per cell
 #
 # The go test -bench suites print benchstat's format, so
 #   benchstat -col /impl bench/out/pool.txt
@@ -22,13 +23,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 invoked="bench/run.sh"
-count=6 benchtime=500ms sweeptime=1s sweepcount=2 drill=3 levels="1 2 4 8 16 32 64 128 256" demo=()
+count=6 benchtime=500ms sweeptime=1s sweepcount=2 drill=3 sbrounds=3 levels="1 2 4 8 16 32 64 128 256" demo=()
 if [ -n "${QUICK:-}" ] && [ "$QUICK" != 0 ]; then
 	invoked="QUICK=1 bench/run.sh"
-	count=1 benchtime=200ms sweeptime=400ms sweepcount=1 drill=1 levels="1 4 16 64 256" demo=(-surge-for 4s)
+	count=1 benchtime=200ms sweeptime=400ms sweepcount=1 drill=1 sbrounds=1 levels="1 4 16 64 256" demo=(-surge-for 4s)
 fi
 count=${COUNT:-$count} benchtime=${BENCHTIME:-$benchtime} sweepcount=${COUNT:-$sweepcount}
-sweeptime=${SWEEPTIME:-$sweeptime} levels=${LEVELS:-$levels} drill=${DRILL:-$drill}
+sweeptime=${SWEEPTIME:-$sweeptime} levels=${LEVELS:-$levels} drill=${DRILL:-$drill} sbrounds=${SBROUNDS:-$sbrounds}
 suites=${SUITES:-pool driver sweep sysbench failover demo}
 [ -n "${SUITES:-}" ] && invoked="SUITES=\"$SUITES\" $invoked"
 
@@ -71,7 +72,7 @@ for s in $suites; do
 	driver) suite driver . "${bench[@]}" -bench '^BenchmarkDriver$' . ;;
 	sweep) suite sweep bench RDSMUX_SWEEP_LEVELS="$levels" go test -run '^$' -bench Sweep -benchtime "$sweeptime" \
 		-count "$sweepcount" ./sweep ;;
-	sysbench) suite sysbench . TIME=5 WARMUP=2 HAPROXY="$haproxy" OUT="$out/sysbench.md" CSV="$out/sysbench.csv" bash bench/sysbench.sh ;;
+	sysbench) suite sysbench . TIME=4 WARMUP=2 ROUNDS="$sbrounds" HAPROXY="$haproxy" OUT="$out/sysbench.md" CSV="$out/sysbench.csv" bash bench/sysbench.sh ;;
 	failover)
 		suite failover . RDSMUX_DRILL="$drill" RDSMUX_DRILL_JSON="../$out/failover.jsonl" go test -run '^TestFailoverDrillRepeated$' \
 			-count 1 -v -timeout 15m ./failover/

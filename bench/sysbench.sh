@@ -19,6 +19,10 @@
 #   BACKENDS=16             the listener's backend connection cap
 #   TABLES=4 TABLE_SIZE=10000
 #   WARMUP=3                seconds of warm-up per target before measuring
+#   ROUNDS=1                runs per target and cell: the targets take
+#                           turns, round after round, and each ratio is
+#                           the median over rounds of the ratio within a
+#                           round, printed with its range, median(min-max)
 #   RELAY=0                 1: also run through a plain TCP relay
 #                           (bench/tcprelay, one backend connection per
 #                           client): the cost of relaying alone, the floor
@@ -35,7 +39,8 @@
 #                           between packets (see README, "Tuning")
 #   OUT=bench/out/sysbench.md
 #   CSV=bench/out/sysbench.csv  one line per run: workload, ps-mode,
-#                           threads, target, tps, p50 ms, p95 ms, errors
+#                           threads, target, tps, p50 ms, p95 ms, errors,
+#                           round
 #
 # Latencies come from sysbench's histogram (--histogram): p50 and p95 of
 # the run, in ms; "added p50" is listener p50 minus direct p50, in µs per
@@ -51,6 +56,7 @@ BACKENDS=${BACKENDS:-16}
 TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-10000}
 WARMUP=${WARMUP:-3}
+ROUNDS=${ROUNDS:-1}
 RELAY=${RELAY:-0}
 HAPROXY=${HAPROXY:-0}
 PROXY_THREADS=${PROXY_THREADS:-}
@@ -196,44 +202,74 @@ done
 rows=()
 errors=0
 mkdir -p "$(dirname "$CSV")"
-echo "workload,ps_mode,threads,target,tps,p50_ms,p95_ms,errors" >"$CSV"
-printf '%-18s %-8s %7s %11s %12s %6s %13s %15s %12s' workload ps-mode threads "direct tps" "listener tps" ratio \
+echo "workload,ps_mode,threads,target,tps,p50_ms,p95_ms,errors,round" >"$CSV"
+printf '%-18s %-8s %7s %11s %12s %16s %13s %15s %12s' workload ps-mode threads "direct tps" "listener tps" ratio \
 	"direct p95 ms" "listener p95 ms" "added p50 µs"
 for x in "${extras[@]}"; do
-	printf ' %12s %13s %20s' "${label[$x]} tps" "${label[$x]} ratio" "${label[$x]} added p50 µs"
+	printf ' %12s %16s %20s' "${label[$x]} tps" "${label[$x]} ratio" "${label[$x]} added p50 µs"
 done
+if [ "$HAPROXY" = 1 ]; then
+	printf ' %18s' "listener÷haproxy"
+fi
 echo
+# summarize: reads the cell's runs ("target tps p50_ms p95_ms", one line
+# per target per round, rounds in order, direct first in each) and prints
+# the row: for each target its median rate, and its ratio to direct as
+# the median over rounds of the ratio within a round, with the range
+# (min-max) when there are several rounds; p95 and added p50 as medians.
+summarize() {
+	awk -v w="$1" -v ps="$2" -v th="$3" -v extras="${extras[*]}" -v hp="$HAPROXY" '
+		function median(a, n,   i, j, t) {
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+			return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+		}
+		function spread(a, n,   lo, hi, i) {
+			lo = hi = a[1]
+			for (i = 2; i <= n; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
+			return n > 1 ? sprintf("%.2f(%.2f-%.2f)", median(a, n), lo, hi) : sprintf("%.2f", a[1])
+		}
+		# stat T: median rate, ratio to direct with spread, added p50
+		function stat(t,   i, n, v, r, d, out) {
+			n = rounds
+			for (i = 1; i <= n; i++) { v[i] = tps[t, i]; r[i] = (tps["direct", i] > 0 ? tps[t, i] / tps["direct", i] : 0); d[i] = (p50[t, i] - p50["direct", i]) * 1000 }
+			out = sprintf("%.0f %s %.0f", median(v, n), spread(r, n), median(d, n))
+			return out
+		}
+		{ if ($1 == "direct") rounds++; tps[$1, rounds] = $2; p50[$1, rounds] = $3; p95[$1, rounds] = $4 }
+		END {
+			for (i = 1; i <= rounds; i++) { dv[i] = tps["direct", i]; d95[i] = p95["direct", i]; l95[i] = p95["listener", i] }
+			split(stat("listener"), L, " ")
+			printf "%s %s %s %.0f %.0f %s %.3f %.3f %.0f", w, ps, th, median(dv, rounds), L[1], L[2], median(d95, rounds), median(l95, rounds), L[3]
+			n = split(extras, X, " ")
+			for (k = 1; k <= n; k++) printf " %s", stat(X[k])
+			if (hp == 1) {
+				for (i = 1; i <= rounds; i++) q[i] = (tps["haproxy", i] > 0 ? tps["listener", i] / tps["haproxy", i] : 0)
+				printf " %s", spread(q, rounds)
+			}
+			printf "\n"
+		}'
+}
 for w in $WORKLOADS; do
 	for ps in $PS_MODES; do
 		for th in $THREADS; do
-			declare -A r=()
-			for t in "${targets[@]}"; do
-				r[$t]=$(run "$t" "$w" "$ps" "$th" "$TIME")
-				echo "$w,$ps,$th,$t,$(echo "${r[$t]}" | tr ' ' ',')" >>"$CSV"
-				e=$(echo "${r[$t]}" | awk '{print $4}')
-				if [ "${e:-0}" != 0 ]; then
-					echo "sysbench.sh: $w $t ps-mode=$ps threads=$th: $e ignored errors" >&2
-					errors=$((errors + e))
-				fi
+			runs=""
+			for round in $(seq "$ROUNDS"); do
+				for t in "${targets[@]}"; do
+					res=$(run "$t" "$w" "$ps" "$th" "$TIME")
+					echo "$w,$ps,$th,$t,$(echo "$res" | tr ' ' ','),$round" >>"$CSV"
+					runs+="$t $(echo "$res" | awk '{print $1, $2, $3}')"$'\n'
+					e=$(echo "$res" | awk '{print $4}')
+					if [ "${e:-0}" != 0 ]; then
+						echo "sysbench.sh: $w $t ps-mode=$ps threads=$th: $e ignored errors" >&2
+						errors=$((errors + e))
+					fi
+				done
 			done
-			xs=""
-			for x in "${extras[@]}"; do
-				xs="$xs;${r[$x]}"
-			done
-			row=$(awk -v w="$w" -v ps="$ps" -v th="$th" -v d="${r[direct]}" -v l="${r[listener]}" -v xs="$xs" '
-				BEGIN {
-					split(d, D, " "); split(l, L, " ")
-					printf "%s %s %s %.0f %.0f %.2f %.3f %.3f %.0f", w, ps, th, D[1], L[1],
-						(D[1] > 0 ? L[1] / D[1] : 0), D[3], L[3], (L[2] - D[2]) * 1000
-					n = split(xs, XS, ";")
-					for (i = 2; i <= n; i++) {
-						split(XS[i], X, " ")
-						printf " %.0f %.2f %.0f", X[1], (D[1] > 0 ? X[1] / D[1] : 0), (X[2] - D[2]) * 1000
-					}
-				}')
+			row=$(printf '%s' "$runs" | summarize "$w" "$ps" "$th")
 			rows+=("$row")
-			echo "$row" | awk '{printf "%-18s %-8s %7s %11s %12s %6s %13s %15s %12s", $1, $2, $3, $4, $5, $6, $7, $8, $9
-				for (i = 10; i + 2 <= NF; i += 3) printf " %12s %13s %20s", $i, $(i+1), $(i+2)
+			echo "$row" | awk -v nx="${#extras[@]}" '{printf "%-18s %-8s %7s %11s %12s %16s %13s %15s %12s", $1, $2, $3, $4, $5, $6, $7, $8, $9
+				for (i = 10; i < 10 + 3 * nx; i += 3) printf " %12s %16s %20s", $i, $(i+1), $(i+2)
+				if (NF >= 10 + 3 * nx) printf " %18s", $NF
 				printf "\n"}'
 		done
 	done
@@ -253,7 +289,13 @@ mkdir -p "$(dirname "$OUT")"
 		threads_note="listener GOMAXPROCS Go's default ($(nproc)), HAProxy nbthread 2"
 	fi
 	echo "$TABLES tables × $TABLE_SIZE rows, $TIME s per run, listener capped at $BACKENDS backend connections, $threads_note;"
-	echo "direct and listener runs back to back. Latencies from sysbench's histogram; added p50 = listener p50 − direct p50"
+	if [ "$ROUNDS" -gt 1 ]; then
+		echo "$ROUNDS rounds per cell, the targets taking turns in each: rates and latencies are medians over the rounds, and each ratio"
+		echo "is the median over the rounds of the ratio within a round, with its range as median(min-max)."
+	else
+		echo "One round: the targets ran back to back."
+	fi
+	echo "Latencies from sysbench's histogram; added p50 = listener p50 − direct p50"
 	echo "per sysbench event (a query for oltp_point_select, a 20-statement transaction for oltp_read_write)."
 	echo
 	head="| workload | ps-mode | threads | direct tps | listener tps | ratio | direct p95 ms | listener p95 ms | added p50 µs |"
@@ -265,10 +307,14 @@ mkdir -p "$(dirname "$OUT")"
 		esac
 		rule="$rule---:|---:|---:|"
 	done
+	if [ "$HAPROXY" = 1 ]; then
+		head="$head listener ÷ HAProxy |"
+		rule="$rule---:|"
+	fi
 	echo "$head"
 	echo "$rule"
 	for row in "${rows[@]}"; do
-		echo "$row" | awk '{s = "|"; for (i = 1; i <= NF; i++) s = s " " $i " |"; print s}'
+		echo "$row" | awk '{s = "|"; for (i = 1; i <= NF; i++) { if ($i ~ /\(/) { sub(/\(/, " (", $i); sub(/-/, "–", $i) }; s = s " " $i " |" }; print s}'
 	done
 	if [ "$errors" != 0 ]; then
 		echo

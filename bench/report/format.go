@@ -72,6 +72,14 @@ func fmtDur(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
+// roundsNote describes the spread of a ratio measured over n rounds.
+func roundsNote(lo, hi float64, n int) string {
+	if n == 1 {
+		return "one run"
+	}
+	return fmt.Sprintf("median of %d rounds, range %.2f–%.2f", n, lo, hi)
+}
+
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one

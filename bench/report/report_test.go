@@ -71,3 +71,23 @@ func TestPoolFailoverLineChangedShape(t *testing.T) {
 	require.Empty(t, poolFailoverLine("nothing here"))
 	require.Contains(t, poolFailoverLine("recovery: first write soon"), "changed shape")
 }
+
+// A sysbench CSV with rounds: each ratio is the median of the ratios
+// within the rounds, with their range.
+func TestSysbenchRounds(t *testing.T) {
+	csv := "workload,ps_mode,threads,target,tps,p50_ms,p95_ms,errors,round\n" +
+		"w,auto,16,direct,1000,1,1,0,1\n" + "w,auto,16,listener,500,1,1,0,1\n" + "w,auto,16,haproxy,400,1,1,0,1\n" +
+		"w,auto,16,direct,2000,1,1,0,2\n" + "w,auto,16,listener,600,1,1,0,2\n" + "w,auto,16,haproxy,800,1,1,0,2\n" +
+		"w,auto,16,direct,1000,1,1,0,3\n" + "w,auto,16,listener,400,1,1,0,3\n" + "w,auto,16,haproxy,500,1,1,0,3\n"
+	path := filepath.Join(t.TempDir(), "sysbench.csv")
+	require.NoError(t, os.WriteFile(path, []byte(csv), 0o644))
+	runs, err := readSysbench(path)
+	require.NoError(t, err)
+	require.Equal(t, 1000.0, sysbenchTPS(runs, "w", "auto", "direct", 16))
+	med, lo, hi, n := sysbenchRatio(runs, "w", "auto", "listener", "haproxy", 16)
+	require.Equal(t, 3, n)
+	require.InDelta(t, 0.75, lo, 1e-9) // round 2: 600/800
+	require.InDelta(t, 0.8, med, 1e-9) // round 3: 400/500
+	require.InDelta(t, 1.25, hi, 1e-9) // round 1: 500/400
+	require.Equal(t, "median of 3 rounds, range 0.75–1.25", roundsNote(lo, hi, n))
+}

@@ -18,6 +18,7 @@ type sysbenchRun struct {
 	workload, psMode, target string
 	threads                  int
 	tps                      float64
+	round                    int // 1 for a CSV without the round column
 }
 
 func readSysbench(path string) ([]sysbenchRun, error) {
@@ -26,30 +27,81 @@ func readSysbench(path string) ([]sysbenchRun, error) {
 		return nil, err
 	}
 	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
+	cr := csv.NewReader(f)
+	cr.FieldsPerRecord = -1 // older files have no round column
+	recs, err := cr.ReadAll()
 	if err != nil || len(recs) < 2 {
 		return nil, fmt.Errorf("%s: %w (want a header and a line per run)", path, err)
 	}
 	var out []sysbenchRun
 	for _, r := range recs[1:] {
-		th, err1 := strconv.Atoi(r[2])
-		tps, err2 := strconv.ParseFloat(r[4], 64)
-		if err1 != nil || err2 != nil {
+		if len(r) < 5 {
 			return nil, fmt.Errorf("%s: bad line %q", path, r)
 		}
-		out = append(out, sysbenchRun{workload: r[0], psMode: r[1], threads: th, target: r[3], tps: tps})
+		th, err1 := strconv.Atoi(r[2])
+		tps, err2 := strconv.ParseFloat(r[4], 64)
+		round, err3 := 1, error(nil)
+		if len(r) > 8 {
+			round, err3 = strconv.Atoi(r[8])
+		}
+		if err1 != nil || err2 != nil || err3 != nil {
+			return nil, fmt.Errorf("%s: bad line %q", path, r)
+		}
+		out = append(out, sysbenchRun{workload: r[0], psMode: r[1], threads: th, target: r[3], tps: tps, round: round})
 	}
 	return out, nil
 }
 
-// sysbenchTPS is a run's throughput, 0 if it did not run.
-func sysbenchTPS(runs []sysbenchRun, workload, ps, target string, threads int) float64 {
+// sysbenchRounds is a cell's throughput for target, round by round (index
+// round-1; 0 where it did not run); nil if it never ran.
+func sysbenchRounds(runs []sysbenchRun, workload, ps, target string, threads int) []float64 {
+	var out []float64
 	for _, r := range runs {
-		if r.workload == workload && r.psMode == ps && r.target == target && r.threads == threads {
-			return r.tps
+		if r.workload == workload && r.psMode == ps && r.target == target && r.threads == threads && r.round > 0 {
+			for len(out) < r.round {
+				out = append(out, 0)
+			}
+			out[r.round-1] = r.tps
 		}
 	}
-	return 0
+	return out
+}
+
+// sysbenchTPS is a cell's median throughput over the rounds, 0 if it did
+// not run.
+func sysbenchTPS(runs []sysbenchRun, workload, ps, target string, threads int) float64 {
+	return median(sysbenchRounds(runs, workload, ps, target, threads))
+}
+
+// sysbenchRatio compares target with base in a cell the way
+// bench/sysbench.sh does: the ratio within each round (the two ran back to
+// back), then the median and range of those ratios; n is the number of
+// rounds with both.
+func sysbenchRatio(runs []sysbenchRun, workload, ps, target, base string, threads int) (med, lo, hi float64, n int) {
+	t := sysbenchRounds(runs, workload, ps, target, threads)
+	b := sysbenchRounds(runs, workload, ps, base, threads)
+	var rs []float64
+	for i := range min(len(t), len(b)) {
+		if t[i] > 0 && b[i] > 0 {
+			rs = append(rs, t[i]/b[i])
+		}
+	}
+	if len(rs) == 0 {
+		return 0, 0, 0, 0
+	}
+	return median(rs), slices.Min(rs), slices.Max(rs), len(rs)
+}
+
+// median is the median of vs, 0 for none.
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(vs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // distinct lists a field's values in the order first seen.
