@@ -48,6 +48,7 @@ type clientConn struct {
 	mu sync.Mutex
 	// Guarded by mu.
 	idle    bool             // waiting for the next command
+	busy    bool             // a command is in flight (counted in counts.inFlight)
 	holding bool             // the session holds a backend between commands
 	cur     *wire.ClientConn // the backend a command is being relayed on
 	killed  bool             // Close interrupted this client
@@ -76,6 +77,7 @@ func (c *clientConn) serve() {
 	}
 	defer c.cancelWait()
 	defer c.endSession()
+	defer c.setIdle()
 	for {
 		if !c.waitIdle() {
 			return
@@ -178,14 +180,39 @@ func (c *clientConn) waitIdle() bool {
 		}
 	}
 	c.idle = true
+	c.endCommandLocked()
 	return true
 }
 
+// setBusy records that a command was read (or the read failed): the
+// client is no longer idle, and a command is in flight until waitIdle or
+// setIdle.
 func (c *clientConn) setBusy() {
 	c.mu.Lock()
 	c.idle = false
 	c.commands++
+	if !c.busy {
+		c.busy = true
+		c.srv.counts.inFlight.Add(1)
+	}
 	c.mu.Unlock()
+}
+
+// setIdle ends the command in flight, if any, as the client's connection
+// ends.
+func (c *clientConn) setIdle() {
+	c.mu.Lock()
+	c.endCommandLocked()
+	c.mu.Unlock()
+}
+
+// endCommandLocked ends the command in flight, if any. Called with c.mu
+// held.
+func (c *clientConn) endCommandLocked() {
+	if c.busy {
+		c.busy = false
+		c.srv.counts.inFlight.Add(-1)
+	}
 }
 
 func (c *clientConn) setHolding(h bool) {

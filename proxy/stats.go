@@ -9,6 +9,7 @@ import (
 // counters are the listener's live statistics.
 type counters struct {
 	clients        atomic.Int64 // connected now (admitted)
+	inFlight       atomic.Int64 // commands read and not yet answered (client.go)
 	received       atomic.Int64
 	refusedCap     atomic.Int64
 	setupOK        atomic.Int64
@@ -60,6 +61,9 @@ type Stats struct {
 	ClientConnectionsClosed int64
 	// ClientConnectionsIdleTimeout: closed by IdleClientTimeout.
 	ClientConnectionsIdleTimeout int64
+	// CommandsInFlight: client commands read and not yet answered, a
+	// wait for a backend included (gauge; see Server.CommandsInFlight).
+	CommandsInFlight int64
 
 	// QueryRequests: COM_QUERY commands.
 	QueryRequests int64
@@ -113,6 +117,15 @@ type Stats struct {
 	Pool pool.Stats
 }
 
+// CommandsInFlight returns the number of client commands the listener has
+// read and not yet answered (waits for a backend included): how many
+// clients are being served at this moment. It costs one atomic load, for
+// callers that sample it often (cmd/rdsmux follows it to size GOMAXPROCS);
+// Stats reports the same gauge.
+func (s *Server) CommandsInFlight() int64 {
+	return s.counts.inFlight.Load()
+}
+
 // Stats returns a snapshot of the listener's and the pool's statistics.
 func (s *Server) Stats() Stats {
 	c := &s.counts
@@ -126,6 +139,7 @@ func (s *Server) Stats() Stats {
 		ClientConnectionsRefused:         c.refusedCap.Load(),
 		ClientConnectionsClosed:          c.closed.Load(),
 		ClientConnectionsIdleTimeout:     c.idleTimeouts.Load(),
+		CommandsInFlight:                 c.inFlight.Load(),
 		QueryRequests:                    c.queries.Load(),
 		CommandRequests:                  c.commands.Load(),
 		PrepareRequests:                  c.prepares.Load(),
