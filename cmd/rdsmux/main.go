@@ -219,6 +219,17 @@ func run(ctx context.Context, args []string, out, logOut io.Writer, ready listen
 	}
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }() // ends with Shutdown below
+	govCtx, stopGov := context.WithCancel(context.Background())
+	defer stopGov()
+	govDone := make(chan struct{})
+	if gov := procsGovernorFor(cfg, srv, reader); gov != nil {
+		go func() { // ends with stopGov below
+			defer close(govDone)
+			gov.run(govCtx)
+		}()
+	} else {
+		close(govDone)
+	}
 
 	var serveErr error
 wait:
@@ -245,6 +256,8 @@ wait:
 	}
 	stopProbe()
 	<-probeDone
+	stopGov()
+	<-govDone
 	if hs != nil {
 		_ = hs.Shutdown(sctx)
 		<-hsDone

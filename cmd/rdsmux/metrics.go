@@ -77,6 +77,7 @@ func newStatsCollector(ep endpoint) *statsCollector {
 	gauge("client_connections", "Client connections open now.", func(s *proxy.Stats) float64 { return i64(s.ClientConnections) })
 	gauge("client_connections_no_tls", "Client connections open now that do not use TLS.", func(*proxy.Stats) float64 { return float64(tls.plain.Load()) })
 	gauge("client_connections_tls", "Client connections open now that use TLS.", func(*proxy.Stats) float64 { return float64(tls.secure.Load()) })
+	gauge("client_commands_in_flight", "Client commands read and not yet answered, waits for a backend included.", func(s *proxy.Stats) float64 { return i64(s.CommandsInFlight) })
 	counter("client_connections_received", "Client connections accepted.", func(s *proxy.Stats) float64 { return i64(s.ClientConnectionsReceived) })
 	counter("client_connections_setup_succeeded", "Client handshakes and authentications that succeeded.", func(s *proxy.Stats) float64 { return i64(s.ClientConnectionsSetupSucceeded) })
 	counter("client_connections_setup_failed_auth", "Client authentications that failed (wrong password, unknown user, refused for not using TLS).", func(s *proxy.Stats) float64 { return i64(s.ClientConnectionsSetupFailedAuth) })
@@ -204,6 +205,10 @@ func newRegistry(endpoints []endpoint, ready func() bool) *prometheus.Registry {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: metricPrefix + "gomaxprocs",
+			Help: "GOMAXPROCS now: 1 while -gomaxprocs-follow-load runs the listener on one P, else Go's default or the GOMAXPROCS environment variable.",
+		}, func() float64 { return float64(runtime.GOMAXPROCS(0)) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: metricPrefix + "ready",
 			Help: "1 while /readyz answers 200, 0 while it answers 503.",
