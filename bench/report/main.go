@@ -215,7 +215,7 @@ var sections = map[string]func(*report, io.Writer){
 				if h, _, _, hn := sysbenchRatio(runs, wl, ps, "haproxy", "direct", top); hn > 0 {
 					note += "; HAProxy (TCP mode, no multiplexing) " + fmtRatio(h)
 				}
-				r.headline.add(fmt.Sprintf("listener: sysbench %s, %d threads, ps-mode=%s", wl, top, ps),
+				r.headline.add(fmt.Sprintf("listener: sysbench %s, %s, ps-mode=%s", wl, plural(top, "thread", "threads"), ps),
 					"sysbench direct to MariaDB", "**"+fmtRatio(med)+"** the transactions per second", note)
 			}
 		}
@@ -228,7 +228,7 @@ var sections = map[string]func(*report, io.Writer){
 					if n == 0 {
 						continue
 					}
-					r.headline.add(fmt.Sprintf("listener: sysbench %s, %d threads, ps-mode=%s", wl, th, ps),
+					r.headline.add(fmt.Sprintf("listener: sysbench %s, %s, ps-mode=%s", wl, plural(th, "thread", "threads"), ps),
 						"HAProxy in TCP mode, a backend connection per client", "**"+fmtRatio(med)+
 							"** the transactions per second", roundsNote(lo, hi, n))
 				}
