@@ -10,15 +10,15 @@ import (
 )
 
 // While the listener serves one client command at a time, a second P
-// (GOMAXPROCS > 1) gives it nothing to run in parallel, and costs each
-// command the wake-ups of a second thread: every time the serving
-// goroutine blocks, the runtime's other Ms look for work on the idle P
-// before sleeping. On a 2-core VM shared with the database, sysbench
-// oltp_point_select at one thread ran at 0.82x HAProxy's rate through the
-// listener at Go's default GOMAXPROCS (2) and at 1.0x with GOMAXPROCS=1,
-// both relays' CPU per query then equal (35-40 µs); at 64 threads one P
-// was slower (0.8x the rate at two), since a goroutine then waits
-// whenever the single thread is preempted.
+// (GOMAXPROCS > 1) gives it nothing to run in parallel, yet the runtime's
+// scheduling around the idle P costs each command CPU and latency. On a
+// 2-core VM shared with the database, sysbench oltp_point_select at one
+// thread ran at 0.82x HAProxy's rate through the listener at Go's default
+// GOMAXPROCS (2), at 70 µs of the listener's CPU per query, and at 1.0x
+// with GOMAXPROCS=1, at 40 µs (HAProxy 35 µs; the same system calls per
+// query either way). At 64 threads one P was slower (0.8x the rate at
+// two), since a goroutine then waits whenever the single thread is
+// preempted.
 //
 // So the governor follows the parallelism the listener has: it samples the
 // commands in flight every procsTick and runs on one P while, over
