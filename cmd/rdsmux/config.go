@@ -179,7 +179,7 @@ func newFlagSet(c *config, users *userFlags, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.localInfile, "local-infile", true, "relay LOAD DATA LOCAL INFILE to clients that enable it, as a direct connection does (false: refuse it with error 1148)")
 	fs.StringVar(&c.fleet, "fleet", "", "share one connection budget with every listener and driver of the same -fleet-name through Redis/Valkey: `redis://host:port/db` (rediss:// for TLS); -max-connections is then the whole fleet's cap")
 	fs.StringVar(&c.fleetName, "fleet-name", "", "name of the fleet budget (default: -target)")
-	fs.BoolVar(&c.procsFollowLoad, "gomaxprocs-follow-load", true, "run on one P (GOMAXPROCS=1) while at most about one client command is in flight, Go's default as soon as commands overlap: a lone client's commands then skip a second thread's wake-ups (off when GOMAXPROCS is set in the environment)")
+	fs.BoolVar(&c.procsFollowLoad, "gomaxprocs-follow-load", true, "run on one P (GOMAXPROCS=1) while at most about one client command is in flight, Go's default as soon as commands overlap: a lone client's commands then skip the runtime's scheduling around an idle P (off when GOMAXPROCS is set in the environment)")
 	return fs
 }
 
