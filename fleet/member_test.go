@@ -139,10 +139,11 @@ func TestDeadProcessLosesItsSlots(t *testing.T) {
 	<-a.done
 	a.stopOnce.Do(func() {})
 	start := time.Now()
-	require.Eventually(t, func() bool { return tb.cap() == 4 }, 10*time.Second, 10*time.Millisecond)
-	took := time.Since(start)
-	t.Logf("B took A's slots %v after A stopped (lease TTL 1s, heartbeat 100ms)", took)
-	assert.Less(t, took, a.cfg.LeaseTTL+a.cfg.Heartbeat+500*time.Millisecond)
+	// The lease lapses after a TTL and B renews within a heartbeat
+	// (1.1 s); the bound leaves a busy machine room, the time is logged.
+	require.Eventually(t, func() bool { return tb.cap() == 4 }, 5*(a.cfg.LeaseTTL+a.cfg.Heartbeat), 10*time.Millisecond,
+		"B takes the slots of a member that stopped renewing")
+	t.Logf("B took A's slots %v after A stopped (lease TTL 1s, heartbeat 100ms)", time.Since(start))
 }
 
 func TestFallbackAndRejoin(t *testing.T) {
