@@ -18,6 +18,9 @@
 #   TIME=10 seconds measured per run (after 2 s of warm-up)
 #   ROUNDS=2 listener and HAProxy alternate this many times
 #   BACKENDS=16 the listener's backend connection cap
+#   RELAYS=0    1: also measure the two plain Go relays, bench/tcprelay
+#               (a goroutine per direction, io.Copy) and bench/epollrelay
+#               (two threads on epoll, as HAProxy is built)
 set -euo pipefail
 
 WORKLOAD=${WORKLOAD:-oltp_point_select}
@@ -26,6 +29,7 @@ THREADS=${THREADS:-16}
 TIME=${TIME:-10}
 ROUNDS=${ROUNDS:-2}
 BACKENDS=${BACKENDS:-16}
+RELAYS=${RELAYS:-0}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -88,6 +92,22 @@ listener_addr=$(grep -o '"addr":"[^"]*"' "$work/rdsmux.log" | head -1 | cut -d'"
 
 start_haproxy "$work" "$db_addr" 2
 haproxy_pid=${pids[-1]}
+declare -A tport=([listener]=${listener_addr##*:} [haproxy]=$hp_port) tpid=([listener]=$listener_pid [haproxy]=$haproxy_pid)
+targets=(listener haproxy)
+if [ "$RELAYS" = 1 ]; then
+	# The tcprelay gets the GODEBUG cmd/rdsmux gives itself
+	# (cmd/rdsmux/scheduler.go), as in bench/sysbench.sh.
+	(cd bench && go build -o "$work/tcprelay" ./tcprelay && go build -o "$work/epollrelay" ./epollrelay)
+	GODEBUG=schedtrace=2147483647 "$work/tcprelay" -listen 127.0.0.1:0 -target "$db_addr" >"$work/tcprelay.addr" 2>"$work/tcprelay.log" &
+	pids+=($!)
+	"$work/epollrelay" -listen 127.0.0.1:0 -target "$db_addr" -threads 2 >"$work/epollrelay.addr" 2>"$work/epollrelay.log" &
+	pids+=($!)
+	wait_for "$work/tcprelay.addr" : "bench/tcprelay"
+	wait_for "$work/epollrelay.addr" : "bench/epollrelay"
+	tport[tcprelay]=$(head -1 "$work/tcprelay.addr" | cut -d: -f2) tpid[tcprelay]=${pids[-2]}
+	tport[epoll]=$(head -1 "$work/epollrelay.addr" | cut -d: -f2) tpid[epoll]=${pids[-1]}
+	targets+=(tcprelay epoll)
+fi
 
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # clock ticks
 tick=$(getconf CLK_TCK)
@@ -99,8 +119,8 @@ ev=$(IFS=,; echo "${events[*]}")
 
 echo "$WORKLOAD, ps-mode $PS_MODE, $THREADS threads, $TIME s per run; per event:"
 for round in $(seq "$ROUNDS"); do
-	for target in listener haproxy; do
-		if [ "$target" = listener ]; then port=${listener_addr##*:} pid=$listener_pid; else port=$hp_port pid=$haproxy_pid; fi
+	for target in "${targets[@]}"; do
+		port=${tport[$target]} pid=${tpid[$target]}
 		run=(sysbench "$WORKLOAD" "${sb[@]}" --mysql-port="$port" --threads="$THREADS" --db-ps-mode="$PS_MODE" --report-interval=0 run)
 		"${run[@]}" --time=2 >/dev/null 2>&1
 		p0=$(cpu "$pid") m0=$(cpu "$mariadbd_pid")

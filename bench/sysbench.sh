@@ -27,6 +27,11 @@
 #                           (bench/tcprelay, one backend connection per
 #                           client): the cost of relaying alone, the floor
 #                           under any proxy's overhead
+#   EPOLL=0                 1: also run through bench/epollrelay, a Go
+#                           relay built like HAProxy (two OS threads, each
+#                           with its own epoll instance, no goroutine per
+#                           connection): whether Go's goroutine model or
+#                           Go itself sets the floor
 #   HAPROXY=0               1: also run through HAProxy in TCP mode (Debian's
 #                           haproxy; two threads, one backend connection per
 #                           client): the same floor, set by a relay written
@@ -58,6 +63,7 @@ TABLE_SIZE=${TABLE_SIZE:-10000}
 WARMUP=${WARMUP:-3}
 ROUNDS=${ROUNDS:-1}
 RELAY=${RELAY:-0}
+EPOLL=${EPOLL:-0}
 HAPROXY=${HAPROXY:-0}
 PROXY_THREADS=${PROXY_THREADS:-}
 
@@ -91,11 +97,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "building (bench/mariadb, cmd/rdsmux, bench/tcprelay)..." >&2
+echo "building (bench/mariadb, cmd/rdsmux and the relays asked for)..." >&2
 (cd bench && go build -o "$work/mariadb" ./mariadb)
 go build -o "$work/rdsmux" ./cmd/rdsmux
 if [ "$RELAY" = 1 ]; then
 	(cd bench && go build -o "$work/tcprelay" ./tcprelay)
+fi
+if [ "$EPOLL" = 1 ]; then
+	(cd bench && go build -o "$work/epollrelay" ./epollrelay)
 fi
 
 # wait_line FILE PID WHAT: waits until FILE has a line, or PID died.
@@ -150,7 +159,7 @@ fi
 targets=(direct listener)
 extras=() # targets beyond the two, each with three columns of its own
 declare -A port=([direct]=$db_port [listener]=$lst_port)
-declare -A label=([relay]=relay [haproxy]=haproxy)
+declare -A label=([relay]=relay [epoll]=epoll [haproxy]=haproxy)
 if [ "$RELAY" = 1 ]; then
 	# With the GODEBUG cmd/rdsmux gives itself (cmd/rdsmux/scheduler.go),
 	# so that the floor is set by the relaying, not by the Go runtime.
@@ -160,6 +169,14 @@ if [ "$RELAY" = 1 ]; then
 	relay_addr=$(head -1 "$work/tcprelay.addr")
 	port[relay]=${relay_addr##*:}
 	extras+=(relay)
+fi
+if [ "$EPOLL" = 1 ]; then
+	"$work/epollrelay" -listen 127.0.0.1:0 -target "$db_addr" -threads "${PROXY_THREADS:-2}" >"$work/epollrelay.addr" 2>"$work/epollrelay.log" &
+	pids+=($!)
+	wait_line "$work/epollrelay.addr" "${pids[-1]}" "bench/epollrelay"
+	epoll_addr=$(head -1 "$work/epollrelay.addr")
+	port[epoll]=${epoll_addr##*:}
+	extras+=(epoll)
 fi
 if [ "$HAPROXY" = 1 ]; then
 	start_haproxy "$work" "$db_addr" "${PROXY_THREADS:-2}"
@@ -303,6 +320,7 @@ mkdir -p "$(dirname "$OUT")"
 	for x in "${extras[@]}"; do
 		case $x in
 		relay) head="$head TCP relay tps | relay ratio | relay added p50 µs |" ;;
+		epoll) head="$head epoll relay tps | epoll ratio | epoll added p50 µs |" ;;
 		haproxy) head="$head HAProxy tps | HAProxy ratio | HAProxy added p50 µs |" ;;
 		esac
 		rule="$rule---:|---:|---:|"
