@@ -18,6 +18,7 @@
 #   TIME=10 seconds measured per run (after 2 s of warm-up)
 #   ROUNDS=2 listener and HAProxy alternate this many times
 #   BACKENDS=16 the listener's backend connection cap
+#   ONEP=0      1: also measure a second listener with GOMAXPROCS=1
 #   RELAYS=0    1: also measure the two plain Go relays, bench/tcprelay
 #               (a goroutine per direction, io.Copy) and bench/epollrelay
 #               (two threads on epoll, as HAProxy is built)
@@ -30,6 +31,7 @@ TIME=${TIME:-10}
 ROUNDS=${ROUNDS:-2}
 BACKENDS=${BACKENDS:-16}
 RELAYS=${RELAYS:-0}
+ONEP=${ONEP:-0}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -94,6 +96,14 @@ start_haproxy "$work" "$db_addr" 2
 haproxy_pid=${pids[-1]}
 declare -A tport=([listener]=${listener_addr##*:} [haproxy]=$hp_port) tpid=([listener]=$listener_pid [haproxy]=$haproxy_pid)
 targets=(listener haproxy)
+if [ "$ONEP" = 1 ]; then
+	GOMAXPROCS=1 "$work/rdsmux" -listen 127.0.0.1:0 -target "$db_addr" -user sbtest:sbtest -backend-database sbtest \
+		-max-connections "$BACKENDS" 2>"$work/rdsmux-onep.log" &
+	pids+=($!)
+	wait_for "$work/rdsmux-onep.log" '"addr"' "cmd/rdsmux (GOMAXPROCS=1)"
+	tport[onep]=$(grep -o '"addr":"[^"]*"' "$work/rdsmux-onep.log" | head -1 | cut -d'"' -f4 | cut -d: -f2) tpid[onep]=${pids[-1]}
+	targets+=(onep)
+fi
 if [ "$RELAYS" = 1 ]; then
 	# The tcprelay gets the GODEBUG cmd/rdsmux gives itself
 	# (cmd/rdsmux/scheduler.go), as in bench/sysbench.sh.

@@ -32,6 +32,9 @@
 #                           with its own epoll instance, no goroutine per
 #                           connection): whether Go's goroutine model or
 #                           Go itself sets the floor
+#   ONEP=0                  1: also run through a second listener started
+#                           with GOMAXPROCS=1 (the governor is then off):
+#                           one P against Go's default, side by side
 #   HAPROXY=0               1: also run through HAProxy in TCP mode (Debian's
 #                           haproxy; two threads, one backend connection per
 #                           client): the same floor, set by a relay written
@@ -64,6 +67,7 @@ WARMUP=${WARMUP:-3}
 ROUNDS=${ROUNDS:-1}
 RELAY=${RELAY:-0}
 EPOLL=${EPOLL:-0}
+ONEP=${ONEP:-0}
 HAPROXY=${HAPROXY:-0}
 PROXY_THREADS=${PROXY_THREADS:-}
 
@@ -159,7 +163,7 @@ fi
 targets=(direct listener)
 extras=() # targets beyond the two, each with three columns of its own
 declare -A port=([direct]=$db_port [listener]=$lst_port)
-declare -A label=([relay]=relay [epoll]=epoll [haproxy]=haproxy)
+declare -A label=([relay]=relay [epoll]=epoll [onep]=one-P [haproxy]=haproxy)
 if [ "$RELAY" = 1 ]; then
 	# With the GODEBUG cmd/rdsmux gives itself (cmd/rdsmux/scheduler.go),
 	# so that the floor is set by the relaying, not by the Go runtime.
@@ -169,6 +173,16 @@ if [ "$RELAY" = 1 ]; then
 	relay_addr=$(head -1 "$work/tcprelay.addr")
 	port[relay]=${relay_addr##*:}
 	extras+=(relay)
+fi
+if [ "$ONEP" = 1 ]; then
+	GOMAXPROCS=1 "$work/rdsmux" -listen 127.0.0.1:0 -target "$db_addr" -user sbtest:sbtest -backend-database sbtest \
+		-max-connections "$BACKENDS" 2>"$work/rdsmux-onep.log" &
+	pids+=($!)
+	wait_line "$work/rdsmux-onep.log" "${pids[-1]}" "cmd/rdsmux (GOMAXPROCS=1)"
+	for _ in $(seq 100); do grep -q '"addr"' "$work/rdsmux-onep.log" && break; sleep 0.1; done
+	onep_addr=$(grep -o '"addr":"[^"]*"' "$work/rdsmux-onep.log" | head -1 | cut -d'"' -f4)
+	port[onep]=${onep_addr##*:}
+	extras+=(onep)
 fi
 if [ "$EPOLL" = 1 ]; then
 	"$work/epollrelay" -listen 127.0.0.1:0 -target "$db_addr" -threads "${PROXY_THREADS:-2}" >"$work/epollrelay.addr" 2>"$work/epollrelay.log" &
@@ -321,6 +335,7 @@ mkdir -p "$(dirname "$OUT")"
 		case $x in
 		relay) head="$head TCP relay tps | relay ratio | relay added p50 µs |" ;;
 		epoll) head="$head epoll relay tps | epoll ratio | epoll added p50 µs |" ;;
+		onep) head="$head one-P listener tps | one-P ratio | one-P added p50 µs |" ;;
 		haproxy) head="$head HAProxy tps | HAProxy ratio | HAProxy added p50 µs |" ;;
 		esac
 		rule="$rule---:|---:|---:|"
