@@ -85,23 +85,16 @@ sb=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-user=sbtest --mysql-passwor
 	--mysql-db=sbtest --mysql-ssl=off --tables=4 --table-size=10000)
 sysbench oltp_read_write "${sb[@]}" --mysql-port="${db_addr##*:}" --threads=4 prepare >"$work/prepare.log" 2>&1
 
-"$work/rdsmux" -listen 127.0.0.1:0 -target "$db_addr" -user sbtest:sbtest -backend-database sbtest \
-	-max-connections "$BACKENDS" 2>"$work/rdsmux.log" &
-pids+=($!)
-listener_pid=$!
-wait_for "$work/rdsmux.log" '"addr"' "cmd/rdsmux"
-listener_addr=$(grep -o '"addr":"[^"]*"' "$work/rdsmux.log" | head -1 | cut -d'"' -f4)
+start_listener "$work" "$db_addr" "$BACKENDS" rdsmux || exit 1
+listener_pid=$ls_pid listener_port=$ls_port
 
 start_haproxy "$work" "$db_addr" 2
 haproxy_pid=${pids[-1]}
-declare -A tport=([listener]=${listener_addr##*:} [haproxy]=$hp_port) tpid=([listener]=$listener_pid [haproxy]=$haproxy_pid)
+declare -A tport=([listener]=$listener_port [haproxy]=$hp_port) tpid=([listener]=$listener_pid [haproxy]=$haproxy_pid)
 targets=(listener haproxy)
 if [ "$ONEP" = 1 ]; then
-	GOMAXPROCS=1 "$work/rdsmux" -listen 127.0.0.1:0 -target "$db_addr" -user sbtest:sbtest -backend-database sbtest \
-		-max-connections "$BACKENDS" 2>"$work/rdsmux-onep.log" &
-	pids+=($!)
-	wait_for "$work/rdsmux-onep.log" '"addr"' "cmd/rdsmux (GOMAXPROCS=1)"
-	tport[onep]=$(grep -o '"addr":"[^"]*"' "$work/rdsmux-onep.log" | head -1 | cut -d'"' -f4 | cut -d: -f2) tpid[onep]=${pids[-1]}
+	start_listener "$work" "$db_addr" "$BACKENDS" rdsmux-onep GOMAXPROCS=1 || exit 1
+	tport[onep]=$ls_port tpid[onep]=$ls_pid
 	targets+=(onep)
 fi
 if [ "$RELAYS" = 1 ]; then

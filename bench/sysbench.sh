@@ -148,17 +148,8 @@ listener_env=()
 if [ -n "$PROXY_THREADS" ]; then
 	listener_env=("GOMAXPROCS=$PROXY_THREADS")
 fi
-env "${listener_env[@]}" "$work/rdsmux" -listen 127.0.0.1:0 -target "$db_addr" -user sbtest:sbtest -backend-database sbtest \
-	-max-connections "$BACKENDS" 2>"$work/rdsmux.log" &
-pids+=($!)
-wait_line "$work/rdsmux.log" "${pids[-1]}" "cmd/rdsmux"
-lst_addr=$(grep -o '"addr":"[^"]*"' "$work/rdsmux.log" | head -1 | cut -d'"' -f4)
-lst_port=${lst_addr##*:}
-if [ -z "$lst_port" ]; then
-	echo "sysbench.sh: cannot find the listener's address in its log:" >&2
-	cat "$work/rdsmux.log" >&2
-	exit 1
-fi
+start_listener "$work" "$db_addr" "$BACKENDS" rdsmux "${listener_env[@]}" || exit 1
+lst_port=$ls_port
 
 targets=(direct listener)
 extras=() # targets beyond the two, each with three columns of its own
@@ -175,13 +166,8 @@ if [ "$RELAY" = 1 ]; then
 	extras+=(relay)
 fi
 if [ "$ONEP" = 1 ]; then
-	GOMAXPROCS=1 "$work/rdsmux" -listen 127.0.0.1:0 -target "$db_addr" -user sbtest:sbtest -backend-database sbtest \
-		-max-connections "$BACKENDS" 2>"$work/rdsmux-onep.log" &
-	pids+=($!)
-	wait_line "$work/rdsmux-onep.log" "${pids[-1]}" "cmd/rdsmux (GOMAXPROCS=1)"
-	for _ in $(seq 100); do grep -q '"addr"' "$work/rdsmux-onep.log" && break; sleep 0.1; done
-	onep_addr=$(grep -o '"addr":"[^"]*"' "$work/rdsmux-onep.log" | head -1 | cut -d'"' -f4)
-	port[onep]=${onep_addr##*:}
+	start_listener "$work" "$db_addr" "$BACKENDS" rdsmux-onep GOMAXPROCS=1 || exit 1
+	port[onep]=$ls_port
 	extras+=(onep)
 fi
 if [ "$EPOLL" = 1 ]; then
