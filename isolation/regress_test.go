@@ -430,6 +430,31 @@ func TestLeakLastInsertID(t *testing.T) {
 			sc.exec(0, "INSERT INTO {T} (id, g) VALUES (20, 3)")
 			sc.query(0, "SELECT LAST_INSERT_ID()")
 		})
+		t.Run("left_unread", func(t *testing.T) {
+			// Seed 1796541315499550994 (listener), shrunk: a session
+			// gives its backend back with its value unread; another
+			// reads it for it and runs an insert from its own value;
+			// the first takes the backend back, pins it (GET_LOCK,
+			// which may write an insert id) and inserts in a read-only
+			// transaction, which fails.
+			tables := ownTables(t, "r7u", 2)
+			sc := newScript(t, "LAST_INSERT_ID left unread on a released backend")
+			subj, twin := open(t, ""), openDirect(t, db, "")
+			sc.session(0, subj, twin, tables[0])
+			sc.exec(0, "INSERT INTO {T} (g, s) VALUES (?, ?)", 11, "é")
+			sc.session(1, subj, twin, tables[1])
+			sc.exec(1, "INSERT INTO {T} (g) SELECT g FROM {T} ORDER BY id LIMIT 2")
+			sc.end(1)
+			sc.query(0, "SELECT GET_LOCK('{T}', 0)")
+			sc.query(0, "SELECT IS_FREE_LOCK('{T}')")
+			sc.exec(0, "START TRANSACTION READ ONLY")
+			sc.run(0, op{steps: []step{ex("INSERT INTO {T} (g) VALUES (7)"), qu("SELECT LAST_INSERT_ID(), @@last_insert_id")}})
+			sc.exec(0, "ROLLBACK")
+			sc.query(0, "SELECT RELEASE_LOCK('{T}')")
+			sc.exec(0, "INSERT INTO {T} (g) VALUES (8)")
+			sc.query(0, "SELECT LAST_INSERT_ID()")
+			sc.end(0)
+		})
 		t.Run("sql_big_selects", func(t *testing.T) {
 			sc := newScript(t, "SET max_join_size=1000")
 			subj, twin := open(t, ""), openDirect(t, db, "")

@@ -19,6 +19,8 @@ type PooledConn struct {
 	// validator is conn as a driver.Validator, nil if it is not one,
 	// asked once for the check when it is given back (Session.release).
 	validator validator
+	// gen is Pool.invalidations when conn was dialed.
+	gen uint64
 
 	// Written by the holding session only; the pool's lock orders the
 	// accesses of successive holders.
@@ -29,6 +31,13 @@ type PooledConn struct {
 	// lastID is LAST_INSERT_ID() on conn when lastIDKnown (lastid.go).
 	lastID      uint64
 	lastIDKnown bool
+	// unread, when set, is the slot of the session whose LAST_INSERT_ID()
+	// is on conn, not read yet (lastid.go): the session that owns it takes
+	// conn back as it is, any other borrower reads the value for it
+	// first, and closing conn reads it or reports it lost. Set by the
+	// session that gives conn back; cleared by the next holder or by the
+	// close.
+	unread *lastIDSlot
 	// prep is PrepareKey's answer for the tag prepFor.
 	prep, prepFor string
 	used          bool // a session ran a statement on conn since it was opened or reset

@@ -83,7 +83,11 @@ func (s *Session) Done(ctx context.Context, b *PooledConn, r *pinning.Result, st
 		s.dropHeld(core.ReasonBroken, st.Err)
 		return
 	}
+	s.collectPending()
 	wrote := insertIDWrites(r, &st)
+	if !wrote && s.lastIDZeroLost && s.lastIDKnown {
+		s.lastIDKnown = false // the 0 AcquireFor set was only for an insert
+	}
 	aligned := wrote && s.lastIDAligned(b)
 	if wrote {
 		s.noteInsertID(r, &st)
@@ -138,10 +142,7 @@ func (s *Session) Done(ctx context.Context, b *PooledConn, r *pinning.Result, st
 		s.inTx = true
 	}
 	if s.mode == ModeTransaction && !s.inTx && !s.moreResults && !s.Pinned() {
-		if !s.settleLastID(ctx, b) {
-			return
-		}
-		s.release(true)
+		s.giveBack(b)
 		return
 	}
 	s.updateGauges()
@@ -392,7 +393,8 @@ func (s *Session) ResetState(ctx context.Context) error {
 	s.settings = s.initial
 	s.pins, s.stateUnknown, s.inTx, s.moreResults, s.lookBehindStmt = 0, false, false, false, false
 	s.stateLost = false
-	s.lastID, s.lastIDKnown = 0, true
+	s.lastID, s.lastIDKnown, s.lastIDZeroLost = 0, true, false
+	s.abandonPending()
 	s.tag = tagOf(s.schema, &s.settings)
 	// Nothing before the reset can be looked behind at any more.
 	s.dropClaim()
@@ -472,6 +474,7 @@ func (s *Session) Close(ctx context.Context) error {
 	}
 	s.closed = true
 	s.dropClaim()
+	s.abandonPending()
 	if s.held == nil {
 		return nil
 	}

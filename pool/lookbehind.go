@@ -248,7 +248,32 @@ func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result)
 	reads := lookBehindReads(sql, r)
 	sync := false
 	autoIsNull := s.autoIsNull() && mentionsIsNull(sql)
-	if r != nil && (r.ReadsLastInsertID || r.Inserts || autoIsNull) && !s.closed {
+	if s.lastIDZeroLost && s.lastIDKnown {
+		s.lastIDKnown = false // the 0 of an insert that did not run
+	}
+	// The session's value may have been delivered since it left it
+	// unread on a connection it gave back.
+	s.collectPending()
+	needID := r != nil && (r.ReadsLastInsertID || r.Inserts || autoIsNull) && !s.closed
+	if needID && s.pending != nil {
+		switch {
+		case s.held == nil && reads == 0:
+			return s.acquireForPending(ctx, r, r.ReadsLastInsertID || autoIsNull)
+		case s.held != nil || s.claim != s.pendingClaim:
+			if err := s.resolvePending(ctx); err != nil {
+				return nil, err
+			}
+		}
+		// Otherwise the connection is that of the session's previous
+		// statement, which the look-behind path below takes back.
+	}
+	if needID && (r.ReadsLastInsertID || autoIsNull) && s.lastIDZeroLost && !s.lastIDKnown &&
+		s.held != nil && s.heldLookBehind.Has(pinning.PinLastInsertID) {
+		if err := s.checkZeroLost(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if needID {
 		// LAST_INSERT_ID() on the backend must be the session's before
 		// the statement reads it or inserts (lastid.go).
 		switch {
@@ -256,6 +281,13 @@ func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result)
 			sync = true
 		case r.ReadsLastInsertID || autoIsNull:
 			reads = reads.Add(pinning.PinLastInsertID)
+		case s.lastIDLost():
+			// An insert from a lost value: run it from 0, so that
+			// the value read back afterwards tells whether it
+			// generated an id (the session's value from then on) or
+			// not (still lost).
+			s.lastID, s.lastIDKnown, s.lastIDZeroLost = 0, true, true
+			sync = true
 		}
 	}
 	if reads == 0 || s.closed {
@@ -307,6 +339,10 @@ func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result)
 	}
 	s.claim = core.Claim[*PooledConn]{}
 	b := res.Value()
+	b.res = res
+	if b.unread != nil && b.unread == s.pending {
+		_ = s.adopt(ctx, b) // the session's own value: nothing to read
+	}
 	if b.tag != s.tag {
 		// Cannot happen (the session's state changes only with a
 		// statement on the backend, and a reset drops the claim); if it
@@ -324,6 +360,48 @@ func (s *Session) AcquireFor(ctx context.Context, sql string, r *pinning.Result)
 		return nil, err
 	}
 	return b, nil
+}
+
+// acquireForPending is AcquireFor for a statement that needs the session's
+// LAST_INSERT_ID() (it inserts, or readsID: reads it) while the value is
+// unread on the connection the session gave back after an earlier
+// statement: the ordinary borrow, which takes that connection back when it
+// is idle (adopt: the value is in place), else the value is fetched
+// (resolvePending) and set on the connection borrowed. A value found lost
+// refuses a statement that reads it.
+func (s *Session) acquireForPending(ctx context.Context, r *pinning.Result, readsID bool) (*PooledConn, error) {
+	b, err := s.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.lookBehindStmt = r.Pins&pinning.LookBehind != 0
+	if s.pending != nil {
+		if err := s.resolvePending(ctx); err != nil {
+			s.unborrow()
+			return nil, err
+		}
+	}
+	switch {
+	case !s.lastIDKnown && s.lookBehindBefore.Has(pinning.PinLastInsertID):
+		// b is the connection the value is on.
+	case s.lastIDKnown:
+		if err := s.syncLastID(ctx, b); err != nil {
+			return nil, err
+		}
+	case readsID:
+		s.unborrow()
+		return nil, s.lost(pinning.PinReasons(0).Add(pinning.PinLastInsertID), LossClosed, errors.New("the connection holding LAST_INSERT_ID() failed before it was read"))
+	}
+	return b, nil
+}
+
+// unborrow gives back the backend just borrowed for a statement that will
+// not run (nothing ran on it).
+func (s *Session) unborrow() {
+	s.inflight, s.lookBehindStmt = false, false
+	if s.held != nil && s.mode == ModeTransaction && !s.inTx && !s.moreResults && !s.Pinned() {
+		s.release(true)
+	}
 }
 
 // mentionsIsNull reports whether sql has IS NULL in it, which under

@@ -28,6 +28,9 @@ type Pool struct {
 	stopMaintain chan struct{} // closed by Close
 	maintainDone chan struct{} // closed when maintainLoop returns
 	closeOnce    sync.Once
+	// invalidations counts Invalidate calls: a connection dialed before
+	// the latest (PooledConn.gen) belongs to a server the pool has left.
+	invalidations atomic.Uint64
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -134,6 +137,7 @@ func (p *Pool) Invalidate(reason string) {
 	p.mu.Lock()
 	p.resolved = false
 	p.mu.Unlock()
+	p.invalidations.Add(1)
 	p.core.Invalidate()
 	p.log.Info("pool: backend connections invalidated", "reason", reason)
 }
@@ -188,6 +192,7 @@ func (p *Pool) setup(ctx context.Context, user string, c Conn) (*PooledConn, err
 			return nil, fmt.Errorf("pool: InitQuery %q failed on a new connection as %q: %w", q, user, err)
 		}
 	}
+	gen := p.invalidations.Load()
 	p.mu.Lock()
 	resolve := p.limitsFromSrv && !p.resolved
 	p.mu.Unlock()
@@ -201,7 +206,7 @@ func (p *Pool) setup(ctx context.Context, user string, c Conn) (*PooledConn, err
 	if err != nil {
 		return nil, fmt.Errorf("pool: reading the session state of a new connection as %q: %w", user, err)
 	}
-	b := &PooledConn{conn: c, pool: p, user: user, lastIDKnown: true} // LAST_INSERT_ID() is 0
+	b := &PooledConn{conn: c, pool: p, user: user, gen: gen, lastIDKnown: true} // LAST_INSERT_ID() is 0
 	b.borrower, _ = c.(Borrower)
 	b.validator, _ = c.(validator)
 	b.setState(&cs, st)
@@ -248,6 +253,9 @@ func (p *Pool) closeBackend(b *PooledConn) {
 	if b.conn == nil {
 		return // a ReserveConnection slot
 	}
+	if b.unread != nil {
+		p.closeUnread(b)
+	}
 	if err := b.conn.Close(); err != nil {
 		p.log.Debug("pool: closing a backend connection", "user", b.user, "err", err)
 	}
@@ -289,6 +297,9 @@ type counters struct {
 	rollbacks           atomic.Int64
 	lookBehindReclaimed atomic.Int64
 	lookBehindLost      atomic.Int64
+	lastIDDeferred      atomic.Int64
+	lastIDDelivered     atomic.Int64
+	lastIDReclaimed     atomic.Int64
 	healthChecks        atomic.Int64
 	inTx                atomic.Int64 // gauge
 	pinned              atomic.Int64 // gauge

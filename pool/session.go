@@ -79,10 +79,19 @@ type Session struct {
 	// lastIDKnown.
 	lastID      uint64
 	lastIDKnown bool
-	countedTx   bool // counted in stats.inTx
-	countedPin  bool // counted in stats.pinned
-	inflight    bool // Acquire returned and Done was not called yet
-	closed      bool
+	// pending, when set, is the slot of the session's value left unread
+	// on a connection it gave back, and pendingClaim a claim on that
+	// connection as it was then, for resolvePending (lastid.go).
+	pending      *lastIDSlot
+	pendingClaim core.Claim[*PooledConn]
+	// lastIDZeroLost: the value was lost, and a statement that inserts
+	// ran from 0 (AcquireFor): until a value is read back, a 0 means it
+	// is still lost, anything else is the id the insert generated.
+	lastIDZeroLost bool
+	countedTx      bool // counted in stats.inTx
+	countedPin     bool // counted in stats.pinned
+	inflight       bool // Acquire returned and Done was not called yet
+	closed         bool
 
 	// claim is on the backend the session gave back after its last
 	// statement, for a look-behind statement to take back (AcquireFor);
@@ -214,6 +223,12 @@ func (s *Session) Acquire(ctx context.Context) (*PooledConn, error) {
 		b := r.Value()
 		b.res = r
 		s.borrowedBase(r, prev)
+		if err := s.adopt(ctx, b); err != nil {
+			if p.broken(b.conn, err) {
+				r.Destroy(p.reasonFor(b, err))
+				continue
+			}
+		}
 		if b.tag == s.tag && (p.healthIdle < 0 || r.IdleFor() <= p.healthIdle) {
 			// Fast path: nothing to check, nothing to apply.
 			p.stats.exactMatch(r.Waited())

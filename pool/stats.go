@@ -80,9 +80,19 @@ type Stats struct {
 	// LookBehindLost: look-behind statements refused with
 	// ErrLookBehindLost because that connection was reused or closed.
 	LookBehindLost int64
-	Closed         [NumCloseReasons]int64
-	Pins           [numPinReasons]int64 // sessions newly pinned, per reason
-	ClosedTotal    int64
+	// LastInsertIDDeferred: connections given back with a session's
+	// LAST_INSERT_ID() on them unread (see the package's lastid.go);
+	// LastInsertIDDelivered: such values read by another borrower of
+	// the connection, by the session itself or before a close, the rest
+	// having been found in place by their session or no longer wanted;
+	// LastInsertIDReclaimed: of those, read by the session itself after
+	// taking its previous connection back.
+	LastInsertIDDeferred  int64
+	LastInsertIDDelivered int64
+	LastInsertIDReclaimed int64
+	Closed                [NumCloseReasons]int64
+	Pins                  [numPinReasons]int64 // sessions newly pinned, per reason
+	ClosedTotal           int64
 	// Fleet is the fleet budget's state (nil without Config.Budget).
 	Fleet *BudgetStats
 }
@@ -122,6 +132,9 @@ func (p *Pool) Stats() Stats {
 		Rollbacks:                                 p.stats.rollbacks.Load(),
 		LookBehindReclaimed:                       p.stats.lookBehindReclaimed.Load(),
 		LookBehindLost:                            p.stats.lookBehindLost.Load(),
+		LastInsertIDDeferred:                      p.stats.lastIDDeferred.Load(),
+		LastInsertIDDelivered:                     p.stats.lastIDDelivered.Load(),
+		LastInsertIDReclaimed:                     p.stats.lastIDReclaimed.Load(),
 		Closed:                                    cs.Closed,
 	}
 	s.DatabaseConnectionsBorrowLatency.Counts[0] += atOnce

@@ -117,3 +117,11 @@ func durationBetween(from, to int64) (d time.Duration) {
 	}
 	return 0
 }
+
+// Waiting reports whether acquirers of part are waiting, so that a
+// resource of part released now would go straight to one of them.
+func (p *Pool[T]) Waiting(part *Partition[T]) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return part.waiters.n > 0
+}
