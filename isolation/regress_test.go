@@ -165,6 +165,31 @@ func TestLeakTransactions(t *testing.T) {
 			sc.exec(0, "SET completion_type = 0")
 			sc.exec(0, "COMMIT")
 		})
+		t.Run("chain_releases_table_locks", func(t *testing.T) {
+			// Seed 1796541684756159250 (driver): the transaction AND
+			// CHAIN begins releases LOCK TABLES' locks, after which
+			// UNLOCK TABLES commits nothing; rdsmux took it for the
+			// commit and gave the backend back inside the transaction,
+			// where the next session's statements committed its rows.
+			for _, end := range []string{"ROLLBACK AND CHAIN", "COMMIT AND CHAIN"} {
+				tables := ownTables(t, "r5l"+end[:1], 2)
+				sc := newScript(t, "LOCK TABLES, then "+end+", then UNLOCK TABLES")
+				subj, twin := open(t, ""), openDirect(t, db, "")
+				sc.session(0, subj, twin, tables[0])
+				sc.exec(0, "LOCK TABLES {T} WRITE")
+				sc.exec(0, end)
+				sc.exec(0, "INSERT INTO {T} (g) VALUES (1), (2)")
+				sc.exec(0, "UNLOCK TABLES")
+				sc.query(0, "SELECT @@in_transaction")
+				sc.end(0)
+				for range 2 {
+					sc.session(1, subj, twin, tables[0])
+					sc.exec(1, "COMMIT")
+					sc.query(1, "SELECT COUNT(*) FROM {T}")
+					sc.end(1)
+				}
+			}
+		})
 		t.Run("end_in_chain", func(t *testing.T) {
 			tables := ownTables(t, "r5e", 3)
 			sc := newScript(t, "a session ends in a chained READ ONLY transaction")

@@ -190,6 +190,12 @@ func (s *Session) record(ctx context.Context, b *PooledConn, r *pinning.Result, 
 	}
 	s.addPins(pins)
 	s.pins &^= r.Unpins
+	if r.Tx&(pinning.TxCommit|pinning.TxRollback) != 0 && s.Chains(r) {
+		// The transaction a chained COMMIT or ROLLBACK begins releases
+		// the locks of LOCK TABLES, as BEGIN does (the classifier
+		// unpins those): UNLOCK TABLES after it commits nothing.
+		s.pins = s.pins.Remove(pinning.PinLockTables)
+	}
 	return true
 }
 
